@@ -1,0 +1,111 @@
+"""AE + k-means: pretrain an autoencoder, then run k-means in its latent space.
+
+The baseline every deep clustering method is measured against: the representation is learned
+without any clustering signal, and clustering happens once, after.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from sklearn.cluster import KMeans
+
+from dcviz.methods.base import BaseConfig, Method, param, register
+from dcviz.nets import encode_all, make_autoencoder, pretrain_autoencoder
+
+
+@dataclass
+class AEConfig(BaseConfig):
+    """Autoencoder settings shared by the AE-based methods (DEKM, DEC/IDEC, DCN, DCRL...)."""
+
+    latent_dim: int = param(10, "Size of the embedding; 0 means the number of clusters k.",
+                            min=0, max=256, step=1)
+    arch: str = param("auto", "Autoencoder: conv for images of 16x16 and larger, MLP otherwise.",
+                      choices=["auto", "mlp", "conv"], advanced=True)
+    pretrain_epochs: int = param(200, "Epochs of reconstruction-only pretraining.", min=0, max=2000, step=10)
+    batch_size: int = param(256, "Mini-batch size.", min=2, max=8192, step=32)
+    lr: float = param(1e-3, "Adam learning rate of pretraining.", min=1e-6, max=1.0, log=True)
+    snapshot_every: int = param(5, "During pretraining, hand the page a snapshot every this many "
+                                "epochs.", min=1, max=100, step=1, advanced=True)
+
+    def latent_size(self) -> int:
+        return self.latent_dim or self.n_clusters
+
+
+class AEMethod(Method):
+    """Shared plumbing of the AE-based methods: building, encoding, pretraining with snapshots."""
+
+    Config = AEConfig
+
+    def build(self, input_dim, image_shape):
+        super().build(input_dim, image_shape)
+        self.ae = make_autoencoder(self.input_dim, self.image_shape, self.config.latent_size(),
+                                   self.config.arch).to(self.device)
+        self.ae.eval()
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        self.ae.eval()
+        return encode_all(self.ae.encode, x)
+
+    def embed(self, x):
+        return self.encode(self.tensor(x)).cpu().numpy()
+
+    def pretrain(self, data, ctx, x: torch.Tensor, *, total_epochs: int, noise: float = 0.0):
+        """Pretrain the AE, yielding a snapshot (k-means on the current latent) now and then."""
+        cfg = self.config
+        for epoch, loss in pretrain_autoencoder(self.ae, x, epochs=cfg.pretrain_epochs,
+                                                batch_size=cfg.batch_size, lr=cfg.lr, ctx=ctx,
+                                                noise=noise):
+            last = epoch == cfg.pretrain_epochs - 1
+            if epoch % cfg.snapshot_every == 0 or last:
+                h = self.encode(x).cpu().numpy()
+                labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
+                yield self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage="pretrain",
+                                         labels=labels, latent_sub=h[ctx.subsample],
+                                         losses={"reconstruction": loss},
+                                         progress=(epoch + 1) / total_epochs)
+
+    def ae_state(self) -> dict:
+        return {"ae": self.ae.state_dict()}
+
+
+@dataclass
+class AEKMeansConfig(AEConfig):
+    presets: ClassVar[dict] = {"quick": {"pretrain_epochs": 50}, "paper": {"pretrain_epochs": 200}}
+
+
+@register
+class AEKMeans(AEMethod):
+    Config = AEKMeansConfig
+    id = "ae-kmeans"
+    title = "AE + k-means"
+    paper = "Baseline: an autoencoder, then k-means on its embedding"
+    summary = "Learn a representation by reconstruction alone, then cluster it once with k-means."
+
+    def fit(self, data, ctx):
+        cfg = self.config
+        x = self.tensor(data.x)
+        total = cfg.pretrain_epochs + 1
+        yield from self.pretrain(data, ctx, x, total_epochs=total)
+        h = self.encode(x).cpu().numpy()
+        km = KMeans(cfg.n_clusters, n_init=10, random_state=cfg.seed).fit(h)
+        self.centroids = torch.as_tensor(km.cluster_centers_, dtype=torch.float32)
+        labels = km.labels_
+        yield self.make_snapshot(data, ctx, epoch=cfg.pretrain_epochs, step=cfg.pretrain_epochs,
+                                 stage="k-means", labels=labels, latent_sub=h[ctx.subsample],
+                                 losses={"kmeans": float(km.inertia_ / len(h))},
+                                 extras={"centroids": km.cluster_centers_}, progress=1.0)
+
+    def predict(self, x):
+        h = self.encode(self.tensor(x)).cpu()
+        return torch.cdist(h, self.centroids).argmin(1).numpy()
+
+    def state_dict(self):
+        return {**self.ae_state(), "centroids": self.centroids}
+
+    def load_state_dict(self, d):
+        self.ae.load_state_dict(d["ae"])
+        self.centroids = d["centroids"].float()
+

@@ -1,0 +1,312 @@
+"""The method contract: configs with UI hints, snapshots, the training context, the registry.
+
+A method is a class with an ``id`` and a ``Config`` dataclass. ``fit(data, ctx)`` is a generator
+that yields one :class:`Snapshot` per epoch (or per clustering iteration). The run engine
+(:mod:`dcviz.runs`) writes each snapshot to disk and hands it to the page; the CLI and the
+sklearn-style facade drive the same generator without threads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+import torch
+
+from dcviz import metrics as M
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work (k < 2, a negative rate, an unknown field...)."""
+
+
+class RunStopped(Exception):
+    """Raised by ``ctx.check()`` when the user stops a run; the engine saves and marks it stopped."""
+
+
+# --------------------------------------------------------------------------- configs
+
+def param(default, help: str, *, min=None, max=None, step=None, choices=None, advanced=False,
+          log=False, label=None):
+    """A config field with its UI hints, so the Train page can build a form for any method.
+
+    ``min``/``max`` are also enforced by :meth:`BaseConfig.validate`.
+    """
+    meta = dict(help=help, min=min, max=max, step=step, choices=choices, advanced=advanced,
+                log=log, label=label)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class BaseConfig:
+    """Fields common to every method. Subclasses add their own, with paper defaults."""
+
+    n_clusters: int = param(10, "Number of clusters k.", min=2, max=100, step=1)
+    seed: int = param(0, "Random seed: the same seed and config give the same run.", min=0, step=1)
+    device: str = param("auto", "Where to train: auto picks CUDA, then MPS, then CPU.",
+                        choices=["auto", "cpu", "cuda", "mps"], advanced=True)
+    subsample: int = param(2000, "Points kept in each snapshot's latent view (same points every "
+                           "epoch).", min=100, max=20000, step=100, advanced=True)
+
+    # Overrides on top of the paper defaults. "quick" is the CLI and app default.
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "paper": {}}
+
+    @classmethod
+    def fields_info(cls) -> list[dict]:
+        """Field name, type, default and UI hints, in declaration order."""
+        out = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            out.append(dict(name=f.name, type=type(default).__name__, default=default, **f.metadata))
+        return out
+
+    @classmethod
+    def from_preset(cls, preset: str = "quick", **overrides) -> "BaseConfig":
+        if preset not in cls.presets:
+            raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(cls.presets)}")
+        values = {**cls.presets[preset], **overrides}
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "BaseConfig":
+        """Build a config from plain values (JSON, a form, ``--set k=v``), coercing types."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+        kwargs = {}
+        for name, value in values.items():
+            f = known[name]
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            kwargs[name] = _coerce(name, value, default)
+        cfg = cls(**kwargs)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self, n_samples: int | None = None) -> None:
+        """Raise :class:`ConfigError` for values no run can use."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            lo, hi, choices = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("choices")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, got {value}")
+            if lo is not None and isinstance(value, (int, float)) and value < lo:
+                raise ConfigError(f"{f.name} must be at least {lo}, got {value}")
+            if hi is not None and isinstance(value, (int, float)) and value > hi:
+                raise ConfigError(f"{f.name} must be at most {hi}, got {value}")
+            if choices is not None and value not in choices:
+                raise ConfigError(f"{f.name} must be one of {choices}, got {value!r}")
+        if n_samples is not None and self.n_clusters > n_samples:
+            raise ConfigError(f"n_clusters={self.n_clusters} is larger than the number of samples "
+                              f"({n_samples}); choose k <= N")
+
+
+def _coerce(name, value, default):
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, str):
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} expects a {type(default).__name__}, got {value!r}") from None
+    return value
+
+
+# --------------------------------------------------------------------------- snapshots
+
+@dataclass
+class Snapshot:
+    """What a method hands the page once per epoch.
+
+    ``latent`` and ``assign`` cover the run's fixed subsample (``ctx.subsample``), the same points
+    every epoch. ``extras`` hold method-specific arrays or floats (eigenvalues, V, mu, ...).
+    ``progress`` is the fraction of the whole run done, for progress bars.
+    """
+
+    epoch: int
+    step: int
+    stage: str
+    latent: np.ndarray
+    assign: np.ndarray
+    losses: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    progress: float = 0.0
+
+
+# --------------------------------------------------------------------------- context
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' was asked for, but no CUDA GPU is available; use 'auto'")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device='mps' was asked for, but MPS is not available; use 'auto'")
+    return torch.device(name)
+
+
+class Context:
+    """What a running method may use: device, seeded RNGs, the subsample, pause/stop, checkpoints.
+
+    The engine passes a Context whose ``check`` blocks while paused and raises RunStopped when
+    stopped. A bare Context (CLI, notebooks, tests) never pauses.
+    """
+
+    def __init__(self, seed: int = 0, device: str | torch.device = "cpu",
+                 subsample: np.ndarray | None = None, pause_event: threading.Event | None = None,
+                 stop_event: threading.Event | None = None, on_checkpoint=None):
+        self.seed = int(seed)
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.rng = np.random.default_rng(self.seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.subsample = subsample
+        self._paused = pause_event  # set = running, clear = paused
+        self._stop = stop_event
+        self._on_checkpoint = on_checkpoint
+
+    def check(self) -> None:
+        """Call inside long loops: blocks while paused, raises RunStopped once stopped."""
+        if self._stop is not None and self._stop.is_set():
+            raise RunStopped()
+        if self._paused is not None:
+            while not self._paused.wait(timeout=0.2):
+                if self._stop is not None and self._stop.is_set():
+                    raise RunStopped()
+            if self._stop is not None and self._stop.is_set():
+                raise RunStopped()
+
+    def checkpoint(self) -> None:
+        """Ask the engine to save the method's state now."""
+        if self._on_checkpoint is not None:
+            self._on_checkpoint()
+
+    def randperm(self, n: int) -> torch.Tensor:
+        return torch.randperm(n, generator=self.generator)
+
+    def seed_int(self) -> int:
+        """A fresh int seed for libraries that take one (sklearn's random_state)."""
+        return int(self.rng.integers(0, 2**31 - 1))
+
+
+def choose_subsample(n: int, size: int, seed: int) -> np.ndarray:
+    """The fixed, sorted subsample of point indices used by every snapshot of a run."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+# --------------------------------------------------------------------------- methods
+
+REGISTRY: dict[str, type["Method"]] = {}
+
+
+def register(cls):
+    """Class decorator: make a method available under its ``id``."""
+    if not getattr(cls, "id", None):
+        raise TypeError(f"{cls.__name__} has no id")
+    REGISTRY[cls.id] = cls
+    return cls
+
+
+class Method:
+    """Base class of every method. See DESIGN.md, "Method".
+
+    Subclasses set ``id``, ``title``, ``paper``, ``Config``, and implement ``build``, ``fit``,
+    ``embed``, ``predict``. ``build`` creates the networks from the data's shape, so that a saved
+    checkpoint can be rebuilt without the data: ``m = cls(cfg); m.build(dim, image_shape);
+    m.load_state_dict(sd)``.
+    """
+
+    id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Config: ClassVar[type[BaseConfig]] = BaseConfig
+
+    def __init__(self, config: BaseConfig | None = None, **overrides):
+        if config is None:
+            config = self.Config.from_preset("quick", **overrides)
+        elif overrides:
+            config = self.Config.from_dict({**config.to_dict(), **overrides})
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.input_dim: int | None = None
+        self.image_shape: tuple | None = None
+
+    # -- the contract
+    def build(self, input_dim: int, image_shape: tuple | None) -> None:
+        self.input_dim, self.image_shape = int(input_dim), (tuple(image_shape) if image_shape else None)
+
+    def fit(self, data, ctx: Context) -> Iterator[Snapshot]:
+        raise NotImplementedError
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray | None:
+        """Soft assignments (N, k) where the method has them; None otherwise."""
+        return None
+
+    def state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def load_state_dict(self, d: dict) -> None:
+        raise NotImplementedError
+
+    # -- helpers for subclasses
+    def tensor(self, x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
+
+    def make_snapshot(self, data, ctx: Context, *, epoch: int, step: int, stage: str,
+                      labels: np.ndarray, latent_sub: np.ndarray, losses: dict | None = None,
+                      extras: dict | None = None, metrics: dict | None = None,
+                      progress: float = 0.0) -> Snapshot:
+        """Assemble a snapshot: ACC/NMI/ARI of ``labels`` (all N points) against the true labels.
+
+        ``latent_sub`` are the features of ``ctx.subsample`` only.
+        """
+        sub = ctx.subsample if ctx.subsample is not None else np.arange(len(labels))
+        m = dict(metrics or {})
+        if data.y is not None:
+            m.update(M.cluster_scores(data.y, labels))
+        return Snapshot(epoch=int(epoch), step=int(step), stage=stage,
+                        latent=np.asarray(latent_sub, dtype=np.float32),
+                        assign=np.asarray(labels)[sub].astype(np.int64),
+                        losses={k: float(v) for k, v in (losses or {}).items()},
+                        metrics={k: float(v) for k, v in m.items()},
+                        extras=dict(extras or {}), progress=float(min(max(progress, 0.0), 1.0)))
+
+
+def get_method(method_id: str) -> type[Method]:
+    from dcviz import methods  # noqa: F401  (imports every method module, filling REGISTRY)
+    if method_id not in REGISTRY:
+        raise ConfigError(f"unknown method {method_id!r}; available: {sorted(REGISTRY)}")
+    return REGISTRY[method_id]

@@ -1,0 +1,163 @@
+"""Network building blocks shared by the methods: MLP and conv autoencoders, and their pretraining.
+
+The whole data set lives on the device as one tensor; batches are indexed from a permutation,
+which for data that fits in memory is much faster than a DataLoader.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def mlp(sizes: Sequence[int], act=nn.ReLU, last_act: bool = False) -> nn.Sequential:
+    """Linear layers with ``act`` between them (and after the last one if ``last_act``)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 or last_act:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class MLPAutoencoder(nn.Module):
+    """The fully connected AE of DEC/DCN/DEKM/DCRL: d-500-500-2000-latent and its mirror."""
+
+    def __init__(self, input_dim: int, latent_dim: int, hidden: Sequence[int] = (500, 500, 2000),
+                 sigmoid_output: bool = False):
+        super().__init__()
+        self.input_dim, self.latent_dim = input_dim, latent_dim
+        self.encoder = mlp([input_dim, *hidden, latent_dim])
+        self.decoder = mlp([latent_dim, *reversed(hidden), input_dim])
+        self.sigmoid_output = sigmoid_output
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.decoder(z)
+        return torch.sigmoid(out) if self.sigmoid_output else out
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+class ConvAutoencoder(nn.Module):
+    """The conv AE of DEC-style image clustering (DEKM's image sets): conv 32, 64, 128 with
+    kernels 5, 5, 3, stride 2, then a dense embedding; the decoder mirrors it.
+
+    Works for any (C, H, W): each transposed conv is told the exact size to give back.
+    Inputs and outputs are flat (N, C*H*W), like every Dataset's ``x``.
+    """
+
+    def __init__(self, image_shape: Sequence[int], latent_dim: int,
+                 channels: Sequence[int] = (32, 64, 128), kernels: Sequence[int] = (5, 5, 3)):
+        super().__init__()
+        c, h, w = image_shape
+        self.image_shape = (c, h, w)
+        self.input_dim, self.latent_dim = c * h * w, latent_dim
+        self.sizes = [(h, w)]
+        enc, prev = [], c
+        for ch, k in zip(channels, kernels):
+            enc.append(nn.Conv2d(prev, ch, k, stride=2, padding=k // 2))
+            prev = ch
+            h, w = (h + 2 * (k // 2) - k) // 2 + 1, (w + 2 * (k // 2) - k) // 2 + 1
+            self.sizes.append((h, w))
+        self.convs = nn.ModuleList(enc)
+        flat = prev * h * w
+        self.to_latent = nn.Linear(flat, latent_dim)
+        self.from_latent = nn.Linear(latent_dim, flat)
+        dec = []
+        rev_ch = list(reversed(channels))
+        for i, k in enumerate(reversed(kernels)):
+            out_ch = rev_ch[i + 1] if i + 1 < len(rev_ch) else c
+            dec.append(nn.ConvTranspose2d(rev_ch[i], out_ch, k, stride=2, padding=k // 2))
+        self.deconvs = nn.ModuleList(dec)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.view(-1, *self.image_shape)
+        for conv in self.convs:
+            h = F.relu(conv(h))
+        return self.to_latent(h.flatten(1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        h0, w0 = self.sizes[-1]
+        h = F.relu(self.from_latent(z)).view(-1, self.convs[-1].out_channels, h0, w0)
+        targets = list(reversed(self.sizes[:-1]))
+        for i, (deconv, size) in enumerate(zip(self.deconvs, targets)):
+            h = deconv(h, output_size=list(size))
+            if i < len(self.deconvs) - 1:
+                h = F.relu(h)
+        return h.flatten(1)
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+def make_autoencoder(input_dim: int, image_shape, latent_dim: int, arch: str = "auto",
+                     hidden: Sequence[int] = (500, 500, 2000)) -> nn.Module:
+    """``arch``: "mlp", "conv", or "auto" (conv for images of at least 16x16, else MLP)."""
+    if arch == "auto":
+        arch = "conv" if image_shape is not None and min(image_shape[1:]) >= 16 else "mlp"
+    if arch == "conv":
+        if image_shape is None:
+            raise ValueError("arch='conv' needs image data; this data set is vectors")
+        return ConvAutoencoder(image_shape, latent_dim)
+    return MLPAutoencoder(input_dim, latent_dim, hidden)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator, device) -> Iterator[torch.Tensor]:
+    """Index batches over a fresh random permutation of range(n)."""
+    perm = torch.randperm(n, generator=generator).to(device)
+    for i in range(0, n, batch_size):
+        yield perm[i:i + batch_size]
+
+
+@torch.no_grad()
+def encode_all(encode, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Run ``encode`` over all rows of x in eval mode, without gradients."""
+    return torch.cat([encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
+                         ctx, noise: float = 0.0) -> Iterator[tuple[int, float]]:
+    """Train ``ae`` on MSE reconstruction with Adam; yields (epoch, mean loss) after each epoch.
+
+    ``noise`` > 0 makes it a denoising AE (Gaussian corruption of the input, as DCRL pretrains).
+    """
+    opt = torch.optim.Adam(ae.parameters(), lr=lr)
+    n = len(x)
+    for epoch in range(epochs):
+        ae.train()
+        total = 0.0
+        for idx in batches(n, batch_size, ctx.generator, x.device):
+            ctx.check()
+            xb = x[idx]
+            inp = xb + noise * torch.randn(xb.shape, generator=ctx.generator).to(xb.device) if noise > 0 else xb
+            loss = F.mse_loss(ae(inp), xb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        ae.eval()
+        yield epoch, total / n
+
+
+def set_seed(seed: int) -> None:
+    """Seed torch's global RNG, which nn.Module initialisation uses."""
+    torch.manual_seed(seed)
+
+
+def num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def pca_2d(z: np.ndarray) -> np.ndarray:
+    """First two principal components (helper for quick views and tests)."""
+    z = z - z.mean(0)
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    return z @ vt[:2].T if vt.shape[0] >= 2 else np.c_[z @ vt[:1].T, np.zeros(len(z))]
+

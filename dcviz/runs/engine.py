@@ -1,0 +1,89 @@
+"""Running one method on one data set into a run folder. Threads (RunManager) and the CLI share it."""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING, Callable
+
+from dcviz.methods.base import ConfigError, Context, Method, RunStopped, choose_subsample, get_method
+from dcviz.nets import set_seed
+from dcviz.runs.store import RunDir, RunStore, new_run_id, package_versions
+
+if TYPE_CHECKING:
+    from dcviz.data import Dataset
+
+# nn.Module initialisation draws from torch's global RNG; two runs building nets at the same time
+# in two threads would interleave their draws, so builds are serialised.
+_BUILD_LOCK = threading.Lock()
+
+
+def prepare(method_id: str, data: Dataset, config: dict | None = None, preset: str = "quick"):
+    """Validate a launch before anything is written: method, config, k against N."""
+    cls = get_method(method_id)
+    cfg = cls.Config.from_preset(preset, **(config or {}))
+    cfg.validate(n_samples=data.n)
+    if data.n < 2:
+        raise ConfigError("the data set has fewer than 2 points")
+    return cls, cfg
+
+
+def create_run(store: RunStore, cls: type[Method], cfg, data: Dataset, preset: str,
+               name: str = "", run_id: str | None = None) -> RunDir:
+    """Make the run folder: config.json, status.json (queued) and the fixed subsample."""
+    run_id = run_id or new_run_id(cls.id)
+    rd = store.create(run_id)
+    rd.write_config({
+        "run_id": run_id, "name": name, "tags": [], "method": cls.id, "method_title": cls.title,
+        "preset": preset, "config": cfg.to_dict(), "seed": cfg.seed, "data": data.spec,
+        "data_name": data.name, "n_samples": data.n, "input_dim": data.dim,
+        "image_shape": list(data.image_shape or []), "has_labels": data.y is not None,
+        "created": time.time(), "versions": package_versions()})
+    rd.write_subsample(choose_subsample(data.n, cfg.subsample, cfg.seed))
+    rd.write_status("queued")
+    return rd
+
+
+def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=None, stop_event=None,
+            on_snapshot: Callable | None = None) -> dict:
+    """Train, writing every snapshot and the checkpoint; returns the final status dict.
+
+    Never raises for a failure of the method: the run is marked failed with the error text.
+    """
+    start = time.time()
+    method = None
+
+    def save():
+        if method is not None:
+            rd.save_checkpoint(method)
+
+    last_metrics: dict = {}
+    try:
+        if stop_event is not None and stop_event.is_set():
+            raise RunStopped()
+        rd.write_status("running", started=start)
+        ctx = Context(seed=cfg.seed, device=cfg.device, subsample=rd.read_subsample(),
+                      pause_event=pause_event, stop_event=stop_event, on_checkpoint=save)
+        with _BUILD_LOCK:
+            set_seed(cfg.seed)
+            method = cls(cfg)
+            method.build(data.dim, data.image_shape)
+        for snap in method.fit(data, ctx):
+            index = rd.append_snapshot(snap)
+            last_metrics = snap.metrics
+            if on_snapshot is not None:
+                on_snapshot(index, snap)
+        save()
+        return rd.write_status("done", seconds=time.time() - start, metrics=last_metrics,
+                               finished=time.time(), progress=1.0)
+    except RunStopped:
+        try:
+            save()
+        except Exception:  # noqa: BLE001 - a half-built method has nothing worth saving
+            pass
+        return rd.write_status("stopped", seconds=time.time() - start, metrics=last_metrics,
+                               finished=time.time())
+    except Exception as e:  # noqa: BLE001 - any error of a method becomes a failed run
+        return rd.write_status("failed", seconds=time.time() - start, metrics=last_metrics,
+                               error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(),
+                               finished=time.time())

@@ -1,0 +1,163 @@
+"""RunManager: runs in background threads, a queue past a limit, pause/resume/stop, and listings.
+
+One manager lives per process (the app keeps it in ``st.cache_resource``). Threads never touch
+Streamlit: they write the run folder and a few plain Python fields that the page thread reads.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from dcviz.methods.base import Snapshot
+from dcviz.runs.engine import create_run, execute, prepare
+from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore
+
+
+@dataclass
+class LiveRun:
+    """What the page polls for a run of this process. Written by its thread, read by the page."""
+
+    run_id: str
+    method: str
+    data_name: str
+    thread: threading.Thread | None = None
+    pause_event: threading.Event = field(default_factory=threading.Event)  # set = may run
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    state: str = "queued"
+    count: int = 0                       # snapshots written so far
+    latest: Snapshot | None = None
+    first_snapshot_at: float | None = None
+    launched_at: float = field(default_factory=time.time)
+    error: str | None = None
+
+    @property
+    def progress(self) -> float:
+        if self.state == "done":
+            return 1.0
+        return self.latest.progress if self.latest is not None else 0.0
+
+
+class RunManager:
+    def __init__(self, root=None, max_concurrent: int = 2):
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        self.store = RunStore(root)
+        self.max_concurrent = max_concurrent
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._lock = threading.Lock()
+        self.live: dict[str, LiveRun] = {}
+
+    # ---------------------------------------------------------------- launching
+    def launch(self, method_id: str, data_spec, config: dict | None = None, preset: str = "quick",
+               name: str = "") -> str:
+        """Validate and queue a run; returns its id at once. Bad input raises before any file
+        is written (DataError, ConfigError)."""
+        from dcviz import data as D  # imported here so the run store works without the data registry
+
+        data = D.load(data_spec)
+        cls, cfg = prepare(method_id, data, config, preset)
+        rd = create_run(self.store, cls, cfg, data, preset, name=name)
+        live = LiveRun(rd.run_id, cls.id, data.name)
+        live.pause_event.set()
+        thread = threading.Thread(target=self._work, args=(live, rd, cls, cfg, data),
+                                  name=f"dcviz-run-{rd.run_id}", daemon=True)
+        live.thread = thread
+        with self._lock:
+            self.live[rd.run_id] = live
+        thread.start()
+        return rd.run_id
+
+    def relaunch(self, run_id: str) -> str:
+        """Run again with the same method, data, config and seed."""
+        cfg = self.store.open(run_id).read_config()
+        return self.launch(cfg["method"], cfg["data"], cfg["config"], preset=cfg.get("preset", "quick"),
+                           name=(cfg.get("name") or run_id) + " (re-run)")
+
+    def _work(self, live: LiveRun, rd: RunDir, cls, cfg, data) -> None:
+        with self._slots:
+            if live.stop_event.is_set():
+                rd.write_status("stopped", seconds=0.0)
+                live.state = "stopped"
+                return
+            live.state = "running" if live.pause_event.is_set() else "paused"
+
+            def on_snapshot(index: int, snap: Snapshot) -> None:
+                live.latest = snap
+                live.count = index + 1
+                if live.first_snapshot_at is None:
+                    live.first_snapshot_at = time.time()
+
+            status = execute(rd, cls, cfg, data, pause_event=live.pause_event,
+                             stop_event=live.stop_event, on_snapshot=on_snapshot)
+            live.error = status.get("error")
+            live.state = status["state"]
+
+    # ---------------------------------------------------------------- control
+    def _get(self, run_id: str) -> LiveRun:
+        live = self.live.get(run_id)
+        if live is None:
+            raise KeyError(f"run {run_id!r} is not running in this app")
+        return live
+
+    def pause(self, run_id: str) -> None:
+        live = self._get(run_id)
+        if live.state in ("queued", "running"):
+            live.pause_event.clear()
+            if live.state == "running":
+                self.store.open(run_id).write_status("paused")
+            live.state = "paused" if live.state == "running" else live.state
+
+    def resume(self, run_id: str) -> None:
+        live = self._get(run_id)
+        live.pause_event.set()
+        if live.state == "paused":
+            live.state = "running"
+            self.store.open(run_id).write_status("running")
+
+    def stop(self, run_id: str) -> None:
+        live = self._get(run_id)
+        live.stop_event.set()
+        live.pause_event.set()  # wake a paused run so that it can see the stop
+
+    def stop_all(self) -> None:
+        for run_id in list(self.live):
+            self.stop(run_id)
+
+    def wait(self, run_id: str, timeout: float | None = None) -> str:
+        """Block until the run's thread ends (tests, CLI); returns its final state."""
+        live = self._get(run_id)
+        if live.thread is not None:
+            live.thread.join(timeout)
+        return live.state
+
+    # ---------------------------------------------------------------- reading
+    def state(self, run_id: str) -> str:
+        live = self.live.get(run_id)
+        if live is not None:
+            return live.state
+        return self.store.open(run_id).read_status()["state"]
+
+    def active(self) -> list[LiveRun]:
+        """Runs of this process that are queued, running or paused, oldest first."""
+        return [r for r in self.live.values() if r.state in ACTIVE_STATES]
+
+    def runs(self) -> list[dict]:
+        """Every run in the store, with live state for runs of this process."""
+        rows = self.store.list()
+        for row in rows:
+            live = self.live.get(row["run_id"])
+            if live is not None:
+                row["state"] = live.state
+                row["snapshots"] = max(row["snapshots"], live.count)
+            elif row["state"] in ACTIVE_STATES:
+                # Active on disk, written by this process, but no thread here: it died with a
+                # previous app session (Streamlit reloads modules) -- treat as interrupted.
+                status = self.store.open(row["run_id"]).read_status(raw=True)
+                if status.get("pid") == os.getpid():
+                    row["state"] = "interrupted"
+        return rows
+
+    def open(self, run_id: str) -> RunDir:
+        return self.store.open(run_id)
