@@ -1,0 +1,71 @@
+"""RunView: read-only access to one run for pages and lenses, with small caches."""
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from dcviz.methods.base import Snapshot
+from dcviz.runs.store import RunDir
+
+
+class RunView:
+    """A run as the views see it: config, history of metrics, snapshots, data and checkpoint.
+
+    Snapshots are read from disk on demand and cached; a live run's view sees new snapshots
+    as they are written (call ``refresh()``).
+    """
+
+    def __init__(self, rd: RunDir):
+        self.rd = rd
+        self.run_id = rd.run_id
+        self.config = rd.read_config()
+        self.method_id: str = self.config["method"]
+        self._snapshot = lru_cache(maxsize=64)(self.rd.load_snapshot)
+
+    @property
+    def count(self) -> int:
+        return self.rd.count()
+
+    @property
+    def status(self) -> dict:
+        return self.rd.read_status()
+
+    def rows(self) -> list[dict]:
+        """metrics.jsonl: one dict per snapshot (epoch, step, stage, losses, metrics, scalars)."""
+        return self.rd.metrics_rows()
+
+    def snapshot(self, index: int) -> Snapshot:
+        n = self.count
+        if index < 0:
+            index += n
+        return self._snapshot(index)
+
+    def snapshots(self, indices) -> list[Snapshot]:
+        return [self.snapshot(i) for i in indices]
+
+    @cached_property
+    def subsample(self) -> np.ndarray:
+        return self.rd.read_subsample()
+
+    @cached_property
+    def dataset(self):
+        """The run's data set, loaded again from its spec (None if it cannot be loaded here)."""
+        from dcviz import data as D
+        try:
+            return D.load(self.config["data"])
+        except Exception:  # noqa: BLE001 - an imported run may name a file that is not here
+            return None
+
+    @cached_property
+    def labels_sub(self) -> np.ndarray | None:
+        """True labels of the subsample, or None."""
+        ds = self.dataset
+        if ds is None or ds.y is None:
+            return None
+        return np.asarray(ds.y)[self.subsample]
+
+    @cached_property
+    def method(self):
+        """The trained method from checkpoint.pt (raises RunStoreError if there is none)."""
+        return self.rd.load_checkpoint()
