@@ -1,0 +1,208 @@
+"""Files from the browser, and zip archives of image folders, unpacked safely.
+
+An upload is stored under ``data_dir()/uploads/<sha256[:16]><ext>``: the name comes from the
+content, never from the user's file name, of which only the extension is kept (from an
+allow-list). A zip is unpacked into ``uploads/<sha256[:16]>/`` with these rules: no absolute
+paths, no ``..``, no symlinks, no encrypted members, at most MAX_FILES members and
+MAX_UNPACKED_BYTES bytes in all (counted while writing, so a lying header does not help).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from .core import DataError, data_dir
+from .files import IDX_RE, JUNK_NAMES
+
+MAX_UPLOAD_BYTES = 1 << 30          # 1 GiB
+MAX_UNPACKED_BYTES = 2 << 30        # 2 GiB
+MAX_FILES = 200_000
+UPLOAD_EXTS = (".npz", ".npy", ".csv", ".tsv", ".zip")
+
+
+def upload_ext(filename: str) -> str:
+    """The extension an upload is stored with; DataError when the type is not allowed."""
+    name = re.split(r"[\\/]", str(filename))[-1].strip()
+    low = name.lower()
+    m = IDX_RE.search(low)
+    if m:
+        return "-" + low[m.start():]
+    ext = os.path.splitext(low)[1]
+    if ext in UPLOAD_EXTS:
+        return ext
+    raise DataError(f"{name or 'the upload'}: files of type {ext or '(no extension)'!r} are not "
+                    f"accepted; upload {', '.join(UPLOAD_EXTS)}, an MNIST IDX file "
+                    "(…-idx3-ubyte or …-idx3-ubyte.gz), or a .zip of an image folder")
+
+
+def _atomic_write(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _skip_member(parts: tuple[str, ...]) -> bool:
+    return any(p.startswith(".") or p.lower() in JUNK_NAMES for p in parts)
+
+
+def safe_extract(zip_path: Path, dest: Path, *, max_bytes: int = MAX_UNPACKED_BYTES,
+                 max_files: int = MAX_FILES, label: str | None = None) -> Path:
+    """Unpack a zip into ``dest`` (created; must not exist yet) and return ``dest``.
+
+    Raises DataError for an unsafe or oversized archive; nothing is left behind then.
+    """
+    where = label or zip_path.name
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f"{where}: not a valid zip archive ({e})") from None
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-unzip-", dir=dest.parent))
+    try:
+        with zf:
+            infos = zf.infolist()
+            if len(infos) > max_files:
+                raise DataError(f"{where}: the archive holds {len(infos)} entries; at most "
+                                f"{max_files} are accepted")
+            members = []
+            declared = 0
+            for info in infos:
+                name = info.filename
+                if "\x00" in name:
+                    raise DataError(f"{where}: an entry name holds a NUL byte; the archive is "
+                                    "not safe to unpack")
+                posix = name.replace("\\", "/")
+                parts = PurePosixPath(posix).parts
+                if (posix.startswith("/") or re.match(r"^[A-Za-z]:", posix)
+                        or ".." in parts):
+                    raise DataError(f"{where}: the entry {name!r} points outside the archive "
+                                    "(absolute path or '..'); it is not safe to unpack")
+                mode = info.external_attr >> 16
+                if stat.S_ISLNK(mode):
+                    raise DataError(f"{where}: the entry {name!r} is a symbolic link; links "
+                                    "are not accepted")
+                if info.flag_bits & 0x1:
+                    raise DataError(f"{where}: the entry {name!r} is encrypted; upload an "
+                                    "archive without a password")
+                if _skip_member(parts) or not parts:
+                    continue
+                declared += info.file_size
+                if declared > max_bytes:
+                    raise DataError(f"{where}: unpacked, the archive would be larger than "
+                                    f"{max_bytes // (1 << 20)} MiB; upload a smaller one")
+                members.append((info, parts))
+            written = 0
+            root = tmp.resolve()
+            for info, parts in members:
+                target = tmp.joinpath(*parts)
+                if not target.resolve().is_relative_to(root):
+                    raise DataError(f"{where}: the entry {info.filename!r} points outside the "
+                                    "archive; it is not safe to unpack")
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    while True:
+                        chunk = src.read(1 << 20)
+                        if not chunk:
+                            break
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise DataError(f"{where}: unpacked, the archive is larger than "
+                                            f"{max_bytes // (1 << 20)} MiB; upload a smaller one")
+                        dst.write(chunk)
+        if dest.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            return dest
+        os.replace(tmp, dest)
+        return dest
+    except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, OSError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"{where}: the zip archive is damaged or unsupported "
+                        f"({type(e).__name__}: {e})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def unpack_zip_path(path: Path) -> Path:
+    """Unpack a zip given by path into ``data_dir()/unzipped/<sha256[:16]>/`` (once)."""
+    dest = data_dir() / "unzipped" / file_digest(path)[:16]
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return safe_extract(path, dest, label=path.name)
+
+
+def save_upload(filename: str, content: bytes) -> dict:
+    """Validate and store an upload; returns the spec ``{"path": stored, "label": filename}``.
+
+    The file is loaded once to check it; a DataError (with the user's file name in the
+    message) is raised when it is not a usable data set, and nothing is kept then.
+    """
+    from .registry import load
+
+    label = re.split(r"[\\/]", str(filename))[-1].strip() or "upload"
+    ext = upload_ext(label)
+    content = bytes(content)
+    if not content:
+        raise DataError(f"{label}: the file is empty")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise DataError(f"{label}: the file is {len(content) / (1 << 20):.0f} MiB; at most "
+                        f"{MAX_UPLOAD_BYTES >> 20} MiB are accepted")
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    updir = data_dir() / "uploads"
+    updir.mkdir(parents=True, exist_ok=True)
+    created: Path | None = None
+    if ext == ".zip":
+        dest = updir / digest
+        if not dest.is_dir():
+            zpath = updir / f".{digest}.zip"
+            _atomic_write(zpath, content)
+            try:
+                safe_extract(zpath, dest, label=label)
+                created = dest
+            finally:
+                zpath.unlink(missing_ok=True)
+    else:
+        dest = updir / f"{digest}{ext}"
+        if not dest.is_file():
+            _atomic_write(dest, content)
+            created = dest
+    spec = {"path": str(dest), "label": label}
+    try:
+        load(spec)
+    except DataError as e:
+        if created is not None:
+            if created.is_dir():
+                shutil.rmtree(created, ignore_errors=True)
+            else:
+                created.unlink(missing_ok=True)
+        msg = (str(e).replace(str(dest), label)
+               .replace(f"{dest.parent.name}/{dest.name}", label).replace(dest.name, label))
+        raise DataError(msg) from None
+    return spec
