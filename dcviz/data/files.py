@@ -363,8 +363,9 @@ def read_idx_folder(folder: Path) -> RawData:
 # ------------------------------------------------------------------------------------------------
 # folders of images, one sub-folder per class
 
-def _skip(p: Path) -> bool:
-    return p.name.startswith(".") or p.name.lower() in JUNK_NAMES
+def _skip(p: Path | str) -> bool:
+    name = p if isinstance(p, str) else p.name
+    return name.startswith(".") or name.lower() in JUNK_NAMES
 
 
 def _image_files(folder: Path, where: str) -> list[Path]:

@@ -211,7 +211,8 @@ def _download_loader(ds_id: str) -> Callable[[dict], Dataset]:
     r = download.REMOTES[ds_id]
 
     def loader(opts: dict) -> Dataset:
-        x, y, split = _cached(("fetch", ds_id), lambda: download.fetch(ds_id))
+        key = ("fetch", ds_id, str(download.cache_file(ds_id)))
+        x, y, split = _cached(key, lambda: download.fetch(ds_id))
         x, y = download.select_subset(r, x, y, split, opts["subset"])
         xf = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
         return make_dataset(xf, y, where=r.title, name=ds_id, image_shape=r.image_shape,
@@ -563,7 +564,10 @@ def _load_full(spec: dict) -> Dataset:
     opts = {k: v for k, v in base.items() if k != "name"}
     if entry.kind == "built-in":
         opts.pop("seed", None)
-    return _cached(("name", json.dumps(base, sort_keys=True)), lambda: entry.loader(opts))
+    key = ("name", json.dumps(base, sort_keys=True))
+    if entry.kind == "download":
+        key += (str(download.cache_file(entry.id)),)
+    return _cached(key, lambda: entry.loader(opts))
 
 
 def load(spec: Any) -> Dataset:
