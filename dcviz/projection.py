@@ -1,0 +1,349 @@
+"""2-D views of a latent space that stay put from one snapshot to the next.
+
+A run's snapshots all cover the same points (the run's fixed subsample), so consecutive pictures
+can be compared point by point. Plain PCA per snapshot would still jump around: the sign of a
+principal axis is arbitrary, and two axes with close variances swap or rotate. So each snapshot's
+PCA picture is turned onto the previous one with an orthogonal Procrustes fit (a rotation or a
+reflection, never a stretch), along the sequence 0, 1, 2, ... The result is cached per run: a new
+snapshot of a live run costs one PCA and one 2x2 SVD.
+
+UMAP is offered for one chosen snapshot. It runs in a single background worker thread, behind a
+lock: numba's default threading layer aborts the whole process when two Python threads run UMAP at
+once. ``NUMBA_CACHE_DIR`` is set (unless the user set it) so that compiled code is reused across
+processes: a cold first UMAP costs a minute or more on a small CPU.
+
+Nothing here imports streamlit; the pages keep one :class:`ProjectionCache` and one
+:class:`UmapWorker` per process.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Hashable
+
+import numpy as np
+
+
+def _default_numba_cache() -> str:
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").exists() and os.access(root, os.W_OK):
+        return str(root / ".numba_cache")
+    return str(Path.home() / ".cache" / "dcviz" / "numba")
+
+
+# Set before umap (and so numba) is imported anywhere in this process.
+os.environ.setdefault("NUMBA_CACHE_DIR", _default_numba_cache())
+
+
+# --------------------------------------------------------------------------- PCA + Procrustes
+
+def pca_2d(latent: np.ndarray) -> np.ndarray:
+    """The first two principal components of ``latent`` (n, d), centred; zeros pad d < 2."""
+    z = np.asarray(latent, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] == 0:
+        raise ValueError(f"latent must be a non-empty (n, d) array, got shape {z.shape}")
+    z = np.nan_to_num(z - z.mean(axis=0), nan=0.0, posinf=0.0, neginf=0.0)
+    if z.shape[1] == 1:
+        return np.column_stack([z[:, 0], np.zeros(len(z))])
+    # Economy SVD (also for d == 2: the picture then sits on its principal axes).
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    out = z @ vt[:2].T
+    if out.shape[1] < 2:  # fewer points than 2
+        out = np.column_stack([out, np.zeros(len(out))])
+    return out
+
+
+def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The orthogonal matrix R (rotation or reflection) minimising ||source @ R - target||_F.
+
+    Both are (n, 2) and centred. The classic solution: R = U V^T from the SVD of source^T target.
+    """
+    m = np.asarray(source, dtype=np.float64).T @ np.asarray(target, dtype=np.float64)
+    u, _, vt = np.linalg.svd(m)
+    return u @ vt
+
+
+def align_to(coords: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``coords`` turned (and possibly mirrored) to lie as close as possible to ``reference``."""
+    c = np.asarray(coords, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    if c.shape != r.shape:
+        raise ValueError(f"cannot align {c.shape} to {r.shape}: the snapshots must cover the same points")
+    c0, r0 = c - c.mean(axis=0), r - r.mean(axis=0)
+    return c0 @ procrustes_rotation(c0, r0)
+
+
+def align_signs(coords: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Flip each axis whose sign disagrees with ``reference``: for named axes (eigenvectors,
+    a method's own coordinates), where a rotation would mix meanings but a sign is arbitrary."""
+    c = np.asarray(coords, dtype=np.float64).copy()
+    r = np.asarray(reference, dtype=np.float64)
+    for j in range(c.shape[1]):
+        a, b = c[:, j] - c[:, j].mean(), r[:, j] - r[:, j].mean()
+        if float(a @ b) < 0:
+            c[:, j] = -c[:, j]
+    return c
+
+
+def aligned_pca_sequence(latents) -> list[np.ndarray]:
+    """PCA of each latent, each aligned to the picture before it (for tests and scripts)."""
+    out: list[np.ndarray] = []
+    for z in latents:
+        p = pca_2d(z)
+        out.append(align_to(p, out[-1]) if out else p)
+    return out
+
+
+# --------------------------------------------------------------------------- method axes
+
+def method_axes(extras: dict) -> tuple[np.ndarray, tuple[str, str]] | None:
+    """A method's own 2-D coordinates for a snapshot, from its extras, or None.
+
+    Conventions (any method may use them):
+    - ``extras["axes"]``: an (n_sub, 2) array, with optional ``extras["axes_names"]`` = "x|y"
+      (ACe/DeC: the most clustered dimension against the shared space's first PC);
+    - ``extras["Y"]``: DEKM's Y = V.h, columns in ascending eigenvalue order of S_w; the first
+      column has the most cluster structure, the last the least (the one DEKM's greedy loss works on).
+    """
+    names = extras.get("axes_names")
+    if isinstance(names, str) and "|" in names:
+        xname, yname = names.split("|", 1)
+    else:
+        xname, yname = "method axis 1", "method axis 2"
+    axes = extras.get("axes")
+    if isinstance(axes, np.ndarray) and axes.ndim == 2 and axes.shape[1] >= 2:
+        return np.asarray(axes[:, :2], dtype=np.float64), (xname, yname)
+    y = extras.get("Y")
+    if isinstance(y, np.ndarray) and y.ndim == 2 and y.shape[1] >= 2:
+        return (np.column_stack([y[:, 0], y[:, -1]]).astype(np.float64),
+                ("Y₁: most cluster structure (smallest eigenvalue)",
+                 f"Y{_subscript(y.shape[1])}: least cluster structure (the greedy loss's axis)"))
+    return None
+
+
+def _subscript(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+# --------------------------------------------------------------------------- per-run cache
+
+class _Sequence:
+    """Aligned pictures of one run, computed in snapshot order and kept."""
+
+    def __init__(self):
+        self.coords: dict[int, np.ndarray] = {}
+        self.lock = threading.Lock()
+
+
+class ProjectionCache:
+    """Aligned PCA (and sign-aligned method axes) per run, safe to share between sessions.
+
+    ``load(i)`` is how the cache reads snapshot i of a run: for PCA it must return the latent
+    (n, d); for method axes, the snapshot's extras dict.
+    """
+
+    def __init__(self, max_runs: int = 32):
+        self._runs: dict[Hashable, _Sequence] = {}
+        self._lock = threading.Lock()
+        self.max_runs = max_runs
+
+    def _seq(self, key: Hashable) -> _Sequence:
+        with self._lock:
+            seq = self._runs.get(key)
+            if seq is None:
+                if len(self._runs) >= self.max_runs:
+                    self._runs.pop(next(iter(self._runs)))
+                seq = self._runs[key] = _Sequence()
+            return seq
+
+    def aligned_pca(self, run_key: Hashable, index: int, load: Callable[[int], np.ndarray]) -> np.ndarray:
+        """The PCA picture of snapshot ``index``, aligned along the run's sequence 0..index."""
+        if index < 0:
+            raise ValueError("index must be >= 0")
+        seq = self._seq(("pca", run_key))
+        with seq.lock:
+            if index in seq.coords:
+                return seq.coords[index]
+            done = [i for i in seq.coords if i < index]
+            start = max(done) + 1 if done else 0
+            prev = seq.coords[start - 1] if start > 0 else None
+            for i in range(start, index + 1):
+                p = pca_2d(load(i))
+                if prev is not None and prev.shape == p.shape:
+                    p = align_to(p, prev)
+                seq.coords[i] = p
+                prev = p
+            return seq.coords[index]
+
+    def method_axes(self, run_key: Hashable, index: int, load: Callable[[int], dict]):
+        """``(coords, (xname, yname))`` of snapshot ``index``, or None when the method gives no
+        axes there. Each axis' sign is matched to the snapshot before (eigenvector signs are
+        arbitrary), along the run's sequence."""
+        if index < 0:
+            raise ValueError("index must be >= 0")
+        seq = self._seq(("axes", run_key))
+        with seq.lock:
+            if index in seq.coords:
+                return seq.coords[index]
+            done = [i for i in seq.coords if i < index]
+            start = max(done) + 1 if done else 0
+            prev = seq.coords[start - 1] if start > 0 else None
+            for i in range(start, index + 1):
+                found = method_axes(load(i))
+                if found is not None and prev is not None and prev[0].shape == found[0].shape:
+                    found = (align_signs(found[0], prev[0]), found[1])
+                seq.coords[i] = found
+                prev = found
+            return seq.coords[index]
+
+    def forget(self, run_key: Hashable) -> None:
+        with self._lock:
+            self._runs.pop(("pca", run_key), None)
+            self._runs.pop(("axes", run_key), None)
+
+
+# --------------------------------------------------------------------------- UMAP
+
+def umap_2d(latent: np.ndarray, seed: int = 0, init: np.ndarray | None = None,
+            n_neighbors: int = 15) -> np.ndarray:
+    """A 2-D UMAP of ``latent``. Call it from one thread at a time (see :class:`UmapWorker`)."""
+    import umap  # imported late: heavy, and NUMBA_CACHE_DIR must be set first
+
+    z = np.asarray(latent, dtype=np.float32)
+    n = len(z)
+    if n < 4:
+        raise ValueError("UMAP needs at least 4 points")
+    kwargs = dict(n_components=2, n_neighbors=min(n_neighbors, n - 1), random_state=seed,
+                  n_jobs=1, low_memory=True)
+    if init is not None and init.shape == (n, 2):
+        # Start from a neighbouring snapshot's layout: the new picture stays near the old one.
+        kwargs["init"] = np.asarray(init, dtype=np.float32)
+    return umap.UMAP(**kwargs).fit_transform(z).astype(np.float64)
+
+
+class UmapWorker:
+    """One background thread computing UMAP layouts, cached by key; never blocks the caller.
+
+    ``request(key, latent)`` queues a job (once per key) and returns the current status:
+    "queued", "running", "done" or "failed". ``result(key)`` gives the layout when done;
+    ``error(key)`` the message when failed. ``compute`` can be replaced (tests).
+    """
+
+    # A process-wide lock: even two UmapWorkers must never run UMAP at the same time.
+    _numba_lock = threading.Lock()
+
+    def __init__(self, compute: Callable[..., np.ndarray] | None = None, max_items: int = 256):
+        self.compute = compute or umap_2d
+        self.max_items = max_items
+        self._status: dict[Hashable, str] = {}
+        self._results: dict[Hashable, np.ndarray] = {}
+        self._errors: dict[Hashable, str] = {}
+        self._seconds: dict[Hashable, float] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="dcviz-umap", daemon=True)
+            self._thread.start()
+
+    def request(self, key: Hashable, latent: np.ndarray, *, seed: int = 0,
+                init: np.ndarray | None = None) -> str:
+        with self._lock:
+            status = self._status.get(key)
+            if status in ("queued", "running", "done"):
+                return status
+            self._status[key] = "queued"
+            self._errors.pop(key, None)
+            self._queue.put((key, np.array(latent, dtype=np.float32), seed, init))
+            self._ensure_thread()
+            return "queued"
+
+    def status(self, key: Hashable) -> str | None:
+        with self._lock:
+            return self._status.get(key)
+
+    def result(self, key: Hashable) -> np.ndarray | None:
+        with self._lock:
+            return self._results.get(key)
+
+    def error(self, key: Hashable) -> str | None:
+        with self._lock:
+            return self._errors.get(key)
+
+    def seconds(self, key: Hashable) -> float | None:
+        with self._lock:
+            return self._seconds.get(key)
+
+    def nearest_done(self, prefix: tuple, index: int) -> np.ndarray | None:
+        """The layout of the closest snapshot of the same run already done (for ``init``).
+
+        Keys are ``(*prefix, index)``."""
+        with self._lock:
+            best = None
+            for key, value in self._results.items():
+                if isinstance(key, tuple) and key[:-1] == prefix and isinstance(key[-1], int):
+                    if best is None or abs(key[-1] - index) < abs(best[0] - index):
+                        best = (key[-1], value)
+            return None if best is None else best[1]
+
+    def wait(self, key: Hashable, timeout: float = 60.0) -> str | None:
+        """Block until ``key`` is done or failed (tests and scripts only)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            s = self.status(key)
+            if s in ("done", "failed", None):
+                return s
+            time.sleep(0.05)
+        return self.status(key)
+
+    def _loop(self) -> None:
+        while True:
+            key, latent, seed, init = self._queue.get()
+            with self._lock:
+                self._status[key] = "running"
+            start = time.time()
+            try:
+                with UmapWorker._numba_lock:
+                    coords = self.compute(latent, seed=seed, init=init)
+                coords = np.asarray(coords, dtype=np.float64)
+                if coords.shape != (len(latent), 2):
+                    raise ValueError(f"UMAP returned shape {coords.shape}")
+                with self._lock:
+                    if len(self._results) >= self.max_items:
+                        old = next(iter(self._results))
+                        self._results.pop(old)
+                        self._status.pop(old, None)
+                    self._results[key] = coords
+                    self._seconds[key] = time.time() - start
+                    self._status[key] = "done"
+            except Exception as e:  # noqa: BLE001 - a failed layout is reported, never raised
+                with self._lock:
+                    self._errors[key] = f"{type(e).__name__}: {e}"
+                    self._status[key] = "failed"
+            finally:
+                self._queue.task_done()
+
+
+# --------------------------------------------------------------------------- neighbours
+
+def nearest_neighbors(latent: np.ndarray, i: int, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``latent`` closest to row ``i`` (Euclidean), nearest first, without i.
+
+    Returns (row indices, distances)."""
+    z = np.asarray(latent, dtype=np.float64)
+    n = len(z)
+    if not 0 <= i < n:
+        raise IndexError(f"point {i} is not among the {n} points")
+    d = np.sqrt(np.maximum(((z - z[i]) ** 2).sum(axis=1), 0.0))
+    d[i] = np.inf
+    k = max(0, min(k, n - 1))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    idx = np.argpartition(d, k - 1)[:k]
+    idx = idx[np.argsort(d[idx], kind="stable")]
+    return idx.astype(np.int64), d[idx]

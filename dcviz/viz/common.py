@@ -1,0 +1,272 @@
+"""Views every run shares: the latent scatter, loss and metric curves, and the progress line.
+
+Pure functions (no streamlit): rows of metrics.jsonl or arrays in, plotly figures or strings out.
+The x axis of every curve is the snapshot index, the same number the Explore page's slider
+moves, so a vertical marker shows where the slider is; hover tells the epoch and stage.
+
+WebGL: a browser gives a page about 8 WebGL contexts. The latent scatter uses ``go.Scattergl``
+only above :data:`WEBGL_ABOVE` points, and the pages draw it under a fixed key so that one chart
+element (one context) is reused from snapshot to snapshot. Curves are always SVG.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+WEBGL_ABOVE = 1000
+
+# 10 distinct colours first (D3), then more for larger k.
+PALETTE = list(qualitative.D3) + list(qualitative.Light24) + list(qualitative.Dark24)
+
+SCORE_KEYS = ("acc", "nmi", "ari")
+
+
+def color_of(value: int) -> str:
+    return PALETTE[int(value) % len(PALETTE)]
+
+
+# --------------------------------------------------------------------------- latent scatter
+
+def latent_figure(coords: np.ndarray, *, index: np.ndarray, color: np.ndarray | None = None,
+                  color_title: str = "cluster", color_names: Sequence[str] | None = None,
+                  extra_hover: dict[str, np.ndarray] | None = None,
+                  axis_names: tuple[str, str] = ("PC 1", "PC 2"), title: str = "",
+                  highlight: int | None = None, neighbors: Iterable[int] = (),
+                  uirevision: str | None = None, height: int = 520,
+                  equal_axes: bool = True, webgl: bool | None = None) -> go.Figure:
+    """A 2-D scatter of a snapshot's points, one trace per colour value (so the legend toggles).
+
+    coords      (n, 2) positions
+    index       (n,) the sample index of each point (its row in the data set); it is the
+                ``customdata`` of every point, so a click hands the page the sample index
+    color       (n,) int values (cluster ids or true labels), or None for one colour
+    color_names names of colour values (class names); values outside are shown as numbers
+    highlight   position (row of coords) of a selected point, drawn as a black ring
+    neighbors   positions of its neighbours, drawn as smaller grey rings
+    uirevision  keep the user's zoom and legend clicks while this string stays the same
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    n = len(coords)
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise ValueError(f"coords must be (n, 2), got {coords.shape}")
+    index = np.asarray(index)
+    if index.shape != (n,):
+        raise ValueError(f"index must have shape ({n},), got {index.shape}")
+    use_gl = n > WEBGL_ABOVE if webgl is None else webgl
+    Trace = go.Scattergl if use_gl else go.Scatter
+    size = 5 if n > 2000 else 6 if n > 500 else 8
+    fig = go.Figure()
+
+    groups: list[tuple[str, np.ndarray, str | None]] = []
+    if color is None:
+        groups.append(("points", np.arange(n), None))
+    else:
+        color = np.asarray(color)
+        if color.shape != (n,):
+            raise ValueError(f"color must have shape ({n},), got {color.shape}")
+        for value in np.unique(color):
+            v = int(value)
+            name = (color_names[v] if color_names is not None and 0 <= v < len(color_names)
+                    else str(v))
+            groups.append((name, np.flatnonzero(color == value), color_of(v)))
+
+    extra_hover = extra_hover or {}
+    for name, rows, col in groups:
+        hover_lines = [f"sample %{{customdata[0]}}"]
+        custom = [index[rows]]
+        if color is not None:
+            hover_lines.append(f"{color_title}: {name}")
+        for j, (label, values) in enumerate(extra_hover.items(), start=1):
+            custom.append(np.asarray(values)[rows])
+            hover_lines.append(f"{label}: %{{customdata[{j}]}}")
+        fig.add_trace(Trace(
+            x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=name,
+            customdata=np.column_stack(custom) if len(custom) > 1 else index[rows][:, None],
+            marker=dict(size=size, color=col, opacity=0.8, line=dict(width=0)),
+            hovertemplate="<br>".join(hover_lines) + "<extra></extra>"))
+
+    if highlight is not None and 0 <= int(highlight) < n:
+        nb = [int(i) for i in neighbors if 0 <= int(i) < n]
+        if nb:
+            fig.add_trace(go.Scatter(
+                x=coords[nb, 0], y=coords[nb, 1], mode="markers", name="neighbours",
+                customdata=index[nb][:, None], hovertemplate="neighbour of the selected point<br>"
+                "sample %{customdata[0]}<extra></extra>",
+                marker=dict(size=size + 8, color="rgba(0,0,0,0)", line=dict(width=1.5, color="#555"))))
+        h = int(highlight)
+        fig.add_trace(go.Scatter(
+            x=[coords[h, 0]], y=[coords[h, 1]], mode="markers", name="selected",
+            customdata=[[int(index[h])]], hovertemplate="selected: sample %{customdata[0]}<extra></extra>",
+            marker=dict(size=size + 12, color="rgba(0,0,0,0)", line=dict(width=3, color="black"))))
+
+    fig.update_layout(
+        title=dict(text=title) if title else None, height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        legend=dict(title=dict(text=color_title if color is not None else ""), itemsizing="constant"),
+        xaxis=dict(title=dict(text=axis_names[0]), zeroline=False),
+        yaxis=dict(title=dict(text=axis_names[1]), zeroline=False),
+        uirevision=uirevision, clickmode="event+select", dragmode="zoom",
+    )
+    if equal_axes:
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+# --------------------------------------------------------------------------- curves
+
+def series(rows: Sequence[dict], field: str) -> dict[str, np.ndarray]:
+    """{name: values over snapshots} of ``field`` ("losses", "metrics" or "scalars"); NaN where a
+    snapshot lacks the name (losses of one stage only, for example)."""
+    names: list[str] = []
+    for r in rows:
+        for k, v in (r.get(field) or {}).items():
+            if k not in names and isinstance(v, (int, float)) and not isinstance(v, bool):
+                names.append(k)
+    out = {}
+    for k in names:
+        vals = []
+        for r in rows:
+            v = (r.get(field) or {}).get(k)
+            vals.append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan)
+        out[k] = np.asarray(vals, dtype=np.float64)
+    return out
+
+
+def stage_boundaries(rows: Sequence[dict]) -> list[tuple[int, str]]:
+    """(snapshot index, stage) where each stage begins, the first included."""
+    out: list[tuple[int, str]] = []
+    for i, r in enumerate(rows):
+        stage = str(r.get("stage", ""))
+        if not out or out[-1][1] != stage:
+            out.append((i, stage))
+    return out
+
+
+def _hover_text(rows: Sequence[dict]) -> list[str]:
+    return [f"snapshot {i} · epoch {r.get('epoch', '?')} · {r.get('stage', '')}"
+            for i, r in enumerate(rows)]
+
+
+def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.ndarray]]], *,
+                  current: int | None = None, markers: Sequence[tuple[int, str]] | None = None,
+                  height_per_row: int = 200, ncols: int = 2, title: str = "",
+                  y_range: dict[str, tuple[float, float]] | None = None) -> go.Figure:
+    """Small multiples: one subplot per group ``(subplot title, {line name: values})``.
+
+    current   snapshot index to mark with a solid vertical line (the slider's position)
+    markers   (snapshot index, label) pairs drawn as dashed lines, e.g. stage boundaries
+    """
+    groups = [(t, s) for t, s in groups if s]
+    if not groups:
+        fig = go.Figure()
+        fig.update_layout(height=120, margin=dict(l=10, r=10, t=30, b=10),
+                          annotations=[dict(text="nothing recorded yet", showarrow=False,
+                                            xref="paper", yref="paper", x=0.5, y=0.5)])
+        return fig
+    ncols = max(1, min(ncols, len(groups)))
+    nrows = math.ceil(len(groups) / ncols)
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[t for t, _ in groups],
+                        shared_xaxes=False, vertical_spacing=min(0.12, 0.35 / max(nrows - 1, 1)),
+                        horizontal_spacing=0.08)
+    x = np.arange(len(rows))
+    hover = _hover_text(rows)
+    color_cycle = list(qualitative.Plotly)
+    legend_seen: set[str] = set()
+    for gi, (gtitle, lines) in enumerate(groups):
+        r, c = gi // ncols + 1, gi % ncols + 1
+        for li, (name, values) in enumerate(lines.items()):
+            show = len(lines) > 1 and name not in legend_seen
+            legend_seen.add(name)
+            fig.add_trace(go.Scatter(
+                x=x, y=values, mode="lines+markers" if len(rows) < 60 else "lines", name=name,
+                legendgroup=name, showlegend=show, text=hover,
+                line=dict(color=color_cycle[li % len(color_cycle)], width=2),
+                marker=dict(size=4),
+                hovertemplate=f"{name}: %{{y:.4g}}<br>%{{text}}<extra></extra>"), row=r, col=c)
+        if y_range and gtitle in y_range:
+            fig.update_yaxes(range=list(y_range[gtitle]), row=r, col=c)
+        for idx, label in (markers or []):
+            if idx > 0:
+                fig.add_vline(x=idx - 0.5, line=dict(color="#999", dash="dash", width=1), row=r, col=c)
+        if current is not None:
+            fig.add_vline(x=current, line=dict(color="black", width=1.5), row=r, col=c)
+    # Stage names once, above the first subplot.
+    for idx, label in (markers or []):
+        if label:
+            fig.add_annotation(x=max(idx - 0.5, 0), y=1.0, xref="x", yref="y domain", text=label,
+                               showarrow=False, xanchor="left", yanchor="bottom",
+                               font=dict(size=10, color="#666"), row=1, col=1)
+    fig.update_xaxes(title_text="snapshot", row=nrows)
+    fig.update_layout(height=max(220, height_per_row * nrows + 60),
+                      margin=dict(l=10, r=10, t=50 if title else 30, b=10),
+                      title=dict(text=title) if title else None,
+                      legend=dict(orientation="h", y=-0.15 if nrows == 1 else -0.08),
+                      hovermode="closest")
+    return fig
+
+
+def loss_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,
+                ncols: int = 2) -> go.Figure:
+    """Each loss term in its own subplot (terms differ by orders of magnitude)."""
+    losses = series(rows, "losses")
+    groups = [(name, {name: values}) for name, values in losses.items()]
+    return curves_figure(rows, groups, current=current,
+                         markers=stage_boundaries(rows) if stages else None, ncols=ncols)
+
+
+def metric_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,
+                  include_scalars: bool = True, ncols: int = 2) -> go.Figure:
+    """ACC/NMI/ARI together on [0, 1]; every other metric (and scalar extra, e.g. a schedule
+    weight) in its own subplot."""
+    metrics = series(rows, "metrics")
+    scores = {k.upper(): metrics.pop(k) for k in SCORE_KEYS if k in metrics}
+    groups: list[tuple[str, dict[str, np.ndarray]]] = []
+    if scores:
+        groups.append(("clustering scores (vs. true labels)", scores))
+    groups += [(name, {name: values}) for name, values in metrics.items()]
+    if include_scalars:
+        groups += [(name, {name: values}) for name, values in series(rows, "scalars").items()]
+    y_range = {"clustering scores (vs. true labels)": (-0.05, 1.05)} if scores else None
+    return curves_figure(rows, groups, current=current,
+                         markers=stage_boundaries(rows) if stages else None, ncols=ncols,
+                         y_range=y_range)
+
+
+# --------------------------------------------------------------------------- text
+
+def format_number(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    v = float(v)
+    if math.isnan(v):
+        return "–"
+    if v != 0 and (abs(v) >= 1e4 or abs(v) < 1e-3):
+        return f"{v:.3e}"
+    return f"{v:.4g}"
+
+
+def progress_text(state: str, row: dict | None = None, count: int = 0,
+                  progress: float | None = None) -> str:
+    """One status line, e.g. "running · stage 2: separation · epoch 12 · 13 snapshots · 45% ·
+    NMI 0.81"."""
+    parts = [state]
+    if row:
+        if row.get("stage"):
+            parts.append(str(row["stage"]))
+        if row.get("epoch") is not None:
+            parts.append(f"epoch {row['epoch']}")
+    parts.append(f"{count} snapshot{'s' if count != 1 else ''}")
+    if progress is not None and state not in ("done",):
+        parts.append(f"{100 * float(progress):.0f}%")
+    metrics = (row or {}).get("metrics") or {}
+    for k in SCORE_KEYS:
+        if k in metrics:
+            parts.append(f"{k.upper()} {float(metrics[k]):.3f}")
+    return " · ".join(parts)
