@@ -163,7 +163,8 @@ def _check_finite(x: np.ndarray, where: str, what: str = "the data") -> None:
                         "finite numbers")
 
 
-def as_images(x: np.ndarray, where: str) -> tuple[np.ndarray, tuple[int, int, int] | None]:
+def as_images(x: np.ndarray, where: str,
+              what: str = "the array") -> tuple[np.ndarray, tuple[int, int, int] | None]:
     """Interpret an array's shape: (N, D) vectors, (N, H, W), (N, C, H, W) or (N, H, W, C).
 
     Returns (array shaped (N, D) or (N, C, H, W), image_shape or None).
@@ -179,9 +180,9 @@ def as_images(x: np.ndarray, where: str) -> tuple[np.ndarray, tuple[int, int, in
             return x, (a, b, c)
         if c in (1, 3):
             return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), (c, a, b)
-        raise DataError(f"{where}: array has 4 dimensions {x.shape}, but neither axis 1 nor "
+        raise DataError(f"{where}: {what} has 4 dimensions {x.shape}, but neither axis 1 nor "
                         f"axis 3 is a channel axis of size 1 or 3; {_IMAGE_HINT}")
-    raise DataError(f"{where}: array has {x.ndim} dimension(s) {x.shape}; {_IMAGE_HINT}")
+    raise DataError(f"{where}: {what} has {x.ndim} dimension(s) {x.shape}; {_IMAGE_HINT}")
 
 
 def scale_images(x: np.ndarray) -> np.ndarray:
@@ -238,7 +239,7 @@ def clean_labels(y: Any, n: int, where: str,
         if not np.all(y == np.round(y)):
             first = int(np.argmax(y != np.round(y)))
             raise DataError(f"{where}: labels must be whole numbers (class ids); sample "
-                            f"{first} has label {y[first]!r}")
+                            f"{first} has label {float(y[first]):g}")
         y = y.astype(np.int64)
     y = y.astype(np.int64)
     uniq, ids = np.unique(y, return_inverse=True)
@@ -251,7 +252,8 @@ def clean_labels(y: Any, n: int, where: str,
 def make_dataset(x: Any, y: Any = None, *, where: str, name: str,
                  image_shape: tuple[int, int, int] | None = None, images: bool | None = None,
                  class_names: Sequence[str] | None = None, spec: dict | None = None,
-                 factors: dict | None = None, labels_are_ids: bool = False) -> Dataset:
+                 factors: dict | None = None, labels_are_ids: bool = False,
+                 what: str = "the data") -> Dataset:
     """Validate raw arrays and build a Dataset.
 
     ``images``: None guesses from the shape (3-D/4-D arrays are images); True/False forces it.
@@ -259,15 +261,15 @@ def make_dataset(x: Any, y: Any = None, *, where: str, name: str,
     ``class_names`` names them (used by the built-in sets, which skip the relabelling).
     """
     x = np.asarray(x)
-    _numeric(x, where, "the data")
+    _numeric(x, where, what)
     if x.size == 0 or x.ndim == 0 or x.shape[0] == 0:
-        raise DataError(f"{where}: the data is empty (shape {x.shape}); expected at least 2 "
+        raise DataError(f"{where}: {what} is empty (shape {x.shape}); expected at least 2 "
                         "samples")
     if x.ndim == 1:
-        raise DataError(f"{where}: array is 1-D {x.shape}; {_IMAGE_HINT}. A single feature "
+        raise DataError(f"{where}: {what} is 1-D {x.shape}; {_IMAGE_HINT}. A single feature "
                         "per sample must be shaped (N, 1)")
     if image_shape is None:
-        x, image_shape = as_images(x, where)
+        x, image_shape = as_images(x, where, what)
         if images is False and image_shape is not None:
             image_shape = None
     n = int(x.shape[0])
@@ -276,7 +278,7 @@ def make_dataset(x: Any, y: Any = None, *, where: str, name: str,
     x = x.reshape(n, -1)
     if x.shape[1] == 0:
         raise DataError(f"{where}: the samples have 0 features; expected at least 1")
-    _check_finite(x, where)
+    _check_finite(x, where, what)
     if x.dtype.kind == "b":
         x = x.astype(np.float32)
     if image_shape is not None:

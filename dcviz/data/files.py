@@ -48,8 +48,24 @@ def short(path: Path | str) -> str:
 # ------------------------------------------------------------------------------------------------
 # .npz and .npy
 
+def _check_numpy_magic(path: Path, where: str, kind: str) -> None:
+    """Tell pickles and other files apart from .npz/.npy before numpy tries to read them."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+        return
+    hint = ("expected a file written by np.savez(path, x=..., y=...)" if kind == ".npz"
+            else "expected a file written by np.save(path, x)")
+    if head[:1] == b"\x80":
+        raise DataError(f"{where}: the file is a Python pickle, which dcviz does not load for "
+                        f"safety; {hint}")
+    raise DataError(f"{where}: not a readable NumPy {kind} file (it does not start with the "
+                    f"NumPy or zip signature); {hint}")
+
+
 def read_npz(path: Path, x_key: str | None = None, y_key: str | None = None) -> RawData:
     where = short(path)
+    _check_numpy_magic(path, where, ".npz")
     try:
         npz = np.load(path, allow_pickle=False)
     except ValueError as e:
@@ -124,6 +140,7 @@ def _npy_raw(x: np.ndarray, where: str) -> RawData:
 
 def read_npy(path: Path) -> RawData:
     where = short(path)
+    _check_numpy_magic(path, where, ".npy")
     try:
         x = np.load(path, allow_pickle=False)
     except ValueError as e:

@@ -544,8 +544,10 @@ def _load_path(spec: dict) -> Dataset:
             raise DataError(f"{shown}: unknown file type {ext!r}; expected .npz, .npy, .csv, "
                             "an MNIST IDX file (…-idx3-ubyte or …-idx3-ubyte.gz), a .zip of an "
                             "image folder, or a folder of images")
+    xk = raw.extra.get("x_key")
     return make_dataset(raw.x, raw.y, where=shown, name=name, images=raw.images,
-                        class_names=raw.class_names)
+                        class_names=raw.class_names,
+                        what=f"array {xk!r}" if xk else "the data")
 
 
 def _load_full(spec: dict) -> Dataset:
