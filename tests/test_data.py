@@ -492,3 +492,21 @@ def test_save_upload_idx(tmp_path):
     spec = save_upload("t10k-images-idx3-ubyte.gz",
                        (tmp_path / "t10k-images-idx3-ubyte.gz").read_bytes())
     assert spec["path"].endswith("-idx3-ubyte.gz") and load(spec).n == 3
+
+
+def test_bare_folder_name_in_cwd_is_a_path(tmp_path, monkeypatch):
+    np.save(tmp_path / "a.npy", np.ones((3, 2)))
+    (tmp_path / "mydata").mkdir()
+    for i in range(2):
+        _png(tmp_path / "mydata" / "k" / f"{i}.png", np.zeros((3, 3)))
+    monkeypatch.chdir(tmp_path)
+    ds = load("mydata")
+    assert ds.spec["path"] == str(tmp_path / "mydata") and ds.n == 2
+
+
+def test_prepared_npz_put_by_hand(data_home):
+    (data_home / "fashion-mnist").mkdir(parents=True)
+    x = np.random.default_rng(0).uniform(0, 255, (12, 28, 28)).round()
+    np.savez(data_home / "fashion-mnist" / "fashion-mnist.npz", x=x, y=np.arange(12) % 10)
+    ds = load("fashion-mnist")
+    assert ds.n == 12 and ds.x.max() <= 1.0 and ds.class_names[9] == "Ankle boot"

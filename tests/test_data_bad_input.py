@@ -380,8 +380,6 @@ def test_zip_too_large(data_home, monkeypatch):
     from dcviz.data import upload
 
     monkeypatch.setattr(upload, "MAX_UNPACKED_BYTES", 1000)
-    monkeypatch.setattr(upload.safe_extract, "__kwdefaults__",
-                        {"max_bytes": 1000, "max_files": upload.MAX_FILES, "label": None})
     with pytest.raises(DataError, match="larger than"):
         save_upload("big.zip", _zip({"c/a.png": b"\0" * 5000}))
 

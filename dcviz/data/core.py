@@ -33,7 +33,7 @@ def data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "dcviz"
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class Dataset:
     """One data set, ready for a method.
 

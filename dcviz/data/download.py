@@ -214,6 +214,8 @@ def fetch(ds_id: str):
     except Exception as e:  # no network, HTTP error, bad archive ...
         cause = f"{type(e).__name__}: {e}".strip()
         raise DataError(_offline_message(r, cause[:300])) from None
+    if hasattr(X, "toarray"):  # a sparse matrix
+        X = X.toarray()
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != r.dim:
         raise DataError(f"{r.title}: the download has shape {X.shape}; expected (N, {r.dim})")

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import download, files, synthetic
-from .core import DataError, Dataset, make_dataset, stratified_subsample
+from .core import DataError, Dataset, make_dataset, scale_images, stratified_subsample
 
 # ------------------------------------------------------------------------------------------------
 # options
@@ -214,7 +214,7 @@ def _download_loader(ds_id: str) -> Callable[[dict], Dataset]:
         key = ("fetch", ds_id, str(download.cache_file(ds_id)))
         x, y, split = _cached(key, lambda: download.fetch(ds_id))
         x, y = download.select_subset(r, x, y, split, opts["subset"])
-        xf = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        xf = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else scale_images(x)
         return make_dataset(xf, y, where=r.title, name=ds_id, image_shape=r.image_shape,
                             class_names=list(r.class_names), labels_are_ids=True)
     return loader
@@ -358,7 +358,7 @@ def normalise_spec(spec: Any) -> dict:
         if s in REGISTRY or (not _looks_like_path(s) and s.lower().replace("_", "-") in
                              {k.lower() for k in REGISTRY}):
             spec = {"name": s}
-        elif _looks_like_path(s):
+        elif _looks_like_path(s) or os.path.exists(os.path.expanduser(s)):
             spec = {"path": s}
         else:
             _lookup(s)  # raises the unknown-id message

@@ -61,12 +61,15 @@ def _skip_member(parts: tuple[str, ...]) -> bool:
     return any(p.startswith(".") or p.lower() in JUNK_NAMES for p in parts)
 
 
-def safe_extract(zip_path: Path, dest: Path, *, max_bytes: int = MAX_UNPACKED_BYTES,
-                 max_files: int = MAX_FILES, label: str | None = None) -> Path:
+def safe_extract(zip_path: Path, dest: Path, *, max_bytes: int | None = None,
+                 max_files: int | None = None, label: str | None = None) -> Path:
     """Unpack a zip into ``dest`` (created; must not exist yet) and return ``dest``.
 
     Raises DataError for an unsafe or oversized archive; nothing is left behind then.
+    The limits default to MAX_UNPACKED_BYTES and MAX_FILES.
     """
+    max_bytes = MAX_UNPACKED_BYTES if max_bytes is None else max_bytes
+    max_files = MAX_FILES if max_files is None else max_files
     where = label or zip_path.name
     try:
         zf = zipfile.ZipFile(zip_path)
