@@ -37,6 +37,9 @@ class MLPAutoencoder(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
+    def encoder_parameters(self):
+        return list(self.encoder.parameters())
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         out = self.decoder(z)
         return torch.sigmoid(out) if self.sigmoid_output else out
@@ -82,6 +85,9 @@ class ConvAutoencoder(nn.Module):
         for conv in self.convs:
             h = F.relu(conv(h))
         return self.to_latent(h.flatten(1))
+
+    def encoder_parameters(self):
+        return [*self.convs.parameters(), *self.to_latent.parameters()]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         h0, w0 = self.sizes[-1]

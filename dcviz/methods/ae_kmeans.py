@@ -73,7 +73,7 @@ class AEMethod(Method):
 
 @dataclass
 class AEKMeansConfig(AEConfig):
-    presets: ClassVar[dict] = {"quick": {"pretrain_epochs": 50}, "paper": {"pretrain_epochs": 200}}
+    presets: ClassVar[dict] = {"quick": {"pretrain_epochs": 60}, "paper": {"pretrain_epochs": 200}}
 
 
 @register

@@ -1,0 +1,5 @@
+import sys
+
+from dcviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,117 @@
+"""`python -m dcviz ...`: the app's engine, headless.
+
+    python -m dcviz train --method dekm --data digits --seed 0 [--runs-dir D] [--preset quick|paper]
+                          [--set field=value ...]
+    python -m dcviz methods
+    python -m dcviz datasets
+
+`train` writes the same run folder as the app (so a run trained on a GPU server opens in the app),
+shows a progress bar on stderr, and prints one JSON object as its last line on stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from tqdm import tqdm
+
+
+def _parse_sets(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects field=value, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_train(args) -> int:
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, execute, prepare
+
+    spec = D.parse_spec(args.data)
+    ds = D.load(spec)
+    config = _parse_sets(args.set or [])
+    if args.seed is not None:
+        config["seed"] = args.seed
+    if args.device:
+        config["device"] = args.device
+    cls, cfg = prepare(args.method, ds, config, args.preset)
+    rd = create_run(RunStore(args.runs_dir), cls, cfg, ds, args.preset, name=args.name or "")
+    print(f"run {rd.run_id}: {cls.title} on {ds.name} ({ds.n} points), preset {args.preset}",
+          file=sys.stderr)
+
+    bar = tqdm(total=1000, file=sys.stderr, disable=args.quiet, bar_format=(
+        "{l_bar}{bar}| {elapsed}<{remaining} {postfix}"))
+
+    def on_snapshot(index, snap):
+        bar.n = int(1000 * snap.progress)
+        shown = {k: round(v, 3) for k, v in snap.metrics.items() if k in ("acc", "nmi", "ari")}
+        bar.set_postfix_str(f"{snap.stage} epoch {snap.epoch} {shown}", refresh=False)
+        bar.refresh()
+
+    start = time.time()
+    status = execute(rd, cls, cfg, ds, on_snapshot=on_snapshot)
+    bar.close()
+    if status["state"] != "done":
+        print(f"run {status['state']}: {status.get('error', '')}", file=sys.stderr)
+        if status.get("traceback"):
+            print(status["traceback"], file=sys.stderr)
+    result = {"run_dir": str(rd.path.resolve()), "method": cls.id, "data": ds.spec,
+              "seconds": round(time.time() - start, 2), "state": status["state"],
+              "metrics": status.get("metrics", {})}
+    print(json.dumps(result))
+    return 0 if status["state"] == "done" else 1
+
+
+def cmd_methods(args) -> int:
+    from dcviz.methods import list_methods
+    for m in list_methods():
+        print(f"{m['id']:<12} {m['title']:<14} {m['paper']}")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from dcviz.data import list_datasets
+    for d in list_datasets():
+        print(f"{d['id']:<14} {d['kind']:<10} {d['description']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dcviz", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train one method on one data set into a run folder")
+    t.add_argument("--method", required=True, help="method id (see `python -m dcviz methods`)")
+    t.add_argument("--data", default="digits",
+                   help="data set id, a file/folder path, or a JSON spec such as "
+                        "'{\"name\": \"mnist\", \"subset\": \"test\"}'")
+    t.add_argument("--seed", type=int, default=None, help="random seed (default: the config's, 0)")
+    t.add_argument("--runs-dir", default=None, help="run store folder (default: $DCVIZ_RUNS_DIR or ./runs)")
+    t.add_argument("--preset", default="quick", help="quick (default, about a minute on digits) or paper")
+    t.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a config field; repeatable")
+    t.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
+    t.add_argument("--name", default=None, help="a name for the run, shown in the app")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+    sub.add_parser("methods", help="list the methods").set_defaults(func=cmd_methods)
+    sub.add_parser("datasets", help="list the built-in data sets").set_defaults(func=cmd_datasets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from dcviz.data import DataError
+    from dcviz.methods.base import ConfigError
+    try:
+        return args.func(args)
+    except (DataError, ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

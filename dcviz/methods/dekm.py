@@ -1,0 +1,186 @@
+"""DEKM: Deep Embedded K-Means Clustering (Guo, Tang, Chen et al., ICDMW 2021).
+
+1. Pretrain an autoencoder on reconstruction (Eq. 1).
+2. Repeat: embed H = f(X); k-means on H (Eq. 2); the within-class scatter S_w of that partition
+   (Eq. 4); its eigenvectors, ascending, as the rows of an orthonormal V, so that in Y = V h the
+   last coordinate holds the least cluster structure; then, with the decoder discarded, move
+   mini-batches of points towards their centroid along that last coordinate only (Eq. 6).
+3. Stop when fewer than ``tol`` of the points change cluster between two re-clusterings.
+
+The DEKM lens (its Fig. 1) shows the latent space, the k-means decision regions, the centroids,
+and the line of the last eigenvector.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from torch import nn
+
+from dcviz.methods.ae_kmeans import AEConfig, AEMethod
+from dcviz.methods.base import param, register
+from dcviz.nets import batches
+
+
+def within_class_scatter(h: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """S_w = sum_i sum_{h in C_i} (h - mu_i)(h - mu_i)^T  (Eq. 4), a symmetric (d, d) matrix."""
+    diff = h - centroids[labels]
+    return diff.T @ diff
+
+
+def eigen_directions(s_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (ascending) and V whose ROWS are the eigenvectors of S_w, so that Y = V h.
+
+    The Rayleigh-Ritz argument after Eq. 4: V minimising Trace(V S_w V^T) over orthonormal V
+    holds the eigenvectors of S_w in ascending order of eigenvalue.
+    """
+    values, vectors = np.linalg.eigh(s_w)  # ascending; eigenvectors are columns
+    return values, vectors.T
+
+
+def greedy_target(y: torch.Tensor, centroids_y: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """y' of Eq. 6: a copy of y whose last coordinate is replaced by its centroid's m_i."""
+    target = y.clone()
+    target[:, -1] = centroids_y[labels, -1]
+    return target
+
+
+def greedy_loss(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_4 = sum_i sum_{y in C_i} ||y - y'||^2  (Eq. 6), averaged over the batch.
+
+    All coordinates take part: the others have target = their own value at re-clustering time,
+    which pins them while the last one moves towards the centroid.
+    """
+    return ((y - target) ** 2).sum(1).mean()
+
+
+@dataclass
+class DEKMConfig(AEConfig):
+    max_iter: int = param(300, "Maximum number of k-means / representation iterations (Iter "
+                          "of Algorithm 1).", min=1, max=10000, step=10)
+    batches_per_iter: int = param(10, "Mini-batch updates (Eq. 6) between two re-clusterings: "
+                                  "10 in the authors' dense code, 40 in the conv one.",
+                                  min=1, max=1000, step=1)
+    tol: float = param(0.001, "Stop when fewer than this share of points change cluster between "
+                       "two re-clusterings (the paper: 0.1 %).", min=0.0, max=1.0, step=0.0005)
+    min_iter: int = param(5, "Iterations to run before the stopping rule may end the run.",
+                          min=0, max=1000, step=1, advanced=True)
+    cluster_lr: float = param(1e-3, "Adam learning rate of the clustering phase.", min=1e-6,
+                              max=1.0, log=True)
+
+    presets: ClassVar[dict] = {
+        "quick": {"pretrain_epochs": 100, "max_iter": 80},
+        "paper": {"pretrain_epochs": 200, "max_iter": 300},
+    }
+
+
+@register
+class DEKM(AEMethod):
+    id = "dekm"
+    title = "DEKM"
+    paper = "Deep Embedded K-Means Clustering (Guo et al., ICDMW 2021)"
+    summary = ("K-means in an autoencoder's space, then move points towards their centroids along "
+               "the eigen-direction of S_w with the least cluster structure.")
+    Config = DEKMConfig
+
+    def build(self, input_dim, image_shape):
+        super().build(input_dim, image_shape)
+        # The paper: "The weights of all the layers are initialized by Xavier approach".
+        for m in self.ae.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        d = self.config.latent_size()
+        self.V = torch.eye(d)
+        self.centroids = torch.zeros(self.config.n_clusters, d)
+
+    def fit(self, data, ctx):
+        cfg = self.config
+        x = self.tensor(data.x)
+        total = cfg.pretrain_epochs + cfg.max_iter
+        yield from self.pretrain(data, ctx, x, total_epochs=total)
+
+        # The decoder is discarded in this phase: only the encoder learns (Section III-B).
+        opt = torch.optim.Adam(self.ae.encoder_parameters(), lr=cfg.cluster_lr)
+        prev_labels, prev_centroids = None, None
+        step = cfg.pretrain_epochs
+        batch_iter = iter(())
+        for it in range(cfg.max_iter):
+            ctx.check()
+            h = self.encode(x).cpu().numpy()
+            # Start from the previous centroids so that cluster ids stay stable across
+            # iterations, which the page's colours and the change rate rely on.
+            if prev_centroids is None:
+                km = KMeans(cfg.n_clusters, n_init=20, random_state=cfg.seed).fit(h)
+            else:
+                km = KMeans(cfg.n_clusters, init=prev_centroids, n_init=1).fit(h)
+            labels, centroids = km.labels_, km.cluster_centers_
+            s_w = within_class_scatter(h, labels, centroids)
+            eigvals, V = eigen_directions(s_w)
+            changed = 1.0 if prev_labels is None else float(np.mean(labels != prev_labels))
+            self.V = torch.as_tensor(V, dtype=torch.float32)
+            self.centroids = torch.as_tensor(centroids, dtype=torch.float32)
+
+            # Eq. 6 on `batches_per_iter` mini-batches, with targets fixed at re-clustering time.
+            V_t = self.V.to(self.device)
+            y_all = torch.as_tensor(h, device=self.device) @ V_t.T
+            target_all = greedy_target(y_all, self.centroids.to(self.device) @ V_t.T,
+                                       torch.as_tensor(labels, device=self.device))
+            self.ae.train()
+            total_loss = 0.0
+            for _ in range(cfg.batches_per_iter):
+                ctx.check()
+                idx = next(batch_iter, None)
+                if idx is None:
+                    batch_iter = batches(len(x), cfg.batch_size, ctx.generator, self.device)
+                    idx = next(batch_iter)
+                y = self.ae.encode(x[idx]) @ V_t.T
+                loss = greedy_loss(y, target_all[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total_loss += loss.item()
+            self.ae.eval()
+
+            sub = ctx.subsample
+            y_sub = h[sub] @ V.T
+            stop = prev_labels is not None and it >= cfg.min_iter and changed < cfg.tol
+            last = stop or it == cfg.max_iter - 1
+            yield self.make_snapshot(
+                data, ctx, epoch=it, step=step + it, stage="clustering", labels=labels,
+                latent_sub=h[sub],
+                losses={"greedy (Eq. 6)": total_loss / cfg.batches_per_iter,
+                        "k-means (Eq. 2)": float(km.inertia_ / len(h))},
+                metrics={"changed": changed},
+                extras={"eigenvalues": eigvals.astype(np.float32), "V": V.astype(np.float32),
+                        "centroids": centroids.astype(np.float32), "Y": y_sub.astype(np.float32),
+                        "axes": y_sub[:, [0, -1]].astype(np.float32), "changed": changed,
+                        "iteration": it},
+                progress=1.0 if last else (cfg.pretrain_epochs + it + 1) / total)
+            if stop:
+                break
+            prev_labels, prev_centroids = labels, centroids
+
+    def transform(self, x) -> np.ndarray:
+        """Y = V h: the eigen-coordinates, the last one with the least cluster structure."""
+        return self.embed(x) @ self.V.numpy().T
+
+    def predict(self, x):
+        h = torch.as_tensor(self.embed(x))
+        return torch.cdist(h, self.centroids).argmin(1).numpy()
+
+    def predict_proba(self, x):
+        """Not a probability model: a softmax of negative squared distances, for confidence."""
+        h = torch.as_tensor(self.embed(x))
+        return torch.softmax(-torch.cdist(h, self.centroids) ** 2, dim=1).numpy()
+
+    def state_dict(self):
+        return {**self.ae_state(), "V": self.V, "centroids": self.centroids}
+
+    def load_state_dict(self, d):
+        self.ae.load_state_dict(d["ae"])
+        self.V, self.centroids = d["V"].float(), d["centroids"].float()
+
