@@ -235,7 +235,8 @@ def data_option_specs(entry: dict) -> list[WidgetSpec]:
             continue  # the method's subsample and the data set's size cover it
         if kind == "int" and default is not None:
             lo, hi = _bounds(default, o.get("min"), o.get("max"), int)
-            specs.append(WidgetSpec(name, _label(name), "int", int(default), o.get("help", ""),
+            label = "data seed" if name == "seed" else _label(name)
+            specs.append(WidgetSpec(name, label, "int", int(default), o.get("help", ""),
                                     min=lo, max=hi, step=1))
         elif kind == "float" and default is not None:
             lo, hi = _bounds(default, o.get("min"), o.get("max"), float)
@@ -266,8 +267,9 @@ def guess_k(dataset) -> int | None:
 
 # --------------------------------------------------------------------------- runs
 
-STATE_ICONS = {"queued": "⏳", "running": "🏃", "paused": "⏸️", "stopped": "⏹️", "done": "✅",
-               "failed": "❌", "interrupted": "⚠️", "unknown": "❔"}
+# Plain symbols that every font has (emoji are missing on some systems).
+STATE_ICONS = {"queued": "…", "running": "▶", "paused": "‖", "stopped": "■", "done": "✓",
+               "failed": "✗", "interrupted": "!", "unknown": "?"}
 
 STATE_HELP = {
     "interrupted": "the process that trained it ended before the run finished; it opens up to "

@@ -117,6 +117,17 @@ def latent_figure(coords: np.ndarray, *, index: np.ndarray, color: np.ndarray | 
     return fig
 
 
+def empty_figure(text: str, height: int = 460) -> go.Figure:
+    """Blank axes with a message: a placeholder that keeps the page's layout (and loads the
+    plotting code in the browser) until the first snapshot arrives."""
+    fig = go.Figure()
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      annotations=[dict(text=text, showarrow=False, xref="paper", yref="paper",
+                                        x=0.5, y=0.5, font=dict(size=14, color="#888"))])
+    return fig
+
+
 # --------------------------------------------------------------------------- curves
 
 def series(rows: Sequence[dict], field: str) -> dict[str, np.ndarray]:
@@ -198,10 +209,12 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
     # Stage names once, above the first subplot.
     for idx, label in (markers or []):
         if label:
-            fig.add_annotation(x=max(idx - 0.5, 0), y=1.0, xref="x", yref="y domain", text=label,
-                               showarrow=False, xanchor="left", yanchor="bottom",
+            fig.add_annotation(x=max(idx - 0.5, 0), y=0.98, xref="x", yref="y domain", text=label,
+                               showarrow=False, xanchor="left", yanchor="top",
                                font=dict(size=10, color="#666"), row=1, col=1)
     fig.update_xaxes(title_text="snapshot", row=nrows)
+    if len(rows) <= 10:
+        fig.update_xaxes(tick0=0, dtick=1)  # whole snapshots only
     fig.update_layout(height=max(220, height_per_row * nrows + 60),
                       margin=dict(l=10, r=10, t=50 if title else 30, b=10),
                       title=dict(text=title) if title else None,

@@ -1,0 +1,173 @@
+"""Shared fixtures for the page tests, the view tests and the lens AppTests.
+
+Fixtures
+--------
+``runs_dir``        a fresh, empty run store for one test; ``DCVIZ_RUNS_DIR`` points at it.
+``tiny_run``        a finished ``ae-kmeans`` run on ``digits`` (pretrain_epochs=3, a snapshot
+                    every epoch: 4 snapshots), made once per test session with
+                    ``dcviz.runs.execute``. It is a :class:`TinyRun` with ``root`` (its run
+                    store), ``run_id``, ``rd`` (RunDir) and ``view`` (RunView).
+``tiny_store``      like ``runs_dir`` but pointing ``DCVIZ_RUNS_DIR`` at the tiny run's store
+                    (read-only use, please: other tests share it).
+``make_run``        a factory: ``make_run(method, data, config, root=...)`` trains a run with
+                    ``execute`` (no threads) and returns its TinyRun. Use tiny configs.
+``app``             a factory for AppTests: ``app(page, **state)`` (see :func:`open_page`).
+
+Opening a run in the Explore page (for lens AppTests)
+-----------------------------------------------------
+The page reads the run to open from the query parameter ``run`` (what links use) and keeps it
+in ``st.session_state["explore_run"]``. Either works in a test::
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["run"] = run_id            # or: at.session_state["explore_run"] = run_id
+    at.run()
+    at.switch_page("pages/explore.py").run()
+
+or, with the fixtures here::
+
+    def test_my_lens(make_run, app):
+        run = make_run("dekm", "digits", {"pretrain_epochs": 2, "max_iter": 2})
+        at = app("explore", run=run.run_id, tab="Lens")
+        assert not at.exception
+        ...
+
+Other Explore state a test may set before ``run()`` (``at.session_state[...]``):
+``explore_index`` (the snapshot, an int), ``explore_tab`` ("Latent", "Lens", "Metrics", "Run";
+only the open tab is drawn), ``explore_projection`` ("Aligned PCA", "Method axes", "UMAP"),
+``explore_color`` ("Cluster", "True label"), ``explore_point`` (a selected sample index: what a
+click on the scatter sets). Lens options are widgets keyed ``lens:<method_id>:<option name>``.
+
+The manager of a run store lives in Streamlit's resource cache for the whole pytest process;
+:func:`stop_live_runs` (autouse) stops runs that a test launched through the app.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "app.py")
+PAGE_FILES = {"home": "pages/home.py", "train": "pages/train.py", "explore": "pages/explore.py",
+              "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py"}
+
+
+@dataclass
+class TinyRun:
+    root: Path
+    run_id: str
+
+    @property
+    def rd(self):
+        from dcviz.runs import RunStore
+        return RunStore(self.root).open(self.run_id)
+
+    @property
+    def view(self):
+        from dcviz.runs.view import RunView
+        return RunView(self.rd)
+
+
+def train_run(root, method: str, data="digits", config: dict | None = None,
+              preset: str = "quick") -> TinyRun:
+    """Train a run synchronously (no threads) into the run store at ``root``."""
+    import torch
+
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, execute, prepare
+    torch.set_num_threads(1)
+    ds = D.load(data)
+    cls, cfg = prepare(method, ds, config or {}, preset)
+    rd = create_run(RunStore(root), cls, cfg, ds, preset)
+    execute(rd, cls, cfg, ds)
+    return TinyRun(Path(root), rd.run_id)
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    root = tmp_path_factory.mktemp("tiny-runs")
+    run = train_run(root, "ae-kmeans", "digits",
+                    {"pretrain_epochs": 3, "snapshot_every": 1, "subsample": 600})
+    assert run.rd.read_status()["state"] == "done"
+    return run
+
+
+@pytest.fixture
+def tiny_store(tiny_run, monkeypatch):
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(tiny_run.root))
+    return tiny_run.root
+
+
+@pytest.fixture
+def make_run(tmp_path, monkeypatch):
+    """Train runs into a per-test store (DCVIZ_RUNS_DIR points at it)."""
+    root = tmp_path / "made-runs"
+    root.mkdir(exist_ok=True)
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(root))
+
+    def make(method: str, data="digits", config: dict | None = None, preset: str = "quick",
+             root_dir=None) -> TinyRun:
+        return train_run(root_dir or root, method, data, config, preset)
+    return make
+
+
+def open_page(page: str = "home", *, run: str | None = None, tab: str | None = None,
+              timeout: float = 120, **state):
+    """An AppTest of app.py switched to ``page`` ("home", "train", "explore", ...), run once.
+
+    ``run`` opens that run in Explore (query parameter), ``tab`` picks Explore's tab; other
+    keyword arguments are put in session state before the first run."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if run is not None:
+        at.query_params["run"] = run
+    if tab is not None:
+        state["explore_tab"] = tab
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    if page != "home":
+        at.switch_page(PAGE_FILES[page]).run()
+    return at
+
+
+@pytest.fixture
+def app():
+    return open_page
+
+
+def page_text(at) -> str:
+    """All the text an AppTest's page shows (markdown, captions, alerts), for assertions."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                 "error", "success", "text"):
+        for el in getattr(at, kind):
+            parts.append(str(getattr(el, "value", "")))
+    return "\n".join(parts)
+
+
+@pytest.fixture(autouse=True)
+def stop_live_runs():
+    """Stop every run a test started through the app (threads of the cached RunManagers)."""
+    yield
+    import sys
+    common = sys.modules.get("app_common")
+    if common is None:
+        return
+    for mgr in list(common.MANAGERS):
+        mgr.stop_all()
+        for run_id in list(mgr.live):
+            mgr.wait(run_id, timeout=60)
