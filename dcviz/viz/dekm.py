@@ -1,0 +1,166 @@
+"""The DEKM lens: its Fig. 1 (latent space, k-means regions, centroids, the last eigenvector),
+the eigenvalue spectrum of S_w per iteration, the Y = V h coordinates, and the re-clustering churn.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dcviz.viz.base import Lens, Option, Panel
+from dcviz.viz.common import color_of, series
+
+FIG1_TEXT = """**What you are seeing** (the paper's Fig. 1). Points are the subsample in the embedding
+space, coloured by {colour}; the background shows which k-means centroid (black crosses) is nearest,
+i.e. the decision regions. The black line is the direction of the **last eigenvector** of the
+within-class scatter S_w: the direction with the *least* cluster structure. DEKM's greedy loss
+(Eq. 6) pulls points towards their centroid along that line only, iteration after iteration, so
+the clusters tighten there first, then k-means re-clusters and the direction turns."""
+
+SPECTRUM_TEXT = """Eigenvalues of S_w (ascending) at every re-clustering. Small eigenvalues are directions
+where clusters are already tight; DEKM works on the largest one, so watch the top line fall."""
+
+Y_TEXT = """Y = V·h: every point in the eigen-coordinates, one column per eigen-direction (ordered
+from most to least cluster structure), coloured by cluster. The last column is the one the
+greedy loss moves: within a cluster its points collapse onto the centroid's value."""
+
+CHURN_TEXT = """Share of points that changed cluster between two re-clusterings. The paper stops when
+fewer than 0.1 % change."""
+
+
+def _clustering_indices(rows) -> list[int]:
+    return [i for i, r in enumerate(rows) if r.get("stage") == "clustering"]
+
+
+def _plane(latent: np.ndarray, V: np.ndarray, plane: str):
+    """2-D coordinates, the projection matrix P (2, d) and the mean, for the chosen plane."""
+    mean = latent.mean(0)
+    if plane == "eigen":
+        P = V[[0, -1]]
+        names = ("y₁ (most cluster structure)", f"y_{len(V)} (least: the last eigenvector)")
+    else:
+        _, _, vt = np.linalg.svd(latent - mean, full_matrices=False)
+        P = vt[:2]
+        names = ("PC 1 of the embedding", "PC 2 of the embedding")
+    return (latent - mean) @ P.T, P, mean, names
+
+
+def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pca",
+                color_title="true label") -> go.Figure:
+    coords, P, mean, names = _plane(latent, V, plane)
+    cents = (centroids - mean) @ P.T
+    pad = 0.08 * (coords.max(0) - coords.min(0) + 1e-9)
+    lo, hi = coords.min(0) - pad, coords.max(0) + pad
+    gx, gy = np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160)
+    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    # Regions of the centroids as seen in this plane; exact when the embedding is 2-D.
+    region = ((grid[:, None, :] - cents[None]) ** 2).sum(-1).argmin(1).reshape(len(gy), len(gx))
+    k = len(centroids)
+    scale = [[i / max(k - 1, 1), color_of(i)] for i in range(k)]
+    fig = go.Figure(go.Heatmap(x=gx, y=gy, z=region, colorscale=scale, zmin=0, zmax=max(k - 1, 1),
+                               opacity=0.22, showscale=False, hoverinfo="skip"))
+    for value in np.unique(color):
+        rows = np.flatnonzero(color == value)
+        name = color_names[int(value)] if color_names is not None and int(value) < len(color_names) else str(value)
+        fig.add_trace(go.Scatter(x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=name,
+                                 marker=dict(size=5, color=color_of(int(value)), line=dict(width=0)),
+                                 hovertemplate=f"{color_title} {name}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=cents[:, 0], y=cents[:, 1], mode="markers", name="centroids",
+                             marker=dict(symbol="x", size=13, color="black", line=dict(width=2)),
+                             hovertemplate="centroid %{pointNumber}<extra></extra>"))
+    direction = P @ V[-1]
+    if np.linalg.norm(direction) > 1e-9:
+        direction = direction / np.linalg.norm(direction)
+        span = np.abs(hi - lo).max()
+        line = np.outer([-span, span], direction)
+        fig.add_trace(go.Scatter(x=line[:, 0], y=line[:, 1], mode="lines", name="last eigenvector",
+                                 line=dict(color="black", width=3), hoverinfo="skip"))
+    fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title=dict(text=names[0]), range=[lo[0], hi[0]]),
+                      yaxis=dict(title=dict(text=names[1]), range=[lo[1], hi[1]], scaleanchor="x"),
+                      legend=dict(itemsizing="constant"))
+    return fig
+
+
+def spectrum_figure(eigs: np.ndarray, current: int | None) -> go.Figure:
+    """eigs: (iterations, d) eigenvalues per re-clustering."""
+    fig = go.Figure()
+    d = eigs.shape[1]
+    for j in range(d):
+        fig.add_trace(go.Scatter(x=np.arange(len(eigs)), y=eigs[:, j], mode="lines",
+                                 name=f"λ{j + 1}" + (" (last)" if j == d - 1 else ""),
+                                 line=dict(width=3 if j == d - 1 else 1.2,
+                                           color="black" if j == d - 1 else None)))
+    if current is not None:
+        fig.add_vline(x=current, line=dict(color="#888", dash="dot"))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), yaxis_type="log",
+                      xaxis_title="re-clustering iteration", yaxis_title="eigenvalue of S_w")
+    return fig
+
+
+def y_coordinates_figure(Y: np.ndarray, assign: np.ndarray, seed: int = 0) -> go.Figure:
+    rng = np.random.default_rng(seed)
+    n, d = Y.shape
+    fig = go.Figure()
+    jitter = rng.uniform(-0.3, 0.3, size=n)
+    for c in np.unique(assign):
+        rows = np.flatnonzero(assign == c)
+        xs = (np.arange(d)[None, :] + jitter[rows, None]).ravel()
+        fig.add_trace(go.Scatter(x=xs, y=Y[rows].ravel(), mode="markers", name=f"cluster {c}",
+                                 marker=dict(size=3, color=color_of(int(c)), opacity=0.6),
+                                 hoverinfo="skip"))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title=dict(text="coordinate of Y = V·h (ascending eigenvalue)"),
+                                 tickvals=list(range(d)), ticktext=[f"y{j + 1}" for j in range(d)]),
+                      yaxis_title="value", legend=dict(itemsizing="constant"))
+    return fig
+
+
+def build(run, index: int, options: dict) -> list[Panel]:
+    rows = run.rows()
+    clustering = _clustering_indices(rows)
+    if not clustering:
+        return [Panel("Eigen-directions", text="DEKM is still pretraining its autoencoder. The "
+                      "eigen-directions of S_w appear with the first k-means iteration.")]
+    index = index if index >= 0 else len(rows) + index
+    panels = []
+    shown = index if index in clustering else (clustering[0] if index < clustering[0] else clustering[-1])
+    note = "" if shown == index else f" (showing snapshot {shown}: this one is from pretraining)"
+    snap = run.snapshot(shown)
+    ex = snap.extras
+    labels = run.labels_sub
+    by_truth = options.get("colour") == "true label" and labels is not None
+    colour = labels if by_truth else snap.assign
+    names = run.dataset.class_names if by_truth and run.dataset is not None else None
+    panels.append(Panel(
+        f"Fig. 1: embedding, k-means regions and the last eigenvector{note}",
+        figure=fig1_figure(snap.latent, snap.assign, ex["V"], ex["centroids"], colour, names,
+                           plane=options.get("plane", "pca"),
+                           color_title="true label" if by_truth else "cluster"),
+        text=FIG1_TEXT.format(colour="true label" if by_truth else "cluster"), wide=True))
+    eig_rows = [run.snapshot(i).extras["eigenvalues"] for i in clustering]
+    it = clustering.index(shown)
+    panels.append(Panel("Eigenvalue spectrum of S_w per iteration",
+                        figure=spectrum_figure(np.stack(eig_rows), it), text=SPECTRUM_TEXT))
+    panels.append(Panel("Y = V·h coordinates", figure=y_coordinates_figure(ex["Y"], snap.assign),
+                        text=Y_TEXT))
+    churn = series([rows[i] for i in clustering], "metrics").get("changed")
+    if churn is not None:
+        fig = go.Figure(go.Scatter(x=np.arange(len(churn)), y=100 * churn, mode="lines+markers"))
+        fig.add_vline(x=it, line=dict(color="#888", dash="dot"))
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_type="log",
+                          xaxis_title="re-clustering iteration", yaxis_title="% of points changed")
+        panels.append(Panel("Points that changed cluster", figure=fig, text=CHURN_TEXT))
+    return panels
+
+
+LENS = Lens(
+    method_ids=("dekm",), title="DEKM: eigen-directions of the within-class scatter", build=build,
+    options=[
+        Option("plane", "Plane", "select", ["pca", "eigen"], "pca",
+               help="pca: the embedding's first two principal components (as in Fig. 1); eigen: the "
+                    "first and last eigen-coordinates y₁ and y_d."),
+        Option("colour", "Colour points by", "select", ["true label", "cluster"], "true label",
+               help="Fig. 1 colours points by their true label and the background by cluster."),
+    ],
+    intro="DEKM alternates k-means in the embedding with a greedy update along the eigen-direction "
+          "of S_w that holds the least cluster structure.")

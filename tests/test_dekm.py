@@ -1,0 +1,150 @@
+"""DEKM: the scatter matrix, its eigen-directions, the greedy loss, a run, its lens."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import KMeans
+
+from dcviz import data as D
+from dcviz.methods.dekm import (DEKM, eigen_directions, greedy_loss, greedy_target,
+                                within_class_scatter)
+from dcviz.methods.base import Context
+from dcviz.nets import pretrain_autoencoder
+from dcviz.runs import RunStore, create_run, execute, prepare
+from dcviz.runs.view import RunView
+from dcviz.viz import get_lens
+
+TINY = {"pretrain_epochs": 4, "max_iter": 6, "batches_per_iter": 3, "batch_size": 64,
+        "snapshot_every": 2, "subsample": 150, "tol": 0.0}
+
+
+def test_within_class_scatter_matches_definition():
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(50, 3))
+    labels = rng.integers(0, 4, size=50)
+    mu = np.stack([h[labels == i].mean(0) for i in range(4)])
+    expected = sum(np.outer(h[i] - mu[labels[i]], h[i] - mu[labels[i]]) for i in range(50))
+    np.testing.assert_allclose(within_class_scatter(h, labels, mu), expected, atol=1e-10)
+
+
+def test_eigen_directions_are_orthonormal_rows_in_ascending_order():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 5))
+    s = a @ a.T
+    values, V = eigen_directions(s)
+    assert np.all(np.diff(values) >= 0)
+    np.testing.assert_allclose(V @ V.T, np.eye(5), atol=1e-10)
+    for lam, v in zip(values, V):  # rows are eigenvectors
+        np.testing.assert_allclose(s @ v, lam * v, atol=1e-8)
+    # Trace(V S_w V^T) is invariant, and its last term is the largest eigenvalue (Eq. 4).
+    assert np.isclose(np.trace(V @ s @ V.T), np.trace(s))
+
+
+def test_greedy_target_moves_only_the_last_coordinate():
+    y = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    m = torch.tensor([[0.0, 0.0, -1.0], [9.0, 9.0, 9.0]])
+    t = greedy_target(y, m, torch.tensor([0, 1]))
+    assert torch.equal(t[:, :2], y[:, :2]) and t[:, 2].tolist() == [-1.0, 9.0]
+    assert greedy_loss(y, t).item() == pytest.approx((16 + 9) / 2)
+    assert greedy_loss(t, t).item() == 0.0
+
+
+def test_greedy_updates_tighten_clusters_along_the_last_eigenvector():
+    """Training the encoder on Eq. 6 lowers the within-cluster spread along v_d."""
+    ds = D.load({"name": "digits", "n": 400})
+    torch.manual_seed(0)
+    m = DEKM(n_clusters=10, pretrain_epochs=0, batch_size=400, subsample=100)
+    m.build(ds.dim, ds.image_shape)
+    x = m.tensor(ds.x)
+    # A briefly pretrained AE: at random init the embedding is tiny and one Adam step overshoots.
+    for _ in pretrain_autoencoder(m.ae, x, epochs=15, batch_size=64, lr=1e-3, ctx=Context(0)):
+        pass
+    h = m.encode(x).numpy()
+    km = KMeans(10, n_init=3, random_state=0).fit(h)
+    _, V = eigen_directions(within_class_scatter(h, km.labels_, km.cluster_centers_))
+    V_t = torch.as_tensor(V, dtype=torch.float32)
+    target = greedy_target(torch.as_tensor(h) @ V_t.T, torch.as_tensor(km.cluster_centers_,
+                           dtype=torch.float32) @ V_t.T, torch.as_tensor(km.labels_))
+
+    def spread():
+        y = m.encode(x) @ V_t.T
+        return ((y[:, -1] - target[:, -1]) ** 2).mean().item()
+
+    before = spread()
+    opt = torch.optim.Adam(m.ae.encoder_parameters(), lr=1e-3)
+    for _ in range(60):
+        loss = greedy_loss(m.ae.encode(x) @ V_t.T, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert spread() < 0.5 * before
+
+
+@pytest.fixture(scope="module")
+def dekm_run(tmp_path_factory):
+    ds = D.load({"name": "digits", "n": 300})
+    cls, cfg = prepare("dekm", ds, TINY)
+    rd = create_run(RunStore(tmp_path_factory.mktemp("runs")), cls, cfg, ds, "quick")
+    status = execute(rd, cls, cfg, ds)
+    assert status["state"] == "done", status.get("traceback")
+    return rd, ds
+
+
+def test_dekm_run_snapshots_carry_the_extras(dekm_run):
+    rd, ds = dekm_run
+    rows = rd.metrics_rows()
+    stages = [r["stage"] for r in rows]
+    assert stages[0] == "pretrain" and stages[-1] == "clustering"
+    assert stages.count("clustering") == TINY["max_iter"]
+    snap = rd.load_snapshot(-1)
+    d, k, n = 10, 10, 150
+    assert snap.latent.shape == (n, d) and snap.assign.shape == (n,)
+    assert snap.extras["eigenvalues"].shape == (d,) and np.all(np.diff(snap.extras["eigenvalues"]) >= -1e-6)
+    V = snap.extras["V"]
+    np.testing.assert_allclose(V @ V.T, np.eye(d), atol=1e-4)
+    assert snap.extras["centroids"].shape == (k, d)
+    np.testing.assert_allclose(snap.extras["Y"], snap.latent @ V.T, atol=1e-4)
+    assert 0.0 <= snap.metrics["changed"] <= 1.0 and 0.0 <= snap.metrics["nmi"] <= 1.0
+    assert [r["progress"] for r in rows] == sorted(r["progress"] for r in rows)
+    assert rows[-1]["progress"] == 1.0
+
+
+def test_dekm_checkpoint_reloads_to_the_same_predictions(dekm_run):
+    rd, ds = dekm_run
+    m = rd.load_checkpoint()
+    first = m.predict(ds.x)
+    assert first.shape == (ds.n,) and set(first) <= set(range(10))
+    again = rd.load_checkpoint().predict(ds.x)
+    assert np.array_equal(first, again)
+    proba = m.predict_proba(ds.x[:5])
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    assert m.transform(ds.x[:5]).shape == (5, 10)
+
+
+def test_dekm_lens_panels(dekm_run):
+    rd, _ = dekm_run
+    lens = get_lens("dekm")
+    view = RunView(rd)
+    panels = lens.panels(view, -1)
+    titles = [p.title for p in panels]
+    assert any("Fig. 1" in t for t in titles) and any("spectrum" in t.lower() for t in titles)
+    for p in panels:
+        assert p.figure is not None and p.text
+    fig1 = panels[0].figure
+    assert any(t.name == "last eigenvector" for t in fig1.data)
+    assert any(t.name == "centroids" and len(t.x) == 10 for t in fig1.data)
+    eigen = lens.panels(view, -1, {"plane": "eigen", "colour": "cluster"})
+    assert eigen[0].figure is not None
+    # a pretraining snapshot falls back to the first clustering one, and says so
+    early = lens.panels(view, 0)
+    assert "pretraining" in early[0].title
+
+
+def test_dekm_recovers_easy_blobs():
+    ds = D.load({"name": "blobs8", "n": 800})
+    from dcviz import DEKM as Est
+    from dcviz.metrics import nmi
+    model = Est(n_clusters=8, latent_dim=2, pretrain_epochs=15, max_iter=10, batch_size=128,
+                subsample=200).fit(ds.x)
+    assert nmi(ds.y, model.labels_) > 0.9
