@@ -1,0 +1,390 @@
+"""GAN clustering: Gan, Dong, Zhou, Gao and Dong, "Learning the Precise Feature for Cluster Assignment".
+
+Clustering is read backwards, as fetching samples out of baskets: a generator G(y, z) draws a
+sample from cluster id y (one-hot, from a uniform prior, so that no cluster is empty) and noise z
+(the features that do not depend on y). A WGAN-GP critic D keeps the generated samples on the real
+data (so that one id cannot hold two values of the cue feature), and a separate classifier C,
+trained by cross-entropy on generated samples labelled with the ids that made them, estimates the
+posterior q(y|x). By Eq. 3 that cross-entropy bounds the expected entropy of the cluster assignment
+from above, so G, minimising it, learns ids that C can tell apart on realistic samples. After
+training, C clusters real data.
+
+Per generator step (Algorithm 1): ``critic_steps`` updates of D on Eq. 5, ``class_steps`` updates
+of C on Eq. 6, then one update of G on Eq. 7, ``-E[D(G(y,z))] + eta * L_C``, with eta raised in the
+staircase of Eq. 8. All three use Adam(lr, beta1, beta2).
+
+Since a GAN trains in generator steps, not passes over the data, an "epoch" here is
+``steps_per_epoch`` generator steps: one snapshot each.
+
+The Snapshot's ``latent`` is C's logits (k dimensions) on the run's subsample, and ``assign`` is
+C's arg-max there. ACC/NMI/ARI are Hungarian accuracy, NMI and ARI of C's predictions on all real
+data (the authors' code reports per-batch purity instead; see METHOD-NOTES).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from dcviz.gan_nets import conv_plan, make_gan_nets
+from dcviz.methods.base import BaseConfig, ConfigError, Method, param, register
+
+# --------------------------------------------------------------------------- the paper's terms
+
+
+def eta_schedule(step: int, eta0: float, gamma: float, tau: int) -> float:
+    """Eq. 8: the weight of the entropy term, ``eta0 * gamma ** floor(step / tau)``.
+
+    Algorithm 1 writes it as ``eta <- eta * gamma^floor(t/tau)``, which read literally would
+    compound at every step; the text is plain ("we initialize eta to 10 and then multiply it by 1.2
+    every 30,000 iterations"), and that is what this is.
+    """
+    return float(eta0) * float(gamma) ** (int(step) // int(tau))
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, lam: float,
+                     eps: torch.Tensor) -> torch.Tensor:
+    """The last term of Eq. 5: ``lam * E[(||grad_xhat D(xhat)||_2 - 1)^2]`` with
+    ``xhat = eps * x + (1 - eps) * x~`` on the line between a real and a generated sample
+    (Algorithm 1, line 7). ``eps`` is (N, 1), uniform in [0, 1]."""
+    xhat = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
+    out = critic(xhat)
+    (grad,) = torch.autograd.grad(out.sum(), xhat, create_graph=True)
+    return lam * ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+def emd_estimate(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """``E_r[D(x)] - E_g[D(x~)]``: the critic's estimate of the Earth Mover distance (Eq. 5 less
+    its penalty, negated), the curve of Fig. 3(b)."""
+    return d_real.mean() - d_fake.mean()
+
+
+def critic_loss(d_real: torch.Tensor, d_fake: torch.Tensor, gp: torch.Tensor) -> torch.Tensor:
+    """Eq. 5: ``L_D = E_g[D(x~)] - E_r[D(x)] + lam * GP`` (WGAN-GP)."""
+    return d_fake.mean() - d_real.mean() + gp
+
+
+def classifier_loss(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Eq. 6: ``L_C = -1/n sum_i sum_j y_ij log q(y_j | x_i)`` on generated samples, whose ids are
+    the labels ("fake labels")."""
+    return F.cross_entropy(logits, ids)
+
+
+def generator_loss(d_fake: torch.Tensor, logits: torch.Tensor, ids: torch.Tensor,
+                   eta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eq. 7: ``L_G = L_reality + eta * L_entropy`` with ``L_reality = -E_g[D(G(y,z))]`` and
+    ``L_entropy = L_C`` (Eq. 4: the CE is an upper bound of the assignment entropy).
+    Returns (L_G, L_reality, L_entropy)."""
+    reality = -d_fake.mean()
+    entropy = classifier_loss(logits, ids)
+    return reality + eta * entropy, reality, entropy
+
+
+def assignment_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """``E[H(q(y|x))]``, the expected entropy of C's assignment (the quantity Eq. 3 bounds)."""
+    logp = F.log_softmax(logits, 1)
+    return -(logp.exp() * logp).sum(1).mean()
+
+
+# --------------------------------------------------------------------------- config
+
+@dataclass
+class GANConfig(BaseConfig):
+    """Defaults are Algorithm 1's: lambda = 100, eta = 10, N_critic = 5, N_class = 4, N = 900000,
+    alpha = 1e-4, beta1 = 0.5, beta2 = 0.9, tau = 30000, gamma = 1.2."""
+
+    n_noise: int = param(-1, "Noise inputs z of G. -1 = auto: 2 for vector data (the blobs "
+                         "experiment's best, Fig. 2c of the supplement), 128 for images (WGAN-GP's "
+                         "MNIST generator). Too many make EMD and ACC drift apart late in training.",
+                         min=-1, max=512, step=1)
+    arch: str = param("auto", "Networks: fully connected (vectors) or DCGAN-like convs (images).",
+                      choices=["auto", "mlp", "conv"], advanced=True)
+    mlp_width: int = param(512, "Width of the hidden layers of the fully connected G, D and C "
+                           "(x-512-512-512 in the paper).", min=4, max=4096, step=4, advanced=True)
+    mlp_depth: int = param(3, "Hidden layers of the fully connected nets.", min=1, max=8, step=1,
+                           advanced=True)
+    conv_width: int = param(64, "Channels of the first conv of D and C (then 2x, 4x); G mirrors "
+                            "it. 64 in WGAN-GP's nets.", min=2, max=512, step=2, advanced=True)
+    steps: int = param(900000, "Generator iterations N (Algorithm 1).", min=1, max=10_000_000,
+                       step=100)
+    batch_size: int = param(50, "Samples per update of D, C and G (50 in WGAN-GP's MNIST code).",
+                            min=2, max=4096, step=2)
+    critic_steps: int = param(5, "Critic updates per generator step (N_critic).", min=1, max=50,
+                              step=1)
+    class_steps: int = param(4, "Classifier updates per generator step (N_class).", min=1, max=50,
+                             step=1)
+    gp_weight: float = param(100.0, "Gradient-penalty weight lambda of Eq. 5.", min=0.0, max=1e4)
+    eta0: float = param(10.0, "Initial weight eta of the entropy (CE) term of G's loss, Eq. 7.",
+                        min=0.0, max=1e4)
+    gamma: float = param(1.2, "eta is multiplied by gamma every tau generator steps (Eq. 8).",
+                         min=1.0, max=10.0)
+    tau: int = param(30000, "Generator steps between two raises of eta (Eq. 8).", min=1,
+                     max=10_000_000, step=100)
+    lr: float = param(1e-4, "Adam learning rate alpha of G, D and C.", min=1e-7, max=1.0, log=True)
+    beta1: float = param(0.5, "Adam beta1.", min=0.0, max=0.999, advanced=True)
+    beta2: float = param(0.9, "Adam beta2.", min=0.0, max=0.9999, advanced=True)
+    steps_per_epoch: int = param(2000, "Generator steps per snapshot (a GAN has no epochs; this "
+                                 "is the unit of the epoch slider).", min=1, max=1_000_000,
+                                 step=10)
+    grid_cols: int = param(10, "Columns m of the k x m grid of generated images (fixed noise).",
+                           min=1, max=32, step=1)
+    points_per_id: int = param(100, "For vector data: generated points per id in each snapshot "
+                               "(fixed noise).", min=1, max=1000, step=10, advanced=True)
+    map_resolution: int = param(60, "For 2-D data: resolution of the critic and classifier maps "
+                                "(the paper's supplement, Fig. 2).", min=10, max=200, step=10,
+                                advanced=True)
+
+    presets: ClassVar[dict] = {
+        # A few minutes of CPU: small conv nets, fewer steps, eta raised in proportion (the paper
+        # does the same for ORL: 30,000 steps, tau 1,000). Vector data keep x-512-512-512.
+        "quick": {"steps": 3000, "tau": 100, "steps_per_epoch": 50, "conv_width": 16,
+                  "batch_size": 64, "lr": 5e-4, "gp_weight": 10.0},
+        "paper": {"steps_per_epoch": 5000},
+    }
+
+    def validate(self, n_samples=None):
+        super().validate(n_samples)
+        if self.batch_size < 2:
+            raise ConfigError("batch_size must be at least 2")
+
+
+# --------------------------------------------------------------------------- the method
+
+@register
+class GANCluster(Method):
+    id = "gan"
+    title = "GAN clustering (WGAN-GP + classifier)"
+    paper = "Gan et al., Learning the Precise Feature for Cluster Assignment (IEEE T-Cyb 2021)"
+    summary = ("A generator draws samples from cluster ids under a WGAN-GP critic; a separate "
+               "classifier learns to tell the ids apart on generated samples, and the generator "
+               "makes them easy to tell apart. The classifier then clusters real data.")
+    Config = GANConfig
+
+    # -- building
+    def resolve_noise(self, image_shape) -> int:
+        n = self.config.n_noise
+        if n >= 0:
+            return n
+        return 128 if image_shape is not None else 2
+
+    def build(self, input_dim, image_shape):
+        super().build(input_dim, image_shape)
+        cfg = self.config
+        arch = cfg.arch if cfg.arch != "auto" else ("conv" if self.image_shape else "mlp")
+        if arch == "conv":
+            if self.image_shape is None:
+                raise ConfigError("arch='conv' needs image data; this data set is vectors "
+                                  "(use arch='mlp' or 'auto')")
+            c, h, w = self.image_shape
+            if h < 4 or w < 4:
+                raise ConfigError(f"the conv nets need images of at least 4x4; this data has "
+                                  f"{h}x{w} (use arch='mlp')")
+            self.plan = conv_plan(h, w)
+        self.arch = arch
+        self.n_noise = self.resolve_noise(self.image_shape)
+        self.G, self.D, self.C = (net.to(self.device) for net in make_gan_nets(
+            self.input_dim, self.image_shape, cfg.n_clusters, self.n_noise, arch,
+            cfg.mlp_width, cfg.mlp_depth, cfg.conv_width))
+        # Fixed noise of the sample grid: drawn from ctx.generator when fit starts.
+        self.grid_noise = torch.zeros(self.grid_size(), self.n_noise)
+        self.steps_done = 0
+
+    def grid_size(self) -> int:
+        return self.config.grid_cols if self.image_shape else self.config.points_per_id
+
+    # -- sampling
+    def _onehot(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(ids, self.config.n_clusters).float()
+
+    def generate(self, ids: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """G(one-hot id, noise) -> flat samples (N, D)."""
+        return self.G(self._onehot(ids.to(self.device)), z.to(self.device))
+
+    def _prior(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids from the uniform prior U^int[1, k] and z ~ N(0, I) (Algorithm 1, lines 4 and 14)."""
+        ids = torch.randint(self.config.n_clusters, (n,), generator=gen, device=gen.device)
+        z = torch.randn(n, self.n_noise, generator=gen, device=gen.device)
+        return ids.to(self.device), z.to(self.device)
+
+    # -- training
+    def fit(self, data, ctx):
+        cfg = self.config
+        k, b = cfg.n_clusters, cfg.batch_size
+        x = self.tensor(data.x)
+        n = len(x)
+        # The grid noise comes first from ctx.generator, so one seed gives one grid.
+        self.grid_noise = torch.randn(self.grid_size(), self.n_noise, generator=ctx.generator)
+        gen = ctx.generator
+        if self.device.type != "cpu":
+            # Drawing on the device avoids a host-to-device copy per update; seeded from ctx.
+            gen = torch.Generator(device=self.device).manual_seed(
+                int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        opt_c = torch.optim.Adam(self.C.parameters(), **adam)
+        opt_g = torch.optim.Adam(self.G.parameters(), **adam)
+        log = _Running()
+        yield self._snapshot(data, ctx, x, log, step=0)
+        for t in range(cfg.steps):
+            eta = eta_schedule(t, cfg.eta0, cfg.gamma, cfg.tau)
+            # 1) the critic, N_critic times (Algorithm 1, lines 2-11)
+            for _ in range(cfg.critic_steps):
+                ctx.check()
+                real = x[torch.randint(n, (b,), generator=gen, device=gen.device).to(self.device)]
+                ids, z = self._prior(b, gen)
+                with torch.no_grad():
+                    fake = self.generate(ids, z)
+                eps = torch.rand(b, 1, generator=gen, device=gen.device).to(self.device)
+                d_real, d_fake = self.D(real), self.D(fake)
+                gp = gradient_penalty(self.D, real, fake, cfg.gp_weight, eps)
+                loss_d = critic_loss(d_real, d_fake, gp)
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                log.add(critic=loss_d, emd=emd_estimate(d_real, d_fake), gp=gp)
+            # 2) the classifier, N_class times, on generated samples only (lines 12-20)
+            for _ in range(cfg.class_steps):
+                ids, z = self._prior(b, gen)
+                with torch.no_grad():
+                    fake = self.generate(ids, z)
+                logits = self.C(fake)
+                loss_c = classifier_loss(logits, ids)
+                opt_c.zero_grad(set_to_none=True)
+                loss_c.backward()
+                opt_c.step()
+                log.add(classifier=loss_c, fake_acc=(logits.argmax(1) == ids).float().mean(),
+                        entropy=assignment_entropy(logits))
+            # 3) the generator, once (lines 21-27); D and C are held fixed
+            ids, z = self._prior(b, gen)
+            fake = self.generate(ids, z)
+            loss_g, reality, ce = generator_loss(self.D(fake), self.C(fake), ids, eta)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            log.add(generator=loss_g, reality=reality, generator_ce=ce)
+            self.steps_done = t + 1
+            if self.steps_done % cfg.steps_per_epoch == 0 or self.steps_done == cfg.steps:
+                yield self._snapshot(data, ctx, x, log, step=self.steps_done)
+                log = _Running()
+                if (self.steps_done // cfg.steps_per_epoch) % 10 == 0:
+                    ctx.checkpoint()  # lets the lens interpolate on a live run
+
+    # -- snapshots
+    @torch.no_grad()
+    def _logits(self, x: torch.Tensor, batch: int = 2048) -> torch.Tensor:
+        return torch.cat([self.C(x[i:i + batch]) for i in range(0, len(x), batch)])
+
+    @torch.no_grad()
+    def samples(self) -> np.ndarray:
+        """G on the fixed grid noise: (k, m, D); row i is cluster id i, column j noise j."""
+        k, m = self.config.n_clusters, len(self.grid_noise)
+        ids = torch.arange(k).repeat_interleave(m)
+        z = self.grid_noise.repeat(k, 1)
+        return self.generate(ids, z).view(k, m, -1).cpu().numpy()
+
+    @torch.no_grad()
+    def _maps(self, data) -> dict:
+        """For 2-D data: C's arg-max and D's value on a grid over the data (supplement, Fig. 2)."""
+        r = self.config.map_resolution
+        lo, hi = data.x.min(0), data.x.max(0)
+        pad = 0.15 * (hi - lo) + 1e-3
+        lo, hi = lo - pad, hi + pad
+        gx, gy = np.linspace(lo[0], hi[0], r), np.linspace(lo[1], hi[1], r)
+        pts = self.tensor(np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2))
+        return {"class_map": self._logits(pts).argmax(1).view(r, r).cpu().numpy().astype(np.int64),
+                "critic_map": self.D(pts).view(r, r).cpu().numpy().astype(np.float32),
+                "map_extent": np.array([lo[0], hi[0], lo[1], hi[1]], dtype=np.float32)}
+
+    def _snapshot(self, data, ctx, x, log: "_Running", step: int):
+        cfg = self.config
+        logits = self._logits(x)
+        labels = logits.argmax(1).cpu().numpy()
+        sub = ctx.subsample if ctx.subsample is not None else np.arange(len(labels))
+        k = cfg.n_clusters
+        eta = eta_schedule(max(step - 1, 0), cfg.eta0, cfg.gamma, cfg.tau)
+        extras = {"samples": self.samples().astype(np.float32), "eta": eta,
+                  "cluster_sizes": np.bincount(labels, minlength=k).astype(np.int64)}
+        means = log.means()
+        for key in ("emd", "gp", "fake_acc", "entropy"):
+            if key in means:
+                extras[key] = means[key]
+        if "classifier" in means:
+            extras["ce"] = means["classifier"]
+        if data.y is not None:
+            y = np.asarray(data.y)
+            classes = int(y.max()) + 1
+            table = np.zeros((k, classes), dtype=np.int64)
+            np.add.at(table, (labels, y), 1)
+            extras["confusion"] = table
+        if self.arch == "mlp" and data.dim == 2:
+            extras.update(self._maps(data))
+        losses = {name: means[name] for name in ("critic", "classifier", "generator", "reality")
+                  if name in means}
+        epoch = -(-step // cfg.steps_per_epoch)  # the last snapshot may close a short epoch
+        stage = "initial nets" if step == 0 else f"eta = {eta:.4g} (stair {step // cfg.tau})"
+        return self.make_snapshot(data, ctx, epoch=epoch, step=step, stage=stage, labels=labels,
+                                  latent_sub=logits[torch.as_tensor(sub)].cpu().numpy(),
+                                  losses=losses, extras=extras, progress=step / cfg.steps)
+
+    # -- using the trained model
+    def embed(self, x):
+        """C's logits (k dimensions): the view of the data that decides the clusters."""
+        return self._logits(self.tensor(x)).cpu().numpy()
+
+    def predict(self, x):
+        return self._logits(self.tensor(x)).argmax(1).cpu().numpy()
+
+    def predict_proba(self, x):
+        return torch.softmax(self._logits(self.tensor(x)), 1).cpu().numpy()
+
+    @torch.no_grad()
+    def interpolate(self, cluster_id: int, n_steps: int = 10, seed: int = 0) -> np.ndarray:
+        """G along the straight line between two noise vectors (drawn from ``seed``) with the id
+        held at ``cluster_id``: (n_steps, D). What changes along the row is what the noise
+        encodes inside one cluster."""
+        k = self.config.n_clusters
+        if not 0 <= int(cluster_id) < k:
+            raise ValueError(f"cluster_id must be in 0..{k - 1}; got {cluster_id}")
+        if n_steps < 2:
+            raise ValueError("n_steps must be at least 2")
+        g = torch.Generator().manual_seed(int(seed))
+        z0, z1 = torch.randn(2, self.n_noise, generator=g)
+        w = torch.linspace(0, 1, int(n_steps))[:, None]
+        z = (1 - w) * z0 + w * z1
+        ids = torch.full((int(n_steps),), int(cluster_id), dtype=torch.long)
+        return self.generate(ids, z).cpu().numpy()
+
+    def state_dict(self):
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "C": self.C.state_dict(),
+                "grid_noise": self.grid_noise.clone(), "n_noise": int(self.n_noise),
+                "steps_done": int(self.steps_done)}
+
+    def load_state_dict(self, d):
+        if int(d["n_noise"]) != self.n_noise:
+            raise ConfigError(f"checkpoint has {d['n_noise']} noise inputs; config gives "
+                              f"{self.n_noise}")
+        self.G.load_state_dict(d["G"])
+        self.D.load_state_dict(d["D"])
+        self.C.load_state_dict(d["C"])
+        self.grid_noise = d["grid_noise"].float()
+        self.steps_done = int(d.get("steps_done", 0))
+
+
+class _Running:
+    """Means of scalar tensors over one snapshot interval (``.item()`` once, at the end)."""
+
+    def __init__(self):
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, **values: torch.Tensor) -> None:
+        for k, v in values.items():
+            v = v.detach()
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+    def means(self) -> dict[str, float]:
+        return {k: float(v) / self.counts[k] for k, v in self.sums.items()}
