@@ -39,6 +39,8 @@ def cmd_train(args) -> int:
         config["seed"] = args.seed
     if args.device:
         config["device"] = args.device
+    if "n_clusters" not in config and ds.y is not None and ds.n_classes and ds.n_classes >= 2:
+        config["n_clusters"] = ds.n_classes  # as the app's Train page does (appstate.guess_k)
     cls, cfg = prepare(args.method, ds, config, args.preset)
     rd = create_run(RunStore(args.runs_dir), cls, cfg, ds, args.preset, name=args.name or "")
     print(f"run {rd.run_id}: {cls.title} on {ds.name} ({ds.n} points), preset {args.preset}",
