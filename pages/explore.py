@@ -56,11 +56,15 @@ if view is None:
     st.error(f"Run {run_id} cannot be opened: its config.json is missing or unreadable.")
     st.stop()
 
-# A new run: start at its last snapshot, with no point selected.
-if st.session_state.get("_explore_prev_run") != run_id:
+# Another run than before: start at its last snapshot, with no point selected. (On the first
+# visit, a snapshot or point already in the session, from a test or a link, is kept.)
+prev = st.session_state.get("_explore_prev_run")
+if prev != run_id:
     st.session_state["_explore_prev_run"] = run_id
-    st.session_state["explore_index"] = max(view.count - 1, 0)
-    st.session_state["explore_point"] = None
+    if prev is not None or "explore_index" not in st.session_state:
+        st.session_state["explore_index"] = max(view.count - 1, 0)
+    if prev is not None:
+        st.session_state["explore_point"] = None
     st.session_state["explore_playing"] = False
 
 row = by_id[run_id]

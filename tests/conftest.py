@@ -11,7 +11,11 @@ Fixtures
                     (read-only use, please: other tests share it).
 ``make_run``        a factory: ``make_run(method, data, config, root=...)`` trains a run with
                     ``execute`` (no threads) and returns its TinyRun. Use tiny configs.
-``app``             a factory for AppTests: ``app(page, **state)`` (see :func:`open_page`).
+``app``             ``pagekit.open_page``: ``app(page, run=..., tab=..., **state)`` gives an
+                    AppTest of app.py switched to that page and run once.
+
+Helpers: ``from pagekit import open_page, page_text`` (tests/pagekit.py; not from conftest,
+which is ambiguous because the repository root has a conftest.py too).
 
 Opening a run in the Explore page (for lens AppTests)
 -----------------------------------------------------
@@ -27,9 +31,14 @@ or, with the fixtures here::
 
     def test_my_lens(make_run, app):
         run = make_run("dekm", "digits", {"pretrain_epochs": 2, "max_iter": 2})
-        at = app("explore", run=run.run_id, tab="Lens")
+        at = app("explore", run=run.run_id, tab="Lens", explore_index=1)
         assert not at.exception
+        assert at.get("plotly_chart")        # each figure panel is one plotly_chart
         ...
+
+Panels render as: figure -> plotly_chart (key ``lens:<method_id>:<panel number>``), image ->
+``at.image``, table -> ``at.dataframe``; titles are bold markdown and ``text``/``caption`` are
+``at.caption``. ``pagekit.page_text(at)`` joins all the text on the page.
 
 Other Explore state a test may set before ``run()`` (``at.session_state[...]``):
 ``explore_index`` (the snapshot, an int), ``explore_tab`` ("Latent", "Lens", "Metrics", "Run";
@@ -51,10 +60,7 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-REPO = Path(__file__).resolve().parent.parent
-APP = str(REPO / "app.py")
-PAGE_FILES = {"home": "pages/home.py", "train": "pages/train.py", "explore": "pages/explore.py",
-              "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py"}
+from pagekit import APP, open_page, page_text  # noqa: F401  (helpers for page tests)
 
 
 @dataclass
@@ -124,39 +130,9 @@ def make_run(tmp_path, monkeypatch):
     return make
 
 
-def open_page(page: str = "home", *, run: str | None = None, tab: str | None = None,
-              timeout: float = 120, **state):
-    """An AppTest of app.py switched to ``page`` ("home", "train", "explore", ...), run once.
-
-    ``run`` opens that run in Explore (query parameter), ``tab`` picks Explore's tab; other
-    keyword arguments are put in session state before the first run."""
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(APP, default_timeout=timeout)
-    if run is not None:
-        at.query_params["run"] = run
-    if tab is not None:
-        state["explore_tab"] = tab
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    if page != "home":
-        at.switch_page(PAGE_FILES[page]).run()
-    return at
-
-
 @pytest.fixture
 def app():
     return open_page
-
-
-def page_text(at) -> str:
-    """All the text an AppTest's page shows (markdown, captions, alerts), for assertions."""
-    parts = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
-                 "error", "success", "text"):
-        for el in getattr(at, kind):
-            parts.append(str(getattr(el, "value", "")))
-    return "\n".join(parts)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,46 @@
+"""Helpers for AppTests of the pages (import with ``from pagekit import open_page, page_text``).
+
+Kept out of conftest.py because the repository root has a conftest.py of its own, so
+``import conftest`` is ambiguous.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "app.py")
+PAGE_FILES = {"home": "pages/home.py", "train": "pages/train.py", "explore": "pages/explore.py",
+              "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py"}
+
+
+def open_page(page: str = "home", *, run: str | None = None, tab: str | None = None,
+              timeout: float = 120, **state):
+    """An AppTest of app.py switched to ``page`` ("home", "train", "explore", ...), run once.
+
+    ``run`` opens that run in Explore (query parameter), ``tab`` picks Explore's tab; other
+    keyword arguments are put in session state before the first run."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if run is not None:
+        at.query_params["run"] = run
+    if tab is not None:
+        state["explore_tab"] = tab
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    if page != "home":
+        at.switch_page(PAGE_FILES[page]).run()
+    return at
+
+
+def page_text(at) -> str:
+    """All the text an AppTest's page shows (markdown, captions, alerts, progress lines)."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                 "error", "success", "text"):
+        for el in getattr(at, kind):
+            parts.append(str(getattr(el, "value", "")))
+    parts += [p.text for p in at.progress]
+    return "\n".join(parts)
+
+

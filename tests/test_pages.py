@@ -1,0 +1,277 @@
+"""AppTest walks of every page: with an empty run store, with a finished run, with bad input.
+
+AppTest cannot fire a fragment's timer or click a plotly point; tests/test_browser.py covers
+those. Here a click is what it leaves behind: ``st.session_state["explore_point"]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pagekit import open_page, page_text
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def assert_clean(at):
+    """No exception box, and no traceback text anywhere on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    text = page_text(at)
+    assert "Traceback" not in text
+
+
+def widgets(at):
+    kinds = ("button", "selectbox", "number_input", "slider", "toggle", "radio", "text_input",
+             "checkbox", "button_group", "multiselect", "file_uploader")
+    return [w for k in kinds for w in getattr(at, k)]
+
+
+def assert_help_everywhere(at):
+    missing = [getattr(w, "label", "?") for w in widgets(at)
+               if not (getattr(w, "help", "") or "").strip()]
+    assert not missing, f"widgets without help text: {missing}"
+
+
+# =========================================================================== empty store
+
+def test_home_with_no_runs(runs_dir):
+    at = open_page("home")
+    assert_clean(at)
+    assert at.title[0].value == "dcviz"
+    assert any("No runs yet" in i.value for i in at.info)
+    labels = [b.label for b in at.button]
+    assert any("Watch" in label for label in labels), labels  # the default run's button
+    assert any(label.startswith("Try it on") for label in labels)
+    assert_help_everywhere(at)
+
+
+def test_train_with_no_runs(runs_dir):
+    at = open_page("train")
+    assert_clean(at)
+    assert any("Nothing is training" in i.value for i in at.info)
+    assert at.button(key="train_default")
+    assert at.sidebar.selectbox(key="train_method").value == "dekm" or "dekm" not in \
+        at.sidebar.selectbox(key="train_method").options
+    assert_help_everywhere(at)
+
+
+def test_explore_with_no_runs(runs_dir):
+    at = open_page("explore")
+    assert_clean(at)
+    assert any("no runs to explore" in i.value for i in at.info)
+    assert at.button(key="explore_default")
+
+
+# =========================================================================== a finished run
+
+def test_home_lists_recent_runs(tiny_store, tiny_run):
+    at = open_page("home")
+    assert_clean(at)
+    assert not any("No runs yet" in i.value for i in at.info)
+    links = at.get("page_link")
+    assert links and any(tiny_run.run_id in str(link.proto) for link in links)
+
+
+def test_explore_opens_a_run_and_every_control_works(tiny_store, tiny_run):
+    at = open_page("explore", run=tiny_run.run_id)
+    assert_clean(at)
+    assert at.selectbox(key="explore_run").value == tiny_run.run_id
+    slider = at.slider(key="explore_index")
+    assert slider.value == 3 and slider.max == 3  # opens at the last snapshot
+    assert at.get("plotly_chart"), "no latent scatter"
+    assert "snapshot 4 of 4" in page_text(at)
+    assert_help_everywhere(at)
+
+    slider.set_value(1).run()
+    assert_clean(at)
+    assert "snapshot 2 of 4" in page_text(at)
+
+    at.button_group(key="explore_color").set_value("True label").run()
+    assert_clean(at)
+    at.button_group(key="explore_projection").set_value("UMAP").run()
+    assert_clean(at)
+    assert "UMAP" in page_text(at)  # computing, or done when cached: never blocking
+    at.button_group(key="explore_projection").set_value("Aligned PCA").run()
+    assert_clean(at)
+
+
+def test_explore_selected_point_shows_image_and_neighbours(tiny_store, tiny_run):
+    sub = tiny_run.view.subsample
+    sample = int(sub[7])
+    at = open_page("explore", run=tiny_run.run_id, explore_point=sample)
+    assert_clean(at)
+    text = page_text(at)
+    assert f"Sample {sample}" in text and "Nearest neighbours" in text
+    assert len(at.image) >= 2  # the point, and the row of neighbours
+    # A sample the run does not follow is explained, not an error.
+    missing = next(i for i in range(tiny_run.view.dataset.n) if i not in set(sub.tolist()))
+    at = open_page("explore", run=tiny_run.run_id, explore_point=missing)
+    assert_clean(at)
+    assert "not among" in page_text(at)
+
+
+@pytest.mark.parametrize("tab", ["Latent", "Lens", "Metrics", "Run"])
+def test_explore_tabs_render(tiny_store, tiny_run, tab):
+    at = open_page("explore", run=tiny_run.run_id, tab=tab, explore_index=1)
+    assert_clean(at)
+    text = page_text(at)
+    if tab == "Lens":
+        assert "no lens of its own" in text or at.get("plotly_chart") or at.image
+    if tab == "Metrics":
+        assert len(at.get("plotly_chart")) == 2 and at.dataframe
+        assert "epoch 1" in text
+    if tab == "Run":
+        assert "done" in text and "Files" in text
+        assert at.json, "config not shown"
+
+
+def test_explore_session_state_opens_a_run(tiny_store, tiny_run):
+    at = open_page("explore", explore_run=tiny_run.run_id)
+    assert_clean(at)
+    assert at.selectbox(key="explore_run").value == tiny_run.run_id
+
+
+def test_explore_unknown_run_in_link_warns(tiny_store):
+    at = open_page("explore", run="no-such-run")
+    assert_clean(at)
+    assert any("no-such-run" in w.value for w in at.warning)
+
+
+def test_explore_failed_and_interrupted_runs(make_run):
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, prepare
+    run = make_run("ae-kmeans", "digits", {"pretrain_epochs": 1, "snapshot_every": 1, "subsample": 200})
+    store = RunStore(run.root)
+    ds = D.load("digits")
+    cls, cfg = prepare("ae-kmeans", ds, {"pretrain_epochs": 1}, "quick")
+    failed = create_run(store, cls, cfg, ds, "quick")
+    failed.write_status("failed", error="ValueError: the loss became NaN")
+    at = open_page("explore", run=failed.run_id)
+    assert_clean(at)
+    assert any("the loss became NaN" in e.value for e in at.error)
+
+    # A run whose process died mid-training: it opens up to its last snapshot.
+    import json
+    st_path = run.rd.path / "status.json"
+    status = json.loads(st_path.read_text())
+    st_path.write_text(json.dumps({**status, "state": "running", "pid": 2**22 + 12345}))
+    at = open_page("explore", run=run.run_id)
+    assert_clean(at)
+    assert "interrupted" in page_text(at)
+    assert at.get("plotly_chart")
+
+
+# =========================================================================== Train
+
+def test_train_form_for_every_registered_method(runs_dir):
+    from dcviz.methods import get_method, list_methods
+    at = open_page("train")
+    for m in list_methods():
+        at.sidebar.selectbox(key="train_method").set_value(m["id"]).run()
+        assert_clean(at)
+        fields = {f["name"] for f in get_method(m["id"]).Config.fields_info()}
+        drawn = {w.key.split(":")[3] for w in widgets(at) if w.key and w.key.startswith(f"cfg:{m['id']}:")}
+        assert fields == drawn, (m["id"], fields ^ drawn)
+        assert_help_everywhere(at)
+        assert at.sidebar.button_group(key=f"train_preset_{m['id']}").value == "quick"
+
+
+def _cfg_widget(at, method, name):
+    return next(w for w in widgets(at) if w.key and w.key.startswith(f"cfg:{method}:")
+                and w.key.split(":")[3] == name)
+
+
+def test_bad_config_shows_error_and_keeps_the_form(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))
+    at = open_page("train")
+    at.sidebar.button_group(key="train_source").set_value("Upload").run()
+    # A file that is not data: a clear message, nothing launched.
+    at.sidebar.file_uploader[0].set_value(("broken.csv", b"a,b\n1,oops\n2,\n", "text/csv")).run()
+    assert_clean(at)
+    assert at.sidebar.error and "broken.csv" in at.sidebar.error[0].value
+
+    # A valid file of 6 points, and k = 10 > N: refused with the reason, the form unchanged.
+    csv = b"x1,x2,label\n0,0,0\n0,1,0\n1,0,0\n5,5,1\n5,6,1\n6,5,1\n"
+    at.sidebar.file_uploader[0].set_value(("six.csv", csv, "text/csv")).run()
+    assert_clean(at)
+    assert not at.sidebar.error
+    method = at.sidebar.selectbox(key="train_method").value
+    k = _cfg_widget(at, method, "n_clusters")
+    assert k.value == 2  # k defaults to the number of classes
+    # Form widgets commit on submit: set the value and press Launch in the same run.
+    k.set_value(10)
+    next(b for b in at.button if b.label == "Launch").click().run()
+    assert_clean(at)
+    errors = [e.value for e in at.error]
+    assert any("n_clusters=10" in e and "larger" in e for e in errors), errors
+    assert _cfg_widget(at, method, "n_clusters").value == 10
+    from app_common import manager
+    assert manager().store.ids() == []  # nothing was written
+
+
+def test_value_outside_the_widget_range_never_reaches_a_run(runs_dir):
+    """The form's bounds come from the config's hints; Streamlit refuses a value outside them,
+    so k = 1 cannot be launched (the config's own check would refuse it too)."""
+    from app_common import manager
+    at = open_page("train")
+    method = at.sidebar.selectbox(key="train_method").value
+    _cfg_widget(at, method, "n_clusters").set_value(1)
+    next(b for b in at.button if b.label == "Launch").click().run()
+    assert_clean(at)
+    for run_id in manager().store.ids():
+        manager().stop(run_id)
+        assert manager().open(run_id).read_config()["config"]["n_clusters"] >= 2
+
+
+def test_launch_from_train_and_see_the_run(runs_dir):
+    from app_common import manager
+    at = open_page("train")
+    at.sidebar.selectbox(key="train_method").set_value("ae-kmeans").run()
+    _cfg_widget(at, "ae-kmeans", "pretrain_epochs").set_value(2)
+    _cfg_widget(at, "ae-kmeans", "snapshot_every").set_value(1)
+    next(b for b in at.button if b.label == "Launch").click().run()
+    assert_clean(at)
+    ids = manager().store.ids()
+    assert len(ids) == 1 and at.session_state["train_focus"] == ids[0]
+    assert manager().wait(ids[0], timeout=300) == "done"
+    at.run()
+    assert_clean(at)
+    text = page_text(at)
+    assert "Last snapshot" in text and "done" in text
+    assert len(at.get("plotly_chart")) >= 2  # latent scatter and losses
+    cfg = manager().open(ids[0]).read_config()
+    assert cfg["config"]["pretrain_epochs"] == 2 and cfg["data_name"] == "digits"
+
+
+def test_home_default_button_launches_and_focuses(runs_dir):
+    from app_common import manager
+    from dcviz import appstate as A
+    from dcviz.methods import list_methods
+    at = open_page("home")
+    at.button(key="home_default").click().run()
+    assert_clean(at)
+    ids = manager().store.ids()
+    assert len(ids) == 1
+    method, data, preset = A.default_run([m["id"] for m in list_methods()])
+    cfg = manager().open(ids[0]).read_config()
+    assert (cfg["method"], cfg["data_name"], cfg["preset"]) == (method, data, preset)
+    assert at.session_state["train_focus"] == ids[0]
+    assert at.title[0].value == "Train"  # switched pages
+    manager().stop(ids[0])
+
+
+@pytest.mark.parametrize("method", ["gan", "mlc"])
+def test_try_it_sets_k_from_the_data(runs_dir, method):
+    from app_common import manager
+    from dcviz import appstate as A
+    from dcviz.methods import REGISTRY
+    if method not in REGISTRY:
+        pytest.skip(f"{method} is not installed")
+    at = open_page("home")
+    at.button(key=f"home_try_{method}").click().run()
+    assert_clean(at)
+    cfg = manager().open(manager().store.ids()[0]).read_config()
+    assert cfg["method"] == method and cfg["data_name"] == A.TRY_IT[method]
+    from dcviz import data as D
+    assert cfg["config"]["n_clusters"] == D.load(A.TRY_IT[method]).n_classes
+    manager().stop(cfg["run_id"])
