@@ -230,6 +230,9 @@ def build(run, index: int, options: dict) -> list[Panel]:
                  "start (section 2.2) sets each b from the ratio of the k-means loss to the "
                  "one-centre loss; after that b learns at ten times the rate of the network."))
 
+    if len(panels) == 1:
+        panels[0].wide = True
+    epoch_panels: list[Panel] = []
     cs, ss = ex.get("cluster_space"), ex.get("shared_space")
     color, cname, names = _colour(run, snap, options.get("colour", "true label"))
     sub = run.subsample
@@ -238,7 +241,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
         if pca is not None:
             x = pca[2][:, 0]
             top = int(ex["cluster_space_dims"][0])
-            panels.append(Panel(
+            epoch_panels.append(Panel(
                 title="Most clustered dimension vs shared PC1 (this epoch)",
                 figure=fig3_scatter(x, cs[:, 0], color, cname, names, sub,
                                     "shared space PC1", f"z{top} (beta_cs {beta[top]:.2f})"),
@@ -247,11 +250,14 @@ def build(run, index: int, options: dict) -> list[Panel]:
                      "in the shared space. Clusters should separate along y and spread along x, "
                      "because what they share (style, light, pose) lives in the shared space."))
         else:
-            panels.append(Panel(title="Shared space", table=[{"note": "the shared space is empty at "
+            epoch_panels.append(Panel(title="Shared space", table=[{"note": "the shared space is empty at "
                                 "this epoch: every dimension has beta_cs above the threshold"}],
                                 text="Every dimension currently counts as cluster space."))
-    panels.extend(_decoded_panels(run, snap, options, threshold))
-    return panels
+    decoded = _decoded_panels(run, snap, options, threshold)
+    # rows of two: Fig. 3's scatter beside its decoded grid, then this epoch's scatter and Fig. 1b
+    if len(decoded) == 3:
+        return panels + decoded[:2] + epoch_panels + decoded[2:]
+    return panels + decoded + epoch_panels
 
 
 def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
