@@ -465,15 +465,20 @@ class MLC(Method):
     @torch.no_grad()
     def _extend(self, c: torch.Tensor) -> torch.Tensor:
         """Soft assignment of new points: each point's row of Pi against the reference sample
-        (the column scalings g of the reference's Sinkhorn kept fixed), summed per cluster."""
+        (the column scalings g of the reference's Sinkhorn kept fixed), averaged per cluster.
+
+        The average, not the sum: every column of Pi carries the same mass, so a sum would
+        favour large clusters whenever Pi is still flat (early epochs)."""
         k = self.config.n_clusters
         out = torch.zeros(len(c), k)
         if len(self.ref_c) == 0:
             raise RuntimeError("MLC has not clustered any data yet; call fit first")
         onehot = F.one_hot(self.ref_labels, k).float()
+        onehot = onehot / onehot.sum(0).clamp(min=1.0)
         for i in range(0, len(c), 2048):
             logits = (c[i:i + 2048] @ self.ref_c.T).abs() / self.config.eta + self.ref_g[None, :]
-            out[i:i + 2048] = torch.softmax(logits, dim=1) @ onehot
+            score = torch.softmax(logits, dim=1) @ onehot
+            out[i:i + 2048] = score / score.sum(1, keepdim=True)
         return out
 
     def predict_proba(self, x):
@@ -492,7 +497,7 @@ class MLC(Method):
             self.jitter_sigma = cfg.jitter * jitter_scale(x)
         gen = ctx.generator
         view_idx = self._view_points(n, ctx)
-        total = cfg.warmup_epochs + cfg.epochs + 1
+        total = max(cfg.warmup_epochs + cfg.epochs, 1)
         step = 0
 
         # -- snapshot 0: random initialisation (Fig. 1b)
