@@ -88,11 +88,38 @@ def test_explore_opens_a_run_and_every_control_works(tiny_store, tiny_run):
 
     at.button_group(key="explore_color").set_value("True label").run()
     assert_clean(at)
-    at.button_group(key="explore_projection").set_value("UMAP").run()
-    assert_clean(at)
-    assert "UMAP" in page_text(at)  # computing, or done when cached: never blocking
     at.button_group(key="explore_projection").set_value("Aligned PCA").run()
     assert_clean(at)
+
+
+def test_explore_umap_is_computed_in_the_background(tiny_store, tiny_run, monkeypatch):
+    """Choosing UMAP never blocks: the page says it is computing and shows PCA; once the
+    worker is done, the same snapshot shows the layout. (A stand-in replaces the real UMAP,
+    whose first call compiles for minutes; tests/test_views.py has the real one.)"""
+    import threading
+
+    import app_common
+    release = threading.Event()
+
+    def slow_stand_in(latent, seed=0, init=None):
+        release.wait(30)
+        return np.column_stack([latent[:, 0], latent[:, 1]])
+
+    worker = app_common.umap_worker()
+    monkeypatch.setattr(worker, "compute", slow_stand_in)
+    at = open_page("explore", run=tiny_run.run_id, explore_index=2)
+    at.button_group(key="explore_projection").set_value("UMAP").run()
+    assert_clean(at)
+    assert "Computing UMAP" in page_text(at)
+    key = (app_common.runs_root(), tiny_run.run_id, 2)
+    assert worker.status(key) in ("queued", "running")
+    release.set()
+    assert worker.wait(key, timeout=30) == "done"
+    at.run()
+    assert_clean(at)
+    assert "Computing UMAP" not in page_text(at)
+    chart = at.get("plotly_chart")[0]
+    assert "UMAP 1" in chart.proto.spec
 
 
 def test_explore_selected_point_shows_image_and_neighbours(tiny_store, tiny_run):
