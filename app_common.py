@@ -230,8 +230,17 @@ def build_panels(lens, view, index: int, options: dict | None = None, where=None
 
 
 def render_panel(panel, key: str, where=None) -> None:
-    """One Panel: figure -> plotly chart, image -> picture, table -> data frame; then its text."""
+    """One Panel: figure -> plotly chart, image -> picture, table -> data frame; then its text.
+    A panel that cannot be drawn becomes a warning; the page goes on."""
     w = where or st
+    try:
+        _render_panel(panel, key, w)
+    except Exception as e:  # noqa: BLE001 - one broken view must not take the page down
+        LOG.exception("panel %r failed", getattr(panel, "title", "?"))
+        w.warning(f"The view “{getattr(panel, 'title', '?')}” could not be drawn: {error_text(e)}")
+
+
+def _render_panel(panel, key: str, w) -> None:
     if panel.title:
         w.markdown(f"**{panel.title}**")
     if panel.figure is not None:

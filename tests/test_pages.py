@@ -302,3 +302,56 @@ def test_try_it_sets_k_from_the_data(runs_dir, method):
     from dcviz import data as D
     assert cfg["config"]["n_clusters"] == D.load(A.TRY_IT[method]).n_classes
     manager().stop(cfg["run_id"])
+
+
+# =========================================================================== lens rendering
+
+def _fake_lens(fail: bool = False):
+    import plotly.graph_objects as go
+
+    from dcviz.viz import Lens, Option, Panel
+
+    def build(run, index, options):
+        if fail:
+            raise RuntimeError("this view is broken")
+        snap = run.snapshot(index)
+        return [
+            Panel("A figure", figure=go.Figure(go.Bar(y=np.bincount(snap.assign))),
+                  text=f"cluster sizes at snapshot {index}; mode={options['mode']}"),
+            Panel("An image", image=np.linspace(0, 1, 64).reshape(8, 8), caption="a ramp"),
+            Panel("A table", table=[{"k": k, "n": int(n)} for k, n in enumerate(np.bincount(snap.assign))],
+                  wide=True),
+            Panel("Only text", text=f"other run: {options['other']}; steps={options['steps']}"),
+        ]
+
+    return Lens(method_ids=("ae-kmeans",), title="Test lens", build=build, intro="A lens for tests.",
+                options=[Option("mode", "Mode", "select", ["a", "b"], "b", help="a or b"),
+                         Option("show", "Show extra", "toggle", default=True, help="on or off"),
+                         Option("steps", "Steps", "int", default=3, min=1, max=9, help="how many"),
+                         Option("other", "Compare with", "run", help="another run")])
+
+
+def test_lens_panels_and_options_render(tiny_store, tiny_run, monkeypatch):
+    from dcviz.viz import base
+    monkeypatch.setitem(base.LENSES, "ae-kmeans", _fake_lens())
+    at = open_page("explore", run=tiny_run.run_id, tab="Lens", explore_index=2)
+    assert_clean(at)
+    text = page_text(at)
+    assert "Test lens" in text and "A lens for tests." in text
+    assert "cluster sizes at snapshot 2; mode=b" in text  # the option's default reached build
+    assert len(at.get("plotly_chart")) == 1 and len(at.image) == 1 and len(at.dataframe) == 1
+    assert at.selectbox(key="lens:ae-kmeans:mode").value == "b"
+    assert at.slider(key="lens:ae-kmeans:steps").value == 3
+    assert at.toggle(key="lens:ae-kmeans:show").value is True
+    assert at.selectbox(key="lens:ae-kmeans:other").options == ["(none)"]  # no other run here
+    assert_help_everywhere(at)
+    at.selectbox(key="lens:ae-kmeans:mode").set_value("a").run()
+    assert "mode=a" in page_text(at)
+
+
+def test_a_broken_lens_is_a_warning_not_a_crash(tiny_store, tiny_run, monkeypatch):
+    from dcviz.viz import base
+    monkeypatch.setitem(base.LENSES, "ae-kmeans", _fake_lens(fail=True))
+    at = open_page("explore", run=tiny_run.run_id, tab="Lens")
+    assert_clean(at)
+    assert any("this view is broken" in w.value for w in at.warning)
