@@ -159,19 +159,21 @@ def spectral_clustering(A: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     A is symmetrised; the k leading eigenvectors of D^{-1/2} A D^{-1/2} (for a doubly stochastic
     Pi, D = I) are row-normalised and clustered with k-means.
     """
-    A = np.asarray(A, dtype=np.float64)
-    A = 0.5 * (A + A.T)
+    A = np.asarray(A, dtype=np.float32)
+    A = A + A.T   # the factor 1/2 of the symmetrisation cancels in D^{-1/2} A D^{-1/2}
     n = len(A)
     if k >= n:
         return np.arange(n) % k
-    deg = np.maximum(A.sum(1), 1e-12)
-    An = A / np.sqrt(deg[:, None] * deg[None, :])
+    inv_sqrt = 1.0 / np.sqrt(np.maximum(A.sum(1, dtype=np.float64), 1e-12)).astype(np.float32)
+    An = A
+    An *= inv_sqrt[:, None]   # in place: the paper's preset clusters 10,000 points
+    An *= inv_sqrt[None, :]
     if n <= 400:
         _, vecs = np.linalg.eigh(An)
         vecs = vecs[:, -k:]
     else:
         try:
-            _, vecs = eigsh(An, k=k, which="LA", v0=np.sqrt(deg), tol=1e-6)
+            _, vecs = eigsh(An, k=k, which="LA", v0=1.0 / inv_sqrt.astype(np.float64), tol=1e-6)
         except ArpackNoConvergence as e:  # rare; the dense solver always answers
             vecs = e.eigenvectors if e.eigenvectors is not None and e.eigenvectors.shape[1] == k else \
                 np.linalg.eigh(An)[1][:, -k:]
@@ -452,7 +454,7 @@ class MLC(Method):
         ref = np.sort(rng.choice(n, size=n_points, replace=False)) if n > n_points else np.arange(n)
         c_ref = C[ref].float().cpu()
         Pi, _, g = membership(c_ref, self.config.eta, self.config.sinkhorn_iters, return_potentials=True)
-        labels_ref = spectral_clustering(Pi.double().numpy(), k, seed)
+        labels_ref = spectral_clustering(Pi.numpy(), k, seed)
         self.ref_c, self.ref_g = c_ref, g.float()
         self.ref_labels = torch.as_tensor(labels_ref, dtype=torch.long)
         labels = np.empty(n, dtype=np.int64)
@@ -642,10 +644,20 @@ class MLC(Method):
             classes = np.unique(y)
             extras["rank_true"] = np.array([numerical_rank(Z[y == c]) for c in classes], np.int64)
             extras["true_classes"] = classes.astype(np.int64)
-        # |Z^T Z| and Pi of the view points, sorted by learned cluster (then true label)
+        # |Z^T Z| and Pi of the view points, sorted by learned cluster (then true label). Cluster
+        # ids from spectral clustering are arbitrary and change from epoch to epoch, so the blocks
+        # are laid out by each cluster's most common true label (when there are labels): the
+        # picture stays put while the slider moves.
         lab_v = labels[view_idx]
         true_v = np.asarray(y)[view_idx] if y is not None else np.full(len(view_idx), -1)
-        order = np.lexsort((view_idx, true_v, lab_v))
+        block_pos = np.arange(k)
+        if y is not None:
+            _, y_codes = np.unique(y, return_inverse=True)
+            table = np.zeros((k, y_codes.max() + 1), np.int64)
+            np.add.at(table, (labels, y_codes), 1)
+            majority = np.where(table.sum(1) > 0, table.argmax(1), table.shape[1])
+            block_pos = np.argsort(np.argsort(majority * k + np.arange(k), kind="stable"))
+        order = np.lexsort((view_idx, true_v, block_pos[lab_v]))
         Zs = Zv.numpy()[order]
         extras["cos"] = np.abs(Zs @ Zs.T).astype(np.float16)
         extras["pi"] = Pi_v.numpy()[np.ix_(order, order)].astype(np.float32)

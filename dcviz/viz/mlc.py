@@ -32,13 +32,15 @@ WARMUP, MLC_STAGE, INIT = "warm-up", "MLC", "random init"
 def sort_view(extras: dict, by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(permutation of the stored view points, group key per point after it, label of the key).
 
-    The snapshot stores |Z^T Z| and Pi already sorted by learned cluster; sorting by true label
-    permutes rows and columns of both the same way.
+    The snapshot stores |Z^T Z| and Pi already sorted by learned cluster (blocks laid out by each
+    cluster's most common true label); sorting by true label permutes rows and columns of both
+    the same way.
     """
     assign = np.asarray(extras["view_assign"])
     label = np.asarray(extras["view_label"])
     if by == "true label" and (label >= 0).any():
-        perm = np.lexsort((assign, label))
+        # by label, then by sample: the same order at every epoch, so the slider animates
+        perm = np.lexsort((np.asarray(extras["view_index"]), label))
         return perm, label[perm], np.array(["true label"])
     return np.arange(len(assign)), assign, np.array(["learned cluster"])
 
