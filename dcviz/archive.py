@@ -1,0 +1,521 @@
+"""Run archives: export a run folder as a zip, and import one made elsewhere, safely.
+
+An archive holds one run folder (see :mod:`dcviz.runs.store`)::
+
+    <run_id>/config.json  status.json  subsample.npy  metrics.jsonl  checkpoint.pt
+    <run_id>/snapshots/000000.npz ...
+
+(files at the top level, without the folder, are accepted too). It is how a run trained with the
+CLI on a GPU server gets into the app on a laptop.
+
+An archive is a file from a stranger, so :func:`import_archive` trusts nothing in it:
+
+- names: no absolute paths, no drive letters, no ``..``, no backslashes, no NUL; no symbolic
+  links (``external_attr`` holds the Unix mode), no encrypted entries; only the file names above
+  (junk such as ``__MACOSX/`` and ``.DS_Store`` is skipped); no name twice;
+- sizes: at most :data:`MAX_FILES` entries, :data:`MAX_FILE_BYTES` per file and
+  :data:`MAX_TOTAL_BYTES` in all, checked against the headers first and then counted on the bytes
+  actually decompressed (a header may lie);
+- content: config.json parses and names a registered method whose config it accepts;
+  status.json parses; subsample.npy and every snapshot load with ``allow_pickle=False`` and have
+  matching shapes; snapshots are numbered 0..n-1; checkpoint.pt loads with
+  ``torch.load(weights_only=True)`` (a pickled object in it is refused) and rebuilds the method.
+
+The run gets a fresh id from the app, never a name from the archive. It is unpacked into a hidden
+temporary folder inside the store and renamed into place in one step; on any failure that folder
+is removed, so nothing is left behind. Every failure is an :class:`ArchiveError` whose message says
+what is wrong and what to do.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import time
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore, atomic_write_json, new_run_id
+
+if TYPE_CHECKING:
+    from dcviz.runs.view import RunView
+
+MAX_TOTAL_BYTES = 1 << 30          # 1 GiB unpacked
+MAX_FILE_BYTES = 512 << 20         # 512 MiB for any one file
+MAX_FILES = 20_000
+
+TOP_FILES = ("config.json", "status.json", "subsample.npy", "metrics.jsonl", "checkpoint.pt")
+SNAPSHOT_RE = re.compile(r"^snapshots/(\d{6})\.npz$")
+JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+class ArchiveError(ValueError):
+    """A run archive that cannot be imported; the message says why and what to do."""
+
+
+# =========================================================================== export
+
+def archive_members(run_dir: str | Path) -> list[tuple[str, Path]]:
+    """(name in the archive, file) for every file of a run folder that belongs in its archive."""
+    path = Path(run_dir)
+    if not (path / "config.json").is_file():
+        raise ArchiveError(f"{path} is not a run folder (it has no config.json)")
+    out = [(name, path / name) for name in TOP_FILES if (path / name).is_file()]
+    snaps = path / "snapshots"
+    if snaps.is_dir():
+        for p in sorted(snaps.iterdir()):
+            if p.is_file() and not p.name.startswith(".") and SNAPSHOT_RE.match(f"snapshots/{p.name}"):
+                out.append((f"snapshots/{p.name}", p))
+    return out
+
+
+def export_zip(run_dir: str | Path) -> bytes:
+    """The run folder as a zip archive (bytes), its files under one folder named after the run.
+
+    A run that is still training can be exported: the archive holds the snapshots written so far
+    (the engine writes every file to a temporary name and renames it, so each one is complete).
+    """
+    path = Path(run_dir)
+    prefix = path.name
+    buf = io.BytesIO()
+    # npz and checkpoint.pt are zip files already; deflating them again gains little.
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for name, file in archive_members(path):
+            try:
+                data = file.read_bytes()
+            except FileNotFoundError:  # a file renamed away by a live run between list and read
+                continue
+            method = zipfile.ZIP_STORED if name.endswith((".npz", ".pt")) else zipfile.ZIP_DEFLATED
+            info = zipfile.ZipInfo(f"{prefix}/{name}", date_time=time.localtime(file.stat().st_mtime)[:6])
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.compress_type = method
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def archive_name(view_or_config) -> str:
+    """A file name for a run's archive: ``dcviz-<method>-<data>-<run id>.zip``."""
+    cfg = getattr(view_or_config, "config", view_or_config)
+    parts = ["dcviz", str(cfg.get("method", "run")), str(cfg.get("data_name", "")),
+             str(cfg.get("run_id", ""))]
+    return _safe_file_name("-".join(p for p in parts if p)) + ".zip"
+
+
+def _safe_file_name(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("._") or "run"
+
+
+def embeddings_table(view: "RunView", index: int) -> dict[str, np.ndarray]:
+    """One snapshot's points as columns: sample (row in the data set), cluster, label (when the
+    data has labels) and the latent coordinates z0..z{d-1}."""
+    snap = view.snapshot(index)
+    cols: dict[str, np.ndarray] = {"sample": np.asarray(view.subsample, dtype=np.int64),
+                                   "cluster": np.asarray(snap.assign, dtype=np.int64)}
+    labels = view.labels_sub
+    if labels is not None:
+        cols["label"] = np.asarray(labels, dtype=np.int64)
+    z = np.asarray(snap.latent, dtype=np.float32)
+    for j in range(z.shape[1]):
+        cols[f"z{j}"] = z[:, j]
+    return cols
+
+
+def embeddings_csv(view: "RunView", index: int) -> bytes:
+    """A snapshot's embeddings and assignments as CSV (one row per followed point)."""
+    cols = embeddings_table(view, index)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(list(cols))
+    n = len(cols["sample"])
+    for i in range(n):
+        w.writerow([f"{float(v[i]):.6g}" if v.dtype.kind == "f" else int(v[i]) for v in cols.values()])
+    return out.getvalue().encode()
+
+
+def embeddings_npz(view: "RunView", index: int) -> bytes:
+    """A snapshot's embeddings and assignments as an npz: ``latent`` (n, d), ``assign``,
+    ``sample`` (the rows of the data set they cover), ``labels`` when known, and ``epoch``."""
+    snap = view.snapshot(index)
+    arrays = {"latent": np.asarray(snap.latent, dtype=np.float32),
+              "assign": np.asarray(snap.assign, dtype=np.int64),
+              "sample": np.asarray(view.subsample, dtype=np.int64),
+              "epoch": np.asarray(snap.epoch, dtype=np.int64)}
+    if view.labels_sub is not None:
+        arrays["labels"] = np.asarray(view.labels_sub, dtype=np.int64)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+# =========================================================================== import
+
+def _where(label: str | None) -> str:
+    return label or "the archive"
+
+
+def _is_junk(parts: tuple[str, ...]) -> bool:
+    return any(p in JUNK or p.startswith("._") for p in parts)
+
+
+def _check_names(zf: zipfile.ZipFile, where: str, max_files: int, max_file_bytes: int,
+                 max_total_bytes: int) -> dict[str, zipfile.ZipInfo]:
+    """Map each accepted run file name to its entry; ArchiveError for anything unsafe."""
+    infos = zf.infolist()
+    if len(infos) > max_files:
+        raise ArchiveError(f"{where} holds {len(infos)} entries; at most {max_files} are accepted")
+    entries: list[tuple[tuple[str, ...], zipfile.ZipInfo]] = []
+    for info in infos:
+        name = info.filename
+        if "\x00" in name:
+            raise ArchiveError(f"{where}: an entry name holds a NUL byte; the archive is not safe "
+                               "to import")
+        if "\\" in name:
+            raise ArchiveError(f"{where}: the entry {name!r} has a backslash in its name; run "
+                               "archives use '/' only. Export the run again with dcviz.")
+        if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+            raise ArchiveError(f"{where}: the entry {name!r} has an absolute path; it would "
+                               "write outside the run store, so the archive is refused")
+        parts = PurePosixPath(name).parts
+        if ".." in parts:
+            raise ArchiveError(f"{where}: the entry {name!r} contains '..'; it would write outside "
+                               "the run store, so the archive is refused")
+        mode = (info.external_attr >> 16) & 0xFFFF
+        if stat.S_ISLNK(mode):
+            raise ArchiveError(f"{where}: the entry {name!r} is a symbolic link; run archives "
+                               "hold plain files only, so the archive is refused")
+        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise ArchiveError(f"{where}: the entry {name!r} is not a plain file (a device, pipe "
+                               "or socket); the archive is refused")
+        if info.flag_bits & 0x1:
+            raise ArchiveError(f"{where}: the entry {name!r} is encrypted; export the run "
+                               "without a password")
+        if not parts or _is_junk(parts) or info.is_dir():
+            continue
+        if info.file_size > max_file_bytes:
+            raise ArchiveError(f"{where}: {name} unpacks to {_mib(info.file_size)}; at most "
+                               f"{_mib(max_file_bytes)} per file are accepted")
+        entries.append((parts, info))
+
+    if not entries:
+        raise ArchiveError(f"{where} is empty: it holds no run files (config.json, "
+                           "snapshots/...). Export a run from the app or zip a run folder.")
+    # One optional top folder (the run's own name) is allowed and dropped.
+    tops = {p[0] for p, _ in entries}
+    strip = len(tops) == 1 and all(len(p) > 1 for p, _ in entries) and next(iter(tops)) != "snapshots"
+    accepted: dict[str, zipfile.ZipInfo] = {}
+    declared = 0
+    for parts, info in entries:
+        rel = "/".join(parts[1:] if strip else parts)
+        if rel not in TOP_FILES and not SNAPSHOT_RE.match(rel):
+            raise ArchiveError(
+                f"{where}: unexpected file {info.filename!r}. A run archive holds only "
+                f"{', '.join(TOP_FILES)} and snapshots/NNNNNN.npz, in one folder or at the top.")
+        if rel in accepted:
+            raise ArchiveError(f"{where}: {rel} appears twice; the archive is ambiguous")
+        declared += info.file_size
+        if declared > max_total_bytes:
+            raise ArchiveError(f"{where}: unpacked, the archive would be larger than "
+                               f"{_mib(max_total_bytes)}, the limit for imports")
+        accepted[rel] = info
+    if "config.json" not in accepted:
+        raise ArchiveError(f"{where} has no config.json, so it is not a dcviz run archive. "
+                           "Export the run with the app (Explore, Run tab) or zip its folder.")
+    if "subsample.npy" not in accepted:
+        raise ArchiveError(f"{where} has no subsample.npy (the points every snapshot covers); "
+                           "the run folder was zipped incompletely")
+    numbers = sorted(int(SNAPSHOT_RE.match(r).group(1)) for r in accepted if SNAPSHOT_RE.match(r))
+    if numbers != list(range(len(numbers))):
+        missing = sorted(set(range(max(numbers) + 1)) - set(numbers)) if numbers else []
+        raise ArchiveError(f"{where}: snapshots must be numbered 000000, 000001, ... without gaps; "
+                           f"missing {', '.join(f'{m:06d}' for m in missing[:5])}"
+                           f"{' ...' if len(missing) > 5 else ''}")
+    return accepted
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
+def _extract(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], dest: Path, where: str,
+             max_file_bytes: int, max_total_bytes: int) -> None:
+    """Write the members under ``dest``, counting the bytes really decompressed."""
+    total = 0
+    (dest / "snapshots").mkdir(parents=True)
+    root = dest.resolve()
+    for rel, info in members.items():
+        target = dest.joinpath(*rel.split("/"))
+        if not target.resolve().is_relative_to(root):  # belt and braces: names were checked
+            raise ArchiveError(f"{where}: the entry {info.filename!r} points outside the run")
+        written = 0
+        # O_EXCL + O_NOFOLLOW: never write through a link or over a file already there.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with zf.open(info) as src, os.fdopen(fd, "wb") as dst:
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                written += len(chunk)
+                total += len(chunk)
+                if written > max_file_bytes:
+                    raise ArchiveError(f"{where}: {rel} unpacks to more than {_mib(max_file_bytes)} "
+                                       "(more than its header says); the archive is refused")
+                if total > max_total_bytes:
+                    raise ArchiveError(f"{where}: unpacked, the archive is larger than "
+                                       f"{_mib(max_total_bytes)}, the limit for imports")
+                dst.write(chunk)
+
+
+def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
+    """Check the unpacked run; returns (config, status). ArchiveError when anything is off."""
+    from dcviz.methods.base import ConfigError, get_method
+
+    try:
+        cfg = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArchiveError(f"{where}: config.json is not valid JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise ArchiveError(f"{where}: config.json must hold a JSON object, not {type(cfg).__name__}")
+    for key in ("method", "config", "data"):
+        if key not in cfg:
+            raise ArchiveError(f"{where}: config.json has no {key!r}; it was not written by dcviz")
+    method_id = cfg["method"]
+    if not isinstance(method_id, str):
+        raise ArchiveError(f"{where}: config.json's method must be a name, got {method_id!r}")
+    try:
+        cls = get_method(method_id)
+    except ConfigError as e:
+        raise ArchiveError(f"{where}: the run's method is not installed here: {e}") from None
+    if not isinstance(cfg["config"], dict):
+        raise ArchiveError(f"{where}: config.json's config must be an object")
+    try:
+        cls.Config.from_dict(cfg["config"])
+    except ConfigError as e:
+        raise ArchiveError(f"{where}: the run's {method_id} config does not fit this version of "
+                           f"dcviz: {e}") from None
+
+    status = {"state": "done"}
+    if (tmp / "status.json").exists():
+        try:
+            status = json.loads((tmp / "status.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ArchiveError(f"{where}: status.json is not valid JSON ({e})") from None
+        if not isinstance(status, dict):
+            raise ArchiveError(f"{where}: status.json must hold a JSON object")
+
+    try:
+        sub = np.load(tmp / "subsample.npy", allow_pickle=False)
+    except Exception as e:  # noqa: BLE001 - any failure means a bad file
+        raise ArchiveError(f"{where}: subsample.npy cannot be read as a plain array ({_err(e)})") from None
+    if sub.ndim != 1 or sub.dtype.kind not in "iu" or (sub.size and sub.min() < 0):
+        raise ArchiveError(f"{where}: subsample.npy must be a 1-D array of point indices, got "
+                           f"{sub.dtype} {sub.shape}")
+    n_samples = cfg.get("n_samples")
+    if isinstance(n_samples, int) and sub.size and sub.max() >= n_samples:
+        raise ArchiveError(f"{where}: subsample.npy names point {int(sub.max())}, but the data set "
+                           f"has {n_samples} points")
+
+    snaps = sorted((tmp / "snapshots").glob("*.npz"))
+    metas = []
+    for p in snaps:
+        metas.append(_check_snapshot(p, len(sub), where))
+    if metas and (tmp / "metrics.jsonl").exists():
+        for i, line in enumerate((tmp / "metrics.jsonl").read_text(encoding="utf-8",
+                                                                    errors="replace").splitlines()):
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                if i < len(metas) - 1:
+                    raise ArchiveError(f"{where}: line {i + 1} of metrics.jsonl is not JSON") from None
+    elif metas:
+        # An archive without metrics.jsonl: every snapshot carries its own line in its meta.
+        with open(tmp / "metrics.jsonl", "w", encoding="utf-8") as f:
+            for meta in metas:
+                f.write(json.dumps(meta) + "\n")
+
+    if (tmp / "checkpoint.pt").exists():
+        _check_checkpoint(tmp / "checkpoint.pt", method_id, where)
+    return cfg, status
+
+
+def _check_snapshot(path: Path, n_sub: int, where: str) -> dict:
+    name = f"snapshots/{path.name}"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = set(z.files)
+            if not {"latent", "assign", "meta"} <= files:
+                raise ArchiveError(f"{where}: {name} lacks latent, assign or meta")
+            arrays = {k: z[k] for k in z.files}  # reading every array checks it holds no pickle
+    except ArchiveError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pickles, broken zips, bad headers
+        raise ArchiveError(f"{where}: {name} cannot be read as plain arrays ({_err(e)})") from None
+    for k, a in arrays.items():
+        if a.dtype == object:
+            raise ArchiveError(f"{where}: {name} holds an object array {k!r}")
+    latent, assign = arrays["latent"], arrays["assign"]
+    if latent.ndim != 2 or latent.shape[0] != n_sub:
+        raise ArchiveError(f"{where}: {name}'s latent has shape {latent.shape}; expected "
+                           f"({n_sub}, d), one row per point of subsample.npy")
+    if assign.shape != (n_sub,):
+        raise ArchiveError(f"{where}: {name}'s assign has shape {assign.shape}; expected ({n_sub},)")
+    try:
+        meta = json.loads(str(arrays["meta"]))
+        if not isinstance(meta, dict):
+            raise ValueError("not an object")
+        for key in ("epoch", "step", "stage"):
+            meta[key]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ArchiveError(f"{where}: {name}'s meta is not a dcviz snapshot record ({_err(e)})") from None
+    return meta
+
+
+def _check_checkpoint(path: Path, method_id: str, where: str) -> None:
+    import torch
+
+    from dcviz.runs.store import RunStoreError, method_from_checkpoint
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - UnpicklingError for pickled objects, or a broken file
+        raise ArchiveError(
+            f"{where}: checkpoint.pt cannot be loaded safely: it holds something other than "
+            f"tensors and plain values (pickled objects are refused), or it is damaged "
+            f"({_err(e)})") from None
+    if not isinstance(blob, dict) or blob.get("method") != method_id:
+        found = blob.get("method") if isinstance(blob, dict) else type(blob).__name__
+        raise ArchiveError(f"{where}: checkpoint.pt is for {found!r}, but config.json says "
+                           f"{method_id!r}")
+    try:
+        method_from_checkpoint(blob, device="cpu")
+    except (RunStoreError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise ArchiveError(f"{where}: checkpoint.pt does not rebuild a {method_id} model "
+                           f"({_err(e)})") from None
+
+
+def _err(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:300]}" if text else type(e).__name__
+
+
+def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
+                   max_total_bytes: int | None = None, max_file_bytes: int | None = None,
+                   max_files: int | None = None) -> str:
+    """Unpack and validate a run archive into ``store``; returns the new run's id.
+
+    ``label`` names the archive in messages (the uploaded file's name). Limits default to the
+    module's MAX_* values, read at call time. Raises :class:`ArchiveError`; nothing is left in
+    the store then.
+    """
+    where = _where(label)
+    max_total_bytes = MAX_TOTAL_BYTES if max_total_bytes is None else int(max_total_bytes)
+    max_file_bytes = MAX_FILE_BYTES if max_file_bytes is None else int(max_file_bytes)
+    max_files = MAX_FILES if max_files is None else int(max_files)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ArchiveError(f"{where}: expected the archive's bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not data:
+        raise ArchiveError(f"{where} is empty (0 bytes)")
+    if len(data) > max_total_bytes:
+        raise ArchiveError(f"{where} is {_mib(len(data))}, larger than {_mib(max_total_bytes)}, "
+                           "the limit for imports")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ArchiveError(f"{where} is not a zip archive, or it is truncated (the end of the "
+                           "file, where a zip lists its contents, is missing). Download or "
+                           "export it again.") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise ArchiveError(f"{where} cannot be read as a zip archive ({_err(e)})") from None
+
+    tmp = store.root / f".import-{secrets.token_hex(6)}"
+    try:
+        with zf:
+            members = _check_names(zf, where, max_files, max_file_bytes, max_total_bytes)
+            tmp.mkdir()
+            try:
+                _extract(zf, members, tmp, where, max_file_bytes, max_total_bytes)
+            except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError,
+                    RuntimeError, ValueError, OSError) as e:
+                if isinstance(e, ArchiveError):
+                    raise
+                raise ArchiveError(f"{where} is damaged: a file in it cannot be decompressed "
+                                   f"({_err(e)}). Download or export it again.") from None
+        cfg, status = _validate(tmp, where)
+
+        run_id = new_run_id(cfg["method"])
+        while (store.root / run_id).exists():
+            run_id = new_run_id(cfg["method"])
+        original = cfg.get("run_id")
+        now = time.time()
+        cfg = {**cfg, "run_id": run_id, "imported_from": original if isinstance(original, str) else None,
+               "imported_at": now, "tags": _clean_tags(cfg.get("tags"))}
+        cfg.update(_withhold_paths(cfg["data"]))
+        if not isinstance(cfg.get("name"), str):
+            cfg["name"] = ""
+        atomic_write_json(tmp / "config.json", cfg)
+        state = status.get("state")
+        if state in ACTIVE_STATES or not isinstance(state, str):
+            # The process that trained it is on another machine: the run ended where it ends.
+            state = "interrupted"
+        status = {k: v for k, v in status.items() if k != "pid"}
+        status.update(state=state, updated=now, imported=True)
+        atomic_write_json(tmp / "status.json", status)
+        os.rename(tmp, store.path_of(run_id))  # one step: the run appears whole or not at all
+        return run_id
+    except ArchiveError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _withhold_paths(spec) -> dict:
+    """An imported run may not make the app read files of this machine.
+
+    A run trained on a registered data set (digits, mnist, ...) keeps its spec: the app loads the
+    same data here. A run trained on a file keeps the file's name for people, but its path is
+    withheld: the archive's author chose that path, and following it would let an archive make
+    the app read (and show) any file of this machine. Such a run opens without its images; its
+    checkpoint still takes new data on the Checkpoints page.
+    """
+    from dcviz.data import DataError, normalise_spec
+    try:
+        norm = normalise_spec(spec)
+    except (DataError, TypeError, ValueError):
+        norm = None
+    if isinstance(norm, dict) and "name" in norm:
+        return {}
+    original = spec.get("path") if isinstance(spec, dict) else spec
+    name = os.path.basename(str(original or "")) or "a file"
+    return {"data": {"withheld": name}, "data_withheld": {
+        "original": spec, "why": f"the run was trained on the file {name!r} on another machine; "
+                                 "imported runs never read paths named in their archive"}}
+
+
+def data_withheld(config: dict) -> str | None:
+    """A sentence for people when an imported run's data cannot be loaded here, else None."""
+    w = config.get("data_withheld")
+    if isinstance(w, dict):
+        return (f"This run was imported; {w.get('why', 'its data is not available here')}. Upload "
+                "the data file on the Checkpoints page to push it through the model.")
+    return None
+
+
+def _clean_tags(tags) -> list[str]:
+    if not isinstance(tags, list):
+        return []
+    return [str(t)[:40] for t in tags if isinstance(t, (str, int, float))][:20]
+
+
+def import_run_folder(store: RunStore, folder: str | Path, **limits) -> str:
+    """Import a run folder from disk (e.g. another run store) through the same checks."""
+    rd = RunDir(Path(folder))
+    return import_archive(store, export_zip(rd.path), label=Path(folder).name, **limits)
