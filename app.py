@@ -26,5 +26,7 @@ for name, title, icon in [("compare", "Compare", ":material/compare:"),
         pages.append(st.Page(C.PAGES[name], title=title, icon=icon))
 
 nav = st.navigation(pages)
+C.follow_deep_link()  # a link that reached a page before app.py ever ran (see C.require_app)
 C.manager()  # the run manager of this process, created once
-nav.run()
+with C.through_app():
+    nav.run()

@@ -17,6 +17,8 @@ from dcviz.runs.store import ACTIVE_STATES
 from dcviz.viz import get_lens
 from dcviz.viz.common import format_number, latent_figure, loss_figure, metric_figure
 
+C.require_app("explore")
+
 st.title("Explore")
 
 mgr = C.manager()
@@ -280,12 +282,15 @@ def point_details(ds, sub, snap, pos, nb_pos, nb_dist) -> None:
         return
     imgs = ds.images([sample] + [int(sub[p]) for p in nb_pos])
     if imgs is not None:
-        st.image(A.upscale(imgs[0], 140), clamp=True,
+        st.image(A.upscale(imgs[0], 140), clamp=True, output_format="PNG",
                  caption=A.point_caption(sample, int(snap.assign[pos]), lab(pos)))
         st.markdown("Nearest neighbours in the latent space")
-        st.image([A.upscale(im, 72) for im in imgs[1:]], clamp=True,
-                 caption=[A.point_caption(int(sub[p]), int(snap.assign[p]), lab(p), d)
-                          for p, d in zip(nb_pos, nb_dist)])
+        for start in range(0, len(nb_pos), 4):
+            cols = st.columns(4)
+            for col, p, d, im in zip(cols, nb_pos[start:start + 4], nb_dist[start:start + 4],
+                                     imgs[1 + start:5 + start]):
+                col.image(A.upscale(im, 72), clamp=True, output_format="PNG",
+                          caption=A.point_caption(int(sub[p]), int(snap.assign[p]), lab(p), d))
     else:
         x = ds.x[sample]
         st.caption(f"Vector data ({ds.dim} features): the point's first features")

@@ -4,6 +4,8 @@ import streamlit as st
 import app_common as C
 from dcviz import appstate as A
 
+C.require_app("home")
+
 st.title("dcviz")
 st.markdown(
     '<p class="dcviz-lead">dcviz trains deep clustering methods in the background and shows '

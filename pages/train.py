@@ -14,6 +14,8 @@ from dcviz.methods import ConfigError, get_method
 from dcviz.viz import get_lens
 from dcviz.viz.common import empty_figure, latent_figure, loss_figure, progress_text
 
+C.require_app("train")
+
 st.title("Train")
 st.caption("Pick data and a method in the sidebar, then Launch. Runs train in the background: "
            "leave this page and come back, they keep going.")

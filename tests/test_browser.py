@@ -10,6 +10,7 @@ printed, never asserted (timings on a shared CPU say little).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -52,13 +53,14 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180) -> None
     raise TimeoutError("streamlit did not come up")
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextlib.contextmanager
+def streamlit_app(runs: Path, logdir: Path, name: str):
+    """`streamlit run app.py` on a free port with DCVIZ_RUNS_DIR=runs; yields its URL."""
     port = free_port()
-    runs = tmp_path / "runs"
     env = {**os.environ, "DCVIZ_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    log = open(tmp_path / "streamlit.log", "w")
+    log_path = logdir / f"{name}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -67,7 +69,7 @@ def server(tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
-        yield url, runs
+        yield url
     finally:
         proc.terminate()
         try:
@@ -76,7 +78,29 @@ def server(tmp_path):
             proc.kill()
         log.close()
         ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "browser-streamlit.log").write_text((tmp_path / "streamlit.log").read_text())
+        (ARTIFACTS / f"{name}-streamlit.log").write_text(log_path.read_text())
+
+
+@pytest.fixture
+def server(tmp_path):
+    runs = tmp_path / "runs"
+    with streamlit_app(runs, tmp_path, "browser-home") as url:
+        yield url, runs
+
+
+@contextlib.contextmanager
+def chromium():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.set_default_timeout(180_000)
+            yield page
+        finally:
+            browser.close()
 
 
 def no_exception_text(page) -> None:
@@ -93,54 +117,69 @@ def snapshot_count(page) -> int:
 
 
 def test_home_button_shows_live_latent_plot(server):
-    from playwright.sync_api import sync_playwright
-
     url, runs = server
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.set_default_timeout(180_000)
-            page.goto(url)
-            button = page.get_by_role("button", name=re.compile("Watch .* cluster handwritten digits"))
-            button.wait_for()
-            page.get_by_text("No runs yet").wait_for()
+    with chromium() as page:
+        page.goto(url)
+        button = page.get_by_role("button", name=re.compile("Watch .* cluster handwritten digits"))
+        button.wait_for()
+        page.get_by_text("No runs yet").wait_for()
+        page.wait_for_timeout(500)
+        no_exception_text(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-1-home.png"), full_page=True)
+
+        t0 = time.perf_counter()
+        button.click()
+        # The latent scatter of the run in focus. (A placeholder stands under the same key until
+        # the first snapshot; the real plot has axis titles.)
+        page.locator(".st-key-train_latent .js-plotly-plot .xtitle",
+                     has_text="PC 1").first.wait_for(state="visible")
+        first_plot = time.perf_counter() - t0
+        print(f"\nclick to first latent plot: {first_plot:.1f} s (shared, contended CPU)")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "browser-2-train-first-plot.png"), full_page=True)
+        assert page.get_by_role("heading", name="Train").count() == 1
+
+        # New snapshots keep arriving without a reload.
+        n0 = snapshot_count(page)
+        end = time.time() + 120
+        while snapshot_count(page) <= n0 and time.time() < end:
             page.wait_for_timeout(500)
-            no_exception_text(page)
-            page.screenshot(path=str(ARTIFACTS / "browser-1-home.png"), full_page=True)
+        n1 = snapshot_count(page)
+        assert n1 > n0, f"no new snapshot arrived within 120 s (stuck at {n0})"
+        no_exception_text(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-3-train-live.png"), full_page=True)
 
-            t0 = time.perf_counter()
-            button.click()
-            # The latent scatter of the run in focus: a plotly graph inside the keyed element.
-            # (A placeholder stands there until the first snapshot; the real plot has axes.)
-            page.locator(".st-key-train_latent .js-plotly-plot .xtitle",
-                         has_text="PC 1").first.wait_for(state="visible")
-            first_plot = time.perf_counter() - t0
-            print(f"\nclick to first latent plot: {first_plot:.1f} s (shared, contended CPU)")
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(ARTIFACTS / "browser-2-train-first-plot.png"), full_page=True)
-            assert "Train" in page.title() or page.get_by_role("heading", name="Train").count() == 1
+        # Stop it: the Train page's Stop button reaches the run thread.
+        page.get_by_role("button", name="Stop").first.click()
+        page.get_by_text(re.compile(r"^stopped ·")).first.wait_for()
+        no_exception_text(page)
 
-            # New snapshots keep arriving without a reload.
-            n0 = snapshot_count(page)
-            end = time.time() + 120
-            while snapshot_count(page) <= n0 and time.time() < end:
-                page.wait_for_timeout(500)
-            n1 = snapshot_count(page)
-            assert n1 > n0, f"no new snapshot arrived within 120 s (stuck at {n0})"
-            no_exception_text(page)
-            page.screenshot(path=str(ARTIFACTS / "browser-3-train-live.png"), full_page=True)
 
-            # The same run, opened in Explore from its link.
-            run_ids = [d.name for d in runs.iterdir() if d.is_dir()]
-            assert len(run_ids) == 1
-            page.goto(f"{url}/explore?run={run_ids[0]}")
-            page.locator(".st-key-explore_latent .js-plotly-plot").first.wait_for(state="visible")
-            page.wait_for_timeout(1000)
-            no_exception_text(page)
-            page.screenshot(path=str(ARTIFACTS / "browser-4-explore.png"), full_page=True)
-        finally:
-            browser.close()
+# Pixel position of a point of the latent scatter (WebGL or SVG alike), and its sample index.
+POINT_JS = """() => {
+  const gd = document.querySelector('.st-key-explore_latent .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const tr = gd._fullData[0]; const i = Math.floor(tr.x.length / 2);
+  const r = gd.getBoundingClientRect();
+  return [r.left + xa._offset + xa.l2p(tr.x[i]), r.top + ya._offset + ya.l2p(tr.y[i]),
+          tr.customdata[i][0]];
+}"""
+
+
+def test_link_to_explore_on_a_fresh_server_and_click_a_point(tiny_run, tmp_path):
+    """A link straight to Explore, before any page of this server has been opened, shows the
+    app (not Streamlit's raw page list); clicking a point shows that sample's image."""
+    with streamlit_app(tiny_run.root, tmp_path, "browser-explore") as url, chromium() as page:
+        page.goto(f"{url}/explore?run={tiny_run.run_id}")
+        page.locator(".st-key-explore_latent .js-plotly-plot .xtitle").first.wait_for()
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Home" in nav and "app" not in nav.split()
+        x, y, sample = page.evaluate(POINT_JS)
+        page.mouse.click(x, y)
+        page.get_by_text(f"Sample {sample}").first.wait_for()
+        page.get_by_text("Nearest neighbours in the latent space").wait_for()
+        page.wait_for_timeout(1500)
+        assert page.locator("img[src*='/media/']").count() >= 2  # the point and its neighbours
+        no_exception_text(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-4-explore-clicked.png"), full_page=True)
