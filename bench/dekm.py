@@ -28,7 +28,10 @@ DATA = {"digits": "digits",
 
 def run_one(method: str, spec, seed: int, preset: str, overrides: dict, root: Path) -> dict:
     ds = D.load(spec)
-    cls, cfg = prepare(method, ds, {**overrides, "seed": seed}, preset)
+    from dcviz.methods import get_method
+    known = {f["name"] for f in get_method(method).Config.fields_info()}
+    mine = {k: v for k, v in overrides.items() if k in known}  # e.g. max_iter is DEKM's only
+    cls, cfg = prepare(method, ds, {**mine, "seed": seed}, preset)
     rd = create_run(RunStore(root), cls, cfg, ds, preset)
     stamps: list[tuple[str, float]] = []
     start = time.perf_counter()
