@@ -272,7 +272,7 @@ def match_to(ref_sub, ref_assign, sub, assign) -> np.ndarray:
                       np.searchsorted(ref_ids, np.asarray(ref_assign)[ia])), 1)
     r, c = linear_sum_assignment(-table)
     mapping = {int(own_ids[i]): int(ref_ids[j]) for i, j in zip(r, c)}
-    nxt = int(max(ref_ids.max(initial=0), own_ids.max(initial=0))) + 1
+    nxt = int(ref_ids.max(initial=-1)) + 1
     for v in own_ids:
         if int(v) not in mapping:
             mapping[int(v)] = nxt

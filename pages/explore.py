@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 import app_common as C
+import run_actions as R
 from dcviz import appstate as A
 from dcviz.projection import method_axes, nearest_neighbors
 from dcviz.runs.store import ACTIVE_STATES
@@ -370,6 +371,9 @@ def run_tab(snap, index) -> None:
     st.markdown("**Files**")
     st.caption(f"`{view.rd.path}`")
     st.dataframe(A.run_files(view.rd.path), hide_index=True)
+    st.markdown("**Export and manage**")  # widgets of run_actions.py (issue 7)
+    R.export_buttons(view, index, key="explore_export")
+    R.manage_panel(view, key="explore_manage")
 
 
 # ================================================================== refresh: play, live runs, UMAP

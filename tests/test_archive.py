@@ -1,0 +1,361 @@
+"""Run archives: export, safe import, and the CLI -> archive -> app round trip.
+
+Every refused archive must leave the run store exactly as it was (no run, no temporary folder),
+and say what is wrong in words a person can act on.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dcviz.archive import (ArchiveError, archive_members, data_withheld, embeddings_csv,
+                           embeddings_npz, export_zip, import_archive, import_run_folder)
+from dcviz.runs import RunStore
+from dcviz.runs.view import RunView
+from pagekit import open_page, page_text
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def store_entries(store: RunStore) -> list[str]:
+    """Everything in the store folder, hidden temporary folders included."""
+    return sorted(p.name for p in store.root.iterdir())
+
+
+def rejects(store: RunStore, data: bytes, *fragments: str, **limits) -> str:
+    before = store_entries(store)
+    with pytest.raises(ArchiveError) as info:
+        import_archive(store, data, label="bad.zip", **limits)
+    msg = str(info.value)
+    for f in fragments:
+        assert f.lower() in msg.lower(), msg
+    assert store_entries(store) == before, "a refused archive left something in the store"
+    return msg
+
+
+def rezip(files: dict[str, bytes], *, symlinks: dict[str, str] | None = None,
+          deflate: bool = False) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+            zf.writestr(info, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return buf.getvalue()
+
+
+def run_files(tiny_run) -> dict[str, bytes]:
+    """The tiny run's files, as archive members under the folder ``run/``."""
+    return {f"run/{name}": path.read_bytes() for name, path in archive_members(tiny_run.rd.path)}
+
+
+@pytest.fixture
+def store(tmp_path) -> RunStore:
+    return RunStore(tmp_path / "store")
+
+
+# =========================================================================== export and import
+
+def test_export_holds_the_run_folder(tiny_run):
+    data = export_zip(tiny_run.rd.path)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    top = tiny_run.run_id
+    for f in ("config.json", "status.json", "subsample.npy", "metrics.jsonl", "checkpoint.pt"):
+        assert f"{top}/{f}" in names
+    snaps = [n for n in names if "/snapshots/" in n]
+    assert len(snaps) == tiny_run.rd.count() >= 2
+
+
+def test_round_trip_gives_a_fresh_run_that_opens(tiny_run, store):
+    run_id = import_archive(store, export_zip(tiny_run.rd.path), label="tiny.zip")
+    assert run_id != tiny_run.run_id and run_id in store.ids()
+    assert store_entries(store) == [run_id]  # no temporary folder left
+    src, dst = tiny_run.view, RunView(store.open(run_id))
+    assert dst.config["imported_from"] == tiny_run.run_id
+    assert dst.config["run_id"] == run_id
+    assert dst.config["config"] == src.config["config"] and dst.config["data"] == src.config["data"]
+    assert dst.status["state"] == "done"
+    assert dst.count == src.count
+    assert dst.rows() == src.rows()
+    np.testing.assert_array_equal(dst.subsample, src.subsample)
+    for i in range(src.count):
+        np.testing.assert_array_equal(dst.snapshot(i).latent, src.snapshot(i).latent)
+        np.testing.assert_array_equal(dst.snapshot(i).assign, src.snapshot(i).assign)
+    x = dst.dataset.x[:200]
+    np.testing.assert_array_equal(dst.method.predict(x), src.method.predict(x))
+
+
+def test_import_twice_gives_two_runs(tiny_run, store):
+    data = export_zip(tiny_run.rd.path)
+    a, b = import_archive(store, data), import_archive(store, data)
+    assert a != b and set(store.ids()) == {a, b}
+
+
+def test_files_at_the_top_level_are_accepted(tiny_run, store):
+    files = {name[len("run/"):]: data for name, data in run_files(tiny_run).items()}
+    run_id = import_archive(store, rezip(files))
+    assert store.open(run_id).count() == tiny_run.rd.count()
+
+
+def test_missing_metrics_lines_are_rebuilt_from_snapshots(tiny_run, store):
+    files = run_files(tiny_run)
+    del files["run/metrics.jsonl"]
+    run_id = import_archive(store, rezip(files))
+    rows = store.open(run_id).metrics_rows()
+    assert [r["epoch"] for r in rows] == [r["epoch"] for r in tiny_run.rd.metrics_rows()]
+
+
+def test_a_live_run_imports_as_interrupted(tiny_run, store):
+    files = run_files(tiny_run)
+    status = json.loads(files["run/status.json"])
+    status.update(state="running", pid=os.getpid())  # a pid alive here must not matter
+    files["run/status.json"] = json.dumps(status).encode()
+    run_id = import_archive(store, rezip(files))
+    assert store.open(run_id).read_status()["state"] == "interrupted"
+    raw = store.open(run_id).read_status(raw=True)
+    assert "pid" not in raw and raw["imported"] is True
+
+
+def test_a_file_path_in_the_archive_is_never_followed(tiny_run, store, tmp_path):
+    secret = tmp_path / "secret.npz"
+    np.savez(secret, x=np.random.rand(1797, 64).astype(np.float32))
+    files = run_files(tiny_run)
+    cfg = json.loads(files["run/config.json"])
+    cfg["data"] = {"path": str(secret)}
+    files["run/config.json"] = json.dumps(cfg).encode()
+    run_id = import_archive(store, rezip(files))
+    view = RunView(store.open(run_id))
+    assert "path" not in json.dumps(view.config["data"])
+    assert view.config["data"] == {"withheld": "secret.npz"}
+    assert view.dataset is None
+    assert "secret.npz" in data_withheld(view.config)
+
+
+# =========================================================================== refused archives
+
+def test_refuses_dot_dot_path(tiny_run, store):
+    files = run_files(tiny_run)
+    files["run/../../evil.txt"] = b"x"
+    rejects(store, rezip(files), "'..'", "outside the run store")
+
+
+def test_refuses_absolute_path(tiny_run, store):
+    files = run_files(tiny_run)
+    files["/tmp/dcviz-evil/config.json"] = b"{}"
+    rejects(store, rezip(files), "absolute path")
+
+
+def test_refuses_symlink(tiny_run, store):
+    files = run_files(tiny_run)
+    del files["run/status.json"]
+    rejects(store, rezip(files, symlinks={"run/status.json": "/etc/passwd"}), "symbolic link")
+
+
+def test_refuses_archive_larger_than_the_cap(tiny_run, store):
+    data = export_zip(tiny_run.rd.path)
+    rejects(store, data, "larger than", "limit", max_total_bytes=len(data) // 2)
+    # unpacked size counts, not the zip's: a small zip of zeros that unpacks past the cap
+    files = run_files(tiny_run)
+    files["run/snapshots/000000.npz"] = files["run/snapshots/000000.npz"] + bytes(3 << 20)
+    bomb = rezip(files, deflate=True)
+    total = sum(len(v) for v in files.values())
+    assert len(bomb) < total - (2 << 20)
+    rejects(store, bomb, "larger than", max_total_bytes=total - (1 << 20))
+    rejects(store, bomb, "per file", max_file_bytes=2 << 20)
+
+
+def test_refuses_a_header_that_lies_about_the_size(tiny_run, store):
+    files = run_files(tiny_run)
+    data = bytearray(rezip(files, deflate=True))
+    name = b"run/metrics.jsonl"
+    true_size = len(files["run/metrics.jsonl"])
+    # Patch the uncompressed size in the local header and the central directory to 10 bytes.
+    for sig, size_off, name_off in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        pos = 0
+        while (pos := data.find(sig, pos)) >= 0:
+            n = int.from_bytes(data[pos + name_off - 4:pos + name_off - 2], "little") \
+                if sig == b"PK\x03\x04" else int.from_bytes(data[pos + 28:pos + 30], "little")
+            if data[pos + name_off:pos + name_off + n] == name:
+                assert int.from_bytes(data[pos + size_off:pos + size_off + 4], "little") == true_size
+                data[pos + size_off:pos + size_off + 4] = (10).to_bytes(4, "little")
+            pos += 4
+    rejects(store, bytes(data), "damaged")
+
+
+class _Marker:
+    """A pickled object whose unpickling would touch a file: proof that no pickled code ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def test_refuses_checkpoint_with_pickled_objects(tiny_run, store, tmp_path):
+    marker = tmp_path / "pickle-ran"
+    blob = torch.load(tiny_run.rd.path / "checkpoint.pt", weights_only=True)
+    blob["extra"] = _Marker(str(marker))
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    files = run_files(tiny_run)
+    files["run/checkpoint.pt"] = buf.getvalue()
+    rejects(store, rezip(files), "checkpoint.pt", "pickled objects are refused")
+    assert not marker.exists(), "unpickling ran code from the archive"
+
+
+def test_refuses_truncated_zip(tiny_run, store):
+    data = export_zip(tiny_run.rd.path)
+    rejects(store, data[: len(data) // 2], "truncated")
+    rejects(store, data[:100], "truncated")
+
+
+def test_refuses_corrupted_member(tiny_run, store):
+    files = run_files(tiny_run)
+    data = bytearray(rezip(files, deflate=True))
+    start = data.find(b"run/checkpoint.pt") + 200  # inside its compressed bytes
+    data[start:start + 64] = bytes(64)
+    rejects(store, bytes(data), "bad.zip")
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda f: f.__setitem__("run/evil.sh", b"rm -rf /"), "unexpected file"),
+    (lambda f: f.__setitem__("run/snapshots/notes.txt", b"hi"), "unexpected file"),
+    (lambda f: f.pop("run/config.json"), "no config.json"),
+    (lambda f: f.pop("run/subsample.npy"), "no subsample.npy"),
+    (lambda f: f.pop("run/snapshots/000001.npz"), "without gaps"),
+    (lambda f: f.__setitem__("run/config.json", b"{not json"), "not valid JSON"),
+    (lambda f: f.__setitem__("run/config.json", json.dumps(
+        {**json.loads(f["run/config.json"]), "method": "no-such-method"}).encode()), "not installed"),
+    (lambda f: f.__setitem__("run/config.json", json.dumps(
+        {**json.loads(f["run/config.json"]), "config": {"n_clusters": -3}}).encode()), "does not fit"),
+    (lambda f: f.__setitem__("run/status.json", b"[1, 2"), "status.json"),
+    (lambda f: f.__setitem__("run/subsample.npy", b"garbage"), "subsample.npy"),
+    (lambda f: f.__setitem__("run/snapshots/000000.npz", _pickled_npz()), "plain arrays"),
+    (lambda f: f.__setitem__("run/snapshots/000000.npz", _npz(latent=np.zeros((3, 2)))), "latent"),
+    (lambda f: f.__setitem__("run/checkpoint.pt", b"not a checkpoint"), "checkpoint.pt"),
+])
+def test_refuses_bad_contents(tiny_run, store, mutate, fragment):
+    files = run_files(tiny_run)
+    mutate(files)
+    rejects(store, rezip(files), fragment)
+
+
+def _pickled_npz() -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, latent=np.zeros((2, 2)), assign=np.array([{"a": 1}], dtype=object),
+             meta=np.array("{}"))
+    return buf.getvalue()
+
+
+def _npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    meta = json.dumps({"epoch": 0, "step": 0, "stage": "x"})
+    np.savez(buf, **{"assign": np.zeros(3, dtype=np.int64), "meta": np.array(meta), **arrays})
+    return buf.getvalue()
+
+
+def test_refuses_empty_and_non_zip(store):
+    rejects(store, b"", "empty")
+    rejects(store, b"hello, this is not a zip", "not a zip archive")
+    rejects(store, rezip({}), "empty")
+    rejects(store, rezip({"run/README": b"x"}), "unexpected file")
+
+
+def test_refuses_checkpoint_of_another_method(tiny_run, store):
+    files = run_files(tiny_run)
+    blob = torch.load(io.BytesIO(files["run/checkpoint.pt"]), weights_only=True)
+    blob["method"] = "dekm"
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    files["run/checkpoint.pt"] = buf.getvalue()
+    rejects(store, rezip(files), "checkpoint.pt is for 'dekm'")
+
+
+# =========================================================================== embeddings
+
+def test_embeddings_csv_and_npz(tiny_run):
+    view = tiny_run.view
+    snap = view.snapshot(-1)
+    rows = list(csv.reader(io.StringIO(embeddings_csv(view, view.count - 1).decode())))
+    d = snap.latent.shape[1]
+    assert rows[0] == ["sample", "cluster", "label"] + [f"z{j}" for j in range(d)]
+    assert len(rows) == 1 + len(view.subsample)
+    assert [int(r[0]) for r in rows[1:]] == view.subsample.tolist()
+    assert [int(r[1]) for r in rows[1:]] == snap.assign.tolist()
+    np.testing.assert_allclose(np.array([[float(v) for v in r[3:]] for r in rows[1:]]),
+                               snap.latent, rtol=1e-5, atol=1e-6)
+    with np.load(io.BytesIO(embeddings_npz(view, 0)), allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["latent"], view.snapshot(0).latent)
+        np.testing.assert_array_equal(z["sample"], view.subsample)
+        np.testing.assert_array_equal(z["labels"], view.labels_sub)
+        assert int(z["epoch"]) == view.snapshot(0).epoch
+
+
+# =========================================================================== CLI -> archive -> app
+
+def test_cli_run_exported_imported_opens_in_every_page(tmp_path, monkeypatch):
+    """The done-when of issue 7: a run trained with the CLI in one runs folder, exported as an
+    archive, imported into the app from another folder, opens in Explore, Compare and
+    Checkpoints."""
+    a, b = tmp_path / "A", tmp_path / "B"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "dcviz", "train", "--method", "ae-kmeans",
+                          "--data", "digits", "--runs-dir", str(a), "--set", "pretrain_epochs=3"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["state"] == "done"
+    archive = export_zip(result["run_dir"])
+
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(b))
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))
+    at = open_page("checkpoints")
+    assert not at.exception
+    at.file_uploader(key="checkpoints_archive").set_value(("from-gpu.zip", archive, "application/zip"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    imported = RunStore(b).ids()
+    assert len(imported) == 1
+    run_id = imported[0]
+    assert any(run_id in s.value for s in at.success)
+    assert at.selectbox(key="checkpoints_run").value == run_id
+
+    # Checkpoints: push the training data through the imported model
+    at.button(key="checkpoints_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "10 of 10 clusters used" in page_text(at) or "clusters used" in page_text(at)
+    assert len(at.get("plotly_chart")) >= 2
+
+    # Explore
+    at = open_page("explore", run=run_id)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="explore_run").value == run_id
+    assert at.get("plotly_chart")
+
+    # Compare: the imported run beside a second import of the same archive
+    second = import_archive(RunStore(b), archive, label="again.zip")
+    at = open_page("compare", compare_runs=[run_id, second])
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    text = page_text(at)
+    assert "100.0% of the 1797 points fall in matched clusters" in text.replace("**", "")
+    assert len([c for c in at.get("plotly_chart")]) >= 4

@@ -1,0 +1,144 @@
+"""Run management: rename, tag, delete (with a confirmation on the page), re-run."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from dcviz import manage as G
+from dcviz.archive import import_run_folder
+from dcviz.runs import RunManager, RunStore
+from dcviz.runs.manager import LiveRun
+from pagekit import open_page, page_text
+from test_pages import assert_clean
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def two_runs(tiny_run, runs_dir):
+    """Two copies of the tiny run in a fresh store (DCVIZ_RUNS_DIR): older first."""
+    store = RunStore(runs_dir)
+    a = import_run_folder(store, tiny_run.rd.path)
+    b = import_run_folder(store, tiny_run.rd.path)
+    os.utime(store.root / a / "config.json", (1, 1_000_000))  # a is clearly the older one
+    return store, a, b
+
+
+def test_names_and_tags_are_checked():
+    assert G.clean_name("  my   run\n") == "my run"
+    with pytest.raises(G.ManageError, match="at most 100"):
+        G.clean_name("x" * 101)
+    assert G.parse_tags("baseline, lr-sweep baseline #seed:1") == ["baseline", "lr-sweep", "seed:1"]
+    assert G.parse_tags(["a", "b", "a"]) == ["a", "b"]
+    assert G.parse_tags("") == []
+    with pytest.raises(G.ManageError, match="letters, digits"):
+        G.parse_tags("ok, <script>")
+    with pytest.raises(G.ManageError, match="at most 20"):
+        G.parse_tags(" ".join(f"t{i}" for i in range(21)))
+
+
+def test_rename_and_tag_keep_the_run_list_order(two_runs):
+    store, a, b = two_runs
+    assert store.ids() == [b, a]
+    G.rename(store, a, "the old one")
+    G.set_tags(store, a, "x, y")
+    assert store.ids() == [b, a], "editing a run must not move it to the top"
+    cfg = store.open(a).read_config()
+    assert cfg["name"] == "the old one" and cfg["tags"] == ["x", "y"]
+    assert store.open(a).summary()["name"] == "the old one"
+
+
+def test_delete_refuses_a_live_run(two_runs):
+    store, a, b = two_runs
+    mgr = RunManager(store.root)
+    mgr.live[a] = LiveRun(a, "ae-kmeans", "digits", state="running")
+    assert "stop it first" in G.can_delete(mgr, a)
+    with pytest.raises(G.ManageError, match="stop it first"):
+        G.delete(mgr, a)
+    assert a in store.ids()
+    mgr.live[a].state = "done"
+    G.delete(mgr, a)
+    assert store.ids() == [b] and a not in mgr.live
+
+
+def test_rerun_uses_the_same_config_and_seed(two_runs, monkeypatch):
+    store, a, b = two_runs
+    mgr = RunManager(store.root)
+    launched = {}
+
+    def fake_launch(method, data, config, preset="quick", name=""):
+        launched.update(method=method, data=data, config=config, preset=preset, name=name)
+        return "new-run"
+    monkeypatch.setattr(mgr, "launch", fake_launch)
+    assert G.rerun(mgr, a) == "new-run"
+    cfg = store.open(a).read_config()
+    assert launched["config"] == cfg["config"] and launched["config"]["seed"] == cfg["seed"]
+    assert launched["data"] == cfg["data"] and launched["method"] == "ae-kmeans"
+
+
+def test_rerun_of_a_run_whose_data_is_withheld_says_why(two_runs):
+    store, a, b = two_runs
+    path = store.root / a / "config.json"
+    cfg = json.loads(path.read_text())
+    cfg.update(data={"withheld": "mine.npz"}, data_withheld={"original": {"path": "/x/mine.npz"},
+                                                            "why": "the run was trained on the file 'mine.npz'"})
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(G.ManageError, match="mine.npz"):
+        G.rerun(RunManager(store.root), a)
+
+
+# =========================================================================== the page
+
+def test_delete_asks_first_then_deletes(two_runs, tmp_path, monkeypatch):
+    store, a, b = two_runs
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))
+    at = open_page("checkpoints", checkpoints_run=a)
+    assert_clean(at)
+    at.button(key="checkpoints_manage:delete").click().run()
+    assert_clean(at)
+    assert a in store.ids(), "deleted without asking"
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="checkpoints_manage:delete_no").click().run()
+    assert a in store.ids() and not any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="checkpoints_manage:delete").click().run()
+    at.button(key="checkpoints_manage:delete_yes").click().run()
+    assert not at.exception
+    assert store.ids() == [b]
+    assert at.selectbox(key="checkpoints_run").value == b
+
+
+def test_rename_and_tag_on_the_page(two_runs, tmp_path, monkeypatch):
+    store, a, b = two_runs
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))
+    at = open_page("checkpoints", checkpoints_run=a)
+    at.text_input(key="checkpoints_manage:name").set_value("first try")
+    at.text_input(key="checkpoints_manage:tags").set_value("baseline, digits")
+    at.button(key="FormSubmitter:checkpoints_manage:form-Save name and tags").click().run()
+    assert_clean(at)
+    cfg = store.open(a).read_config()
+    assert cfg["name"] == "first try" and cfg["tags"] == ["baseline", "digits"]
+    assert any("first try" in o for o in at.selectbox(key="checkpoints_run").options)
+    at.text_input(key="checkpoints_manage:tags").set_value("bad<tag>")
+    at.button(key="FormSubmitter:checkpoints_manage:form-Save name and tags").click().run()
+    assert not at.exception
+    assert at.error and "Not saved" in at.error[0].value
+
+
+def test_explore_run_tab_exports_and_reruns(two_runs, tmp_path, monkeypatch):
+    store, a, b = two_runs
+    at = open_page("explore", run=a, tab="Run")
+    assert_clean(at)
+    downloads = at.get("download_button")
+    assert len(downloads) == 3  # run zip, embeddings CSV, embeddings NPZ
+    at.button(key="explore_manage:rerun").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    ids = store.ids()
+    assert len(ids) == 3
+    new = next(i for i in ids if i not in (a, b))
+    old_cfg, new_cfg = store.open(a).read_config(), store.open(new).read_config()
+    assert new_cfg["config"] == old_cfg["config"] and new_cfg["seed"] == old_cfg["seed"]
+    assert new_cfg["data"] == old_cfg["data"]
+    assert at.session_state["train_focus"] == new  # it opens on the Train page
