@@ -61,10 +61,10 @@ def heatmap_figure(M: np.ndarray, key: np.ndarray, key_name: str, index: np.ndar
                    zmax: float | None = None, colorscale: str = "Viridis", title: str = "",
                    z_name: str = "value") -> go.Figure:
     M = np.asarray(M, dtype=np.float32)
-    hover = np.array([[f"sample {index[i]} ({key_name} {key[i]})<br>sample {index[j]} "
-                       f"({key_name} {key[j]})" for j in range(len(M))] for i in range(len(M))])
-    fig = go.Figure(go.Heatmap(z=M, zmin=0.0, zmax=zmax, colorscale=colorscale, text=hover,
-                               hovertemplate="%{text}<br>" + z_name + " %{z:.3g}<extra></extra>",
+    # one label per row/column (categories) keeps the figure small: no n x n hover strings
+    names = [f"sample {i} · {key_name} {k}" for i, k in zip(index, key)]
+    fig = go.Figure(go.Heatmap(z=M, x=names, y=names, zmin=0.0, zmax=zmax, colorscale=colorscale,
+                               hovertemplate="%{y}<br>%{x}<br>" + z_name + " %{z:.3g}<extra></extra>",
                                colorbar=dict(thickness=12)))
     fig.update_layout(shapes=_block_shapes(key), height=460, margin=dict(l=10, r=10, t=40, b=10),
                       title=dict(text=title) if title else None, uirevision="mlc-heatmap")
@@ -86,10 +86,11 @@ def _stage_starts(rows: list[dict]) -> list[tuple[int, str]]:
 
 def curves(rows: list[dict], lines: dict[str, np.ndarray], *, current: int, y_title: str,
            title: str = "", dash: dict[str, str] | None = None, colors: dict[str, str] | None = None,
-           height: int = 340) -> go.Figure:
-    """Lines over snapshot indices, with the slider's position and the stage starts marked."""
-    x = np.arange(len(rows))
-    hover = [f"epoch {r.get('epoch')} · {r.get('stage', '')}" for r in rows]
+           height: int = 340, x: np.ndarray | None = None) -> go.Figure:
+    """Lines over snapshot indices (``x``, default all), with the slider's position and the
+    stage starts marked."""
+    x = np.arange(len(rows)) if x is None else np.asarray(x)
+    hover = [f"epoch {rows[i].get('epoch')} · {rows[i].get('stage', '')}" for i in x]
     fig = go.Figure()
     for i, (name, values) in enumerate(lines.items()):
         fig.add_trace(go.Scatter(
@@ -98,11 +99,15 @@ def curves(rows: list[dict], lines: dict[str, np.ndarray], *, current: int, y_ti
             line=dict(width=2, dash=(dash or {}).get(name, "solid"),
                       color=(colors or {}).get(name, PALETTE[i % len(PALETTE)])),
             hovertemplate=f"{name}: %{{y:.4g}}<br>%{{text}}<extra></extra>"))
-    for idx, stage in _stage_starts(rows):
+    starts = _stage_starts(rows)
+    for s, (idx, stage) in enumerate(starts):
+        end = starts[s + 1][0] if s + 1 < len(starts) else len(rows)
         if idx > 0:
             fig.add_vline(x=idx - 0.5, line=dict(color="#999", dash="dash", width=1))
-        fig.add_annotation(x=max(idx - 0.5, 0), y=1.0, yref="paper", text=stage, showarrow=False,
-                           xanchor="left", yanchor="bottom", font=dict(size=10, color="#666"))
+        if end - idx >= 2:  # a one-snapshot stage (random init) would overprint the next label
+            fig.add_annotation(x=max(idx - 0.5, 0), y=1.0, yref="paper", text=stage,
+                               showarrow=False, xanchor="left", yanchor="bottom",
+                               font=dict(size=10, color="#666"))
     fig.add_vline(x=current, line=dict(color="black", width=1.5))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=50 if title else 30, b=10),
                       title=dict(text=title) if title else None, xaxis_title="snapshot",
@@ -119,13 +124,24 @@ def coding_rate_series(rows: list[dict]) -> dict[str, np.ndarray]:
     return out
 
 
-def rank_series(run, of: str) -> dict[str, np.ndarray]:
-    """Numerical rank of all features and of each (true or learned) cluster per snapshot."""
+def rank_indices(n: int, current: int, most: int = 120) -> np.ndarray:
+    """The snapshots whose per-cluster ranks are read: all of them for short runs, else ``most``
+    evenly spaced ones plus the current one (each read opens a snapshot file)."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.r_[np.linspace(0, n - 1, most).round().astype(int), current])
+
+
+def rank_series(run, of: str, indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Numerical rank of all features and of each (true or learned) cluster, per snapshot in
+    ``indices`` (default all)."""
     n = run.count
     rows = run.rows()[:n]
-    out = {"all features": np.array([r.get("scalars", {}).get("rank_all", np.nan) for r in rows])}
+    indices = np.arange(n) if indices is None else np.asarray(indices)
+    out = {"all features": np.array([rows[i].get("scalars", {}).get("rank_all", np.nan)
+                                     for i in indices], dtype=float)}
     key = "rank_true" if of == "true clusters" else "rank_learned"
-    per = [run.snapshot(i).extras.get(key) for i in range(n)]
+    per = [run.snapshot(int(i)).extras.get(key) for i in indices]
     width = max((len(p) for p in per if p is not None), default=0)
     names = None
     ds = run.dataset if key == "rank_true" else None
@@ -300,11 +316,14 @@ def build(run, index: int, options: dict) -> list[Panel]:
 
     # -- numerical ranks, Fig. 3b
     of = options.get("ranks_of", "true clusters")
-    ranks = rank_series(run, of)
+    at = rank_indices(n, index)
+    ranks = rank_series(run, of, at)
+    rank_fig = curves(rows, ranks, current=index, y_title="rank (95% energy)", x=at,
+                      dash={"all features": "solid"}, colors={"all features": "black"})
+    rank_fig.update_yaxes(tickformat="d", rangemode="tozero")
     panels.append(Panel(
         title="Numerical ranks (Fig. 3b)",
-        figure=curves(rows, ranks, current=index, y_title="rank (95% energy)",
-                      dash={"all features": "solid"}, colors={"all features": "black"}),
+        figure=rank_fig,
         text=("The numerical rank of a set of features is the fewest singular values holding 95% "
               "of the energy: the dimension of the subspace they lie close to. The rank of all "
               "features should stay high (diverse), the rank of each cluster should fall "
