@@ -226,7 +226,10 @@ def render_lens_options(lens, key_prefix: str, runs: list[dict] | None = None,
     """Draw a lens's Options as widgets and return their values."""
     w = where or st
     values = {}
-    for o in lens.options:
+    opts = list(lens.options)
+    cols = w.columns(min(3, len(opts))) if opts else []
+    for i, o in enumerate(opts):
+        w = cols[i % len(cols)]
         key = f"{key_prefix}:{o.name}"
         help_text = o.help or o.label
         restore(key)

@@ -46,7 +46,7 @@ CARDS = [
     MethodCard("mlc", "MLC", "Unsupervised Manifold Linearizing and Clustering",
                "Each cluster straightened into its own subspace: the cosine matrix turns "
                "block-diagonal.", "mlc.svg"),
-    MethodCard("gan", "ClusterGAN-style WGAN", "Learning the Precise Feature for Cluster "
+    MethodCard("gan", "GAN clustering", "Learning the Precise Feature for Cluster "
                "Assignment",
                "A generator with one row per cluster id: watch each row become one class.",
                "gan.svg"),

@@ -108,19 +108,23 @@ def method_axes(extras: dict) -> tuple[np.ndarray, tuple[str, str]] | None:
     - ``extras["Y"]``: DEKM's Y = V.h, columns in ascending eigenvalue order of S_w; the first
       column has the most cluster structure, the last the least (the one DEKM's greedy loss works on).
     """
+    y = extras.get("Y")
+    has_y = isinstance(y, np.ndarray) and y.ndim == 2 and y.shape[1] >= 2
+    y_names = (("Y₁: most cluster structure (smallest eigenvalue)",
+                f"Y{_subscript(y.shape[1])}: least cluster structure (the greedy loss's axis)")
+               if has_y else None)
     names = extras.get("axes_names")
     if isinstance(names, str) and "|" in names:
         xname, yname = names.split("|", 1)
+    elif y_names:
+        xname, yname = y_names  # DEKM hands Y's first and last columns as its axes
     else:
         xname, yname = "method axis 1", "method axis 2"
     axes = extras.get("axes")
     if isinstance(axes, np.ndarray) and axes.ndim == 2 and axes.shape[1] >= 2:
         return np.asarray(axes[:, :2], dtype=np.float64), (xname, yname)
-    y = extras.get("Y")
-    if isinstance(y, np.ndarray) and y.ndim == 2 and y.shape[1] >= 2:
-        return (np.column_stack([y[:, 0], y[:, -1]]).astype(np.float64),
-                ("Y₁: most cluster structure (smallest eigenvalue)",
-                 f"Y{_subscript(y.shape[1])}: least cluster structure (the greedy loss's axis)"))
+    if has_y:
+        return np.column_stack([y[:, 0], y[:, -1]]).astype(np.float64), y_names
     return None
 
 

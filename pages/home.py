@@ -23,7 +23,9 @@ for col, card in zip(cols, A.CARDS):
         pic = C.picture(card.picture)
         if pic:
             st.image(pic, width="stretch")
-        st.markdown(f'<p class="dcviz-card-title">{card.name}</p>', unsafe_allow_html=True)
+        info = registered.get(card.id, {})
+        st.markdown(f'<p class="dcviz-card-title">{info.get("title") or card.name}</p>',
+                    unsafe_allow_html=True)
         data = A.TRY_IT[card.id]
         # The button sits right under the name, so the five line up whatever the text's length.
         if card.id in registered:
@@ -36,7 +38,7 @@ for col, card in zip(cols, A.CARDS):
         else:
             st.caption("Not installed in this version yet.")
         st.write(card.see)
-        st.caption(card.paper)
+        st.caption(info.get("paper") or card.paper)
 
 others = [m for mid, m in registered.items() if mid not in A.TRY_IT]
 if others:

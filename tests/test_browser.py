@@ -156,14 +156,21 @@ def test_home_button_shows_live_latent_plot(server):
         no_exception_text(page)
 
 
-# Pixel position of a point of the latent scatter (WebGL or SVG alike), and its sample index.
+# Pixel position of a point of the latent scatter (WebGL or SVG alike), and the sample indices
+# of every point drawn within 8 px of it (a click there may pick any of them).
 POINT_JS = """() => {
   const gd = document.querySelector('.st-key-explore_latent .js-plotly-plot');
   const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-  const tr = gd._fullData[0]; const i = Math.floor(tr.x.length / 2);
   const r = gd.getBoundingClientRect();
-  return [r.left + xa._offset + xa.l2p(tr.x[i]), r.top + ya._offset + ya.l2p(tr.y[i]),
-          tr.customdata[i][0]];
+  const px = (t, i) => [r.left + xa._offset + xa.l2p(t.x[i]), r.top + ya._offset + ya.l2p(t.y[i])];
+  const top = gd._fullData[gd._fullData.length - 1];
+  const [x, y] = px(top, Math.floor(top.x.length / 2));
+  const near = [];
+  for (const t of gd._fullData) for (let i = 0; i < t.x.length; i++) {
+    const [a, b] = px(t, i);
+    if (Math.hypot(a - x, b - y) < 8) near.push(t.customdata[i][0]);
+  }
+  return [x, y, near];
 }"""
 
 
@@ -175,10 +182,11 @@ def test_link_to_explore_on_a_fresh_server_and_click_a_point(tiny_run, tmp_path)
         page.locator(".st-key-explore_latent .js-plotly-plot .xtitle").first.wait_for()
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
         assert "Home" in nav and "app" not in nav.split()
-        x, y, sample = page.evaluate(POINT_JS)
+        x, y, near = page.evaluate(POINT_JS)
         page.mouse.click(x, y)
-        page.get_by_text(f"Sample {sample}").first.wait_for()
         page.get_by_text("Nearest neighbours in the latent space").wait_for()
+        shown = re.search(r"Sample (\d+)", page.inner_text("body"))
+        assert shown and int(shown.group(1)) in near, (shown and shown.group(0), near)
         page.wait_for_timeout(1500)
         assert page.locator("img[src*='/media/']").count() >= 2  # the point and its neighbours
         no_exception_text(page)

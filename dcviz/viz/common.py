@@ -182,7 +182,7 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
     ncols = max(1, min(ncols, len(groups)))
     nrows = math.ceil(len(groups) / ncols)
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[t for t, _ in groups],
-                        shared_xaxes=False, vertical_spacing=min(0.12, 0.35 / max(nrows - 1, 1)),
+                        shared_xaxes=False, vertical_spacing=min(0.2, 0.5 / nrows),
                         horizontal_spacing=0.08)
     x = np.arange(len(rows))
     hover = _hover_text(rows)
