@@ -56,6 +56,31 @@ CARDS = [
 ]
 
 
+#: The most telling live panel of each method's lens on the Train page (DESIGN.md, "Train"),
+#: found by a word of its title. A lens can name its own with a ``live`` attribute (a panel
+#: title or index); otherwise its first panel is used.
+LIVE_PANEL = {"dekm": "spectrum", "dcrl": "stage", "mlc": "cosine", "gan": "generated samples",
+              "acedec": "beta_cs per"}
+
+
+def pick_live_panel(method_id: str, panels: Sequence, live=None):
+    """The panel the Train page shows live, from a lens's panels (None when there are none)."""
+    if not panels:
+        return None
+    if isinstance(live, int) and not isinstance(live, bool) and 0 <= live < len(panels):
+        return panels[live]
+    if isinstance(live, str):
+        for p in panels:
+            if getattr(p, "title", "") == live:
+                return p
+    word = LIVE_PANEL.get(method_id)
+    if word:
+        for p in panels:
+            if word.lower() in (getattr(p, "title", "") or "").lower():
+                return p
+    return panels[0]
+
+
 def default_run(registered: Sequence[str]) -> tuple[str, str, str] | None:
     """(method, data, preset) of Home's big button, or None when neither method is installed."""
     for run in (DEFAULT_RUN, FALLBACK_RUN):

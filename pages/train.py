@@ -242,8 +242,8 @@ def run_card(run_id: str, is_focus: bool) -> None:
 
 
 def live_lens_panel(view, index: int):
-    """The method's most telling live view: the lens's ``live`` panel if it names one, else its
-    first panel; rebuilt only when a new snapshot arrives."""
+    """The method's most telling live view (see appstate.pick_live_panel); rebuilt only when a
+    new snapshot arrives."""
     lens = get_lens(view.method_id)
     if lens is None:
         return None, None
@@ -251,14 +251,7 @@ def live_lens_panel(view, index: int):
     if cached and cached[0] == (view.run_id, index):
         return lens, cached[1]
     panels = C.build_panels(lens, view, index)
-    want = getattr(lens, "live", None)
-    panel = None
-    if isinstance(want, str):
-        panel = next((p for p in panels if p.title == want), None)
-    elif isinstance(want, int) and 0 <= want < len(panels):
-        panel = panels[want]
-    if panel is None and panels:
-        panel = panels[0]
+    panel = A.pick_live_panel(view.method_id, panels, getattr(lens, "live", None))
     st.session_state["_train_lens"] = ((view.run_id, index), panel)
     return lens, panel
 

@@ -304,6 +304,17 @@ def test_default_run_and_cards():
     assert set(A.TRY_IT) == {c.id for c in A.CARDS}
 
 
+def test_live_panel_choice():
+    from dcviz.viz import Panel
+    panels = [Panel("Fig. 1: embedding"), Panel("Eigenvalue spectrum of S_w per iteration"),
+              Panel("Y = V·h coordinates")]
+    assert A.pick_live_panel("dekm", panels).title.startswith("Eigenvalue spectrum")
+    assert A.pick_live_panel("dekm", panels, live=2).title.startswith("Y =")
+    assert A.pick_live_panel("dekm", panels, live="Fig. 1: embedding") is panels[0]
+    assert A.pick_live_panel("some-method", panels) is panels[0]
+    assert A.pick_live_panel("dekm", []) is None
+
+
 def test_data_choices_from_the_registry():
     from dcviz import data as D
     entries = D.list_datasets()
