@@ -231,8 +231,10 @@ class AceDecConfig(CentroidAEConfig):
                                   "decoded views of a live run can be drawn.", min=1, max=1000,
                                   step=1, advanced=True)
     presets: ClassVar[dict] = {
-        "quick": {"pretrain_epochs": 25, "cluster_epochs": 20, "batch_size": 256,
-                  "kmeans_n_init": 5},
+        # about a minute on digits on a 2-core CPU: a shorter pretraining, and fewer, larger
+        # clustering steps (10x the paper's rate) in place of the paper's 150 epochs
+        "quick": {"pretrain_epochs": 50, "cluster_epochs": 20, "batch_size": 256,
+                  "cluster_lr": 1e-3, "kmeans_n_init": 5},
         "paper": {},
     }
 

@@ -195,8 +195,10 @@ class DCNConfig(CentroidAEConfig):
                        "reconstruction (the paper compares 0.1, 1 and 10).", min=0.0, max=1000.0,
                        log=True, label="lambda")
     presets: ClassVar[dict] = {
-        "quick": {"pretrain_epochs": 25, "cluster_epochs": 20, "batch_size": 256,
-                  "cluster_lr": 1e-4, "kmeans_n_init": 5},
+        # about a minute on digits on a 2-core CPU: a shorter pretraining, and fewer, larger
+        # clustering steps (10x the paper's rate) in place of the paper's 150 epochs
+        "quick": {"pretrain_epochs": 50, "cluster_epochs": 20, "batch_size": 256,
+                  "cluster_lr": 1e-3, "kmeans_n_init": 5},
         "paper": {},
     }
 
