@@ -17,9 +17,9 @@ torch.set_num_threads(1)
 # tiny configs: a linear AE keeps the runs to seconds on one core
 TINY_IMAGES = {"arch": "linear", "latent_dim": 6, "pretrain_epochs": 3, "cluster_epochs": 3,
                "warmup_epochs": 3, "init_rounds": 2, "subsample": 300, "batch_size": 128}
-SYNTH = {"name": "synth25", "n_samples": 800}
-TINY_SYNTH = {"n_clusters": 4, "pretrain_epochs": 15, "cluster_epochs": 8, "init_rounds": 2,
-              "warmup_epochs": 10, "subsample": 400, "batch_size": 64, "lr": 3e-3,
+SYNTH = {"name": "synth25", "n_samples": 600}
+TINY_SYNTH = {"n_clusters": 4, "pretrain_epochs": 10, "cluster_epochs": 5, "init_rounds": 1,
+              "warmup_epochs": 8, "subsample": 300, "batch_size": 64, "lr": 3e-3,
               "cluster_lr": 1e-3}
 
 

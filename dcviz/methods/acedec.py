@@ -385,7 +385,8 @@ class AceDec(CentroidAEMethod):
                 opt.zero_grad(set_to_none=True)
                 terms["total"].backward()
                 opt.step()
-                centroids, counts = minibatch_kmeans_update(centroids, counts, z[idx], labels_b, cfg.count_decay)
+                centroids, counts = minibatch_kmeans_update(centroids, counts, z[idx], labels_b,
+                                                            cfg.count_decay)
         with torch.no_grad():
             terms, _ = eq5(z)
         return {"V": V.detach().clone(), "b": b.detach().clone(), "centroids": centroids,
