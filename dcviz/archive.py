@@ -413,7 +413,7 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
     module's MAX_* values, read at call time. Raises :class:`ArchiveError`; nothing is left in
     the store then.
     """
-    where = _where(label)
+    where = _where(safe_text(os.path.basename(str(label)), 80) if label else None)
     max_total_bytes = MAX_TOTAL_BYTES if max_total_bytes is None else int(max_total_bytes)
     max_file_bytes = MAX_FILE_BYTES if max_file_bytes is None else int(max_file_bytes)
     max_files = MAX_FILES if max_files is None else int(max_files)
@@ -452,21 +452,9 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
         run_id = new_run_id(cfg["method"])
         while (store.root / run_id).exists():
             run_id = new_run_id(cfg["method"])
-        original = cfg.get("run_id")
         now = time.time()
-        cfg = {**cfg, "run_id": run_id, "imported_from": original if isinstance(original, str) else None,
-               "imported_at": now, "tags": _clean_tags(cfg.get("tags"))}
-        cfg.update(_withhold_paths(cfg["data"]))
-        if not isinstance(cfg.get("name"), str):
-            cfg["name"] = ""
-        atomic_write_json(tmp / "config.json", cfg)
-        state = status.get("state")
-        if state in ACTIVE_STATES or not isinstance(state, str):
-            # The process that trained it is on another machine: the run ended where it ends.
-            state = "interrupted"
-        status = {k: v for k, v in status.items() if k != "pid"}
-        status.update(state=state, updated=now, imported=True)
-        atomic_write_json(tmp / "status.json", status)
+        atomic_write_json(tmp / "config.json", _imported_config(cfg, run_id, now))
+        atomic_write_json(tmp / "status.json", _imported_status(status, now))
         os.rename(tmp, store.path_of(run_id))  # one step: the run appears whole or not at all
         return run_id
     except ArchiveError:
@@ -475,6 +463,80 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+# --------------------------------------------------------------------------- what pages show
+
+STATES = ("queued", "running", "paused", "stopped", "done", "failed", "interrupted")
+
+
+def safe_text(value, limit: int) -> str:
+    """A string from an archive, made safe to show in Streamlit markdown: one line, no control
+    characters, no markdown link or image (``](`` is broken up, so no remote picture loads),
+    no HTML brackets."""
+    s = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value if value is not None else ""))
+    s = s.replace("](", "] (").replace("<", "‹").replace(">", "›")
+    s = re.sub(r"\s+", " ", s).strip()
+    return s[:limit]
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _imported_config(cfg: dict, run_id: str, now: float) -> dict:
+    """config.json as the app will trust it: fresh id, display fields of safe types and text,
+    file paths withheld. Fields that drive training (method, config, data) were validated."""
+    from dcviz.methods.base import get_method
+    cls = get_method(cfg["method"])
+    original = cfg.get("run_id")
+    out = dict(cfg)
+    out.update(
+        run_id=run_id, imported_at=now,
+        imported_from=safe_text(original, 140) if isinstance(original, str) else None,
+        name=safe_text(cfg.get("name"), 100), tags=_clean_tags(cfg.get("tags")),
+        method_title=cls.title, data_name=safe_text(cfg.get("data_name") or "data", 60) or "data",
+        preset=safe_text(cfg.get("preset") or "quick", 20),
+        created=_number(cfg.get("created")) or now,
+        seed=cfg["config"].get("seed", cfg.get("seed")),
+        has_labels=bool(cfg.get("has_labels")))
+    for key in ("n_samples", "input_dim"):
+        v = cfg.get(key)
+        out[key] = int(v) if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+    shape = cfg.get("image_shape")
+    out["image_shape"] = ([int(v) for v in shape] if isinstance(shape, list) and len(shape) == 3
+                          and all(isinstance(v, int) and 0 < v < 100_000 for v in shape) else [])
+    versions = cfg.get("versions")
+    out["versions"] = ({safe_text(k, 40): safe_text(v, 60) for k, v in list(versions.items())[:30]}
+                       if isinstance(versions, dict) else {})
+    out.update(_withhold_paths(cfg["data"]))
+    return out
+
+
+def _imported_status(status: dict, now: float) -> dict:
+    """status.json as the app will trust it: a known state (an active one becomes
+    "interrupted": the process that trained it is on another machine), numbers that are
+    numbers, scores that are floats, the error text made safe to show; no pid."""
+    state = status.get("state")
+    if state in ACTIVE_STATES or state not in STATES:
+        state = "interrupted"
+    out: dict = {"state": state, "updated": now, "imported": True}
+    for key in ("seconds", "started", "finished", "progress"):
+        v = _number(status.get(key))
+        if v is not None:
+            out[key] = v
+    metrics = status.get("metrics")
+    if isinstance(metrics, dict):
+        out["metrics"] = {safe_text(k, 40): v for k, v in metrics.items()
+                          if _number(v) is not None}
+    if status.get("error"):
+        out["error"] = safe_text(status["error"], 2000)
+    if isinstance(status.get("traceback"), str):
+        out["traceback"] = status["traceback"][:20_000]
+    return out
 
 
 def _withhold_paths(spec) -> dict:
@@ -510,9 +572,17 @@ def data_withheld(config: dict) -> str | None:
 
 
 def _clean_tags(tags) -> list[str]:
+    """Tags of an archive that follow the app's own rules (dcviz.manage); others are dropped."""
+    from dcviz.manage import ManageError, parse_tags
     if not isinstance(tags, list):
         return []
-    return [str(t)[:40] for t in tags if isinstance(t, (str, int, float))][:20]
+    out = []
+    for t in tags[:100]:
+        try:
+            out += parse_tags([t]) if isinstance(t, str) else []
+        except ManageError:
+            continue
+    return list(dict.fromkeys(out))[:20]
 
 
 def import_run_folder(store: RunStore, folder: str | Path, **limits) -> str:

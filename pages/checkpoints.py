@@ -100,7 +100,7 @@ with st.expander("Import a run archive (.zip)", expanded=not runs):
         if kind == "error":
             st.error(f"Not imported. {value}")
         else:
-            st.success(f"Imported {up.name} as run `{value}`. It is in the run store now: open it "
+            st.success(f"Imported {X.safe_text(up.name, 80)} as run `{value}`. It is in the run store now: open it "
                        "here, on Explore or on Compare.")
             st.page_link(C.PAGES["explore"], label="Open it in Explore", query_params={"run": value},
                          icon=":material/travel_explore:",
@@ -213,10 +213,10 @@ else:
                 st.session_state.pop(data_key, None)
             else:
                 st.session_state.pop("_checkpoints_upload_error", None)
-                st.session_state[data_key] = {"spec": spec, "label": up_data.name}
+                st.session_state[data_key] = {"spec": spec, "label": X.safe_text(up_data.name, 80)}
         err = st.session_state.get("_checkpoints_upload_error")
         if err:
-            st.error(f"This file cannot be used: {err}")
+            st.error(f"This file cannot be used: {X.safe_text(err, 1500)}")
 
 chosen = st.session_state.get(data_key)
 if not chosen:

@@ -7,6 +7,8 @@ runs that share a data set. The shared control: ``compare_mode`` ("epoch", "prog
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -310,16 +312,25 @@ def _status(run_id: str) -> dict:
     return status
 
 
-def needs_polling() -> bool:
-    return bool(st.session_state.get("compare_playing")) or any(live(i) for i in chosen)
+def refresh_interval() -> float | None:
+    """Seconds between redraws while playing or while a chosen run trains, else None.
+
+    Never shorter than twice the time the last redraw took: on a busy machine a timer that
+    fires before the redraw ends would restart it, and the page would never finish drawing."""
+    if not (st.session_state.get("compare_playing") or any(live(i) for i in chosen)):
+        return None
+    base = 0.9 if st.session_state.get("compare_playing") else 2.0
+    return max(base, 2.0 * float(st.session_state.get("_compare_draw_s", 0.0)))
 
 
-def fragment(polling: bool) -> None:
+def fragment(interval: float | None) -> None:
+    start = time.perf_counter()
     body()
-    if needs_polling() != polling:
-        st.rerun(scope="app")
+    st.session_state["_compare_draw_s"] = time.perf_counter() - start
+    wanted = refresh_interval()
+    if (wanted is None) != (interval is None) or (wanted and interval and wanted > 1.5 * interval):
+        st.rerun(scope="app")  # start, stop or slow down the timer
 
 
-polling = needs_polling()
-interval = (0.9 if st.session_state.get("compare_playing") else 2.0) if polling else None
-st.fragment(run_every=interval)(fragment)(polling)
+interval = refresh_interval()
+st.fragment(run_every=interval)(fragment)(interval)

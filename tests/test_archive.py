@@ -359,3 +359,29 @@ def test_cli_run_exported_imported_opens_in_every_page(tmp_path, monkeypatch):
     text = page_text(at)
     assert "100.0% of the 1797 points fall in matched clusters" in text.replace("**", "")
     assert len([c for c in at.get("plotly_chart")]) >= 4
+
+
+def test_display_fields_of_an_archive_are_defanged(tiny_run, store):
+    """Names, data names, scores and error texts of an archive are shown by the pages: they
+    must not load remote pictures through markdown, nor break the run lists."""
+    files = run_files(tiny_run)
+    cfg = json.loads(files["run/config.json"])
+    cfg.update(name="nice ![x](http://tracker.example/p.png) <b>bold</b>",
+               data_name="digits](http://x)", method_title="<script>", created="yesterday",
+               tags=["ok", "<bad>", 3, "ok"], n_samples="many")
+    status = json.loads(files["run/status.json"])
+    status.update(state="exploded", metrics={"nmi": "high", "acc": 0.5}, seconds="long",
+                  error="see ![img](http://tracker.example/e.png)")
+    files["run/config.json"] = json.dumps(cfg).encode()
+    files["run/status.json"] = json.dumps(status).encode()
+    run_id = import_archive(store, rezip(files))
+    rd = store.open(run_id)
+    c, st = rd.read_config(), rd.read_status(raw=True)
+    for text in (c["name"], c["data_name"], st["error"]):
+        assert "](" not in text and "<" not in text and ">" not in text
+    assert c["method_title"] == "AE + k-means"  # from the installed method, not the archive
+    assert isinstance(c["created"], float) and c["tags"] == ["ok"] and c["n_samples"] is None
+    assert st["state"] == "interrupted" and st["metrics"] == {"acc": 0.5} and "seconds" not in st
+    from dcviz.appstate import run_label, run_table
+    row = rd.summary()
+    assert "nice" in run_label(row) and run_table([row])[0]["NMI"] is None  # the lists show it

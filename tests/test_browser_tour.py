@@ -1,0 +1,254 @@
+"""A real-browser tour of the whole app: Playwright drives Debian's headless chromium against
+`streamlit run app.py` on a free local port, with an empty run store in a temporary folder.
+
+The tour:
+1. Home: press the default-run button (Launch) and time it until the first latent plot is drawn
+   on the Train page (printed, never asserted: the CPU is shared);
+2. Train: watch at least two more snapshots arrive with no reload; pause the run (the snapshot
+   count stops), resume it (it moves again);
+3. Explore: click a point of the latent scatter and see that point's image; press Play and see
+   the slider move by itself;
+4. Compare: the live run and a second, tiny run on the same data (trained with
+   ``dcviz.runs.execute`` into the same store, in the test process, while the tour goes on),
+   side by side, with the scores table and the contingency table;
+5. Checkpoints: the tiny run's model, with an uploaded file of new points (digits with noise)
+   pushed through it: cluster sizes, the examples grid and the placement plot.
+
+Every page is checked for Streamlit's exception box and for "Traceback". Screenshots go to
+test-artifacts/tour-*.png (git-ignored). Skipped when /usr/bin/chromium is missing, unless
+DCVIZ_REQUIRE_BROWSER=1 (CI), where that is a failure.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_browser import (ARTIFACTS, CHROMIUM, POINT_JS, chromium, no_exception_text,
+                          snapshot_count, streamlit_app)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def tour_server(tmp_path, monkeypatch):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("DCVIZ_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing and DCVIZ_REQUIRE_BROWSER=1")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))  # uploads stay in the test
+    with streamlit_app(runs, tmp_path, "tour") as url:
+        yield url, runs, tmp_path
+
+
+def train_tiny_run(root: Path, out: dict) -> None:
+    """A second run on digits, trained in this process while the browser tours (tiny config)."""
+    try:
+        import torch
+
+        from dcviz import data as D
+        from dcviz.runs import RunStore, create_run, execute, prepare
+        torch.set_num_threads(1)
+        ds = D.load("digits")
+        cls, cfg = prepare("ae-kmeans", ds, {"pretrain_epochs": 2, "snapshot_every": 1,
+                                             "subsample": 600}, "quick")
+        rd = create_run(RunStore(root), cls, cfg, ds, "quick", name="tiny baseline")
+        out["run_id"] = rd.run_id
+        out["status"] = execute(rd, cls, cfg, ds)["state"]
+    except Exception as e:  # noqa: BLE001 - reported by the test
+        out["error"] = repr(e)
+
+
+def noisy_digits_npz(path: Path) -> Path:
+    """New data for the checkpoint: sklearn's digits with pixel noise, as an upload would be."""
+    from dcviz import data as D
+    ds = D.load("digits")
+    rng = np.random.default_rng(1)
+    idx = rng.choice(ds.n, 400, replace=False)
+    x = np.clip(ds.x[idx] + rng.normal(0, 0.08, (400, ds.dim)), 0, 1).astype(np.float32)
+    np.savez(path, x=x.reshape(-1, 8, 8), y=ds.y[idx])
+    return path
+
+
+def shot(page, name: str, path: Path | None = None) -> None:
+    """A screenshot of the whole page. Streamlit scrolls inside its main area, not the window,
+    so the window is made as tall as that area for the picture, then put back."""
+    page.wait_for_timeout(400)
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    tall = min(max(size["height"], int(height) + 40), 6000)
+    if tall > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": tall})
+        page.wait_for_timeout(700)
+    page.screenshot(path=str(path or ARTIFACTS / f"tour-{name}.png"), full_page=True)
+    if tall > size["height"]:
+        page.set_viewport_size(size)
+
+
+def wait_quiet(page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit is not running the script (its status widget gone)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def press(locator, tries: int = 4) -> None:
+    """Click a button that a live fragment redraws every second: a normal click first (it may be
+    intercepted while the fragment swaps its elements), then a click event sent to the button."""
+    for _ in range(tries):
+        try:
+            locator.click(timeout=4000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try again
+            pass
+    locator.dispatch_event("click")
+
+
+def test_tour(tour_server):
+    url, runs, tmp = tour_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    tiny: dict = {}
+    t_tour = time.perf_counter()
+    with chromium() as page:
+        try:
+            tour(page, url, runs, tmp, tiny, t_tour)
+        except Exception:
+            shot(page, "failure")  # what the page showed when the tour stopped
+            raise
+    print(f"tour took {time.perf_counter() - t_tour:.0f} s")
+
+
+def tour(page, url: str, runs: Path, tmp: Path, tiny: dict, t_tour: float) -> None:
+    # ------------------------------------------------------------ 1. Home -> Launch
+    page.goto(url)
+    button = page.get_by_role("button", name=re.compile("Watch .* cluster handwritten digits"))
+    button.wait_for()
+    page.get_by_text("No runs yet").wait_for()
+    no_exception_text(page)
+    shot(page, "1-home")
+    t0 = time.perf_counter()
+    button.click()
+    page.locator(".st-key-train_latent .js-plotly-plot .xtitle",
+                 has_text="PC 1").first.wait_for(state="visible")
+    first_plot = time.perf_counter() - t0
+    print(f"\nLaunch to first latent plot: {first_plot:.1f} s (shared, contended CPU)")
+    live_ids = [d.name for d in runs.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    assert len(live_ids) == 1
+    live_id = live_ids[0]
+    shot(page, "2-train-first-plot")
+
+    # ------------------------------------------------------------ 2. snapshots, pause, resume
+    # The first plot was the first snapshot arriving by itself; at least one more must follow.
+    n0 = snapshot_count(page)
+    end = time.time() + 240
+    while snapshot_count(page) < max(2, n0 + 1) and time.time() < end:
+        page.wait_for_timeout(300)
+    n1 = snapshot_count(page)
+    assert n1 >= max(2, n0 + 1), f"no second snapshot arrived by itself ({n0} -> {n1})"
+    no_exception_text(page)
+    shot(page, "3-train-live")
+    print(f"{n1} snapshots on the page {time.perf_counter() - t0:.0f} s after Launch")
+
+    press(page.get_by_role("button", name="Pause", exact=True))
+    page.get_by_role("button", name="Resume", exact=True).wait_for()
+    page.wait_for_timeout(2500)  # a batch in flight may still finish its snapshot
+    paused_at = snapshot_count(page)
+    page.wait_for_timeout(4000)
+    assert snapshot_count(page) == paused_at, "snapshots kept arriving while paused"
+    assert "paused" in page.inner_text("body")
+    shot(page, "4-train-paused")
+    press(page.get_by_role("button", name="Resume", exact=True))
+    end = time.time() + 240
+    while snapshot_count(page) <= paused_at and time.time() < end:
+        page.wait_for_timeout(300)
+    assert snapshot_count(page) > paused_at, "no snapshot after Resume"
+    no_exception_text(page)
+
+    # The second run trains beside the live one from now on (same store, same data).
+    worker = threading.Thread(target=train_tiny_run, args=(runs, tiny), daemon=True)
+    worker.start()
+
+    # ------------------------------------------------------------ 3. Explore: click, image, play
+    page.goto(f"{url}/explore?run={live_id}")
+    chart = ".st-key-explore_latent .js-plotly-plot"
+    page.locator(chart).first.wait_for(state="visible")
+    follow = page.locator(".st-key-explore_follow input[type=checkbox]")
+    if follow.count() and follow.first.is_checked() and follow.first.is_enabled():
+        press(page.locator(".st-key-explore_follow label").first)  # hold still
+    wait_quiet(page)
+    page.wait_for_timeout(1000)
+    for attempt in range(3):  # the live view redraws every second or two: a click may miss
+        x, y, sample = page.evaluate(POINT_JS)
+        page.mouse.click(x, y)
+        try:
+            page.get_by_text(f"Sample {sample}").first.wait_for(timeout=60_000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError
+            if attempt == 2:
+                raise
+            wait_quiet(page)
+    img = page.locator("[data-testid='stImage'] img").first
+    img.wait_for(state="visible")
+    assert img.evaluate("i => i.naturalWidth") > 0, "the point's image did not load"
+    no_exception_text(page)
+    shot(page, "5-explore-point")
+    print(f"Explore point shown at {time.perf_counter() - t_tour:.0f} s")
+
+    label = page.get_by_text(re.compile(r"^snapshot \d+ of \d+")).first
+    before = label.inner_text()
+    press(page.get_by_role("button", name="▶ Play"))
+    seen = {before}
+    end = time.time() + 60
+    while len(seen) < 3 and time.time() < end:
+        page.wait_for_timeout(400)
+        try:
+            seen.add(page.get_by_text(re.compile(r"^snapshot \d+ of \d+")).first.inner_text(timeout=2000))
+        except Exception:  # noqa: BLE001 - the label is redrawn while playing
+            pass
+    assert len(seen) >= 3, f"the slider did not move by itself while playing: {seen}"
+    shot(page, "6-explore-playing")
+    pause_btn = page.get_by_role("button", name="⏸ Pause")
+    if pause_btn.count():
+        press(pause_btn.first)
+    no_exception_text(page)
+
+    # ------------------------------------------------------------ 4. Compare
+    worker.join(timeout=240)
+    assert "error" not in tiny, tiny.get("error")
+    assert tiny.get("status") == "done", tiny
+    page.goto(f"{url}/compare?runs={live_id},{tiny['run_id']}")
+    page.locator(".st-key-compare_latent_1 .js-plotly-plot").first.wait_for(state="visible")
+    page.locator(".st-key-compare_contingency .js-plotly-plot").first.wait_for(state="visible")
+    page.get_by_text(re.compile(r"of the \d+ points fall in matched clusters")).first.wait_for()
+    wait_quiet(page)
+    no_exception_text(page)
+    body = page.inner_text("body")
+    assert "Scores" in body and "Which clusters map to which" in body
+    # plotly's own PNG export: the modebar's camera button is there on hover
+    page.locator(".st-key-compare_latent_0 .js-plotly-plot").first.hover()
+    camera = page.locator(".st-key-compare_latent_0 .modebar-btn[data-title='Download plot as a png']")
+    camera.first.wait_for(state="attached")
+    shot(page, "7-compare")
+    print(f"Compare shown at {time.perf_counter() - t_tour:.0f} s")
+
+    # ------------------------------------------------------------ 5. Checkpoints + new data
+    page.goto(f"{url}/checkpoints?run={tiny['run_id']}")
+    page.get_by_text("New data").first.wait_for()
+    page.get_by_role("button", name="Upload a file").click()
+    upload = page.locator(".st-key-checkpoints_upload input[type=file]")
+    upload.wait_for(state="attached")
+    upload.set_input_files(str(noisy_digits_npz(tmp / "noisy-digits.npz")))
+    page.locator(".st-key-checkpoints_placement .js-plotly-plot").first.wait_for(state="visible")
+    page.get_by_text(re.compile(r"400 points · \d+ of 10 clusters used")).first.wait_for()
+    page.locator("[data-testid='stImage'] img").first.wait_for(state="visible")
+    wait_quiet(page)
+    no_exception_text(page)
+    shot(page, "8-checkpoints")
