@@ -162,12 +162,14 @@ def _pick_point():
     except (KeyError, TypeError):
         pass
     for p in points or []:
-        cd = p.get("customdata")
+        cd = p.get("customdata") if isinstance(p, dict) else None
         if isinstance(cd, (list, tuple)):
             cd = cd[0] if cd else None
-        if cd is not None:
+        try:
             st.session_state["explore_point"] = int(cd)
             return
+        except (TypeError, ValueError):
+            continue  # not a point of ours (or an unreadable one): ignore the click
 
 
 def latent_tab(snap, index: int, count: int) -> None:

@@ -220,20 +220,20 @@ def run_card(run_id: str, is_focus: bool) -> None:
         with right:
             b = st.columns(4)
             if live is not None and state in ("queued", "running"):
-                if b[0].button("Pause", key=f"pause:{run_id}", help="Pause training after the current batch."):
+                if b[0].button("Pause", key=f"pause_{run_id}", help="Pause training after the current batch."):
                     mgr.pause(run_id)
                     st.rerun(scope="fragment")
             elif live is not None and state == "paused":
-                if b[0].button("Resume", key=f"resume:{run_id}", help="Carry on training from where it paused."):
+                if b[0].button("Resume", key=f"resume_{run_id}", help="Carry on training from where it paused."):
                     mgr.resume(run_id)
                     st.rerun(scope="fragment")
             if live is not None and state in ("queued", "running", "paused"):
-                if b[1].button("Stop", key=f"stop:{run_id}",
+                if b[1].button("Stop", key=f"stop_{run_id}",
                                help="Stop for good: the run keeps its snapshots and a checkpoint."):
                     mgr.stop(run_id)
                     st.rerun(scope="fragment")
             if not is_focus:
-                if b[2].button("Watch", key=f"focus:{run_id}", help="Show this run's live views below."):
+                if b[2].button("Watch", key=f"focus_{run_id}", help="Show this run's live views below."):
                     st.session_state["train_focus"] = run_id
                     st.rerun(scope="fragment")
             with b[3]:

@@ -150,8 +150,9 @@ def test_home_button_shows_live_latent_plot(server):
         no_exception_text(page)
         page.screenshot(path=str(ARTIFACTS / "browser-3-train-live.png"), full_page=True)
 
-        # Stop it: the Train page's Stop button reaches the run thread.
-        page.get_by_role("button", name="Stop").first.click()
+        # Stop it: the run card's Stop button (not Streamlit's own "Stop" in the toolbar)
+        # reaches the run thread.
+        page.locator("[class*='st-key-stop_'] button").first.click()
         page.get_by_text(re.compile(r"^stopped ·")).first.wait_for()
         no_exception_text(page)
 
@@ -184,9 +185,9 @@ def test_link_to_explore_on_a_fresh_server_and_click_a_point(tiny_run, tmp_path)
         assert "Home" in nav and "app" not in nav.split()
         x, y, near = page.evaluate(POINT_JS)
         page.mouse.click(x, y)
-        page.get_by_text("Nearest neighbours in the latent space").wait_for()
+        page.get_by_text("Nearest neighbours in the latent space", exact=True).wait_for()
         shown = re.search(r"Sample (\d+)", page.inner_text("body"))
-        assert shown and int(shown.group(1)) in near, (shown and shown.group(0), near)
+        assert shown and int(shown.group(1)) in [int(n) for n in near], (shown and shown.group(0), near)
         page.wait_for_timeout(1500)
         assert page.locator("img[src*='/media/']").count() >= 2  # the point and its neighbours
         no_exception_text(page)

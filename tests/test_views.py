@@ -182,7 +182,11 @@ def test_latent_figure_traces_customdata_and_webgl_switch():
     x, labels = blobs(n=300)
     coords = P.pca_2d(x)
     index = np.arange(1000, 1300)
-    fig = V.latent_figure(coords, index=index, color=labels, extra_hover={"label": labels})
+    names = np.array(["zero", "one", "two"])[labels]
+    fig = V.latent_figure(coords, index=index, color=labels,
+                          extra_hover={"label": labels, "class": names})
+    assert np.asarray(fig.data[0].customdata).dtype.kind in "iuf"  # clicks hand back numbers
+    assert fig.data[0].text[0].startswith("class: ")
     assert isinstance(fig, go.Figure) and len(fig.data) == 3
     assert all(isinstance(t, go.Scatter) for t in fig.data)  # SVG below the WebGL threshold
     got = np.concatenate([np.asarray(t.customdata)[:, 0] for t in fig.data]).astype(int)

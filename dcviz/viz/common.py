@@ -77,16 +77,28 @@ def latent_figure(coords: np.ndarray, *, index: np.ndarray, color: np.ndarray | 
 
     extra_hover = extra_hover or {}
     for name, rows, col in groups:
-        hover_lines = [f"sample %{{customdata[0]}}"]
+        # customdata stays numeric (column 0 is the sample index a click hands back); text
+        # values (class names) go to the hover text instead.
+        hover_lines = ["sample %{customdata[0]}"]
         custom = [index[rows]]
+        texts = []
         if color is not None:
             hover_lines.append(f"{color_title}: {name}")
-        for j, (label, values) in enumerate(extra_hover.items(), start=1):
-            custom.append(np.asarray(values)[rows])
-            hover_lines.append(f"{label}: %{{customdata[{j}]}}")
+        for label, values in extra_hover.items():
+            v = np.asarray(values)[rows]
+            if v.dtype.kind in "iufb":
+                custom.append(v)
+                hover_lines.append(f"{label}: %{{customdata[{len(custom) - 1}]}}")
+            else:
+                texts.append([f"{label}: {t}" for t in v])
+        text = ["<br>".join(parts) for parts in zip(*texts)] if texts else None
+        if text is not None:
+            hover_lines.append("%{text}")
         fig.add_trace(Trace(
             x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=name,
-            customdata=np.column_stack(custom) if len(custom) > 1 else index[rows][:, None],
+            # Plain lists: plotly would send a numpy array as a typed binary array, which
+            # comes back from a click in a form the page cannot read.
+            customdata=np.column_stack(custom).tolist(), text=text,
             marker=dict(size=size, color=col, opacity=0.8, line=dict(width=0)),
             hovertemplate="<br>".join(hover_lines) + "<extra></extra>"))
 
@@ -95,7 +107,7 @@ def latent_figure(coords: np.ndarray, *, index: np.ndarray, color: np.ndarray | 
         if nb:
             fig.add_trace(go.Scatter(
                 x=coords[nb, 0], y=coords[nb, 1], mode="markers", name="neighbours",
-                customdata=index[nb][:, None], hovertemplate="neighbour of the selected point<br>"
+                customdata=index[nb][:, None].tolist(), hovertemplate="neighbour of the selected point<br>"
                 "sample %{customdata[0]}<extra></extra>",
                 marker=dict(size=size + 8, color="rgba(0,0,0,0)", line=dict(width=1.5, color="#555"))))
         h = int(highlight)
