@@ -194,6 +194,14 @@ if not active_ids and not focus:
     st.stop()
 
 
+def control(action, run_id: str) -> None:
+    """Pause, resume or stop a run (a button callback); a run that has just ended is fine."""
+    try:
+        action(run_id)
+    except KeyError:
+        pass
+
+
 def run_card(run_id: str, is_focus: bool) -> None:
     live = mgr.live.get(run_id)
     view = C.run_view(run_id)
@@ -218,24 +226,20 @@ def run_card(run_id: str, is_focus: bool) -> None:
             if state == "failed":
                 st.error(f"This run failed: {status.get('error') or live and live.error or 'no message'}")
         with right:
+            # Callbacks act before the redraw, so the card shows the new state at once.
             b = st.columns(4)
             if live is not None and state in ("queued", "running"):
-                if b[0].button("Pause", key=f"pause_{run_id}", help="Pause training after the current batch."):
-                    mgr.pause(run_id)
-                    st.rerun(scope="fragment")
+                b[0].button("Pause", key=f"pause_{run_id}", on_click=control, args=(mgr.pause, run_id),
+                            help="Pause training after the current batch.")
             elif live is not None and state == "paused":
-                if b[0].button("Resume", key=f"resume_{run_id}", help="Carry on training from where it paused."):
-                    mgr.resume(run_id)
-                    st.rerun(scope="fragment")
+                b[0].button("Resume", key=f"resume_{run_id}", on_click=control,
+                            args=(mgr.resume, run_id), help="Carry on training from where it paused.")
             if live is not None and state in ("queued", "running", "paused"):
-                if b[1].button("Stop", key=f"stop_{run_id}",
-                               help="Stop for good: the run keeps its snapshots and a checkpoint."):
-                    mgr.stop(run_id)
-                    st.rerun(scope="fragment")
+                b[1].button("Stop", key=f"stop_{run_id}", on_click=control, args=(mgr.stop, run_id),
+                            help="Stop for good: the run keeps its snapshots and a checkpoint.")
             if not is_focus:
-                if b[2].button("Watch", key=f"focus_{run_id}", help="Show this run's live views below."):
-                    st.session_state["train_focus"] = run_id
-                    st.rerun(scope="fragment")
+                b[2].button("Watch", key=f"focus_{run_id}", on_click=st.session_state.__setitem__,
+                            args=("train_focus", run_id), help="Show this run's live views below.")
             with b[3]:
                 st.page_link(C.PAGES["explore"], label="Explore", query_params={"run": run_id},
                              help="Open this run on the Explore page (scrub epochs, click points).")

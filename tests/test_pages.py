@@ -5,6 +5,8 @@ those. Here a click is what it leaves behind: ``st.session_state["explore_point"
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -355,3 +357,27 @@ def test_a_broken_lens_is_a_warning_not_a_crash(tiny_store, tiny_run, monkeypatc
     at = open_page("explore", run=tiny_run.run_id, tab="Lens")
     assert_clean(at)
     assert any("this view is broken" in w.value for w in at.warning)
+
+
+def test_pause_resume_stop_buttons(runs_dir):
+    from app_common import manager
+    mgr = manager()
+    run_id = mgr.launch("ae-kmeans", "digits", {"pretrain_epochs": 500, "snapshot_every": 1,
+                                                "subsample": 300}, "quick")
+    at = open_page("train", train_focus=run_id)
+    assert_clean(at)
+    assert "Runs in flight" in page_text(at)
+    at.button(key=f"pause_{run_id}").click().run()
+    assert_clean(at)
+    assert mgr.state(run_id) == "paused"
+    assert at.button(key=f"resume_{run_id}")  # the card now offers Resume
+    count = mgr.live[run_id].count
+    time.sleep(1.5)
+    assert mgr.live[run_id].count == count  # paused: no new snapshot
+    at.button(key=f"resume_{run_id}").click().run()
+    assert mgr.state(run_id) == "running"
+    at.button(key=f"stop_{run_id}").click().run()
+    assert_clean(at)
+    assert mgr.wait(run_id, timeout=120) == "stopped"
+    at.run()
+    assert "stopped" in page_text(at)
