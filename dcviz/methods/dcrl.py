@@ -1,0 +1,315 @@
+"""DCRL: Deep Clustering and Representation Learning that preserves geometric structures.
+
+The method in brief (section 3 of the paper):
+
+1. Pretrain a denoising autoencoder, L_AE = MSE(x, g(f(x + noise))).
+2. Initialise learnable centres mu_j: t-SNE of the latent codes to 2-D, k-means there, and the
+   latent means of the clusters found (section 4.1), or k-means straight on the latent codes.
+3. Fine-tune on clean data with four losses:
+   - L_cluster = KL(P || Q), DEC's Student-t soft assignment and sharpened target (Eqs. 1-3),
+     pulls each manifold into a ball around its centre;
+   - L_LIS, the intra-manifold isometry loss (Eq. 5): over kNN pairs in the latent space that lie
+     in the same predicted manifold, |d_X - d_Z|, which keeps local distances;
+   - L_rank, the inter-manifold ranking loss (Eq. 6), on the centres only:
+     sum_ij | d_Z(mu_i, mu_j) - kappa * d_X(v^X_i, v^X_j) |, with v^X_j the input-space mean of
+     manifold j, which spreads the manifolds apart as their input-space means are;
+   - L_align = distance of each mu_j to the latent mean v^Z_j of its manifold, which keeps the
+     centres bound to the points.
+4. Alternating training (section 3.3.2): per mini-batch L1 = L_AE + alpha * L_cluster + L_rank;
+   once per epoch, over the whole data set, L2 = beta * L_LIS + L_align.
+5. Weight continuation: alpha falls linearly from 0.1 to 0 and beta rises from 0 to 1 over the
+   first half of the epochs (epochs 0-150 of 300).
+
+Fig. 3 explains training in three stages: (1) clustering, where L_cluster dominates and each
+manifold contracts into a sphere; (2) separation, where L_rank dominates and the manifolds move
+apart; (3) structure recovery, where L_LIS dominates and each manifold unfolds again. Each
+snapshot names its stage from which term dominates (:func:`term_pressures`, :func:`stage_of`):
+the raw terms have different units, so each is measured against its own size in the first
+epoch that trains on all of them, times its schedule weight; L_rank's pressure is measured on
+the manifolds themselves (Eq. 6 at their latent means), since it moves them only through the
+centres they follow.
+
+Where the paper is vague we follow the authors' code (METHOD-NOTES.md): L_LIS compares
+distances divided by sqrt(dimension) in each space; its kNN graph has k = 5 and is built
+inside each predicted manifold; the embeddings are recomputed before the once-per-epoch step
+(the code reuses stale ones); an optional warm-up trains on clustering alone. Two choices are
+ours: the once-per-epoch step has its own Adam state (sharing the mini-batch optimiser lets
+that single full-data gradient ride on the momentum of the following steps and shake the
+clusters apart), and the centres may get their own learning rate (``mu_lr``), which short
+runs need because Adam moves each parameter about lr per step.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from dcviz.methods.base import ConfigError, param, register
+from dcviz.methods.dec import (DECConfig, StudentTClustering, cluster_loss, reconstruction_loss,
+                               student_t, target_distribution)
+from dcviz.nets import batches
+
+STAGES = ("stage 1: clustering", "stage 2: separation", "stage 3: structure recovery")
+#: the loss term that dominates each stage, in order
+STAGE_TERMS = ("cluster", "rank", "lis")
+
+
+# --------------------------------------------------------------------------- the losses
+
+@torch.no_grad()
+def manifold_neighbours(x: torch.Tensor, z: torch.Tensor, labels: torch.Tensor, k: int,
+                        chunk: int = 1024):
+    """The edges of L_LIS: for each point, its k nearest latent-space neighbours among the
+    points of the same predicted manifold, and their input-space distances.
+
+    Returns ``(i, j, d_x)``: edge end points (E,) and ||x_i - x_j|| / sqrt(dim X) (E,).
+    Points of a manifold with fewer than k + 1 members get fewer edges.
+    """
+    n = len(z)
+    k = min(k, n - 1)
+    rows, cols = [], []
+    for s in range(0, n, chunk):
+        d = torch.cdist(z[s:s + chunk], z)
+        d[labels[s:s + chunk, None] != labels[None, :]] = float("inf")
+        r = torch.arange(s, min(s + chunk, n), device=z.device)
+        d[r - s, r] = float("inf")
+        vals, idx = torch.topk(d, k, dim=1, largest=False)
+        ok = torch.isfinite(vals)
+        rows.append(r[:, None].expand(-1, k)[ok])
+        cols.append(idx[ok])
+    i, j = torch.cat(rows), torch.cat(cols)
+    d_x = torch.cat([(x[i[s:s + 8192]] - x[j[s:s + 8192]]).norm(dim=1)
+                     for s in range(0, len(i), 8192)]) if len(i) else x.new_zeros(0)
+    return i, j, d_x / math.sqrt(x.shape[1])
+
+
+def isometry_loss(z: torch.Tensor, i: torch.Tensor, j: torch.Tensor, d_x: torch.Tensor) -> torch.Tensor:
+    """L_LIS (Eq. 5): sum over the kNN edges (i, j) inside a predicted manifold of
+    |d_X(x_i, x_j) - d_Z(z_i, z_j)|, here averaged over the edges; both distances are divided
+    by sqrt(dimension) of their space (the authors' code), so that a 784-d input and a
+    10-d latent space are comparable."""
+    if len(i) == 0:
+        return z.sum() * 0.0
+    d_z = (z[i] - z[j]).norm(dim=1) / math.sqrt(z.shape[1])
+    return (d_x - d_z).abs().mean()
+
+
+def manifold_means(v: torch.Tensor, labels: torch.Tensor, n_clusters: int):
+    """Means (C, dim) of v over each predicted manifold, and a mask of the non-empty ones."""
+    onehot = torch.nn.functional.one_hot(labels, n_clusters).to(v.dtype)
+    counts = onehot.sum(0)
+    means = onehot.T @ v / counts.clamp_min(1.0)[:, None]
+    return means, counts > 0
+
+
+def rank_loss(mu: torch.Tensor, v_x: torch.Tensor, kappa: float,
+              present: torch.Tensor | None = None) -> torch.Tensor:
+    """L_rank (Eq. 6): sum_i sum_j | d_Z(mu_i, mu_j) - kappa * d_X(v^X_i, v^X_j) |.
+
+    ``v_x`` are the input-space centres of the predicted manifolds; clusters that are empty
+    (``present`` False) have no centre and are left out. The diagonal terms are 0 and are
+    skipped, because the norm has no gradient at 0.
+    """
+    c = len(mu)
+    keep = torch.ones(c, dtype=torch.bool, device=mu.device) if present is None else present
+    a, b = torch.triu_indices(c, c, 1, device=mu.device)
+    sel = keep[a] & keep[b]
+    a, b = a[sel], b[sel]
+    d_mu = (mu[a] - mu[b]).norm(dim=1)
+    d_x = (v_x[a] - v_x[b]).norm(dim=1)
+    return 2.0 * (d_mu - kappa * d_x).abs().sum()  # each unordered pair appears twice in Eq. 6
+
+
+def align_loss(mu: torch.Tensor, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """L_align (section 3.2): sum_j ||mu_j - v^Z_j||, with v^Z_j the latent mean of the points of
+    predicted manifold j (empty manifolds are skipped). It binds each learnable centre to the
+    points it stands for: the gradient moves mu_j towards v^Z_j and the points towards mu_j."""
+    v_z, present = manifold_means(z, labels, len(mu))
+    return (mu[present] - v_z[present]).norm(dim=1).sum()
+
+
+def weight_schedule(epoch: int, epochs: int, alpha0: float = 0.1, beta1: float = 1.0,
+                    continuation: float = 0.5, warmup: int = 0) -> tuple[float, float]:
+    """Weight continuation (section 3.3.2): alpha falls linearly from alpha0 to 0 and beta rises
+    linearly from 0 to beta1, reaching the end at epoch ``continuation * epochs`` (epoch 150
+    of 300 in the paper), then both stay put. During the ``warmup`` epochs, in which the
+    authors' code trains on clustering and reconstruction only, alpha = alpha0 and beta = 0."""
+    end = max(continuation * epochs, warmup + 1e-9)
+    t = min(max((epoch - warmup) / (end - warmup), 0.0), 1.0)
+    return alpha0 * (1.0 - t), beta1 * t
+
+
+def term_pressures(losses: dict[str, float], weights: dict[str, float],
+                   full_weights: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
+    """How hard each stage term pushes now, on one scale: its weight relative to its full
+    weight, times its value relative to a reference value (its size in the first epoch that
+    trains on all the terms), (w_t / w_t,max) * (L_t / L_t,ref).
+
+    The raw terms cannot be compared directly (KL in nats, L_rank a sum of latent distances,
+    L_LIS a mean of scaled distances); on this scale 1 means "as strong as when it started". A
+    term with no reference yet (L_rank during warm-up) or no weight has pressure 0.
+    """
+    out = {}
+    for t in STAGE_TERMS:
+        ref, full = reference.get(t), full_weights[t]
+        ok = ref is not None and ref > 0 and full > 0
+        out[t] = (weights[t] / full) * (losses[t] / ref) if ok else 0.0
+    return out
+
+
+def stage_of(pressures: dict[str, float], previous: int = 0) -> int:
+    """Index (0, 1, 2) of the stage whose term has the largest pressure; ties go to the earlier
+    stage. Training moves forward through the stages (Fig. 3), so the stage never returns
+    to an earlier one."""
+    best = max(range(len(STAGE_TERMS)), key=lambda s: (pressures[STAGE_TERMS[s]], -s))
+    return max(previous, best)
+
+
+# --------------------------------------------------------------------------- config and method
+
+@dataclass
+class DCRLConfig(DECConfig):
+    hidden: str = param("500,500,500,2000", "Hidden layer sizes of the MLP encoder, comma "
+                        "separated (DCRL: d-500-500-500-2000-10; the decoder mirrors it).",
+                        advanced=True)
+    epochs: int = param(300, "Fine-tuning epochs after pretraining.", min=2, max=3000, step=10)
+    k: int = param(5, "Neighbours per point in the kNN graph of L_LIS.", min=1, max=50, step=1)
+    kappa: float = param(3.0, "kappa of L_rank: how far apart the manifolds are pushed, relative "
+                         "to the distances of their input-space means.", min=0.0, max=100.0, step=0.5)
+    alpha0: float = param(0.1, "Starting weight alpha of L_cluster (falls linearly to 0).",
+                          min=0.0, max=10.0)
+    beta1: float = param(1.0, "Final weight beta of L_LIS (rises linearly from 0).", min=0.0,
+                         max=100.0)
+    continuation: float = param(0.5, "Fraction of the epochs by whose end alpha has fallen to 0 "
+                                "and beta risen to beta1 (the paper: the first half).",
+                                min=0.01, max=1.0, step=0.05)
+    warmup_epochs: int = param(0, "Epochs of L_AE + alpha0 * L_cluster only (no L_rank, no "
+                               "L_LIS/L_align step) before the continuation starts, as the "
+                               "authors' code does; the paper does not mention it.", min=0,
+                               max=1000, step=1)
+    fade_reconstruction: bool = param(False, "Weight L_AE by alpha / alpha0 as well, as the "
+                                      "authors' code does (alpha * (0.1 KL + rec)): once alpha "
+                                      "is 0, only L_LIS and L_align move the encoder. The paper "
+                                      "keeps L_AE at weight 1.", advanced=True)
+    # "quick" fits a ~1 minute budget on 2 CPU cores: about 100x fewer steps than the paper's
+    # 300 epochs, so the centres get their own, faster learning rate (or L_rank cannot place
+    # them in time), a stronger pull alpha0 binds the points to them before alpha reaches 0,
+    # and a few warm-up epochs let clustering act alone first, as in the authors' code.
+    presets: ClassVar[dict] = {
+        "quick": {"pretrain_epochs": 20, "epochs": 30, "warmup_epochs": 3, "batch_size": 64,
+                  "hidden": "500,500,2000", "mu_lr": 0.01, "alpha0": 1.0},
+        "paper": {"pretrain_epochs": 200, "epochs": 300, "init": "tsne"},
+    }
+
+    def validate(self, n_samples=None):
+        super().validate(n_samples)
+        if self.warmup_epochs >= self.continuation * self.epochs:
+            raise ConfigError(f"warmup_epochs ({self.warmup_epochs}) must end before the weight "
+                              f"continuation does (continuation * epochs = "
+                              f"{self.continuation * self.epochs:g})")
+
+
+@register
+class DCRL(StudentTClustering):
+    Config = DCRLConfig
+    id = "dcrl"
+    title = "DCRL"
+    paper = ("Deep Clustering and Representation Learning that Preserves Geometric Structures "
+             "(Zang et al.)")
+    summary = ("DEC's clustering loss plus an isometry loss inside each manifold and a ranking "
+               "loss on the centres, weighted so that training goes through clustering, "
+               "separation and structure recovery.")
+
+    def fit(self, data, ctx):
+        cfg = self.config
+        x = self.tensor(data.x)
+        n, c = len(x), cfg.n_clusters
+        total = cfg.pretrain_epochs + cfg.epochs
+        ref = self.geometry_reference(data, ctx)
+        yield from self.pretrain_snapshots(data, ctx, x, ref, total)
+        z_all = self.encode(x)
+        self.init_centres(z_all.cpu().numpy(), ctx)
+        opt = self.make_optimizer()
+        # The once-per-epoch step has its own Adam state: sharing one would let its single
+        # full-data gradient ride on the momentum of the mini-batch steps that follow.
+        opt_epoch = self.make_optimizer()
+        full_weights = {"cluster": cfg.alpha0, "rank": 1.0, "lis": cfg.beta1}
+        reference: dict[str, float] = {}
+        stage = 0
+        for epoch in range(cfg.epochs):
+            warm = epoch < cfg.warmup_epochs
+            alpha, beta = weight_schedule(epoch, cfg.epochs, cfg.alpha0, cfg.beta1,
+                                          cfg.continuation, cfg.warmup_epochs)
+            w_rank = 0.0 if warm else 1.0
+            w_ae = alpha / cfg.alpha0 if cfg.fade_reconstruction and cfg.alpha0 > 0 else 1.0
+            # P is recomputed over all the data once per epoch and held fixed during it; the
+            # predicted manifolds s_i = argmax_j p_ij give the input-space centres v^X of L_rank.
+            with torch.no_grad():
+                p = target_distribution(student_t(z_all, self.mu, cfg.nu))
+            v_x, present = manifold_means(x, p.argmax(1), c)
+
+            # L1 = L_AE + alpha * L_cluster + L_rank, per mini-batch
+            sums = {"reconstruction": 0.0, "cluster": 0.0, "rank": 0.0}
+            self.ae.train()
+            for idx in batches(n, cfg.batch_size, ctx.generator, x.device):
+                ctx.check()
+                xb = x[idx]
+                z = self.ae.encode(xb)
+                l_ae = reconstruction_loss(xb, self.ae.decode(z))
+                l_cluster = cluster_loss(p[idx], student_t(z, self.mu, cfg.nu))
+                l_rank = rank_loss(self.mu, v_x, cfg.kappa, present)
+                loss = w_ae * l_ae + alpha * l_cluster + w_rank * l_rank
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                for key, v in (("reconstruction", l_ae), ("cluster", l_cluster), ("rank", l_rank)):
+                    sums[key] += v.item() * len(idx)
+
+            # L2 = beta * L_LIS + L_align, once per epoch over all the data, on embeddings
+            # recomputed now (the authors' code reuses stale ones)
+            ctx.check()
+            z_grad = self.ae.encode(x)
+            with torch.no_grad():
+                manifolds = target_distribution(student_t(z_grad, self.mu, cfg.nu)).argmax(1)
+            i, j, d_x = manifold_neighbours(x, z_grad.detach(), manifolds, cfg.k)
+            l_lis = isometry_loss(z_grad, i, j, d_x)
+            l_align = align_loss(self.mu, z_grad, manifolds)
+            if not warm:
+                opt_epoch.zero_grad(set_to_none=True)
+                (beta * l_lis + l_align).backward()
+                opt_epoch.step()
+            del z_grad
+            self.ae.eval()
+            z_all = self.encode(x)
+
+            losses = {k: v / n for k, v in sums.items()}
+            losses.update(lis=l_lis.item(), align=l_align.item())
+            # L_rank moves the manifolds only through the centres they follow, so its pressure
+            # on them is Eq. 6 evaluated at the manifolds' own latent means v^Z (not at mu)
+            with torch.no_grad():
+                labels_now = target_distribution(student_t(z_all, self.mu, cfg.nu)).argmax(1)
+                v_z, present_z = manifold_means(z_all, labels_now, c)
+                separation = rank_loss(v_z, v_x, cfg.kappa, present & present_z).item()
+            weights = {"cluster": alpha, "rank": w_rank, "lis": beta}
+            measured = {"cluster": losses["cluster"], "rank": separation, "lis": losses["lis"]}
+            if not warm and not reference:
+                # every term is measured against its size in the first epoch that trains on all
+                # of them, so that at that moment clustering and ranking push equally hard
+                reference = dict(measured)
+            pressure = (term_pressures(measured, weights, full_weights, reference) if reference
+                        else {"cluster": alpha / cfg.alpha0 if cfg.alpha0 else 0.0, "rank": 0.0, "lis": 0.0})
+            stage = stage_of(pressure, stage)
+            extras = {"alpha": alpha, "beta": beta, "ae_weight": w_ae, "stage_index": stage,
+                      "rank_manifolds": separation,
+                      **{f"pressure_{t}": pressure[t] for t in STAGE_TERMS},
+                      **{f"weighted_{t}": weights[t] * losses[t] for t in STAGE_TERMS},
+                      "kappa_dx": (cfg.kappa * torch.cdist(v_x, v_x)).cpu().numpy()}
+            snap, _ = self.clustering_snapshot(
+                data, ctx, ref, epoch=epoch, stage=STAGES[stage], losses=losses, z=z_all,
+                extras=extras, progress=(cfg.pretrain_epochs + epoch + 1) / total)
+            yield snap
+            if (epoch + 1) % 25 == 0:
+                ctx.checkpoint()

@@ -1,0 +1,323 @@
+"""DEC and IDEC: clustering with a Student-t soft assignment and a self-sharpening target.
+
+DEC (Xie, Girshick & Farhadi, ICML 2016) fine-tunes a pretrained encoder and learnable centres
+mu_j by minimising KL(P || Q), where Q is a Student-t soft assignment of each embedding to each
+centre and P a sharpened copy of Q that is held fixed between updates. IDEC (Guo et al., IJCAI
+2017) adds the autoencoder's reconstruction loss, L = L_r + gamma * L_c, to keep the latent space
+from collapsing. DCRL builds on the same three pieces (Eqs. 1-3 of the DCRL paper), so they live
+here and :mod:`dcviz.methods.dcrl` imports them.
+
+DCRL's claim is measured against these two: a clustering loss alone tends to destroy the
+geometry of the latent space. Every snapshot of these methods therefore carries the geometry
+metrics of :mod:`dcviz.geometry` (trust, cont, rre, drmse, lgd, cra), computed on the run's fixed
+subsample, so that the DCRL lens and the Compare page can put them side by side.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from torch import nn
+from torch.nn import functional as F
+
+from dcviz.geometry import GeometryReference
+from dcviz.methods.ae_kmeans import AEConfig, AEMethod
+from dcviz.methods.base import ConfigError, param, register
+from dcviz.nets import MLPAutoencoder, batches, make_autoencoder, pretrain_autoencoder
+
+
+# --------------------------------------------------------------------------- the shared losses
+
+def student_t(z: torch.Tensor, mu: torch.Tensor, nu: float = 1.0) -> torch.Tensor:
+    """Soft assignment Q (DEC Eq. 1, DCRL Eq. 1): q_ij proportional to
+    (1 + ||z_i - mu_j||^2 / nu)^(-(nu + 1) / 2), each row normalised to sum to 1."""
+    d2 = torch.cdist(z, mu).pow(2) if z.shape[0] > 0 else z.new_zeros(0, mu.shape[0])
+    # the same kernel written through its logarithm, which cannot underflow for far points
+    logits = -(nu + 1.0) / 2.0 * torch.log1p(d2 / nu)
+    return torch.softmax(logits, dim=1)
+
+
+def target_distribution(q: torch.Tensor) -> torch.Tensor:
+    """Auxiliary target P (DEC Eq. 3, DCRL Eq. 2): p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j'),
+    where f_j = sum_i q_ij is the soft cluster frequency. Squaring sharpens confident
+    assignments; dividing by f_j keeps large clusters from swallowing small ones."""
+    weight = q.pow(2) / q.sum(0, keepdim=True).clamp_min(1e-12)
+    return weight / weight.sum(1, keepdim=True)
+
+
+def cluster_loss(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """L_cluster = KL(P || Q) = sum_i sum_j p_ij log(p_ij / q_ij) (DEC Eq. 2, DCRL Eq. 3),
+    averaged over the points of the batch (the sum over i divided by the batch size)."""
+    p = p.clamp_min(1e-12)
+    return (p * (p.log() - q.clamp_min(1e-12).log())).sum(1).mean()
+
+
+def reconstruction_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """L_AE (DCRL) / L_r (IDEC): mean squared reconstruction error."""
+    return F.mse_loss(x_rec, x)
+
+
+# --------------------------------------------------------------------------- config
+
+@dataclass
+class DECConfig(AEConfig):
+    """Settings shared by DEC, IDEC and DCRL (DCRL adds its own on top)."""
+
+    arch: str = param("mlp", "Autoencoder: these papers use the MLP; conv is offered for images.",
+                      choices=["mlp", "conv"], advanced=True)
+    hidden: str = param("500,500,2000", "Hidden layer sizes of the MLP encoder, comma separated "
+                        "(the decoder mirrors them).", advanced=True)
+    noise: float = param(0.2, "Std of the Gaussian input noise of the denoising pretraining "
+                         "(0: a plain autoencoder).", min=0.0, max=2.0, step=0.05)
+    init: str = param("kmeans", "Initial centres mu: k-means on the latent codes (fast), or "
+                      "t-SNE of the latent codes to 2-D, k-means there, and the latent means of "
+                      "those clusters (DCRL's way).", choices=["kmeans", "tsne"])
+    epochs: int = param(200, "Clustering epochs after pretraining.", min=1, max=3000, step=10)
+    cluster_lr: float = param(1e-3, "Adam learning rate of the clustering phase.", min=1e-6,
+                              max=1.0, log=True)
+    mu_lr: float = param(0.0, "Adam learning rate of the centres mu (0: the same as cluster_lr, "
+                         "as in the papers). Short runs need faster centres.", min=0.0, max=1.0,
+                         advanced=True)
+    nu: float = param(1.0, "Degrees of freedom of the Student-t kernel.", min=0.01, max=100.0,
+                      advanced=True)
+    update_interval: int = param(0, "Recompute the target P every this many batches "
+                                 "(0: once per epoch).", min=0, max=10000, step=10, advanced=True)
+    tol: float = param(0.0, "Stop when fewer than this fraction of labels change between two "
+                       "epochs (DEC/IDEC use 0.001; 0: run every epoch).", min=0.0, max=1.0,
+                       advanced=True)
+    geometry_k1: int = param(5, "Smallest k of the neighbour-based geometry metrics.", min=1,
+                             max=100, advanced=True)
+    geometry_k2: int = param(10, "Largest k of the neighbour-based geometry metrics.", min=1,
+                             max=100, advanced=True)
+
+    def hidden_sizes(self) -> tuple[int, ...]:
+        try:
+            sizes = tuple(int(s) for s in str(self.hidden).replace(" ", "").split(",") if s)
+        except ValueError:
+            raise ConfigError(f"hidden must be comma-separated integers, got {self.hidden!r}") from None
+        if not sizes or min(sizes) < 1:
+            raise ConfigError(f"hidden needs at least one positive layer size, got {self.hidden!r}")
+        return sizes
+
+    def validate(self, n_samples=None):
+        super().validate(n_samples)
+        self.hidden_sizes()
+        if self.geometry_k2 < self.geometry_k1:
+            raise ConfigError("geometry_k2 must be at least geometry_k1")
+
+
+# --------------------------------------------------------------------------- shared plumbing
+
+class StudentTClustering(AEMethod):
+    """What DEC, IDEC and DCRL share: the AE, the learnable centres mu, their initialisation,
+    the soft assignment, checkpointing, and geometry-aware snapshots."""
+
+    Config = DECConfig
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        """One Adam over the encoder/decoder and mu (mu with its own rate if ``mu_lr`` > 0)."""
+        cfg = self.config
+        return torch.optim.Adam([{"params": list(self.ae.parameters())},
+                                 {"params": [self.mu], "lr": cfg.mu_lr or cfg.cluster_lr}],
+                                lr=cfg.cluster_lr)
+
+    def build(self, input_dim, image_shape):
+        super(AEMethod, self).build(input_dim, image_shape)
+        cfg = self.config
+        if cfg.arch == "mlp":
+            self.ae = MLPAutoencoder(self.input_dim, cfg.latent_size(), cfg.hidden_sizes())
+        else:
+            self.ae = make_autoencoder(self.input_dim, self.image_shape, cfg.latent_size(), "conv")
+        self.ae = self.ae.to(self.device).eval()
+        self.mu = nn.Parameter(torch.zeros(cfg.n_clusters, cfg.latent_size(), device=self.device))
+
+    # -- the contract
+    @torch.no_grad()
+    def soft_assign(self, x: torch.Tensor) -> torch.Tensor:
+        return student_t(self.encode(x), self.mu, self.config.nu)
+
+    def predict_proba(self, x):
+        return self.soft_assign(self.tensor(x)).cpu().numpy()
+
+    def predict(self, x):
+        return self.predict_proba(x).argmax(1)
+
+    def state_dict(self):
+        return {**self.ae_state(), "mu": self.mu.detach().cpu().clone()}
+
+    def load_state_dict(self, d):
+        self.ae.load_state_dict(d["ae"])
+        with torch.no_grad():
+            self.mu.copy_(d["mu"].float().to(self.device))
+
+    # -- pieces of fit
+    def init_centres(self, h: np.ndarray, ctx) -> np.ndarray:
+        """Initial mu: k-means in the latent space, or t-SNE to 2-D then k-means (DCRL 4.1);
+        either way the centres are latent means of the clusters found. Returns the labels."""
+        cfg = self.config
+        if cfg.init == "tsne":
+            from sklearn.manifold import TSNE
+            perplexity = float(min(30.0, max(2.0, (len(h) - 1) / 3.0)))
+            emb = TSNE(2, perplexity=perplexity, init="pca", random_state=ctx.seed_int()).fit_transform(h)
+            labels = KMeans(cfg.n_clusters, n_init=20, random_state=ctx.seed_int()).fit_predict(emb)
+        else:
+            labels = KMeans(cfg.n_clusters, n_init=20, random_state=ctx.seed_int()).fit_predict(h)
+        centres = np.stack([h[labels == j].mean(0) if np.any(labels == j) else h[ctx.rng.integers(len(h))]
+                            for j in range(cfg.n_clusters)])
+        with torch.no_grad():
+            self.mu.copy_(torch.as_tensor(centres, dtype=torch.float32, device=self.device))
+        return labels
+
+    def geometry_reference(self, data, ctx) -> GeometryReference:
+        """The input side of the geometry metrics on the run's fixed subsample (computed once).
+
+        Distances are divided by sqrt(dimension) in each space, DCRL's L_LIS scaling, so that
+        d-RMSE, LGD and the d_Z - d_X histogram measure what L_LIS calls isometry; the
+        rank-based metrics (trust, cont, rre, cra) do not depend on it."""
+        sub = ctx.subsample if ctx.subsample is not None else np.arange(data.n)
+        return GeometryReference(np.asarray(data.x)[sub], self.config.geometry_k1,
+                                 self.config.geometry_k2, normalize=True)
+
+    def geometry(self, ref: GeometryReference, z_sub: np.ndarray, labels_sub: np.ndarray):
+        """(metrics, extras) of the current latent subsample; CRA uses the predicted clusters."""
+        labels_sub = np.asarray(labels_sub)
+        s = ref.score(z_sub, labels_sub if len(np.unique(labels_sub)) >= 2 else None, details=True)
+        metrics = {k: s[k] for k in ("trust", "cont", "rre", "drmse", "lgd", "cra") if k in s}
+        extras = {"dz_minus_dx": s["dz_minus_dx"].astype(np.float32)}
+        if "rank_grid" in s:
+            extras["rank_grid"] = s["rank_grid"].astype(np.float32)
+            extras["rank_grid_ids"] = s["cluster_ids"].astype(np.int64)
+        return metrics, extras
+
+    def pretrain_snapshots(self, data, ctx, x: torch.Tensor, ref: GeometryReference, total: int):
+        """Denoising pretraining; every ``snapshot_every`` epochs a snapshot with k-means labels
+        and the AE's own geometry metrics (the baseline the clustering phase starts from)."""
+        cfg = self.config
+        for epoch, loss in pretrain_autoencoder(self.ae, x, epochs=cfg.pretrain_epochs,
+                                                batch_size=cfg.batch_size, lr=cfg.lr, ctx=ctx,
+                                                noise=cfg.noise):
+            if epoch % cfg.snapshot_every == 0 or epoch == cfg.pretrain_epochs - 1:
+                h = self.encode(x).cpu().numpy()
+                labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
+                metrics, extras = self.geometry(ref, h[ctx.subsample], labels[ctx.subsample])
+                yield self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage="pretrain",
+                                         labels=labels, latent_sub=h[ctx.subsample],
+                                         losses={"reconstruction": loss}, metrics=metrics,
+                                         extras=extras, progress=(epoch + 1) / total)
+
+    def clustering_snapshot(self, data, ctx, ref, *, epoch: int, stage: str, losses: dict,
+                            extras: dict, progress: float, z: torch.Tensor | None = None,
+                            x: torch.Tensor | None = None):
+        """Snapshot of the clustering phase: labels argmax Q, geometry metrics, mu."""
+        if z is None:
+            z = self.encode(x)
+        with torch.no_grad():
+            labels = student_t(z, self.mu, self.config.nu).argmax(1).cpu().numpy()
+        h = z.detach().cpu().numpy()
+        metrics, geo_extras = self.geometry(ref, h[ctx.subsample], labels[ctx.subsample])
+        extras = {**extras, **geo_extras, "mu": self.mu.detach().cpu().numpy().copy(),
+                  "cluster_sizes": np.bincount(labels, minlength=self.config.n_clusters).astype(np.int64)}
+        return self.make_snapshot(data, ctx, epoch=self.config.pretrain_epochs + epoch,
+                                  step=self.config.pretrain_epochs + epoch, stage=stage,
+                                  labels=labels, latent_sub=h[ctx.subsample], losses=losses,
+                                  metrics=metrics, extras=extras, progress=progress), labels
+
+
+# --------------------------------------------------------------------------- DEC and IDEC
+
+# "quick" uses the same autoencoder, pretraining and optimiser settings as DCRL's quick preset,
+# so that the Compare page and bench/dcrl.py compare the losses, not the budgets.
+QUICK = {"pretrain_epochs": 20, "epochs": 30, "batch_size": 64, "mu_lr": 0.01}
+
+
+@dataclass
+class DECMethodConfig(DECConfig):
+    presets: ClassVar[dict] = {
+        "quick": dict(QUICK),
+        "paper": {"pretrain_epochs": 200, "epochs": 200, "tol": 0.001},
+    }
+
+
+@dataclass
+class IDECConfig(DECConfig):
+    gamma: float = param(0.1, "Weight gamma of the clustering loss against reconstruction "
+                         "(IDEC: L = L_r + gamma * L_c).", min=0.0, max=100.0)
+    presets: ClassVar[dict] = {
+        "quick": dict(QUICK),
+        "paper": {"pretrain_epochs": 200, "epochs": 200, "tol": 0.001},
+    }
+
+
+@register
+class DEC(StudentTClustering):
+    Config = DECMethodConfig
+    id = "dec"
+    title = "DEC"
+    paper = "Unsupervised Deep Embedding for Clustering Analysis (Xie et al., 2016)"
+    summary = ("Pretrain an autoencoder, then sharpen a Student-t soft assignment with KL(P||Q): "
+               "the clustering loss alone, which DCRL shows deforms the latent geometry.")
+
+    #: IDEC keeps the decoder in the loss
+    reconstruct: ClassVar[bool] = False
+
+    def batch_loss(self, xb: torch.Tensor, pb: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        z = self.ae.encode(xb)
+        lc = cluster_loss(pb, student_t(z, self.mu, self.config.nu))
+        if not self.reconstruct:
+            return lc, {"cluster": lc.item()}
+        lr = reconstruction_loss(xb, self.ae.decode(z))
+        return lr + self.config.gamma * lc, {"cluster": lc.item(), "reconstruction": lr.item()}
+
+    def fit(self, data, ctx):
+        cfg = self.config
+        x = self.tensor(data.x)
+        n = len(x)
+        total = cfg.pretrain_epochs + cfg.epochs
+        ref = self.geometry_reference(data, ctx)
+        yield from self.pretrain_snapshots(data, ctx, x, ref, total)
+        self.init_centres(self.encode(x).cpu().numpy(), ctx)
+        opt = self.make_optimizer()
+        prev, step = None, 0
+        for epoch in range(cfg.epochs):
+            p = target_distribution(self.soft_assign(x))
+            labels = p.argmax(1)
+            changed = 1.0 if prev is None else float((labels != prev).float().mean())
+            prev = labels
+            if cfg.tol > 0 and epoch > 0 and changed < cfg.tol:
+                break
+            sums: dict[str, float] = {}
+            self.ae.train()
+            for idx in batches(n, cfg.batch_size, ctx.generator, x.device):
+                ctx.check()
+                if cfg.update_interval and step > 0 and step % cfg.update_interval == 0:
+                    p = target_distribution(self.soft_assign(x))
+                    self.ae.train()
+                loss, parts = self.batch_loss(x[idx], p[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v * len(idx)
+            self.ae.eval()
+            losses = {k: v / n for k, v in sums.items()}
+            snap, _ = self.clustering_snapshot(
+                data, ctx, ref, epoch=epoch, stage="clustering", losses=losses, x=x,
+                extras={"labels_changed": changed}, progress=(cfg.pretrain_epochs + epoch + 1) / total)
+            yield snap
+            if (epoch + 1) % 25 == 0:
+                ctx.checkpoint()
+
+
+@register
+class IDEC(DEC):
+    Config = IDECConfig
+    id = "idec"
+    title = "IDEC"
+    paper = "Improved Deep Embedded Clustering with Local Structure Preservation (Guo et al., 2017)"
+    summary = ("DEC plus the autoencoder's reconstruction loss (L_r + gamma * KL), which is meant "
+               "to keep the local structure of the latent space.")
+    reconstruct = True
