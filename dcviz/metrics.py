@@ -40,3 +40,10 @@ def ari(y_true, y_pred) -> float:
 
 def cluster_scores(y_true, y_pred) -> dict[str, float]:
     return {"acc": cluster_acc(y_true, y_pred), "nmi": nmi(y_true, y_pred), "ari": ari(y_true, y_pred)}
+
+
+# The geometry metrics of DCRL's appendix A.4 (Trust, Cont, RRE, d-RMSE, LGD, CRA) live in
+# dcviz.geometry; they are re-exported here so that every score has one home.
+from dcviz.geometry import (GeometryReference, cluster_rank_accuracy, continuity,  # noqa: E402
+                            distance_rmse, geometry_scores, local_geometric_distortion,
+                            relative_rank_error, trustworthiness)
