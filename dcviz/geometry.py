@@ -112,8 +112,9 @@ class GeometryReference:
         """All metrics of embedding z (n, m). ``labels`` (n,) add CRA (needs >= 2 clusters).
 
         With ``details=True`` the result also holds ``rank_grid`` (C x C, 1 where the rank is
-        preserved; rows/columns follow ``cluster_ids``) and ``dz_minus_dx`` over the
-        k1-nearest-neighbour pairs of the input space (Fig. A5 (g)).
+        preserved; rows/columns follow ``cluster_ids``), the rank matrices ``rank_x`` and
+        ``rank_z``, and ``dz_minus_dx`` over the k1-nearest-neighbour pairs of the input space
+        (Fig. A5 (g)).
         """
         z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
         if len(z) != self.n:
@@ -143,23 +144,24 @@ class GeometryReference:
         out = {"trust": float(np.mean(trust)), "cont": float(np.mean(cont)),
                "rre": float(np.mean(rre)), "drmse": drmse, "lgd": lgd}
         if labels is not None:
-            cra_value, grid, ids = cluster_rank_accuracy(self.x, z, labels, return_grid=True)
-            out["cra"] = cra_value
+            out["cra"], cra = cluster_rank_accuracy(self.x, z, labels, details=True)
             if details:
-                out["rank_grid"], out["cluster_ids"] = grid, ids
+                out["rank_grid"], out["cluster_ids"] = cra["grid"], cra["ids"]
+                out["rank_x"], out["rank_z"] = cra["rank_x"], cra["rank_z"]
         if details:
             out["dz_minus_dx"] = diff[:, :self.k1].ravel()
         return out
 
 
 def cluster_rank_accuracy(x: np.ndarray, z: np.ndarray, labels: np.ndarray, *,
-                          return_grid: bool = False):
+                          details: bool = False):
     """CRA: the share of the C x C cells (i, j) where r_X(v^X_i, v^X_j) = r_Z(v^Z_i, v^Z_j).
 
     v^X_c and v^Z_c are the means of cluster c in each space. Ranks are taken per row i, the
     centre itself having rank 0, so the diagonal always agrees, as in the appendix's C^2
-    denominator. Clusters with no points are left out. With ``return_grid`` it also returns
-    the 0/1 grid (the blue/yellow cells of Fig. A5) and the cluster ids of its rows.
+    denominator. Clusters with no points are left out. With ``details`` it returns
+    ``(cra, {"grid", "ids", "rank_x", "rank_z"})``: the 0/1 grid (the blue/yellow cells of
+    Fig. A5), the cluster id of each row, and the two rank matrices.
     """
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
@@ -176,7 +178,9 @@ def cluster_rank_accuracy(x: np.ndarray, z: np.ndarray, labels: np.ndarray, *,
     rank_z = np.argsort(np.argsort(pairwise_distances(vz), axis=1, kind="stable"), axis=1)
     grid = (rank_x == rank_z).astype(np.float64)
     value = float(grid.mean())
-    return (value, grid, ids) if return_grid else value
+    if details:
+        return value, {"grid": grid, "ids": ids, "rank_x": rank_x, "rank_z": rank_z}
+    return value
 
 
 # --------------------------------------------------------------------------- one-call versions

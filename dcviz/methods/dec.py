@@ -190,6 +190,8 @@ class StudentTClustering(AEMethod):
         if "rank_grid" in s:
             extras["rank_grid"] = s["rank_grid"].astype(np.float32)
             extras["rank_grid_ids"] = s["cluster_ids"].astype(np.int64)
+            extras["rank_x"] = s["rank_x"].astype(np.int64)
+            extras["rank_z"] = s["rank_z"].astype(np.int64)
         return metrics, extras
 
     def pretrain_snapshots(self, data, ctx, x: torch.Tensor, ref: GeometryReference, total: int):

@@ -1,0 +1,359 @@
+"""The DCRL lens: the three training stages, the weights that drive them, the centres, and the
+geometry the paper measures (Fig. 3, Fig. A5, Tab. A2). It also opens DEC and IDEC runs, which
+carry the same geometry extras, so that their histograms and rank grids can be compared.
+
+Pure functions: rows of metrics.jsonl and snapshot extras in, plotly figures out.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dcviz.viz.base import Lens, Option, Panel
+from dcviz.viz.common import color_of, curves_figure, series, stage_boundaries
+
+STAGES = ("stage 1: clustering", "stage 2: separation", "stage 3: structure recovery")
+STAGE_COLORS = {"pretrain": "rgba(150,150,150,0.12)", STAGES[0]: "rgba(31,119,180,0.12)",
+                STAGES[1]: "rgba(255,127,14,0.14)", STAGES[2]: "rgba(44,160,44,0.12)",
+                "clustering": "rgba(214,39,40,0.08)"}
+TERM_NAMES = {"cluster": "α·L_cluster", "rank": "L_rank (on the manifolds)", "lis": "β·L_LIS"}
+GEOMETRY = ("trust", "cont", "rre", "lgd", "drmse", "cra")
+GEOMETRY_HELP = {"trust": "Trust ↑", "cont": "Cont ↑", "rre": "RRE ↓", "lgd": "LGD ↓",
+                 "drmse": "d-RMSE ↓", "cra": "CRA ↑"}
+
+STAGE_TEXT = {
+    "pretrain": (
+        "The denoising autoencoder is still learning to reconstruct its input from a noisy copy. "
+        "Its latent space keeps the input's geometry well (Trust and Cont near 1) but has no "
+        "cluster structure yet; the colours are k-means on the current codes. The three stages "
+        "start when the centres μ are placed."),
+    STAGES[0]: (
+        "Stage 1, clustering: α·L_cluster pushes hardest. Each point is pulled towards the centre "
+        "μ_j that claims it most (the sharpened target P), so every manifold contracts into a "
+        "ball. Watch the latent view: the clusters become round and tight, and Trust/LGD get "
+        "worse, because pulling points together destroys their local structure."),
+    STAGES[1]: (
+        "Stage 2, separation: the ranking loss now pushes hardest. L_rank places the centres μ so "
+        "that their distances are κ times the distances of the manifolds' means in the input "
+        "space, and the points follow their centres: the balls move apart, and in the order the "
+        "input space dictates, so the cells of the rank grid turn blue (CRA rises)."),
+    STAGES[2]: (
+        "Stage 3, structure recovery: β·L_LIS pushes hardest. Inside each predicted manifold, "
+        "neighbours are asked to keep their input-space distances (up to the 1/√dim scaling), so "
+        "the balls unfold back into the manifolds' own shapes while staying apart. Trust and "
+        "Cont climb back, LGD falls, and the d_Z − d_X histogram narrows around 0."),
+    "clustering": (
+        "DEC/IDEC have no stages: KL(P‖Q) alone (plus reconstruction for IDEC) pulls every "
+        "point towards its centre for the whole run. This is the baseline DCRL argues against: "
+        "compare its geometry curves, rank grid and d_Z − d_X histogram with a DCRL run."),
+}
+
+PRESSURE_TEXT = (
+    "The stage is named after the loss term that pushes hardest. The raw terms have different "
+    "units, so each is measured against its own size in the first epoch that trains on all of "
+    "them, times its schedule weight relative to its full weight: 1 means “as strong as at the "
+    "start”. L_rank acts on the centres μ and moves the manifolds only through them, so its "
+    "pressure is Eq. 6 evaluated at the manifolds' latent means. Stages only move forward; "
+    "the shaded bands show where each stage began.")
+SCHEDULE_TEXT = (
+    "Weight continuation (section 3.3.2): α, the weight of the clustering loss, falls linearly "
+    "to 0 and β, the weight of the isometry loss, rises linearly to its final value; both reach "
+    "their end at the middle of fine-tuning (epoch 150 of 300 in the paper). Lines: the plan "
+    "from the run's config; dots: the values the run used.")
+LOSS_TEXT = (
+    "Every loss term, each on its own axis (they differ by orders of magnitude). L_AE, L_cluster "
+    "and L_rank are averaged over the epoch's mini-batches; L_LIS and L_align are the values of "
+    "the once-per-epoch step over all the data. Dashed lines: stage boundaries.")
+GEOMETRY_TEXT = (
+    "The representation metrics of the paper's appendix A.4, on the run's fixed subsample: Trust "
+    "(are latent neighbours real neighbours?), Cont (are real neighbours still neighbours?), "
+    "RRE (rank changes of neighbours), LGD and d-RMSE (distance errors, with both spaces "
+    "scaled by 1/√dim like L_LIS) and CRA (share of preserved cluster-centre ranks). Arrows say "
+    "which way is better. Dashed lines: stage boundaries.")
+CENTRES_TEXT = (
+    "The learnable centres μ_j, projected to 2-D with one PCA fitted to all their positions over "
+    "the run, so the picture does not flip from epoch to epoch. Each line is one centre's path "
+    "up to the current epoch; the large dot is where it is now. In stage 2 the centres spread "
+    "out until their distances match κ times the input-space distances of the manifold means.")
+GRID_TEXT = (
+    "Fig. A5 (a)-(f): for the cluster in row i, is the rank of cluster j's centre (1 = nearest "
+    "other centre) the same in the input space and in the latent space? Blue ✓: preserved; "
+    "yellow ✗: not. Centres are the means of the predicted clusters in each space; CRA is the "
+    "share of blue cells. Hover a cell for both ranks.")
+HIST_TEXT = (
+    "Fig. A5 (g): for every point and each of its nearest input-space neighbours, the latent "
+    "distance minus the input distance (both divided by √dim, as in L_LIS). A good local "
+    "isometry is a tall, narrow peak at 0. Clustering losses pull neighbours together (mass "
+    "left of 0) or tear them apart (a long right tail). Choose another run, for example a DEC "
+    "run on the same data, to overlay its histogram at the same point of training.")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _clustering_indices(rows) -> list[int]:
+    return [i for i, r in enumerate(rows) if r.get("stage") != "pretrain"]
+
+
+def _stage_bands(fig: go.Figure, rows, *, row=None, col=None) -> None:
+    """Shade each stage's snapshots and name the stage at the top of its band."""
+    bounds = stage_boundaries(rows)
+    for k, (start, name) in enumerate(bounds):
+        end = bounds[k + 1][0] if k + 1 < len(bounds) else len(rows)
+        kw = dict(row=row, col=col) if row is not None else {}
+        fig.add_vrect(x0=start - 0.5, x1=end - 0.5, fillcolor=STAGE_COLORS.get(name, "rgba(0,0,0,0.05)"),
+                      line_width=0, layer="below", **kw)
+        short = name.split(":")[0] if name.startswith("stage") else name
+        fig.add_annotation(x=start - 0.5, y=1.0, xref="x", yref="paper", text=short,
+                           showarrow=False, xanchor="left", yanchor="bottom",
+                           font=dict(size=10, color="#555"))
+
+
+def _snapshot_sample(indices: list[int], limit: int = 80) -> list[int]:
+    if len(indices) <= limit:
+        return list(indices)
+    picks = np.unique(np.linspace(0, len(indices) - 1, limit).round().astype(int))
+    return [indices[i] for i in picks]
+
+
+# --------------------------------------------------------------------------- figures
+
+def pressure_figure(rows, current: int) -> go.Figure:
+    """The three stage terms' pressures over the snapshots, stages shaded."""
+    fig = go.Figure()
+    scal = series(rows, "scalars")
+    x = np.arange(len(rows))
+    for k, term in enumerate(("cluster", "rank", "lis")):
+        y = scal.get(f"pressure_{term}")
+        if y is None:
+            continue
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if len(rows) < 80 else "lines",
+                                 name=TERM_NAMES[term], line=dict(color=color_of(k), width=2),
+                                 marker=dict(size=4)))
+    _stage_bands(fig, rows)
+    fig.add_vline(x=current, line=dict(color="black", width=1.5))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="snapshot",
+                      yaxis_title="pressure (1 = as strong as at the start)",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def schedule_figure(rows, config: dict, current: int) -> go.Figure:
+    """Planned alpha/beta from the config (lines) against the values the run used (dots)."""
+    from dcviz.methods.dcrl import weight_schedule
+    pre = int(config.get("pretrain_epochs", 0))
+    epochs = int(config.get("epochs", 1))
+    plan_e = np.arange(epochs)
+    plan = np.array([weight_schedule(int(e), epochs, float(config.get("alpha0", 0.1)),
+                                     float(config.get("beta1", 1.0)),
+                                     float(config.get("continuation", 0.5)),
+                                     int(config.get("warmup_epochs", 0))) for e in plan_e])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=plan_e, y=plan[:, 0], mode="lines", name="α plan",
+                             line=dict(color=color_of(0), width=2)))
+    fig.add_trace(go.Scatter(x=plan_e, y=plan[:, 1], mode="lines", name="β plan",
+                             line=dict(color=color_of(2), width=2)))
+    idx = _clustering_indices(rows)
+    scal = series(rows, "scalars")
+    if idx and "alpha" in scal:
+        ep = np.array([rows[i]["epoch"] - pre for i in idx])
+        fig.add_trace(go.Scatter(x=ep, y=scal["alpha"][idx], mode="markers", name="α used",
+                                 marker=dict(color=color_of(0), size=6)))
+        fig.add_trace(go.Scatter(x=ep, y=scal["beta"][idx], mode="markers", name="β used",
+                                 marker=dict(color=color_of(2), size=6)))
+    if 0 <= current < len(rows) and rows[current].get("stage") != "pretrain":
+        fig.add_vline(x=rows[current]["epoch"] - pre, line=dict(color="black", width=1.5))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis_title="fine-tuning epoch", yaxis_title="weight",
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def centres_figure(mus: list[np.ndarray], current: int) -> go.Figure:
+    """Trajectories of the centres in one fixed 2-D PCA basis; ``current`` indexes ``mus``."""
+    stack = np.concatenate(mus)
+    mean = stack.mean(0)
+    _, _, vt = np.linalg.svd(stack - mean, full_matrices=False)
+    basis = vt[:2].T if vt.shape[0] >= 2 else np.c_[vt[:1].T, np.zeros((stack.shape[1], 1))]
+    # a fixed sign per axis (largest loading positive), so the picture never mirrors
+    basis = basis * np.sign(basis[np.abs(basis).argmax(0), [0, 1]] + 1e-12)
+    path = np.stack([(m - mean) @ basis for m in mus[:current + 1]])  # (T, C, 2)
+    fig = go.Figure()
+    for j in range(path.shape[1]):
+        col = color_of(j)
+        fig.add_trace(go.Scatter(x=path[:, j, 0], y=path[:, j, 1], mode="lines",
+                                 line=dict(color=col, width=1.5), showlegend=False,
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=[path[-1, j, 0]], y=[path[-1, j, 1]], mode="markers+text",
+                                 marker=dict(color=col, size=13, line=dict(color="white", width=1)),
+                                 text=[str(j)], textposition="top center", name=f"μ{j}",
+                                 hovertemplate=f"centre {j}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>"))
+        fig.add_trace(go.Scatter(x=[path[0, j, 0]], y=[path[0, j, 1]], mode="markers",
+                                 marker=dict(color=col, size=6, symbol="circle-open"),
+                                 showlegend=False, hovertemplate=f"centre {j} at the start<extra></extra>"))
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10), showlegend=False,
+                      xaxis_title="centre PC 1", yaxis_title="centre PC 2")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def rank_grid_figure(grid: np.ndarray, ids: np.ndarray, rank_x=None, rank_z=None) -> go.Figure:
+    """Fig. A5 (a)-(f): preserved cells blue with a tick, the others yellow with a cross."""
+    grid = np.asarray(grid)
+    c = len(grid)
+    labels = [str(int(i)) for i in ids]
+    marks = np.where(grid > 0.5, "✓", "✗")
+    if rank_x is not None and rank_z is not None:
+        hover = np.array([[f"row {labels[i]} → col {labels[j]}<br>rank in X: {int(rank_x[i, j])}"
+                           f"<br>rank in Z: {int(rank_z[i, j])}" for j in range(c)] for i in range(c)])
+    else:
+        hover = np.array([[f"row {labels[i]} → col {labels[j]}" for j in range(c)] for i in range(c)])
+    fig = go.Figure(go.Heatmap(
+        z=grid, x=labels, y=labels, zmin=0, zmax=1, showscale=False, xgap=2, ygap=2,
+        colorscale=[[0, "#f2c14e"], [0.5, "#f2c14e"], [0.5, "#3a6fb0"], [1, "#3a6fb0"]],
+        text=marks, texttemplate="%{text}", textfont=dict(color="white", size=14 if c <= 12 else 9),
+        customdata=hover, hovertemplate="%{customdata}<extra></extra>"))
+    side = min(460, 120 + 32 * c)
+    fig.update_layout(height=side, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title="cluster j", type="category", side="top"),
+                      yaxis=dict(title="cluster i", type="category", autorange="reversed"))
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def histogram_figure(values: dict[str, np.ndarray], bins: int = 60) -> go.Figure:
+    """Histograms of d_Z - d_X on common bins, one line per run (densities, so runs of
+    different sizes compare)."""
+    allv = np.concatenate([v for v in values.values() if len(v)])
+    lo, hi = np.percentile(allv, [0.5, 99.5]) if len(allv) else (-1.0, 1.0)
+    span = max(abs(lo), abs(hi), 1e-6)
+    edges = np.linspace(-span, span, bins + 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    fig = go.Figure()
+    for k, (name, v) in enumerate(values.items()):
+        dens, _ = np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges, density=True)
+        fig.add_trace(go.Scatter(x=centres, y=dens, mode="lines", name=name, line_shape="hvh",
+                                 fill="tozeroy" if k == 0 else None,
+                                 line=dict(color=color_of(0 if k == 0 else 3), width=2)))
+    fig.add_vline(x=0, line=dict(color="#555", dash="dot"))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis_title="d_Z − d_X (scaled by 1/√dim)", yaxis_title="density",
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def _hist_stats(v: np.ndarray) -> str:
+    return f"mean {np.mean(v):+.3g}, std {np.std(v):.3g}, median |d_Z − d_X| {np.median(np.abs(v)):.3g}"
+
+
+def _other_run(run, run_id):
+    """RunView of another run in the same store, or None."""
+    if not run_id or run_id == run.run_id:
+        return None
+    from dcviz.runs.store import RunStore
+    from dcviz.runs.view import RunView
+    try:
+        return RunView(RunStore(run.rd.path.parent).open(str(run_id)))
+    except Exception:  # noqa: BLE001 - a deleted or broken run just is not overlaid
+        return None
+
+
+def _closest_by_progress(other, progress: float) -> int | None:
+    rows = other.rows()
+    if not rows:
+        return None
+    prog = np.array([float(r.get("progress", 0.0)) for r in rows])
+    return int(np.abs(prog - progress).argmin())
+
+
+# --------------------------------------------------------------------------- the lens
+
+def build(run, index: int, options: dict) -> list[Panel]:
+    rows = run.rows()
+    if not rows:
+        return [Panel("DCRL", text="No snapshot yet.")]
+    index = index if index >= 0 else len(rows) + index
+    index = min(max(index, 0), len(rows) - 1)
+    snap = run.snapshot(index)
+    ex = snap.extras
+    stage = rows[index].get("stage", "")
+    is_dcrl = run.method_id == "dcrl"
+    panels: list[Panel] = []
+
+    # 1. the stage, and which term dominates
+    headline = f"Now: {stage} (epoch {rows[index].get('epoch')})"
+    if is_dcrl:
+        panels.append(Panel(f"{headline} · which term pushes hardest",
+                            figure=pressure_figure(rows, index),
+                            text=STAGE_TEXT.get(stage, "") + "\n\n" + PRESSURE_TEXT, wide=True))
+        panels.append(Panel("Weight continuation: α and β", figure=schedule_figure(rows, run.config.get("config", {}), index),
+                            text=SCHEDULE_TEXT))
+    else:
+        panels.append(Panel(headline, text=STAGE_TEXT.get(stage, STAGE_TEXT["clustering"])))
+
+    # 2. loss terms and geometry metrics with stage boundaries
+    marks = stage_boundaries(rows)
+    losses = series(rows, "losses")
+    panels.append(Panel("Loss terms", figure=curves_figure(
+        rows, [(name, {name: v}) for name, v in losses.items()], current=index, markers=marks),
+        text=LOSS_TEXT, wide=True))
+    metrics = series(rows, "metrics")
+    groups = [(GEOMETRY_HELP[k], {k: metrics[k]}) for k in GEOMETRY if k in metrics]
+    scores = {k.upper(): metrics[k] for k in ("acc", "nmi", "ari") if k in metrics}
+    if scores:
+        groups.append(("ACC / NMI / ARI ↑", scores))
+    panels.append(Panel("Geometry of the latent space (appendix A.4)", figure=curves_figure(
+        rows, groups, current=index, markers=marks, ncols=3), text=GEOMETRY_TEXT, wide=True))
+
+    # 3. the centres over the run
+    clustering = _clustering_indices(rows)
+    if clustering and "mu" in ex:
+        picks = _snapshot_sample(clustering)
+        if index not in picks:
+            picks = sorted(set(picks) | {index})
+        mus = [np.asarray(run.snapshot(i).extras["mu"], dtype=np.float64) for i in picks]
+        cur = max(k for k, i in enumerate(picks) if i <= index)
+        panels.append(Panel("Centre trajectories μ_j", figure=centres_figure(mus, cur),
+                            text=CENTRES_TEXT))
+
+    # 4. Fig. A5: the rank grid and the d_Z - d_X histogram
+    if "rank_grid" in ex:
+        grid = np.asarray(ex["rank_grid"])
+        ids = np.asarray(ex.get("rank_grid_ids", np.arange(len(grid))))
+        cra = snap.metrics.get("cra", float(grid.mean()))
+        panels.append(Panel(f"Rank preservation of the cluster centres (CRA {cra:.2f})",
+                            figure=rank_grid_figure(grid, ids, ex.get("rank_x"), ex.get("rank_z")),
+                            text=GRID_TEXT))
+    if "dz_minus_dx" in ex:
+        name = f"this run ({run.method_id}, epoch {snap.epoch})"
+        values = {name: np.asarray(ex["dz_minus_dx"], dtype=np.float64)}
+        caption = f"{name}: {_hist_stats(values[name])}"
+        other = _other_run(run, options.get("overlay"))
+        if other is not None:
+            j = _closest_by_progress(other, snap.progress)
+            if j is not None:
+                osnap = other.snapshot(j)
+                if "dz_minus_dx" in osnap.extras:
+                    oname = f"{other.method_id} run {other.run_id} (epoch {osnap.epoch})"
+                    values[oname] = np.asarray(osnap.extras["dz_minus_dx"], dtype=np.float64)
+                    caption += f"\n{oname}: {_hist_stats(values[oname])}"
+                else:
+                    caption += f"\nRun {other.run_id} ({other.method_id}) has no d_Z − d_X values."
+        panels.append(Panel("Local isometry: d_Z − d_X over neighbour pairs (Fig. A5 g)",
+                            figure=histogram_figure(values), text=HIST_TEXT, caption=caption))
+    return panels
+
+
+LENS = Lens(
+    method_ids=("dcrl", "dec", "idec"),
+    title="DCRL: three stages, and the geometry the clustering loss would destroy",
+    build=build,
+    options=[Option("overlay", "Overlay another run's histogram", "run", None, None,
+                    help="Pick a run (for example DEC on the same data) to draw its d_Z − d_X "
+                         "histogram, at the same point of training, over this run's.")],
+    intro=("DCRL trains in three stages: the clustering loss makes each manifold a ball, the "
+           "ranking loss moves the balls apart in the order of the input space, and the isometry "
+           "loss lets each manifold recover its shape. DEC and IDEC runs open here too, for "
+           "comparison: same geometry metrics, no stages."),
+)
