@@ -73,15 +73,19 @@ def _mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 
 class MLPGenerator(nn.Module):
-    """G: [one-hot id ; noise] -> x-512-512-512-D, linear output (section IV-B)."""
+    """G: [one-hot id ; noise] -> x-512-512-512-D, linear output (section IV-B); a sigmoid output
+    when it draws images (pixels in [0, 1], like the conv G)."""
 
-    def __init__(self, n_clusters: int, n_noise: int, out_dim: int, hidden: Sequence[int]):
+    def __init__(self, n_clusters: int, n_noise: int, out_dim: int, hidden: Sequence[int],
+                 sigmoid: bool = False):
         super().__init__()
         self.n_clusters, self.n_noise, self.out_dim = n_clusters, n_noise, out_dim
         self.net = _mlp([n_clusters + n_noise, *hidden, out_dim])
+        self.sigmoid = sigmoid
 
     def forward(self, onehot: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([onehot, z], 1))
+        out = self.net(torch.cat([onehot, z], 1))
+        return torch.sigmoid(out) if self.sigmoid else out
 
 
 class MLPBody(nn.Module):
@@ -177,5 +181,6 @@ def make_gan_nets(input_dim: int, image_shape, n_clusters: int, n_noise: int, ar
         c = ConvBody(image_shape, n_clusters, conv_width)
         return g, d, c
     hidden = [mlp_width] * mlp_depth
-    return (MLPGenerator(n_clusters, n_noise, input_dim, hidden), MLPBody(input_dim, 1, hidden),
+    return (MLPGenerator(n_clusters, n_noise, input_dim, hidden, sigmoid=image_shape is not None),
+            MLPBody(input_dim, 1, hidden),
             MLPBody(input_dim, n_clusters, hidden))

@@ -14,7 +14,7 @@ from dcviz.methods.gan import (assignment_entropy, classifier_loss, critic_loss,
                                eta_schedule, generator_loss, gradient_penalty)
 from dcviz.nets import set_seed
 
-TINY = {"steps": 4, "steps_per_epoch": 2, "critic_steps": 1, "class_steps": 1, "batch_size": 8,
+TINY = {"arch": "auto", "steps": 4, "steps_per_epoch": 2, "critic_steps": 1, "class_steps": 1, "batch_size": 8,
         "conv_width": 4, "mlp_width": 16, "n_noise": 3, "grid_cols": 3, "points_per_id": 5,
         "subsample": 300, "map_resolution": 10}
 
@@ -130,6 +130,26 @@ def test_bad_configs_are_refused(digits, blobs):
         cls.Config.from_preset("quick", n_noise=-2)
     with pytest.raises(ConfigError):
         cls.Config.from_preset("quick", gamma=0.5)
+    with pytest.raises(ConfigError, match="eta0"):
+        cls.Config.from_preset("quick", eta0=-0.5)
+
+
+def test_auto_noise_and_eta_follow_the_data():
+    cls = get_method("gan")
+
+    def built(shape, dim, preset="quick", **over):
+        m = cls(cls.Config.from_preset(preset, **over))
+        m.build(dim, shape)
+        return m
+    blobs, digits, mnist = built(None, 2), built((1, 8, 8), 64), built((1, 28, 28), 784, "paper")
+    assert (blobs.n_noise, blobs.eta0, blobs.arch) == (2, 10.0, "mlp")
+    assert (digits.n_noise, digits.eta0) == (16, 1.0)
+    assert (mnist.n_noise, mnist.eta0, mnist.arch) == (128, 10.0, "conv")  # the paper's settings
+    assert built(None, 2, n_noise=0, eta0=3.0).n_noise == 0
+    assert built(None, 2, n_noise=0, eta0=3.0).eta0 == 3.0
+    paper = cls.Config.from_preset("paper")
+    assert (paper.gp_weight, paper.eta0, paper.gamma, paper.tau, paper.steps, paper.lr,
+            paper.critic_steps, paper.class_steps) == (100.0, 10.0, 1.2, 30000, 900000, 1e-4, 5, 4)
 
 
 # --------------------------------------------------------------------------- training

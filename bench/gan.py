@@ -1,0 +1,157 @@
+"""GAN clustering benchmark: update speed of D, C and G, and the final metrics of quick runs.
+
+    python bench/gan.py [--data blobs8 digits] [--seeds 0 1 2] [--preset quick] [--set k=v ...]
+
+1. Speed: for each data set, the quick-preset nets are built and each update of Algorithm 1 is
+   timed on its own (a critic step with its gradient penalty, a classifier step, a generator
+   step), after a warm-up; then "generator steps/s" is what one full iteration costs
+   (N_critic + N_class + 1 updates).
+2. Quality: a full run per seed through the run engine (the same code as the app and the CLI),
+   printing ACC/NMI/ARI of C on all real data, the final EMD estimate, and the wall time.
+
+Figures are printed, never asserted. On a shared machine, timings are inflated by the other
+processes: compare them only within one run of this script.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from dcviz import data as D  # noqa: E402
+from dcviz.methods.base import get_method  # noqa: E402
+from dcviz.nets import set_seed  # noqa: E402
+from dcviz.runs import RunStore, create_run, execute, prepare  # noqa: E402
+from dcviz.runs.view import RunView  # noqa: E402
+
+
+def _parse_sets(items):
+    out = {}
+    for item in items or []:
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def time_updates(name: str, preset: str, sets: dict, repeats: int = 20) -> dict:
+    ds = D.load(name)
+    cls = get_method("gan")
+    cfg = cls.Config.from_preset(preset, n_clusters=ds.n_classes, **sets)
+    set_seed(0)
+    m = cls(cfg)
+    m.build(ds.dim, ds.image_shape)
+    x = m.tensor(ds.x)
+    gen = torch.Generator().manual_seed(0)
+    adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    m.opt_d = torch.optim.Adam(m.D.parameters(), **adam)
+    m.opt_c = torch.optim.Adam(m.C.parameters(), **adam)
+    m.opt_g = torch.optim.Adam(m.G.parameters(), **adam)
+    updates = {"D": lambda: m.critic_update(x, gen), "C": lambda: m.classifier_update(gen),
+               "G": lambda: m.generator_update(gen, m.eta0)}
+    out = {}
+    for key, fn in updates.items():
+        for _ in range(3):
+            fn()
+        t = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        out[key] = repeats / (time.perf_counter() - t)
+    per_iter = cfg.critic_steps / out["D"] + cfg.class_steps / out["C"] + 1 / out["G"]
+    out["iteration"] = 1 / per_iter
+    out["arch"] = m.arch
+    out["batch"] = cfg.batch_size
+    out["n_noise"] = m.n_noise
+    return out
+
+
+def train(name: str, seed: int, preset: str, sets: dict, root: Path) -> dict:
+    ds = D.load(name)
+    cls, cfg = prepare("gan", ds, {"n_clusters": ds.n_classes, "seed": seed, **sets}, preset)
+    rd = create_run(RunStore(root), cls, cfg, ds, preset)
+    t = time.time()
+    status = execute(rd, cls, cfg, ds)
+    seconds = time.time() - t
+    rows = RunView(rd).rows()
+    last = rows[-1] if rows else {}
+    return {"state": status["state"], "seconds": seconds, "steps": last.get("step"),
+            **status.get("metrics", {}), "emd": (last.get("scalars") or {}).get("emd"),
+            "error": status.get("error"), "run_dir": str(rd.path)}
+
+
+def save_grid(run_dir: Path, out: Path, scale: int = 6) -> str | None:
+    """The last snapshot's sample grid (rows = ids) as a PNG; None for vector data."""
+    from PIL import Image
+
+    from dcviz.runs.store import RunDir
+    from dcviz.viz.gan import sample_grid
+    view = RunView(RunDir(run_dir))
+    shape = view.config.get("image_shape")
+    if not shape:
+        return None
+    grid = sample_grid(view.snapshot(-1).extras["samples"], shape)
+    img = Image.fromarray((grid * 255).round().astype("uint8"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(out)
+    return str(out)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", nargs="+", default=["blobs8", "digits"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--set", action="append", help="config override field=value")
+    p.add_argument("--speed-only", action="store_true")
+    p.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temp dir)")
+    p.add_argument("--grid-dir", default=None,
+                   help="save each image run's final sample grid as <dir>/gan_<data>_seed<S>.png")
+    args = p.parse_args()
+    sets = _parse_sets(args.set)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), preset {args.preset}, "
+          f"overrides {sets or 'none'}")
+
+    print("\n== update speed (updates per second; one iteration = N_critic D + N_class C + 1 G)")
+    print(f"{'data':8} {'nets':5} {'batch':>5} {'noise':>5} {'D/s':>8} {'C/s':>8} {'G/s':>8} "
+          f"{'iter/s':>8}")
+    for name in args.data:
+        s = time_updates(name, args.preset, sets)
+        print(f"{name:8} {s['arch']:5} {s['batch']:5d} {s['n_noise']:5d} {s['D']:8.1f} "
+              f"{s['C']:8.1f} {s['G']:8.1f} {s['iteration']:8.2f}", flush=True)
+    if args.speed_only:
+        return 0
+
+    print("\n== quick runs (C's predictions on all real data)")
+    root = Path(args.runs_dir) if args.runs_dir else Path(tempfile.mkdtemp(prefix="bench-gan-"))
+    for name in args.data:
+        results = []
+        for seed in args.seeds:
+            r = train(name, seed, args.preset, sets, root)
+            results.append(r)
+            if args.grid_dir and r["state"] == "done":
+                r["grid"] = save_grid(Path(r["run_dir"]), Path(args.grid_dir) / f"gan_{name}_seed{seed}.png")
+            print(f"{name:8} seed {seed}: {r['state']:5} {r['seconds']:7.1f}s  steps {r['steps']}  "
+                  f"ACC {r.get('acc', float('nan')):.3f}  NMI {r.get('nmi', float('nan')):.3f}  "
+                  f"ARI {r.get('ari', float('nan')):.3f}  EMD {r['emd'] if r['emd'] is None else round(r['emd'], 4)}"
+                  + (f"  error: {r['error']}" if r["error"] else "")
+                  + (f"  grid: {r['grid']}" if r.get("grid") else ""), flush=True)
+        done = [r for r in results if r["state"] == "done"]
+        if done:
+            med = {k: statistics.median(r[k] for r in done) for k in ("acc", "nmi", "ari", "seconds")}
+            print(f"{name:8} median over {len(done)} seeds: " + json.dumps(
+                {k: round(v, 3) for k, v in med.items()}), flush=True)
+    print(f"runs in {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
