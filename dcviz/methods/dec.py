@@ -182,10 +182,16 @@ class StudentTClustering(AEMethod):
                                  self.config.geometry_k2, normalize=True)
 
     def geometry(self, ref: GeometryReference, z_sub: np.ndarray, labels_sub: np.ndarray):
-        """(metrics, extras) of the current latent subsample; CRA uses the predicted clusters."""
+        """(metrics, extras) of the current latent subsample; CRA uses the predicted clusters.
+
+        A clustering that has collapsed into one cluster keeps no ranking of clusters at all,
+        so its CRA is 0 (the metric is always present, for the CLI's JSON and the Compare page).
+        """
         labels_sub = np.asarray(labels_sub)
-        s = ref.score(z_sub, labels_sub if len(np.unique(labels_sub)) >= 2 else None, details=True)
+        several = len(np.unique(labels_sub)) >= 2
+        s = ref.score(z_sub, labels_sub if several else None, details=True)
         metrics = {k: s[k] for k in ("trust", "cont", "rre", "drmse", "lgd", "cra") if k in s}
+        metrics.setdefault("cra", 0.0)
         extras = {"dz_minus_dx": s["dz_minus_dx"].astype(np.float32)}
         if "rank_grid" in s:
             extras["rank_grid"] = s["rank_grid"].astype(np.float32)

@@ -12,7 +12,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dcviz.viz.base import Lens, Option, Panel
-from dcviz.viz.common import color_of, curves_figure, series, stage_boundaries
+from plotly.subplots import make_subplots
+
+from dcviz.viz.common import color_of, series, stage_boundaries
 
 STAGES = ("stage 1: clustering", "stage 2: separation", "stage 3: structure recovery")
 STAGE_COLORS = {"pretrain": "rgba(150,150,150,0.12)", STAGES[0]: "rgba(31,119,180,0.12)",
@@ -96,18 +98,78 @@ def _clustering_indices(rows) -> list[int]:
     return [i for i, r in enumerate(rows) if r.get("stage") != "pretrain"]
 
 
-def _stage_bands(fig: go.Figure, rows, *, row=None, col=None) -> None:
-    """Shade each stage's snapshots and name the stage at the top of its band."""
+def _axis_suffix(k: int) -> str:
+    return "" if k == 0 else str(k + 1)
+
+
+def _stage_shapes(rows, current: int | None, n_axes: int = 1) -> list[dict]:
+    """Stage bands (shaded), stage boundaries (dashed) and the current snapshot (solid) for
+    each of ``n_axes`` subplots, as plain shape dicts: one ``update_layout`` call instead of
+    plotly's slow ``add_vrect``/``add_vline`` per subplot."""
     bounds = stage_boundaries(rows)
-    for k, (start, name) in enumerate(bounds):
-        end = bounds[k + 1][0] if k + 1 < len(bounds) else len(rows)
-        kw = dict(row=row, col=col) if row is not None else {}
-        fig.add_vrect(x0=start - 0.5, x1=end - 0.5, fillcolor=STAGE_COLORS.get(name, "rgba(0,0,0,0.05)"),
-                      line_width=0, layer="below", **kw)
+    shapes = []
+    for k in range(n_axes):
+        xref, yref = f"x{_axis_suffix(k)}", f"y{_axis_suffix(k)} domain"
+        for b, (start, name) in enumerate(bounds):
+            end = bounds[b + 1][0] if b + 1 < len(bounds) else len(rows)
+            shapes.append(dict(type="rect", xref=xref, yref=yref, x0=start - 0.5, x1=end - 0.5,
+                               y0=0, y1=1, line=dict(width=0), layer="below",
+                               fillcolor=STAGE_COLORS.get(name, "rgba(0,0,0,0.05)")))
+            if start > 0:
+                shapes.append(dict(type="line", xref=xref, yref=yref, x0=start - 0.5, x1=start - 0.5,
+                                   y0=0, y1=1, line=dict(color="#999", dash="dash", width=1)))
+        if current is not None:
+            shapes.append(dict(type="line", xref=xref, yref=yref, x0=current, x1=current, y0=0,
+                               y1=1, line=dict(color="black", width=1.5)))
+    return shapes
+
+
+def _stage_labels(rows) -> list[dict]:
+    """Short stage names at the top of each band, once, above the whole figure."""
+    out = []
+    for start, name in stage_boundaries(rows):
         short = name.split(":")[0] if name.startswith("stage") else name
-        fig.add_annotation(x=start - 0.5, y=1.0, xref="x", yref="paper", text=short,
-                           showarrow=False, xanchor="left", yanchor="bottom",
-                           font=dict(size=10, color="#555"))
+        out.append(dict(x=start - 0.5, y=1.0, xref="x", yref="paper", text=short,
+                        showarrow=False, xanchor="left", yanchor="bottom",
+                        font=dict(size=10, color="#555")))
+    return out
+
+
+def small_multiples(rows, groups: list[tuple[str, dict[str, np.ndarray]]], current: int,
+                    ncols: int = 2, height_per_row: int = 190) -> go.Figure:
+    """One subplot per group ``(title, {line: values over snapshots})``, stages shaded."""
+    groups = [(t, g) for t, g in groups if g]
+    if not groups:
+        fig = go.Figure()
+        fig.update_layout(height=120, annotations=[dict(text="nothing recorded yet",
+                                                        showarrow=False, x=0.5, y=0.5,
+                                                        xref="paper", yref="paper")])
+        return fig
+    ncols = max(1, min(ncols, len(groups)))
+    nrows = math.ceil(len(groups) / ncols)
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[t for t, _ in groups],
+                        vertical_spacing=min(0.18, 0.5 / nrows), horizontal_spacing=0.07)
+    x = np.arange(len(rows))
+    hover = [f"snapshot {i} · epoch {r.get('epoch', '?')} · {r.get('stage', '')}"
+             for i, r in enumerate(rows)]
+    seen: set[str] = set()
+    for g, (_, lines) in enumerate(groups):
+        for li, (name, values) in enumerate(lines.items()):
+            fig.add_trace(go.Scatter(
+                x=x, y=values, mode="lines+markers" if len(rows) < 60 else "lines", name=name,
+                legendgroup=name, showlegend=len(lines) > 1 and name not in seen, text=hover,
+                line=dict(color=color_of(li), width=2), marker=dict(size=4),
+                hovertemplate=f"{name}: %{{y:.4g}}<br>%{{text}}<extra></extra>"),
+                row=g // ncols + 1, col=g % ncols + 1)
+            seen.add(name)
+    fig.update_layout(shapes=_stage_shapes(rows, current, len(groups)),
+                      height=max(220, height_per_row * nrows + 70),
+                      margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
+                      legend=dict(orientation="h", y=-0.12))
+    for ann in _stage_labels(rows):
+        fig.add_annotation(ann)
+    fig.update_xaxes(title_text="snapshot", row=nrows)
+    return fig
 
 
 def _snapshot_sample(indices: list[int], limit: int = 80) -> list[int]:
@@ -131,8 +193,7 @@ def pressure_figure(rows, current: int) -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if len(rows) < 80 else "lines",
                                  name=TERM_NAMES[term], line=dict(color=color_of(k), width=2),
                                  marker=dict(size=4)))
-    _stage_bands(fig, rows)
-    fig.add_vline(x=current, line=dict(color="black", width=1.5))
+    fig.update_layout(shapes=_stage_shapes(rows, current), annotations=_stage_labels(rows))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="snapshot",
                       yaxis_title="pressure (1 = as strong as at the start)",
                       legend=dict(orientation="h", y=-0.25))
@@ -163,7 +224,9 @@ def schedule_figure(rows, config: dict, current: int) -> go.Figure:
         fig.add_trace(go.Scatter(x=ep, y=scal["beta"][idx], mode="markers", name="β used",
                                  marker=dict(color=color_of(2), size=6)))
     if 0 <= current < len(rows) and rows[current].get("stage") != "pretrain":
-        fig.add_vline(x=rows[current]["epoch"] - pre, line=dict(color="black", width=1.5))
+        e = rows[current]["epoch"] - pre
+        fig.update_layout(shapes=[dict(type="line", xref="x", yref="y domain", x0=e, x1=e, y0=0,
+                                       y1=1, line=dict(color="black", width=1.5))])
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
                       xaxis_title="fine-tuning epoch", yaxis_title="weight",
                       legend=dict(orientation="h", y=-0.3))
@@ -236,7 +299,8 @@ def histogram_figure(values: dict[str, np.ndarray], bins: int = 60) -> go.Figure
         fig.add_trace(go.Scatter(x=centres, y=dens, mode="lines", name=name, line_shape="hvh",
                                  fill="tozeroy" if k == 0 else None,
                                  line=dict(color=color_of(0 if k == 0 else 3), width=2)))
-    fig.add_vline(x=0, line=dict(color="#555", dash="dot"))
+    fig.update_layout(shapes=[dict(type="line", xref="x", yref="y domain", x0=0, x1=0, y0=0, y1=1,
+                                   line=dict(color="#555", dash="dot"))])
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10),
                       xaxis_title="d_Z − d_X (scaled by 1/√dim)", yaxis_title="density",
                       legend=dict(orientation="h", y=-0.3))
@@ -293,18 +357,17 @@ def build(run, index: int, options: dict) -> list[Panel]:
         panels.append(Panel(headline, text=STAGE_TEXT.get(stage, STAGE_TEXT["clustering"])))
 
     # 2. loss terms and geometry metrics with stage boundaries
-    marks = stage_boundaries(rows)
     losses = series(rows, "losses")
-    panels.append(Panel("Loss terms", figure=curves_figure(
-        rows, [(name, {name: v}) for name, v in losses.items()], current=index, markers=marks),
+    panels.append(Panel("Loss terms", figure=small_multiples(
+        rows, [(name, {name: v}) for name, v in losses.items()], index, ncols=3),
         text=LOSS_TEXT, wide=True))
     metrics = series(rows, "metrics")
     groups = [(GEOMETRY_HELP[k], {k: metrics[k]}) for k in GEOMETRY if k in metrics]
     scores = {k.upper(): metrics[k] for k in ("acc", "nmi", "ari") if k in metrics}
     if scores:
         groups.append(("ACC / NMI / ARI ↑", scores))
-    panels.append(Panel("Geometry of the latent space (appendix A.4)", figure=curves_figure(
-        rows, groups, current=index, markers=marks, ncols=3), text=GEOMETRY_TEXT, wide=True))
+    panels.append(Panel("Geometry of the latent space (appendix A.4)", figure=small_multiples(
+        rows, groups, index, ncols=3), text=GEOMETRY_TEXT, wide=True))
 
     # 3. the centres over the run
     clustering = _clustering_indices(rows)

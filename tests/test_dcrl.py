@@ -1,0 +1,352 @@
+"""DCRL (and the DEC/IDEC baselines): each loss term on hand-checked cases, the weight
+schedule, the stage rule, tiny end-to-end runs with their snapshots and checkpoints, the lens."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dcviz import data as D
+from dcviz.methods.base import ConfigError, Context
+from dcviz.methods.dcrl import (DCRL, STAGES, align_loss, isometry_loss, manifold_means,
+                                manifold_neighbours, rank_loss, stage_of, term_pressures,
+                                weight_schedule)
+from dcviz.methods.dec import (DEC, cluster_loss, reconstruction_loss, student_t,
+                               target_distribution)
+from dcviz.runs import RunStore, create_run, execute, prepare
+from dcviz.runs.view import RunView
+from dcviz.viz import get_lens
+
+TINY = {"hidden": "64,64", "pretrain_epochs": 3, "snapshot_every": 1, "subsample": 200,
+        "batch_size": 64}
+DCRL_TINY = {**TINY, "epochs": 8, "warmup_epochs": 1}
+DEC_TINY = {**TINY, "epochs": 3}
+GEOMETRY = {"trust", "cont", "rre", "drmse", "lgd", "cra"}
+
+
+# --------------------------------------------------------------------------- DEC's pieces
+
+def test_student_t_matches_eq1_by_hand():
+    z = torch.tensor([[0.0, 0.0]])
+    mu = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    q = student_t(z, mu)
+    k = np.array([1 / (1 + 1.0), 1 / (1 + 4.0)])  # (1 + ||z - mu||^2)^-1 with nu = 1
+    np.testing.assert_allclose(q.numpy()[0], k / k.sum(), rtol=1e-6)
+    # nu = 3: exponent -(nu + 1) / 2 = -2 on (1 + d^2 / 3)
+    k3 = np.array([(1 + 1 / 3) ** -2, (1 + 4 / 3) ** -2])
+    np.testing.assert_allclose(student_t(z, mu, 3.0).numpy()[0], k3 / k3.sum(), rtol=1e-6)
+
+
+def test_target_distribution_sharpens_and_balances():
+    q = torch.tensor([[0.6, 0.4], [0.6, 0.4], [0.3, 0.7]])
+    p = target_distribution(q)
+    f = q.sum(0)
+    w = q ** 2 / f
+    np.testing.assert_allclose(p.numpy(), (w / w.sum(1, keepdim=True)).numpy(), rtol=1e-6)
+    torch.testing.assert_close(p.sum(1), torch.ones(3))
+    assert p[2, 1] > q[2, 1]  # a confident row gets more confident
+
+
+def test_cluster_loss_is_kl_and_zero_when_p_equals_q():
+    q = torch.tensor([[0.7, 0.3], [0.2, 0.8]])
+    assert cluster_loss(q, q).item() == pytest.approx(0.0, abs=1e-7)
+    p = torch.tensor([[0.9, 0.1], [0.1, 0.9]])
+    manual = float((p * (p / q).log()).sum(1).mean())
+    assert cluster_loss(p, q).item() == pytest.approx(manual, rel=1e-6)
+    assert cluster_loss(p, q).item() > 0
+
+
+def test_reconstruction_loss_is_mse():
+    x = torch.zeros(2, 3)
+    assert reconstruction_loss(x, x + 2).item() == pytest.approx(4.0)
+
+
+# --------------------------------------------------------------------------- DCRL's losses
+
+def test_rank_loss_by_hand_and_zero_at_kappa_times_input_distances():
+    mu = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    v_x = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    # Eq. 6 sums over ordered pairs: 2 * |1 - 3 * 1| = 4
+    assert rank_loss(mu, v_x, kappa=3.0).item() == pytest.approx(4.0)
+    # Centres whose distances are exactly kappa times those of the input-space means: 0.
+    rng = np.random.default_rng(0)
+    v_x = torch.tensor(rng.normal(size=(5, 8)), dtype=torch.float64)
+    rot = torch.tensor(np.linalg.qr(rng.normal(size=(8, 8)))[0])
+    mu = 3.0 * v_x @ rot + 1.5
+    assert rank_loss(mu, v_x, kappa=3.0).item() == pytest.approx(0.0, abs=1e-9)
+    assert rank_loss(mu, v_x, kappa=2.0).item() > 1.0
+    # Gradients reach mu and are finite (the diagonal, where the norm has none, is skipped).
+    mu = mu.clone().requires_grad_(True)
+    (rank_loss(mu, v_x, 2.0)).backward()
+    assert torch.isfinite(mu.grad).all() and mu.grad.abs().sum() > 0
+
+
+def test_rank_loss_skips_empty_clusters():
+    mu = torch.tensor([[0.0], [1.0], [50.0]])
+    v_x = torch.tensor([[0.0], [1.0 / 3.0], [0.0]])
+    present = torch.tensor([True, True, False])
+    assert rank_loss(mu, v_x, 3.0, present).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_isometry_loss_zero_for_the_scaled_isometry_and_positive_otherwise():
+    rng = np.random.default_rng(1)
+    u = torch.tensor(rng.normal(size=(120, 3)), dtype=torch.float32)
+    a = torch.tensor(np.linalg.qr(rng.normal(size=(12, 3)))[0], dtype=torch.float32)
+    x = u @ a.T                               # a 3-d manifold in R^12
+    labels = torch.tensor(rng.integers(0, 3, size=120))
+    z = u * math.sqrt(3 / 12)                 # d_Z / sqrt(3) = d_X / sqrt(12): L_LIS's isometry
+    i, j, d_x = manifold_neighbours(x, z, labels, k=5)
+    assert isometry_loss(z, i, j, d_x).item() == pytest.approx(0.0, abs=1e-6)
+    assert isometry_loss(2 * z, i, j, d_x).item() > 0.05
+    # a hand case: one edge, |d_X - d_Z| with both scaled by sqrt(dim)
+    x1 = torch.tensor([[0.0, 0.0, 0.0, 0.0], [2.0, 0.0, 0.0, 0.0]])
+    z1 = torch.tensor([[0.0], [3.0]])
+    loss = isometry_loss(z1, torch.tensor([0]), torch.tensor([1]), torch.tensor([2.0 / 2.0]))
+    assert loss.item() == pytest.approx(abs(1.0 - 3.0))
+
+
+def test_manifold_neighbours_stay_inside_a_manifold_and_are_the_nearest():
+    rng = np.random.default_rng(2)
+    z = torch.tensor(rng.normal(size=(60, 2)), dtype=torch.float32)
+    x = torch.tensor(rng.normal(size=(60, 5)), dtype=torch.float32)
+    labels = torch.tensor(rng.integers(0, 3, size=60))
+    i, j, d_x = manifold_neighbours(x, z, labels, k=4, chunk=7)
+    assert (labels[i] == labels[j]).all() and (i != j).all()
+    assert len(i) == 60 * 4
+    torch.testing.assert_close(d_x, (x[i] - x[j]).norm(dim=1) / math.sqrt(5))
+    d = torch.cdist(z, z)
+    for p in range(60):
+        same = torch.nonzero((labels == labels[p]) & (torch.arange(60) != p)).ravel()
+        want = same[d[p, same].argsort()[:4]]
+        assert set(j[i == p].tolist()) == set(want.tolist())
+
+
+def test_align_loss_zero_at_the_manifold_means_and_sums_distances():
+    z = torch.tensor([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0]])
+    labels = torch.tensor([0, 0, 1])
+    means, present = manifold_means(z, labels, 3)
+    assert present.tolist() == [True, True, False]
+    mu = torch.tensor([[1.0, 0.0], [10.0, 10.0], [99.0, 99.0]])  # the empty third is ignored
+    assert align_loss(mu, z, labels).item() == pytest.approx(0.0)
+    mu2 = torch.tensor([[1.0, 3.0], [10.0, 6.0], [0.0, 0.0]])
+    assert align_loss(mu2, z, labels).item() == pytest.approx(3.0 + 4.0)
+
+
+# --------------------------------------------------------------------------- schedule and stages
+
+def test_weight_schedule_is_linear_over_the_first_half():
+    assert weight_schedule(0, 300) == (pytest.approx(0.1), pytest.approx(0.0))
+    a, b = weight_schedule(75, 300)
+    assert a == pytest.approx(0.05) and b == pytest.approx(0.5)
+    assert weight_schedule(150, 300) == (pytest.approx(0.0), pytest.approx(1.0))
+    assert weight_schedule(299, 300) == (pytest.approx(0.0), pytest.approx(1.0))
+    alphas = [weight_schedule(e, 300)[0] for e in range(151)]
+    assert np.allclose(np.diff(alphas), -0.1 / 150)
+
+
+def test_weight_schedule_with_warmup_and_other_settings():
+    for e in range(3):
+        assert weight_schedule(e, 20, 1.0, 2.0, 0.5, warmup=3) == (1.0, 0.0)
+    a, b = weight_schedule(6, 20, 1.0, 2.0, 0.5, warmup=3)   # halfway from epoch 3 to 9... of 10
+    assert a == pytest.approx(1 - 3 / 7) and b == pytest.approx(2 * 3 / 7)
+    assert weight_schedule(10, 20, 1.0, 2.0, 0.5, warmup=3) == (pytest.approx(0.0), pytest.approx(2.0))
+
+
+def test_term_pressures_and_stage_rule():
+    ref = {"cluster": 0.2, "rank": 10.0, "lis": 0.05}
+    full = {"cluster": 0.1, "rank": 1.0, "lis": 1.0}
+    p = term_pressures({"cluster": 0.2, "rank": 10.0, "lis": 0.05},
+                       {"cluster": 0.1, "rank": 1.0, "lis": 0.0}, full, ref)
+    assert p == {"cluster": 1.0, "rank": 1.0, "lis": 0.0}
+    assert stage_of(p) == 0                           # a tie goes to the earlier stage
+    p = term_pressures({"cluster": 0.2, "rank": 6.0, "lis": 0.1},
+                       {"cluster": 0.05, "rank": 1.0, "lis": 0.25}, full, ref)
+    assert p["cluster"] == pytest.approx(0.5) and p["rank"] == pytest.approx(0.6)
+    assert p["lis"] == pytest.approx(0.5) and stage_of(p) == 1
+    late = {"cluster": 0.0, "rank": 0.9, "lis": 0.3}
+    assert stage_of(late, previous=2) == 2            # stages never go back
+    assert term_pressures({"cluster": 1, "rank": 1, "lis": 1}, {"cluster": 1, "rank": 1, "lis": 1},
+                          full, {}) == {"cluster": 0.0, "rank": 0.0, "lis": 0.0}
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        DCRL.Config.from_preset("quick", epochs=10, warmup_epochs=5)
+    with pytest.raises(ConfigError, match="hidden"):
+        DCRL.Config.from_preset("quick", hidden="500,abc")
+    with pytest.raises(ConfigError, match="geometry_k2"):
+        DEC.Config.from_preset("quick", geometry_k1=8, geometry_k2=5)
+    paper = DCRL.Config.from_preset("paper")
+    assert (paper.epochs, paper.alpha0, paper.beta1, paper.kappa, paper.k) == (300, 0.1, 1.0, 3.0, 5)
+    assert paper.init == "tsne" and paper.hidden_sizes() == (500, 500, 500, 2000)
+
+
+# --------------------------------------------------------------------------- end to end
+
+def _train(root, method, spec, config):
+    torch.set_num_threads(1)
+    ds = D.load(spec)
+    cls, cfg = prepare(method, ds, config, "quick")
+    rd = create_run(RunStore(root), cls, cfg, ds, "quick")
+    status = execute(rd, cls, cfg, ds)
+    assert status["state"] == "done", status.get("error")
+    return rd, ds
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dcrl-runs")
+    spec = {"name": "digits", "n": 300}
+    return {m: _train(root, m, spec, cfg) for m, cfg in
+            (("dcrl", DCRL_TINY), ("dec", DEC_TINY), ("idec", DEC_TINY))}
+
+
+def test_dcrl_run_stages_and_snapshot_contents(runs):
+    rd, ds = runs["dcrl"]
+    view = RunView(rd)
+    rows = view.rows()
+    assert len(rows) == 3 + 8
+    stages = [r["stage"] for r in rows]
+    assert stages[:3] == ["pretrain"] * 3
+    order = [STAGES.index(s) for s in stages[3:]]
+    assert order[0] == 0 and order == sorted(order)   # stage names in order, starting at 1
+    assert stages[3] == "stage 1: clustering"
+    snap = view.snapshot(-1)
+    assert snap.latent.shape == (200, 10) and snap.assign.shape == (200,)
+    assert GEOMETRY | {"acc", "nmi", "ari"} <= set(snap.metrics)
+    assert {"reconstruction", "cluster", "rank", "lis", "align"} <= set(snap.losses)
+    ex = snap.extras
+    assert ex["mu"].shape == (10, 10)
+    assert ex["alpha"] == pytest.approx(0.0) and ex["beta"] == pytest.approx(1.0)
+    assert ex["rank_grid"].shape == (len(ex["rank_grid_ids"]),) * 2
+    assert ex["dz_minus_dx"].shape == (200 * 5,)
+    assert ex["kappa_dx"].shape == (10, 10)
+    for t in ("cluster", "rank", "lis"):
+        assert f"pressure_{t}" in ex
+    assert STAGES.index(snap.stage) == int(ex["stage_index"])
+    # the alpha/beta each epoch used follow the schedule
+    cfg = view.config["config"]
+    for r in rows[3:]:
+        e = r["epoch"] - cfg["pretrain_epochs"]
+        a, b = weight_schedule(e, cfg["epochs"], cfg["alpha0"], cfg["beta1"], cfg["continuation"],
+                               cfg["warmup_epochs"])
+        assert r["scalars"]["alpha"] == pytest.approx(a) and r["scalars"]["beta"] == pytest.approx(b)
+
+
+def test_losses_go_down(runs):
+    rows = RunView(runs["dcrl"][0]).rows()
+    rec = [r["losses"]["reconstruction"] for r in rows if r["stage"] == "pretrain"]
+    assert rec[-1] < rec[0]
+    # L_rank pulls the centres to kappa times the input distances: it falls once it is on
+    ranks = [r["losses"]["rank"] for r in rows[4:]]     # after the one warm-up epoch
+    assert ranks[-1] < 0.8 * ranks[0]
+
+
+def test_checkpoint_reload_gives_the_same_predictions(runs):
+    for method, (rd, ds) in runs.items():
+        live = rd.load_checkpoint()
+        again = rd.load_checkpoint()
+        assert live.id == method
+        np.testing.assert_array_equal(live.predict(ds.x), again.predict(ds.x))
+        # and the last snapshot's assignment is the saved model's prediction
+        sub = rd.read_subsample()
+        np.testing.assert_array_equal(live.predict(ds.x[sub]), RunView(rd).snapshot(-1).assign)
+        proba = live.predict_proba(ds.x[:5])
+        assert proba.shape == (5, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
+
+
+def test_dec_and_idec_have_the_geometry_metrics_for_comparison(runs):
+    for method in ("dec", "idec"):
+        snap = RunView(runs[method][0]).snapshot(-1)
+        assert GEOMETRY <= set(snap.metrics)
+        assert snap.stage == "clustering" and "mu" in snap.extras
+        # tiny DEC runs may collapse into one cluster: then there is no grid, and CRA is 0
+        if len(np.unique(snap.assign)) >= 2:
+            assert "rank_grid" in snap.extras
+        else:
+            assert snap.metrics["cra"] == 0.0
+    assert "reconstruction" not in RunView(runs["dec"][0]).snapshot(-1).losses
+    assert "reconstruction" in RunView(runs["idec"][0]).snapshot(-1).losses
+
+
+def test_collapsed_clustering_reports_cra_zero():
+    from dcviz.geometry import GeometryReference
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4))
+    m = DEC(n_clusters=3, hidden="8", subsample=100)
+    metrics, extras = m.geometry(GeometryReference(x), x, np.zeros(60, dtype=int))
+    assert metrics["cra"] == 0.0 and "rank_grid" not in extras
+    metrics, extras = m.geometry(GeometryReference(x), x, np.arange(60) % 3)
+    assert metrics["cra"] == 1.0 and extras["rank_grid"].shape == (3, 3)
+
+
+def test_dec_sharpens_the_clusters_it_starts_from():
+    """DEC's KL(P||Q) makes the soft assignments more confident epoch after epoch."""
+    torch.set_num_threads(1)
+    ds = D.load({"name": "digits", "n": 300})
+    torch.manual_seed(0)
+    m = DEC(n_clusters=10, hidden="64,64", pretrain_epochs=5, epochs=6, batch_size=64,
+            subsample=150, snapshot_every=5)
+    m.build(ds.dim, ds.image_shape)
+    ctx = Context(seed=0, subsample=np.arange(150))
+    confidence = []
+    for snap in m.fit(ds, ctx):
+        if snap.stage == "clustering":
+            confidence.append(float(m.predict_proba(ds.x).max(1).mean()))
+    assert confidence[-1] > confidence[0]
+
+
+def test_tsne_initialisation_places_centres_at_cluster_means():
+    torch.set_num_threads(1)
+    ds = D.load({"name": "digits", "n": 200})
+    torch.manual_seed(0)
+    m = DCRL(n_clusters=5, hidden="32", pretrain_epochs=0, epochs=2, warmup_epochs=0, init="tsne",
+             subsample=100)
+    m.build(ds.dim, ds.image_shape)
+    h = m.embed(ds.x)
+    labels = m.init_centres(h, Context(seed=0, subsample=np.arange(100)))
+    assert len(np.unique(labels)) == 5
+    expected = np.stack([h[labels == j].mean(0) for j in range(5)])
+    np.testing.assert_allclose(m.mu.detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- the lens
+
+def test_lens_panels_for_dcrl_and_dec_runs(runs):
+    lens = get_lens("dcrl")
+    assert get_lens("dec") is lens and get_lens("idec") is lens
+    view = RunView(runs["dcrl"][0])
+    panels = lens.panels(view, -1, {"overlay": runs["dec"][0].run_id})
+    titles = " | ".join(p.title for p in panels)
+    for part in ("stage 3" if view.snapshot(-1).stage.startswith("stage 3") else "stage",
+                 "α and β", "Loss terms", "Geometry", "Centre trajectories", "Rank preservation",
+                 "d_Z − d_X"):
+        assert part in titles, part
+    assert all(p.text for p in panels)
+    hist = panels[-1]
+    assert len(hist.figure.data) == 2 and "dec run" in hist.caption
+    grid = next(p for p in panels if p.title.startswith("Rank preservation"))
+    marks = np.asarray(grid.figure.data[0].text).ravel().tolist()
+    assert set(marks) <= {"✓", "✗"} and len(marks) == len(view.snapshot(-1).extras["rank_grid"]) ** 2
+    # stage boundaries are drawn on the loss curves (a dashed line per new stage)
+    losses = next(p for p in panels if p.title == "Loss terms")
+    assert any(getattr(s, "line", None) and s.line.dash == "dash" for s in losses.figure.layout.shapes)
+    # a pretraining snapshot has no centres yet, but still its geometry
+    early = lens.panels(view, 0, {})
+    assert "pretrain" in early[0].title and not any("Centre" in p.title for p in early)
+    dec_panels = lens.panels(RunView(runs["dec"][0]), -1, {})
+    assert not any("α and β" in p.title for p in dec_panels)
+    assert any("Rank preservation" in p.title for p in dec_panels)
+
+
+def test_lens_in_the_explore_page(runs, monkeypatch, app):
+    rd = runs["dcrl"][0]
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(rd.path.parent))
+    at = app("explore", run=rd.run_id, tab="Lens", explore_index=5)
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 6
+    from pagekit import page_text
+    text = page_text(at)
+    assert "stage" in text and "Fig. A5" in text
