@@ -224,6 +224,10 @@ class AceDecConfig(CentroidAEConfig):
                                      "above this (the authors' code: 0.5 plus a 0.05 tolerance, as "
                                      "dimensions without cluster structure settle at 0.5).",
                                      min=0.5, max=0.99, advanced=True)
+    recluster_space: str = param("cluster", "Initialisation: where the re-clustering after the "
+                                 "warm-up runs: the learned cluster space (beta_cs-weighted "
+                                 "distance) or the whole embedding.", choices=["cluster", "full"],
+                                 advanced=True)
     init_rounds: int = param(5, "Initialisation: random starts (random V and split, warm-up); "
                              "the one with the lowest Eq. 5 cost is kept.", min=1, max=50, step=1,
                              advanced=True)
@@ -337,9 +341,11 @@ class AceDec(CentroidAEMethod):
         self.V, self.b, self.mu = best["V"], best["b"], best["mu"]
 
         # re-cluster in the learned cluster space (k-means under the beta_cs-weighted distance
-        # of Eq. 2 is plain k-means on beta_cs * V^T z), then b in closed form
+        # of Eq. 2 is plain k-means on beta_cs * V^T z), or in the whole rotated space; then b
+        # in closed form from that partition
         zr = rotate(z, self.V)
-        _, labels = self.initial_kmeans((zr * self.beta_cs).cpu().numpy(), ctx)
+        weights = self.beta_cs if cfg.recluster_space == "cluster" else torch.ones_like(self.b)
+        _, labels = self.initial_kmeans((zr * weights).cpu().numpy(), ctx)
         labels = torch.as_tensor(labels, dtype=torch.long, device=self.device)
         self.centroids = self._means(z, labels)
         self.counts = torch.full((cfg.n_clusters,), float(cfg.init_count), device=self.device)
