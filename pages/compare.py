@@ -212,8 +212,8 @@ def body() -> None:
     for slot, (col, run_id) in enumerate(zip(cols, chosen)):
         view, snap, p = views[run_id], snaps[run_id], picks[run_id]
         with col:
-            st.markdown(f"**{short(run_id)}**")
             if snap is None:
+                st.markdown(f"**{short(run_id)}**")
                 st.info("No snapshot yet." + (" It refreshes by itself." if live(run_id) else ""))
                 continue
             note = f" · {p.note}" if p.note else ""
@@ -232,7 +232,7 @@ def body() -> None:
             fig = latent_figure(coords, index=view.subsample, color=color, color_title=ctitle,
                                 color_names=names, extra_hover={"cluster": snap.assign},
                                 axis_names=("PC 1", "PC 2"), uirevision=f"compare:{run_id}",
-                                height=380)
+                                height=420, title=f"{short(run_id)} · epoch {snap.epoch}")
             fig.update_layout(showlegend=slot == len(chosen) - 1)
             st.plotly_chart(fig, key=f"compare_latent_{slot}",
                             config=plot_config(f"dcviz-compare-latent-{run_id}"))

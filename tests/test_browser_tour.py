@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_browser import (ARTIFACTS, CHROMIUM, POINT_JS, chromium, no_exception_text,
+from test_browser import (ARTIFACTS, CHROMIUM, POINT_NEAR_JS, chromium, no_exception_text,
                           snapshot_count, streamlit_app)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -186,15 +186,19 @@ def tour(page, url: str, runs: Path, tmp: Path, tiny: dict, t_tour: float) -> No
     wait_quiet(page)
     page.wait_for_timeout(1000)
     for attempt in range(3):  # the live view redraws every second or two: a click may miss
-        x, y, sample = page.evaluate(POINT_JS)
+        x, y, near = page.evaluate(POINT_NEAR_JS)
         page.mouse.click(x, y)
         try:
-            page.get_by_text(f"Sample {sample}").first.wait_for(timeout=60_000)
+            page.get_by_text("Nearest neighbours in the latent space", exact=True).wait_for(timeout=60_000)
             break
         except Exception:  # noqa: BLE001 - playwright's TimeoutError
             if attempt == 2:
                 raise
             wait_quiet(page)
+    heading = page.get_by_text(re.compile(r"^Sample \d+ · cluster")).first
+    heading.wait_for()
+    shown = int(re.match(r"Sample (\d+)", heading.inner_text()).group(1))
+    assert shown in near, (shown, near)
     img = page.locator("[data-testid='stImage'] img").first
     img.wait_for(state="visible")
     assert img.evaluate("i => i.naturalWidth") > 0, "the point's image did not load"
@@ -232,17 +236,24 @@ def tour(page, url: str, runs: Path, tmp: Path, tiny: dict, t_tour: float) -> No
     no_exception_text(page)
     body = page.inner_text("body")
     assert "Scores" in body and "Which clusters map to which" in body
-    # plotly's own PNG export: the modebar's camera button is there on hover
+    # plotly's own PNG export: the modebar's camera button, with a file name of ours
     page.locator(".st-key-compare_latent_0 .js-plotly-plot").first.hover()
-    camera = page.locator(".st-key-compare_latent_0 .modebar-btn[data-title='Download plot as a png']")
-    camera.first.wait_for(state="attached")
+    camera = page.locator(".st-key-compare_latent_0 .modebar-btn[data-title^='Download plot' i]").first
+    camera.wait_for(state="visible")
+    with page.expect_download(timeout=60_000) as download:
+        camera.click()
+    name = download.value.suggested_filename
+    assert name == f"dcviz-compare-latent-{live_id}.png", name
+    png = tmp / name
+    download.value.save_as(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shot(page, "7-compare")
     print(f"Compare shown at {time.perf_counter() - t_tour:.0f} s")
 
     # ------------------------------------------------------------ 5. Checkpoints + new data
     page.goto(f"{url}/checkpoints?run={tiny['run_id']}")
     page.get_by_text("New data").first.wait_for()
-    page.get_by_role("button", name="Upload a file").click()
+    press(page.locator(".st-key-checkpoints_source").get_by_text("Upload a file", exact=True))
     upload = page.locator(".st-key-checkpoints_upload input[type=file]")
     upload.wait_for(state="attached")
     upload.set_input_files(str(noisy_digits_npz(tmp / "noisy-digits.npz")))
