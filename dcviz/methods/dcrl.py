@@ -302,11 +302,13 @@ class DCRL(StudentTClustering):
             pressure = (term_pressures(measured, weights, full_weights, reference) if reference
                         else {"cluster": alpha / cfg.alpha0 if cfg.alpha0 else 0.0, "rank": 0.0, "lis": 0.0})
             stage = stage_of(pressure, stage)
-            extras = {"alpha": alpha, "beta": beta, "ae_weight": w_ae, "stage_index": stage,
-                      "rank_manifolds": separation,
+            # scalars (alpha, beta, pressures) go to metrics.jsonl, so the lens can draw their
+            # history without opening every snapshot
+            extras = {"alpha": alpha, "beta": beta, "rank_manifolds": separation,
                       **{f"pressure_{t}": pressure[t] for t in STAGE_TERMS},
-                      **{f"weighted_{t}": weights[t] * losses[t] for t in STAGE_TERMS},
                       "kappa_dx": (cfg.kappa * torch.cdist(v_x, v_x)).cpu().numpy()}
+            if cfg.fade_reconstruction:
+                extras["ae_weight"] = w_ae
             snap, _ = self.clustering_snapshot(
                 data, ctx, ref, epoch=epoch, stage=STAGES[stage], losses=losses, z=z_all,
                 extras=extras, progress=(cfg.pretrain_epochs + epoch + 1) / total)

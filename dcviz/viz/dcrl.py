@@ -64,16 +64,18 @@ SCHEDULE_TEXT = (
     "to 0 and β, the weight of the isometry loss, rises linearly to its final value; both reach "
     "their end at the middle of fine-tuning (epoch 150 of 300 in the paper). Lines: the plan "
     "from the run's config; dots: the values the run used.")
+BANDS = ("Bands: grey pretraining, blue stage 1, orange stage 2, green stage 3 (red: DEC/IDEC "
+         "clustering); dashed lines mark where a stage begins, the black line is this snapshot.")
 LOSS_TEXT = (
     "Every loss term, each on its own axis (they differ by orders of magnitude). L_AE, L_cluster "
     "and L_rank are averaged over the epoch's mini-batches; L_LIS and L_align are the values of "
-    "the once-per-epoch step over all the data. Dashed lines: stage boundaries.")
+    "the once-per-epoch step over all the data. " + BANDS)
 GEOMETRY_TEXT = (
     "The representation metrics of the paper's appendix A.4, on the run's fixed subsample: Trust "
     "(are latent neighbours real neighbours?), Cont (are real neighbours still neighbours?), "
     "RRE (rank changes of neighbours), LGD and d-RMSE (distance errors, with both spaces "
     "scaled by 1/√dim like L_LIS) and CRA (share of preserved cluster-centre ranks). Arrows say "
-    "which way is better. Dashed lines: stage boundaries.")
+    "which way is better. " + BANDS)
 CENTRES_TEXT = (
     "The learnable centres μ_j, projected to 2-D with one PCA fitted to all their positions over "
     "the run, so the picture does not flip from epoch to epoch. Each line is one centre's path "
@@ -166,8 +168,6 @@ def small_multiples(rows, groups: list[tuple[str, dict[str, np.ndarray]]], curre
                       height=max(220, height_per_row * nrows + 70),
                       margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
                       legend=dict(orientation="h", y=-0.12))
-    for ann in _stage_labels(rows):
-        fig.add_annotation(ann)
     fig.update_xaxes(title_text="snapshot", row=nrows)
     return fig
 
