@@ -152,9 +152,12 @@ def test_overlay_curves_one_line_per_run_and_metric():
 
 def test_dz_dx_overlay_and_contingency_figure():
     rng = np.random.default_rng(0)
-    fig = V.dz_dx_overlay([("tight", rng.normal(0, 0.05, 500)), ("spread", rng.normal(0.3, 0.4, 500))])
-    assert [t.name for t in fig.data] == ["tight", "spread"]
-    assert all(abs(sum(t.y) - 1) < 1e-9 for t in fig.data)  # shares of pairs
+    fig = V.dz_dx_overlay([("tight", rng.normal(0, 0.05, 500)), ("spread", rng.normal(0.3, 0.4, 500)),
+                           ("tight", rng.normal(0, 0.05, 500))])
+    assert [t.name for t in fig.data] == ["tight", "spread", "tight (2)"]
+    assert len({t.line.color for t in fig.data}) == 3  # one colour per run, as in every figure
+    widths = [np.diff(t.x)[0] for t in fig.data]
+    assert all(abs(sum(t.y) * w - 1) < 1e-6 for t, w in zip(fig.data, widths))  # densities
     assert fig.data[0].y.max() > fig.data[1].y.max()  # the tight one is peaked
     assert "no run" in V.dz_dx_overlay([]).layout.annotations[0].text
     ct = K.contingency(np.arange(4), np.array([0, 0, 1, 1]), np.arange(4), np.array([1, 1, 0, 0]))
@@ -277,3 +280,21 @@ def test_compare_runs_from_a_link(compare_store):
     assert not at.exception
     assert at.multiselect(key="compare_runs").value == [ids["d1"], ids["d0"]]
     assert any("no-such-run" in w.value for w in at.warning)
+
+
+def test_compare_dec_and_idec_shows_geometry_and_the_dz_dx_overlay(make_run):
+    """Runs that record geometry: the table gains Trust/Cont/... and the d_Z - d_X overlay is
+    drawn from their snapshots."""
+    tiny = {"hidden": "64,64", "pretrain_epochs": 2, "epochs": 2, "snapshot_every": 1,
+            "subsample": 200}
+    a = make_run("dec", "digits", tiny)
+    b = make_run("idec", "digits", tiny)
+    at = open_page("compare", compare_runs=[a.run_id, b.run_id])
+    assert_clean(at)
+    assert not at.error
+    table = at.dataframe[0].value
+    for col in ("ACC", "Trust", "Cont", "LGD"):
+        assert col in table.columns and table[col].notna().all(), col
+    text = page_text(at)
+    assert "None of these runs records d_Z" not in text
+    assert "Narrow around 0" in text

@@ -84,37 +84,29 @@ def overlay_curves(runs: Sequence[tuple[str, Sequence[dict]]], *, x: str = "epoc
 def dz_dx_overlay(runs: Sequence[tuple[str, np.ndarray]], *, bins: int = 60) -> go.Figure:
     """Histograms of d_Z - d_X over neighbour pairs, one per run, on shared bins.
 
-    d_Z and d_X are the distances of a point to its input-space neighbours in the latent and the
-    input space (both divided by sqrt(dimension), DCRL's L_LIS scaling). A histogram narrow
-    around 0 means local distances are kept (isometry); a clustering loss alone spreads it."""
-    runs = [(label, np.asarray(v, dtype=np.float64)) for label, v in runs if v is not None and len(v)]
-    fig = go.Figure()
-    if not runs:
+    The DCRL lens's :func:`dcviz.viz.dcrl.histogram_figure` draws them (densities on common,
+    symmetric bins); here each run gets its Compare colour. d_Z and d_X are the distances of a
+    point to its input-space neighbours in the latent and the input space (both divided by
+    sqrt(dimension), DCRL's L_LIS scaling): narrow around 0 means local distances are kept."""
+    from dcviz.viz.dcrl import histogram_figure
+    values: dict[str, np.ndarray] = {}
+    for label, v in runs:
+        if v is None or not len(v):
+            continue
+        key, n = label, 2
+        while key in values:  # two runs with the same label stay two lines
+            key, n = f"{label} ({n})", n + 1
+        values[key] = np.asarray(v, dtype=np.float64)
+    if not values:
+        fig = go.Figure()
         fig.update_layout(height=120, annotations=[dict(text="no run has d_Z - d_X data",
                                                         showarrow=False, xref="paper",
                                                         yref="paper", x=0.5, y=0.5)])
         return fig
-    allv = np.concatenate([v[np.isfinite(v)] for _, v in runs])
-    lo, hi = (np.quantile(allv, [0.005, 0.995]) if allv.size else (-1.0, 1.0))
-    if not hi > lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    edges = np.linspace(lo, hi, bins + 1)
-    centers = (edges[:-1] + edges[1:]) / 2
-    for ri, (label, v) in enumerate(runs):
-        counts, _ = np.histogram(np.clip(v[np.isfinite(v)], lo, hi), bins=edges)
-        density = counts / max(counts.sum(), 1)
-        fig.add_trace(go.Scatter(
-            x=centers, y=density, mode="lines", name=label, line=dict(color=run_color(ri), width=2,
-                                                                      shape="hvh"),
-            fill="tozeroy", opacity=0.5,
-            hovertemplate=f"{label}<br>d_Z - d_X ≈ %{{x:.3f}}<br>share %{{y:.3f}}<extra></extra>"))
-        med = float(np.median(v)) if v.size else 0.0
-        fig.add_vline(x=med, line=dict(color=run_color(ri), dash="dot", width=1))
-    fig.add_vline(x=0.0, line=dict(color="black", width=1))
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title=dict(text="d_Z − d_X over neighbour pairs (0 = distance kept)")),
-                      yaxis=dict(title=dict(text="share of pairs")),
-                      legend=dict(orientation="h", y=-0.25))
+    fig = histogram_figure(values, bins=bins)
+    for i, trace in enumerate(fig.data):
+        trace.line.color = run_color(i)
+        trace.line.dash = RUN_DASHES[i % len(RUN_DASHES)]
     return fig
 
 
