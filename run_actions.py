@@ -42,6 +42,7 @@ def export_buttons(view, index: int | None, key: str) -> None:
 
 def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
     """Rename, tag, re-run and delete one run (the delete asks for a confirmation)."""
+    deleted_notice()
     mgr = C.manager()
     store = mgr.store
     run_id = view.run_id
