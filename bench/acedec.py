@@ -4,6 +4,7 @@
     python bench/acedec.py synth25 synth25-noise2 --seeds 0 1 2
     python bench/acedec.py mnist-test --set pretrain_epochs=20 --set cluster_epochs=10
     python bench/acedec.py objects --png /tmp/acedec_objects.png   # + Fig. 1b picture
+    python bench/acedec.py digits --preset paper --methods acedec dcn-1 --seeds 0
 
 Every run goes through dcviz.runs.execute (the engine the app and the CLI use) with the quick
 preset unless --preset says otherwise, and k = the number of classes of the data set. For each
@@ -38,7 +39,8 @@ DATA = {"synth25": "synth25", "digits": "digits", "objects": "objects",
 # MNIST-test at the quick preset takes long on a shared CPU; these are the reduced epochs the
 # table uses unless --set overrides them (said in the output).
 REDUCED = {"mnist-test": {"pretrain_epochs": 20, "cluster_epochs": 10}}
-METHODS = [("acedec", {}), ("dcn", {"lam": 0.1}), ("dcn", {"lam": 1.0}), ("dcn", {"lam": 10.0})]
+METHODS = {"acedec": ("acedec", {}), "dcn-0.1": ("dcn", {"lam": 0.1}),
+           "dcn-1": ("dcn", {"lam": 1.0}), "dcn-10": ("dcn", {"lam": 10.0})}
 
 
 def run_one(method: str, ds, seed: int, preset: str, overrides: dict, root: Path):
@@ -84,6 +86,7 @@ def main() -> None:
     p.add_argument("--preset", default="quick")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="config override applied to every method (after the reduced epochs)")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--png", default="", help="save ACe/DeC's Fig. 1b on objects (first seed) here")
     args = p.parse_args()
     torch.set_num_threads(int(torch.get_num_threads()))
@@ -97,7 +100,7 @@ def main() -> None:
             print(f"\n== {name}: {ds.summary()}  preset={args.preset} overrides={base}", flush=True)
             print(f"{'method':<16}" + "".join(f"{'NMI s' + str(s):>9}" for s in args.seeds)
                   + f"{'median':>8}  {'cluster_dims':<22}{'s/run':>7}", flush=True)
-            for method, extra in METHODS:
+            for method, extra in (METHODS[k] for k in args.methods):
                 label = "ACe/DeC+DCN" if method == "acedec" else f"DCN lam={extra['lam']:g}"
                 res = []
                 for seed in args.seeds:
