@@ -225,7 +225,8 @@ if not chosen:
 
 # ---------------------------------------------------------------- results
 results = st.session_state.setdefault("_checkpoints_results", {})
-rkey = (run_id, json.dumps(chosen["spec"], sort_keys=True, default=str))
+rkey = (run_id, (rd.path / "checkpoint.pt").stat().st_mtime,  # a newer checkpoint: push again
+        json.dumps(chosen["spec"], sort_keys=True, default=str))
 if rkey not in results:
     from dcviz.data import DataError
     try:
