@@ -203,7 +203,7 @@ def test_fixed_noise_same_seed_same_grid(digits):
 def test_training_lowers_the_classifier_ce_and_pulls_samples_to_the_data(blobs):
     # A short run of the paper's blobs experiment with smaller nets: C learns the ids on
     # generated data (CE falls from log k), and G's points move onto the real blobs.
-    m, snaps = _fit(blobs, steps=150, steps_per_epoch=50, critic_steps=5, class_steps=4,
+    m, snaps = _fit(blobs, steps=450, steps_per_epoch=150, critic_steps=5, class_steps=4,
                     batch_size=64, mlp_width=64, n_noise=2, points_per_id=50, lr=1e-3, tau=10)
     first, last = snaps[1], snaps[-1]
     assert first.extras["ce"] < math.log(8)
