@@ -98,11 +98,31 @@ def _as_images(rows: np.ndarray, image_shape) -> np.ndarray:
     return imgs[:, 0] if c == 1 else imgs.transpose(0, 2, 3, 1)
 
 
-def _input_pca(x: np.ndarray):
+def input_axes(x: np.ndarray, second: np.ndarray | None = None):
+    """A 2-D view of input-space points: x axis = the data's first principal component; y axis =
+    ``second`` (a direction in input space, made orthogonal to the first) or else PC2.
+
+    For vector data, the shared variation can lie in directions of little variance (SYNTH-25's
+    noise dimensions hide behind its cluster dimensions in PC1/PC2), so the decoded views put the
+    direction the shared space moves along on the y axis."""
     x = np.asarray(x, dtype=np.float64)
     mean = x.mean(0)
     _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-    return lambda y: (np.asarray(y, dtype=np.float64) - mean) @ vt[:2].T
+    e1 = vt[0]
+    e2 = vt[1] if len(vt) > 1 else np.zeros_like(e1)
+    if second is not None:
+        v = np.asarray(second, dtype=np.float64) - (np.asarray(second) @ e1) * e1
+        if np.linalg.norm(v) > 1e-9:
+            e2 = v / np.linalg.norm(v)
+    basis = np.stack([e1, e2])
+    return lambda y: (np.asarray(y, dtype=np.float64) - mean) @ basis.T
+
+
+def _main_direction(points: np.ndarray) -> np.ndarray:
+    """First principal direction of a set of points (input space)."""
+    p = np.asarray(points, dtype=np.float64)
+    _, _, vt = np.linalg.svd(p - p.mean(0), full_matrices=False)
+    return vt[0]
 
 
 # --------------------------------------------------------------------------- figures
@@ -321,7 +341,9 @@ def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
                      "what all clusters share (style, thickness, lighting) varies from left to "
                      "right. " + source))
         else:
-            proj = _input_pca(x_sub)
+            # y axis: the input-space direction the decoded rows move along
+            proj = input_axes(x_sub, (decoded.reshape(rows, cols, -1)[:, -1]
+                                      - decoded.reshape(rows, cols, -1)[:, 0]).mean(0))
             fig = go.Figure()
             p = proj(x_sub)
             fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], mode="markers", name="data",
@@ -331,16 +353,19 @@ def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
                 fig.add_trace(go.Scatter(x=q[r, :, 0], y=q[r, :, 1], mode="lines+markers",
                                          name=f"cluster {r}", marker=dict(symbol="x", size=9),
                                          line=dict(color=PALETTE[r % len(PALETTE)])))
-            fig.update_layout(xaxis_title="input PC1", yaxis_title="input PC2", height=460,
-                              margin=dict(l=10, r=10, t=30, b=10), uirevision="acedec-trav")
+            fig.update_layout(xaxis_title="input PC1",
+                              yaxis_title=f"input direction of the walk along shared PC{pc}",
+                              height=460, margin=dict(l=10, r=10, t=30, b=10),
+                              uirevision="acedec-trav")
             out.append(Panel(
                 title=f"Traversal decoded: one line per cluster, walking along shared PC{pc}",
                 figure=fig,
                 text="This data set is vectors, not images, so the decoded traversal points are "
-                     "drawn in the first two principal components of the input space, over the "
-                     "data (grey). Each line keeps one centroid's cluster-space coordinates and "
-                     "moves along the shared PC: it should stay inside its cluster while it "
-                     "moves along what the clusters share. " + source))
+                     "drawn over the data (grey): x is the input's first principal component, y "
+                     "the input-space direction in which the decoded rows move. Each line keeps "
+                     "one centroid's cluster-space coordinates and walks along the shared PC: it "
+                     "should stay at its cluster's place on x while it moves along what the "
+                     "clusters share on y. " + source))
 
     # Fig. 1b
     pick = pick_samples(assign)
@@ -359,7 +384,8 @@ def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
                  "the cluster and lose the shared details; the shared-only row the reverse. "
                  "One sample per predicted cluster. " + source))
     else:
-        proj = _input_pca(x_sub)
+        # y axis: the main direction of the shared-only reconstructions, what that space holds
+        proj = input_axes(x_sub, _main_direction(rec["shared_only"]))
         fig = go.Figure()
         for name, arr, col in (("input", x_sub, "#9e9e9e"),
                                ("cluster space only", rec["cluster_only"], PALETTE[0]),
@@ -369,16 +395,19 @@ def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
                                      marker=dict(size=3, color=col, opacity=0.6),
                                      customdata=sub,
                                      hovertemplate="sample %{customdata}<extra>" + name + "</extra>"))
-        fig.update_layout(xaxis_title="input PC1", yaxis_title="input PC2", height=460,
-                          margin=dict(l=10, r=10, t=30, b=10), uirevision="acedec-fig1b")
+        fig.update_layout(xaxis_title="input PC1",
+                          yaxis_title="main direction of the shared-only reconstructions",
+                          height=460, margin=dict(l=10, r=10, t=30, b=10),
+                          uirevision="acedec-fig1b")
         out.append(Panel(
             title="Fig. 1b for vectors: input, cluster space only, shared space only",
             figure=fig,
-            text="For vector data the reconstructions are points; here all of them, in the "
-                 "input's first two principal components. From the cluster space alone each point "
-                 "should collapse towards its cluster (the shared variation is gone); from the "
-                 "shared space alone the points should lose their cluster and keep the spread "
-                 "the clusters share. " + source))
+            text="For vector data the reconstructions are points; here all of them. x is the "
+                 "input's first principal component, y the main direction of the shared-only "
+                 "reconstructions. From the cluster space alone the points keep their cluster "
+                 "(spread on x) and lose the shared variation (flat on y); from the shared space "
+                 "alone they lose their cluster (collapse on x) and keep what the clusters share "
+                 "(spread on y). " + source))
     return out
 
 
