@@ -90,6 +90,21 @@ def manager() -> RunManager:
     return _manager(runs_root())
 
 
+@st.cache_data(show_spinner=False)
+def data_preview_figure(name: str):
+    """The raw data of a built-in set, PCA to 2-D and coloured by class: what a run starts from."""
+    from dcviz import data as D
+    from dcviz.projection import pca_2d
+    from dcviz.viz.common import latent_figure
+
+    ds = D.load(name)
+    fig = latent_figure(pca_2d(ds.x), index=np.arange(ds.n), color=ds.y,
+                        color_names=ds.class_names, color_title="digit",
+                        axis_names=("PC 1 of the pixels", "PC 2 of the pixels"), height=330)
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    return fig
+
+
 @st.cache_resource(show_spinner=False)
 def projections() -> ProjectionCache:
     return ProjectionCache()

@@ -152,6 +152,19 @@ def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_s
         yield epoch, total / n
 
 
+def warm_up() -> None:
+    """Pay torch's one-off lazy imports now rather than at the first run's first step.
+
+    The first optimiser a process builds imports torch._dynamo (~3 s of pure-Python import on
+    these CPUs, holding the GIL), which would otherwise sit between a Launch click and the first
+    snapshot and stall the web server's thread for as long.
+    """
+    layer = nn.Linear(2, 1)
+    opt = torch.optim.Adam(layer.parameters())
+    layer(torch.zeros(1, 2)).sum().backward()
+    opt.step()
+
+
 def set_seed(seed: int) -> None:
     """Seed torch's global RNG, which nn.Module initialisation uses."""
     torch.manual_seed(seed)

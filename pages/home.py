@@ -12,7 +12,19 @@ st.markdown(
     "their latent space changing epoch by epoch, with each paper's own views of what the "
     "method is doing.</p>", unsafe_allow_html=True)
 
-C.default_run_button("home_default")
+left, right = st.columns([3, 2], vertical_alignment="center")
+with left:
+    C.default_run_button("home_default")
+    st.markdown(
+        "The button trains **DEKM** on 1,797 handwritten digits (8×8 pixels) for about a minute. "
+        "On the right are those digits as they start: their raw pixels projected to 2-D, one "
+        "colour per digit. k-means on these pixels finds the digits only in part (NMI 0.74). "
+        "Watch the method pull each digit into a cluster of its own.")
+with right:
+    # The same kind of scatter as the Train page's, so its plotting code is already loaded when
+    # the first snapshot arrives.
+    st.plotly_chart(C.data_preview_figure("digits"), key="home_preview",
+                    config={"displaylogo": False, "displayModeBar": False})
 
 registered = {m["id"]: m for m in C.registered_methods()}
 

@@ -5,6 +5,8 @@ the run threads wrote (RunManager.live and the run folder), it never waits on th
 """
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 import app_common as C
@@ -265,6 +267,14 @@ def focus_panels(run_id: str) -> None:
     if view is None:
         return
     count = view.count
+    live = mgr.live.get(run_id)
+    if count == 0 and live is not None and live.state == "running":
+        # The first snapshot comes a second or two after Launch: wait for it here, briefly,
+        # rather than a whole polling interval, so the first picture shows as soon as it exists.
+        end = time.monotonic() + 0.9
+        while live.count == 0 and time.monotonic() < end:
+            time.sleep(0.05)
+        count = view.count
     st.subheader("Live view" if run_id in active_ids else "Last snapshot")
     if count == 0:
         # Placeholders under the same keys: the browser loads the plotting code meanwhile, and

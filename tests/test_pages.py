@@ -79,14 +79,14 @@ def test_explore_opens_a_run_and_every_control_works(tiny_store, tiny_run):
     assert_clean(at)
     assert at.selectbox(key="explore_run").value == tiny_run.run_id
     slider = at.slider(key="explore_index")
-    assert slider.value == 3 and slider.max == 3  # opens at the last snapshot
+    assert slider.value == 4 and slider.max == 4  # opens at the last snapshot
     assert at.get("plotly_chart"), "no latent scatter"
-    assert "snapshot 4 of 4" in page_text(at)
+    assert "snapshot 5 of 5" in page_text(at)
     assert_help_everywhere(at)
 
     slider.set_value(1).run()
     assert_clean(at)
-    assert "snapshot 2 of 4" in page_text(at)
+    assert "snapshot 2 of 5" in page_text(at)
 
     at.button_group(key="explore_color").set_value("True label").run()
     assert_clean(at)
@@ -141,7 +141,7 @@ def test_explore_selected_point_shows_image_and_neighbours(tiny_store, tiny_run)
 
 @pytest.mark.parametrize("tab", ["Latent", "Lens", "Metrics", "Run"])
 def test_explore_tabs_render(tiny_store, tiny_run, tab):
-    at = open_page("explore", run=tiny_run.run_id, tab=tab, explore_index=1)
+    at = open_page("explore", run=tiny_run.run_id, tab=tab, explore_index=2)
     assert_clean(at)
     text = page_text(at)
     if tab == "Lens":

@@ -359,7 +359,7 @@ def test_upscale_and_run_files(tiny_run):
     assert rgb.shape == (40, 60, 3) and rgb.max() == 1.0
     files = {f["file"]: f for f in A.run_files(tiny_run.rd.path)}
     assert {"config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "snapshots/"} <= set(files)
-    assert files["snapshots/"]["what"] == "4 files"
+    assert files["snapshots/"]["what"] == "5 files"
 
 
 def test_views_on_a_real_run(tiny_run):

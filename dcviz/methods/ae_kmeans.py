@@ -55,11 +55,22 @@ class AEMethod(Method):
     def pretrain(self, data, ctx, x: torch.Tensor, *, total_epochs: int, noise: float = 0.0):
         """Pretrain the AE, yielding a snapshot (k-means on the current latent) now and then."""
         cfg = self.config
+        if cfg.pretrain_epochs > 0:
+            # The untrained encoder first: where the data starts from, and a first picture
+            # on the page within a moment of Launch instead of after a whole epoch.
+            h = self.encode(x).cpu().numpy()
+            with torch.no_grad():
+                self.ae.eval()
+                rec = float(torch.nn.functional.mse_loss(encode_all(self.ae, x), x))
+            labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
+            yield self.make_snapshot(data, ctx, epoch=0, step=0, stage="random init",
+                                     labels=labels, latent_sub=h[ctx.subsample],
+                                     losses={"reconstruction": rec}, progress=0.0)
         for epoch, loss in pretrain_autoencoder(self.ae, x, epochs=cfg.pretrain_epochs,
                                                 batch_size=cfg.batch_size, lr=cfg.lr, ctx=ctx,
                                                 noise=noise):
             last = epoch == cfg.pretrain_epochs - 1
-            if epoch % cfg.snapshot_every == 0 or last:
+            if (epoch + 1) % cfg.snapshot_every == 0 or last:
                 h = self.encode(x).cpu().numpy()
                 labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
                 yield self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage="pretrain",

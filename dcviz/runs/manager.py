@@ -15,6 +15,11 @@ from dcviz.runs.engine import create_run, execute, prepare
 from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore
 
 
+def _warm_up() -> None:
+    from dcviz.nets import warm_up  # torch loads in this thread, not the caller's
+    warm_up()
+
+
 @dataclass
 class LiveRun:
     """What the page polls for a run of this process. Written by its thread, read by the page."""
@@ -48,6 +53,7 @@ class RunManager:
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._lock = threading.Lock()
         self.live: dict[str, LiveRun] = {}
+        threading.Thread(target=_warm_up, name="dcviz-warm-up", daemon=True).start()
 
     # ---------------------------------------------------------------- launching
     def launch(self, method_id: str, data_spec, config: dict | None = None, preset: str = "quick",
