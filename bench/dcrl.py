@@ -4,6 +4,7 @@
     python bench/dcrl.py digits --methods dcrl dec idec
     python bench/dcrl.py mnist-test --seeds 0 --set epochs=15   # fewer epochs: said in the output
     python bench/dcrl.py manifolds --methods dcrl               # + the stage sequence of each run
+    python bench/dcrl.py digits --methods dcrl dec dec:init=tsne  # a method with its own overrides
 
 Every run goes through dcviz.runs.execute (the engine the app and the CLI use) with the quick
 preset unless --preset says otherwise, and k = the number of classes of the data set. The
@@ -47,8 +48,16 @@ def _value(text: str):
     return text
 
 
-def run_one(method: str, ds, seed: int, preset: str, overrides: dict, root: Path) -> dict:
-    config = {"n_clusters": ds.n_classes, **overrides, "seed": seed}
+def parse_method(spec: str) -> tuple[str, dict]:
+    """"dec" or "dec:init=tsne,epochs=10": the method id and its own config overrides."""
+    name, _, rest = spec.partition(":")
+    pairs = [kv.split("=", 1) for kv in rest.split(",") if kv]
+    return name, {k: _value(v) for k, v in pairs}
+
+
+def run_one(spec: str, ds, seed: int, preset: str, overrides: dict, root: Path) -> dict:
+    method, own = parse_method(spec)
+    config = {"n_clusters": ds.n_classes, **overrides, **own, "seed": seed}
     cls, cfg = prepare(method, ds, config, preset)
     rd = create_run(RunStore(root), cls, cfg, ds, preset)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -62,18 +71,19 @@ def run_one(method: str, ds, seed: int, preset: str, overrides: dict, root: Path
 
 
 def print_table(name: str, results: dict, seeds) -> dict:
-    head = f"{'method':8s} {'seed':>6s} " + " ".join(f"{c:>7s}" for c in COLUMNS) + \
+    width = max(8, *(len(m) for m in results))
+    head = f"{'method':{width}s} {'seed':>6s} " + " ".join(f"{c:>7s}" for c in COLUMNS) + \
         f" {'seconds':>8s} {'cpu s':>7s}"
     print(f"\n== {name}\n{head}")
     medians = {}
     for method, per_seed in results.items():
         for seed in seeds:
             r = per_seed[seed]
-            print(f"{method:8s} {seed:>6d} " + " ".join(f"{r[c]:7.3f}" for c in COLUMNS)
+            print(f"{method:{width}s} {seed:>6d} " + " ".join(f"{r[c]:7.3f}" for c in COLUMNS)
                   + f" {r['seconds']:8.1f} {r['cpu']:7.1f}")
         med = {c: statistics.median(per_seed[s][c] for s in seeds) for c in (*COLUMNS, "seconds", "cpu")}
         medians[method] = med
-        print(f"{method:8s} {'median':>6s} " + " ".join(f"{med[c]:7.3f}" for c in COLUMNS)
+        print(f"{method:{width}s} {'median':>6s} " + " ".join(f"{med[c]:7.3f}" for c in COLUMNS)
               + f" {med['seconds']:8.1f} {med['cpu']:7.1f}")
     return medians
 
@@ -115,7 +125,7 @@ def main(argv=None) -> None:
                 results[method][seed] = r
                 print(f"  {name} {method} seed {seed}: NMI {r['nmi']:.3f} trust {r['trust']:.3f} "
                       f"cra {r['cra']:.3f} {r['seconds']:.0f}s", flush=True)
-                if method == "dcrl":
+                if parse_method(method)[0] == "dcrl":
                     print("    stages: " + " -> ".join(f"{s} x{n}" for s, n in r["stages"]), flush=True)
         medians = print_table(f"{name} ({ds.n} points, k={ds.n_classes}, preset {args.preset}"
                               f"{', ' + str(overrides) if overrides else ''})", results, args.seeds)

@@ -21,7 +21,7 @@ from dcviz.viz import get_lens
 
 TINY = {"hidden": "64,64", "pretrain_epochs": 3, "snapshot_every": 1, "subsample": 200,
         "batch_size": 64}
-DCRL_TINY = {**TINY, "epochs": 8, "warmup_epochs": 1}
+DCRL_TINY = {**TINY, "epochs": 8, "warmup_epochs": 1, "init": "kmeans"}  # t-SNE: tested apart
 DEC_TINY = {**TINY, "epochs": 3}
 GEOMETRY = {"trust", "cont", "rre", "drmse", "lgd", "cra"}
 

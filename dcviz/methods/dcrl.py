@@ -32,11 +32,14 @@ centres they follow.
 Where the paper is vague we follow the authors' code (METHOD-NOTES.md): L_LIS compares
 distances divided by sqrt(dimension) in each space; its kNN graph has k = 5 and is built
 inside each predicted manifold; the embeddings are recomputed before the once-per-epoch step
-(the code reuses stale ones); an optional warm-up trains on clustering alone. Two choices are
-ours: the once-per-epoch step has its own Adam state (sharing the mini-batch optimiser lets
-that single full-data gradient ride on the momentum of the following steps and shake the
-clusters apart), and the centres may get their own learning rate (``mu_lr``), which short
-runs need because Adam moves each parameter about lr per step.
+(the code reuses stale ones); an optional warm-up trains on clustering alone. Three choices
+are ours. The once-per-epoch step has its own Adam state: sharing one lets that single
+full-data gradient ride on the momentum of the following mini-batch steps and shakes the
+clusters apart. The centres may get their own learning rate (``mu_lr``), which short runs need
+because Adam moves each parameter about lr per step. And the once-per-epoch step may be taken
+more than once (``epoch_steps``): with one step, short runs lose the points from their
+centres when alpha reaches 0 (L_LIS unfolds each cluster faster than L_align can hold its
+mean), and the manifolds drift back together before they recover.
 """
 from __future__ import annotations
 
@@ -175,6 +178,10 @@ class DCRLConfig(DECConfig):
     hidden: str = param("500,500,500,2000", "Hidden layer sizes of the MLP encoder, comma "
                         "separated (DCRL: d-500-500-500-2000-10; the decoder mirrors it).",
                         advanced=True)
+    init: str = param("tsne", "Initial centres mu: t-SNE of the latent codes to 2-D, k-means "
+                      "there, and the latent means of those clusters (the paper, section 4.1), or "
+                      "k-means straight on the latent codes (faster, and usually a worse start).",
+                      choices=["kmeans", "tsne"])
     epochs: int = param(300, "Fine-tuning epochs after pretraining.", min=2, max=3000, step=10)
     k: int = param(5, "Neighbours per point in the kNN graph of L_LIS.", min=1, max=50, step=1)
     kappa: float = param(3.0, "kappa of L_rank: how far apart the manifolds are pushed, relative "
@@ -190,18 +197,23 @@ class DCRLConfig(DECConfig):
                                "L_LIS/L_align step) before the continuation starts, as the "
                                "authors' code does; the paper does not mention it.", min=0,
                                max=1000, step=1)
+    epoch_steps: int = param(1, "Gradient steps of beta * L_LIS + L_align per epoch, each over "
+                             "all the data (the authors' code: 1). More bind the points to their "
+                             "centres harder once alpha is 0.", min=1, max=50, step=1,
+                             advanced=True)
     fade_reconstruction: bool = param(False, "Weight L_AE by alpha / alpha0 as well, as the "
                                       "authors' code does (alpha * (0.1 KL + rec)): once alpha "
                                       "is 0, only L_LIS and L_align move the encoder. The paper "
                                       "keeps L_AE at weight 1.", advanced=True)
-    # "quick" fits a ~1 minute budget on 2 CPU cores: about 100x fewer steps than the paper's
-    # 300 epochs, so the centres get their own, faster learning rate (or L_rank cannot place
-    # them in time), a stronger pull alpha0 binds the points to them before alpha reaches 0,
-    # and a few warm-up epochs let clustering act alone first, as in the authors' code.
+    # "quick" fits a budget of about a minute on 2 CPU cores, about 100x fewer steps than the
+    # paper's 300 epochs: the centres get their own, faster learning rate (or L_rank cannot
+    # place them in time), a stronger pull alpha0 binds the points to them before alpha
+    # reaches 0, three full-data steps of L_LIS + L_align per epoch keep them bound after, and
+    # a few warm-up epochs let clustering act alone first, as in the authors' code.
     presets: ClassVar[dict] = {
         "quick": {"pretrain_epochs": 20, "epochs": 30, "warmup_epochs": 3, "batch_size": 64,
-                  "hidden": "500,500,2000", "mu_lr": 0.01, "alpha0": 1.0},
-        "paper": {"pretrain_epochs": 200, "epochs": 300, "init": "tsne"},
+                  "hidden": "500,500,2000", "mu_lr": 0.01, "alpha0": 1.0, "epoch_steps": 3},
+        "paper": {"pretrain_epochs": 200, "epochs": 300},
     }
 
     def validate(self, n_samples=None):
@@ -270,23 +282,28 @@ class DCRL(StudentTClustering):
 
             # L2 = beta * L_LIS + L_align, once per epoch over all the data, on embeddings
             # recomputed now (the authors' code reuses stale ones)
-            ctx.check()
-            z_grad = self.ae.encode(x)
-            with torch.no_grad():
-                manifolds = target_distribution(student_t(z_grad, self.mu, cfg.nu)).argmax(1)
-            i, j, d_x = manifold_neighbours(x, z_grad.detach(), manifolds, cfg.k)
-            l_lis = isometry_loss(z_grad, i, j, d_x)
-            l_align = align_loss(self.mu, z_grad, manifolds)
-            if not warm:
-                opt_epoch.zero_grad(set_to_none=True)
-                (beta * l_lis + l_align).backward()
-                opt_epoch.step()
-            del z_grad
+            # The kNN edges and the manifolds are fixed for the epoch; each step re-encodes.
+            for step in range(1 if warm else cfg.epoch_steps):
+                ctx.check()
+                z_grad = self.ae.encode(x)
+                if step == 0:
+                    with torch.no_grad():
+                        manifolds = target_distribution(student_t(z_grad, self.mu, cfg.nu)).argmax(1)
+                    i, j, d_x = manifold_neighbours(x, z_grad.detach(), manifolds, cfg.k)
+                l_lis = isometry_loss(z_grad, i, j, d_x)
+                l_align = align_loss(self.mu, z_grad, manifolds)
+                if step == 0:
+                    lis_value, align_value = l_lis.item(), l_align.item()
+                if not warm:
+                    opt_epoch.zero_grad(set_to_none=True)
+                    (beta * l_lis + l_align).backward()
+                    opt_epoch.step()
+                del z_grad
             self.ae.eval()
             z_all = self.encode(x)
 
             losses = {k: v / n for k, v in sums.items()}
-            losses.update(lis=l_lis.item(), align=l_align.item())
+            losses.update(lis=lis_value, align=align_value)
             # L_rank moves the manifolds only through the centres they follow, so its pressure
             # on them is Eq. 6 evaluated at the manifolds' own latent means v^Z (not at mu)
             with torch.no_grad():
