@@ -111,6 +111,9 @@ def main() -> int:
     p.add_argument("--preset", default="quick")
     p.add_argument("--set", action="append", help="config override field=value")
     p.add_argument("--speed-only", action="store_true")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="quality runs at once, one process each (wall times then include the "
+                        "sharing of the CPU)")
     p.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temp dir)")
     p.add_argument("--grid-dir", default=None,
                    help="save each image run's final sample grid as <dir>/gan_<data>_seed<S>.png")
@@ -132,10 +135,21 @@ def main() -> int:
 
     print("\n== quick runs (C's predictions on all real data)")
     root = Path(args.runs_dir) if args.runs_dir else Path(tempfile.mkdtemp(prefix="bench-gan-"))
+    jobs = [(name, seed) for name in args.data for seed in args.seeds]
+    if args.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        # spawn: the speed test above may have started CUDA, which a forked child cannot use
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(train, name, seed, args.preset, sets, root) for name, seed in jobs]
+            outcomes = [f.result() for f in futures]
+    else:
+        outcomes = [train(name, seed, args.preset, sets, root) for name, seed in jobs]
     for name in args.data:
         results = []
-        for seed in args.seeds:
-            r = train(name, seed, args.preset, sets, root)
+        for (n, seed), r in zip(jobs, outcomes):
+            if n != name:
+                continue
             results.append(r)
             if args.grid_dir and r["state"] == "done":
                 r["grid"] = save_grid(Path(r["run_dir"]), Path(args.grid_dir) / f"gan_{name}_seed{seed}.png")

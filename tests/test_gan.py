@@ -175,6 +175,9 @@ def test_snapshots_of_image_data(digits):
     p = m.predict_proba(digits.x[:50])
     assert p.shape == (50, k) and np.allclose(p.sum(1), 1, atol=1e-5)
     assert np.array_equal(p.argmax(1), m.predict(digits.x[:50]))
+    # the quick preset decays the learning rate linearly to 0 over the run
+    assert m.config.lr_decay and m.opt_g.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert m.opt_d.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_snapshots_of_vector_data_have_points_and_maps(blobs):
@@ -204,7 +207,8 @@ def test_training_lowers_the_classifier_ce_and_pulls_samples_to_the_data(blobs):
     # A short run of the paper's blobs experiment with smaller nets: C learns the ids on
     # generated data (CE falls from log k), and G's points move onto the real blobs.
     m, snaps = _fit(blobs, steps=450, steps_per_epoch=150, critic_steps=5, class_steps=4,
-                    batch_size=64, mlp_width=64, n_noise=2, points_per_id=50, lr=1e-3, tau=10)
+                    batch_size=64, mlp_width=64, n_noise=2, points_per_id=50, lr=1e-3, tau=10,
+                    lr_decay=False)
     first, last = snaps[1], snaps[-1]
     assert first.extras["ce"] < math.log(8)
     assert last.extras["ce"] < 0.3 and last.extras["fake_acc"] > 0.9
