@@ -15,6 +15,18 @@ from dcviz.runs.engine import create_run, execute, prepare
 from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore
 
 
+def _lower_priority() -> None:
+    """Run this thread (and the torch threads it starts) below the web server and the browser.
+
+    On a small machine a training thread at full priority starves the page that shows it; a
+    nice value of 10 lets the page draw first, and training still gets every idle cycle.
+    Linux only (per-thread nice values); elsewhere a no-op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
 def _warm_up() -> None:
     from dcviz.nets import warm_up  # torch loads in this thread, not the caller's
     warm_up()
@@ -82,6 +94,7 @@ class RunManager:
                            name=(cfg.get("name") or run_id) + " (re-run)")
 
     def _work(self, live: LiveRun, rd: RunDir, cls, cfg, data) -> None:
+        _lower_priority()
         with self._slots:
             if live.stop_event.is_set():
                 rd.write_status("stopped", seconds=0.0)
