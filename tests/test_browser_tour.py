@@ -132,8 +132,9 @@ def tour(page, url: str, runs: Path, tmp: Path, tiny: dict, t_tour: float) -> No
     button = page.get_by_role("button", name=re.compile("Watch .* cluster handwritten digits"))
     button.wait_for()
     page.get_by_text("No runs yet").wait_for()
+    page.locator(".st-key-home_preview .js-plotly-plot .xtitle").first.wait_for(state="visible")
     no_exception_text(page)
-    shot(page, "1-home")
+    shot(page, "1-home")  # (also the moment a person takes to read the page before clicking)
     t0 = time.perf_counter()
     button.click()
     page.locator(".st-key-train_latent .js-plotly-plot .xtitle",
