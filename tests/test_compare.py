@@ -248,7 +248,7 @@ def test_compare_shared_control_modes_and_play(compare_store):
     for mode in ("progress", "last"):
         at.button_group(key="compare_mode").set_value(mode).run()
         assert_clean(at)
-    assert all("snapshot 3 of 3" in c.value for c in at.caption if c.value.startswith("snapshot"))
+    assert all("snapshot 4 of 4" in c.value for c in at.caption if c.value.startswith("snapshot")), [c.value for c in at.caption]
     at.button_group(key="compare_mode").set_value("epoch").run()
     at.select_slider(key="compare_pos").set_value(0).run()
     at.button(key="compare_play").click().run()

@@ -141,7 +141,7 @@ def test_explore_selected_point_shows_image_and_neighbours(tiny_store, tiny_run)
 
 @pytest.mark.parametrize("tab", ["Latent", "Lens", "Metrics", "Run"])
 def test_explore_tabs_render(tiny_store, tiny_run, tab):
-    at = open_page("explore", run=tiny_run.run_id, tab=tab, explore_index=2)
+    at = open_page("explore", run=tiny_run.run_id, tab=tab, explore_index=1)
     assert_clean(at)
     text = page_text(at)
     if tab == "Lens":

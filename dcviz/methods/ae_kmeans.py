@@ -73,7 +73,8 @@ class AEMethod(Method):
             if (epoch + 1) % cfg.snapshot_every == 0 or last:
                 h = self.encode(x).cpu().numpy()
                 labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
-                yield self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage="pretrain",
+                # numbered by epochs done, so "epoch 0" is the untrained encoder above
+                yield self.make_snapshot(data, ctx, epoch=epoch + 1, step=epoch + 1, stage="pretrain",
                                          labels=labels, latent_sub=h[ctx.subsample],
                                          losses={"reconstruction": loss},
                                          progress=(epoch + 1) / total_epochs)
