@@ -1,7 +1,8 @@
 """Train: choose data, method and config in the sidebar, launch, and watch the runs in flight.
 
 The live part is a fragment that reruns every second while a run is active: it only reads what
-the run threads wrote (RunManager.live and the run folder), it never waits on them.
+the run threads wrote (RunManager.live and the run folder). The one wait: right after Launch
+it polls up to 0.9 s for the first snapshot, so the first picture is not a polling interval late.
 """
 from __future__ import annotations
 

@@ -55,29 +55,28 @@ class AEMethod(Method):
     def pretrain(self, data, ctx, x: torch.Tensor, *, total_epochs: int, noise: float = 0.0):
         """Pretrain the AE, yielding a snapshot (k-means on the current latent) now and then."""
         cfg = self.config
-        if cfg.pretrain_epochs > 0:
-            # The untrained encoder first: where the data starts from, and a first picture
-            # on the page within a moment of Launch instead of after a whole epoch.
+
+        def snapshot(epoch: int, stage: str, loss: float):
             h = self.encode(x).cpu().numpy()
+            labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
+            return self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage=stage,
+                                      labels=labels, latent_sub=h[ctx.subsample],
+                                      losses={"reconstruction": loss},
+                                      progress=epoch / total_epochs)
+
+        if cfg.pretrain_epochs > 0:
+            # The untrained encoder first ("epoch 0"): where the data starts from, and a first
+            # picture on the page within a moment of Launch instead of after a whole epoch.
             with torch.no_grad():
                 self.ae.eval()
                 rec = float(torch.nn.functional.mse_loss(encode_all(self.ae, x), x))
-            labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
-            yield self.make_snapshot(data, ctx, epoch=0, step=0, stage="random init",
-                                     labels=labels, latent_sub=h[ctx.subsample],
-                                     losses={"reconstruction": rec}, progress=0.0)
+            yield snapshot(0, "random init", rec)
         for epoch, loss in pretrain_autoencoder(self.ae, x, epochs=cfg.pretrain_epochs,
                                                 batch_size=cfg.batch_size, lr=cfg.lr, ctx=ctx,
                                                 noise=noise):
-            last = epoch == cfg.pretrain_epochs - 1
-            if (epoch + 1) % cfg.snapshot_every == 0 or last:
-                h = self.encode(x).cpu().numpy()
-                labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
-                # numbered by epochs done, so "epoch 0" is the untrained encoder above
-                yield self.make_snapshot(data, ctx, epoch=epoch + 1, step=epoch + 1, stage="pretrain",
-                                         labels=labels, latent_sub=h[ctx.subsample],
-                                         losses={"reconstruction": loss},
-                                         progress=(epoch + 1) / total_epochs)
+            done = epoch + 1  # snapshots are numbered by epochs done
+            if done % cfg.snapshot_every == 0 or done == cfg.pretrain_epochs:
+                yield snapshot(done, "pretrain", loss)
 
     def ae_state(self) -> dict:
         return {"ae": self.ae.state_dict()}
