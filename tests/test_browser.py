@@ -122,27 +122,38 @@ def snapshot_count(page) -> int:
     return max(found) if found else 0
 
 
+def wait_for_home(page):
+    """Home with no runs, whole (its preview scatter of the digits drawn); the default button."""
+    button = page.get_by_role("button", name=re.compile("Watch .* cluster handwritten digits"))
+    button.wait_for()
+    page.get_by_text("No runs yet").wait_for()
+    page.locator(".st-key-home_preview .js-plotly-plot .xtitle").first.wait_for(state="visible")
+    return button
+
+
+def launch_and_time_first_plot(page, button) -> float:
+    """Click Home's default button; seconds until the Train page's latent scatter is drawn.
+
+    A placeholder stands under the same key until the first snapshot; the real plot has axis
+    titles."""
+    t0 = time.perf_counter()
+    button.click()
+    page.locator(".st-key-train_latent .js-plotly-plot .xtitle",
+                 has_text="PC 1").first.wait_for(state="visible")
+    return time.perf_counter() - t0
+
+
 def test_home_button_shows_live_latent_plot(server):
     url, runs = server
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium() as page:
         page.goto(url)
-        button = page.get_by_role("button", name=re.compile("Watch .* cluster handwritten digits"))
-        button.wait_for()
-        page.get_by_text("No runs yet").wait_for()
-        # The page is whole once the preview scatter of the digits is drawn.
-        page.locator(".st-key-home_preview .js-plotly-plot .xtitle").first.wait_for(state="visible")
+        button = wait_for_home(page)
         page.wait_for_timeout(3000)  # a person reads the page a moment before clicking
         no_exception_text(page)
         page.screenshot(path=str(ARTIFACTS / "browser-1-home.png"), full_page=True)
 
-        t0 = time.perf_counter()
-        button.click()
-        # The latent scatter of the run in focus. (A placeholder stands under the same key until
-        # the first snapshot; the real plot has axis titles.)
-        page.locator(".st-key-train_latent .js-plotly-plot .xtitle",
-                     has_text="PC 1").first.wait_for(state="visible")
-        first_plot = time.perf_counter() - t0
+        first_plot = launch_and_time_first_plot(page, button)
         print(f"\nclick to first latent plot: {first_plot:.1f} s")
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "browser-2-train-first-plot.png"), full_page=True)

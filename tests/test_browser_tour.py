@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_browser import (ARTIFACTS, CHROMIUM, POINT_NEAR_JS, chromium, no_exception_text,
-                          snapshot_count, streamlit_app)
+from test_browser import (ARTIFACTS, CHROMIUM, POINT_NEAR_JS, chromium,
+                          launch_and_time_first_plot, no_exception_text, snapshot_count,
+                          streamlit_app, wait_for_home)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -129,17 +130,11 @@ def test_tour(tour_server):
 def tour(page, url: str, runs: Path, tmp: Path, tiny: dict, t_tour: float) -> None:
     # ------------------------------------------------------------ 1. Home -> Launch
     page.goto(url)
-    button = page.get_by_role("button", name=re.compile("Watch .* cluster handwritten digits"))
-    button.wait_for()
-    page.get_by_text("No runs yet").wait_for()
-    page.locator(".st-key-home_preview .js-plotly-plot .xtitle").first.wait_for(state="visible")
+    button = wait_for_home(page)
     no_exception_text(page)
     shot(page, "1-home")  # (also the moment a person takes to read the page before clicking)
     t0 = time.perf_counter()
-    button.click()
-    page.locator(".st-key-train_latent .js-plotly-plot .xtitle",
-                 has_text="PC 1").first.wait_for(state="visible")
-    first_plot = time.perf_counter() - t0
+    first_plot = launch_and_time_first_plot(page, button)
     print(f"\nLaunch to first latent plot: {first_plot:.1f} s")
     live_ids = [d.name for d in runs.iterdir() if d.is_dir() and not d.name.startswith(".")]
     assert len(live_ids) == 1
