@@ -131,16 +131,38 @@ def wait_for_home(page):
     return button
 
 
-def launch_and_time_first_plot(page, button) -> float:
-    """Click Home's default button; seconds until the Train page's latent scatter is drawn.
+#: Watches the page from before the click: the time (performance.now, ms) of the first frame
+#: painted after the Train page's latent scatter, with its axis title, is in the DOM.
+_WATCH_FIRST_PLOT_JS = """
+() => { const t0 = performance.now(); window.__firstPlot = null;
+  const sel = '.st-key-train_latent .js-plotly-plot .xtitle';
+  const seen = () => [...document.querySelectorAll(sel)].some(e => e.textContent.includes('PC 1'));
+  const obs = new MutationObserver(() => { if (window.__firstPlot === null && seen()) {
+    obs.disconnect(); window.__firstPlot = -1;
+    requestAnimationFrame(() => { window.__firstPlot = performance.now() - t0; }); } });
+  obs.observe(document.body, {childList: true, subtree: true, characterData: true}); }
+"""
 
-    A placeholder stands under the same key until the first snapshot; the real plot has axis
-    titles."""
+
+def launch_and_time_first_plot(page, button) -> tuple[float, float]:
+    """Click Home's default button; seconds until the Train page's latent scatter is drawn,
+    painted and as Playwright saw it.
+
+    Timed inside the page, from just before the click to the first frame painted with the
+    scatter (Playwright's own wait returns later, when its polling next looks: that time is
+    printed beside it). A placeholder stands under the same key until the first snapshot; the
+    real plot has axis titles."""
+    page.evaluate(_WATCH_FIRST_PLOT_JS)
     t0 = time.perf_counter()
     button.click()
     page.locator(".st-key-train_latent .js-plotly-plot .xtitle",
                  has_text="PC 1").first.wait_for(state="visible")
-    return time.perf_counter() - t0
+    seen_by_playwright = time.perf_counter() - t0
+    page.wait_for_function("window.__firstPlot > 0")
+    painted = page.evaluate("window.__firstPlot") / 1000
+    print(f"\nclick to first latent plot: {painted:.2f} s painted "
+          f"(Playwright saw it at {seen_by_playwright:.2f} s)")
+    return painted, seen_by_playwright
 
 
 def test_home_button_shows_live_latent_plot(server):
@@ -153,8 +175,7 @@ def test_home_button_shows_live_latent_plot(server):
         no_exception_text(page)
         page.screenshot(path=str(ARTIFACTS / "browser-1-home.png"), full_page=True)
 
-        first_plot = launch_and_time_first_plot(page, button)
-        print(f"\nclick to first latent plot: {first_plot:.1f} s")
+        launch_and_time_first_plot(page, button)
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "browser-2-train-first-plot.png"), full_page=True)
         assert page.get_by_role("heading", name="Train").count() == 1
