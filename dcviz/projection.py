@@ -163,45 +163,39 @@ class ProjectionCache:
                 seq = self._runs[key] = _Sequence()
             return seq
 
-    def aligned_pca(self, run_key: Hashable, index: int, load: Callable[[int], np.ndarray]) -> np.ndarray:
-        """The PCA picture of snapshot ``index``, aligned along the run's sequence 0..index."""
+    def _walk(self, key: Hashable, index: int, step: Callable):
+        """Entry ``index`` of a run's sequence, where entry i is ``step(i, entry i-1)`` (each
+        picture is aligned to the one before it): computed once, in order, from the last one
+        kept."""
         if index < 0:
             raise ValueError("index must be >= 0")
-        seq = self._seq(("pca", run_key))
+        seq = self._seq(key)
         with seq.lock:
-            if index in seq.coords:
-                return seq.coords[index]
-            done = [i for i in seq.coords if i < index]
-            start = max(done) + 1 if done else 0
-            prev = seq.coords[start - 1] if start > 0 else None
-            for i in range(start, index + 1):
-                p = pca_2d(load(i))
-                if prev is not None and prev.shape == p.shape:
-                    p = align_to(p, prev)
-                seq.coords[i] = p
-                prev = p
+            if index not in seq.coords:
+                done = [i for i in seq.coords if i < index]
+                start = max(done) + 1 if done else 0
+                prev = seq.coords[start - 1] if start > 0 else None
+                for i in range(start, index + 1):
+                    prev = seq.coords[i] = step(i, prev)
             return seq.coords[index]
+
+    def aligned_pca(self, run_key: Hashable, index: int, load: Callable[[int], np.ndarray]) -> np.ndarray:
+        """The PCA picture of snapshot ``index``, aligned along the run's sequence 0..index."""
+        def step(i, prev):
+            p = pca_2d(load(i))
+            return align_to(p, prev) if prev is not None and prev.shape == p.shape else p
+        return self._walk(("pca", run_key), index, step)
 
     def method_axes(self, run_key: Hashable, index: int, load: Callable[[int], dict]):
         """``(coords, (xname, yname))`` of snapshot ``index``, or None when the method gives no
         axes there. Each axis' sign is matched to the snapshot before (eigenvector signs are
         arbitrary), along the run's sequence."""
-        if index < 0:
-            raise ValueError("index must be >= 0")
-        seq = self._seq(("axes", run_key))
-        with seq.lock:
-            if index in seq.coords:
-                return seq.coords[index]
-            done = [i for i in seq.coords if i < index]
-            start = max(done) + 1 if done else 0
-            prev = seq.coords[start - 1] if start > 0 else None
-            for i in range(start, index + 1):
-                found = method_axes(load(i))
-                if found is not None and prev is not None and prev[0].shape == found[0].shape:
-                    found = (align_signs(found[0], prev[0]), found[1])
-                seq.coords[i] = found
-                prev = found
-            return seq.coords[index]
+        def step(i, prev):
+            found = method_axes(load(i))
+            if found is not None and prev is not None and prev[0].shape == found[0].shape:
+                found = (align_signs(found[0], prev[0]), found[1])
+            return found
+        return self._walk(("axes", run_key), index, step)
 
     def forget(self, run_key: Hashable) -> None:
         with self._lock:

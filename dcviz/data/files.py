@@ -63,21 +63,26 @@ def _check_numpy_magic(path: Path, where: str, kind: str) -> None:
                     f"NumPy or zip signature); {hint}")
 
 
-def read_npz(path: Path, x_key: str | None = None, y_key: str | None = None) -> RawData:
-    where = short(path)
-    _check_numpy_magic(path, where, ".npz")
+def _np_load(path: Path, where: str, kind: str, how: str):
+    """np.load with allow_pickle=False, every failure turned into a DataError that says how to
+    write a file dcviz reads (``how``: the NumPy call)."""
+    _check_numpy_magic(path, where, kind)
     try:
-        npz = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise DataError(f"{where}: the file holds pickled Python objects, which dcviz does "
-                            "not load for safety; save plain numeric arrays with "
-                            "np.savez(path, x=..., y=...)") from None
-        raise DataError(f"{where}: not a readable NumPy .npz file ({e}); expected a file "
-                        "written by np.savez(path, x=..., y=...)") from None
+                            f"not load for safety; save plain numeric arrays with {how}") from None
+        raise DataError(f"{where}: not a readable NumPy {kind} file ({e}); expected a file "
+                        f"written by {how}") from None
     except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{where}: not a readable NumPy .npz file ({type(e).__name__}: {e}); "
-                        "expected a file written by np.savez(path, x=..., y=...)") from None
+        raise DataError(f"{where}: not a readable NumPy {kind} file ({type(e).__name__}: {e}); "
+                        f"expected a file written by {how}") from None
+
+
+def read_npz(path: Path, x_key: str | None = None, y_key: str | None = None) -> RawData:
+    where = short(path)
+    npz = _np_load(path, where, ".npz", "np.savez(path, x=..., y=...)")
     if isinstance(npz, np.ndarray):  # a .npy saved under an .npz name
         return _npy_raw(npz, where)
     with npz:
@@ -140,19 +145,7 @@ def _npy_raw(x: np.ndarray, where: str) -> RawData:
 
 def read_npy(path: Path) -> RawData:
     where = short(path)
-    _check_numpy_magic(path, where, ".npy")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise DataError(f"{where}: the file holds pickled Python objects, which dcviz does "
-                            "not load for safety; save a plain numeric array with "
-                            "np.save(path, x)") from None
-        raise DataError(f"{where}: not a readable NumPy .npy file ({e}); expected a file "
-                        "written by np.save(path, x)") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{where}: not a readable NumPy .npy file ({type(e).__name__}: {e}); "
-                        "expected a file written by np.save(path, x)") from None
+    x = _np_load(path, where, ".npy", "np.save(path, x)")
     if not isinstance(x, np.ndarray):  # an .npz saved under an .npy name
         x.close()
         return read_npz(path)
