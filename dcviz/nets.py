@@ -5,7 +5,7 @@ which for data that fits in memory is much faster than a DataLoader.
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -129,10 +129,14 @@ def encode_all(encode, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
 
 
 def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
-                         ctx, noise: float = 0.0) -> Iterator[tuple[int, float]]:
+                         ctx, noise: float = 0.0,
+                         augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+                         ) -> Iterator[tuple[int, float]]:
     """Train ``ae`` on MSE reconstruction with Adam; yields (epoch, mean loss) after each epoch.
 
     ``noise`` > 0 makes it a denoising AE (Gaussian corruption of the input, as DCRL pretrains).
+    ``augment`` maps a batch to a random view of it, which is then both input and target: the AE
+    learns the augmented data (ACe/DeC's augmentation mode pretrains this way in the authors' code).
     """
     opt = torch.optim.Adam(ae.parameters(), lr=lr)
     n = len(x)
@@ -141,7 +145,7 @@ def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_s
         total = 0.0
         for idx in batches(n, batch_size, ctx.generator, x.device):
             ctx.check()
-            xb = x[idx]
+            xb = x[idx] if augment is None else augment(x[idx])
             inp = xb + noise * torch.randn(xb.shape, generator=ctx.generator).to(xb.device) if noise > 0 else xb
             loss = F.mse_loss(ae(inp), xb)
             opt.zero_grad(set_to_none=True)

@@ -291,6 +291,32 @@ def test_augmentation_mode_runs_on_images(tmp_path):
     assert aug.shape == x.shape and not torch.allclose(aug, x)
 
 
+def test_pretraining_learns_the_augmented_views():
+    """With ``augment``, each batch is replaced by its random view, as input and as target."""
+    from dcviz.methods.base import Context
+    from dcviz.nets import pretrain_autoencoder
+    x = torch.rand(32, 4)
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, xb):
+            seen.append(xb.clone())
+            return xb * self.w
+
+    def flip(xb):
+        return -xb
+
+    losses = [loss for _, loss in pretrain_autoencoder(Probe(), x, epochs=1, batch_size=32,
+                                                       lr=1e-3, ctx=Context(0), augment=flip)]
+    assert len(seen) == 1 and torch.allclose(seen[0].sort(0).values, (-x).sort(0).values)
+    # the loss is against the view (-x), not the original: ||0 * (-x) - (-x)||^2 = mean(x^2)
+    assert losses[0] == pytest.approx(float(x.pow(2).mean()), rel=1e-5)
+
+
 # =========================================================================== the lens
 
 def _panel_kinds(panels):

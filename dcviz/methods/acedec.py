@@ -310,7 +310,13 @@ class AceDec(CentroidAEMethod):
                               "rotates and shifts images); this data set is vectors")
         x = self.tensor(data.x)
         self._total = cfg.pretrain_epochs + 1 + cfg.cluster_epochs
-        yield from self.pretrain(data, ctx, x, total_epochs=self._total)
+        aug = None
+        if cfg.augment:
+            # the authors' code pretrains the AE of its augmentation mode on augmented views
+            def aug(xb):
+                return augment_view(xb, self.image_shape, ctx.generator, cfg.aug_rotation,
+                                    cfg.aug_shift)
+        yield from self.pretrain(data, ctx, x, total_epochs=self._total, augment=aug)
         yield from self._initialise(data, ctx, x)
         yield from self._train(data, ctx, x)
 

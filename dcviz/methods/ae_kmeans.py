@@ -52,8 +52,10 @@ class AEMethod(Method):
     def embed(self, x):
         return self.encode(self.tensor(x)).cpu().numpy()
 
-    def pretrain(self, data, ctx, x: torch.Tensor, *, total_epochs: int, noise: float = 0.0):
-        """Pretrain the AE, yielding a snapshot (k-means on the current latent) now and then."""
+    def pretrain(self, data, ctx, x: torch.Tensor, *, total_epochs: int, noise: float = 0.0,
+                 augment=None):
+        """Pretrain the AE, yielding a snapshot (k-means on the current latent) now and then.
+        ``noise`` and ``augment`` are passed to :func:`pretrain_autoencoder`."""
         cfg = self.config
 
         def snapshot(epoch: int, stage: str, loss: float):
@@ -73,7 +75,7 @@ class AEMethod(Method):
             yield snapshot(0, "random init", rec)
         for epoch, loss in pretrain_autoencoder(self.ae, x, epochs=cfg.pretrain_epochs,
                                                 batch_size=cfg.batch_size, lr=cfg.lr, ctx=ctx,
-                                                noise=noise):
+                                                noise=noise, augment=augment):
             done = epoch + 1  # snapshots are numbered by epochs done
             if done % cfg.snapshot_every == 0 or done == cfg.pretrain_epochs:
                 yield snapshot(done, "pretrain", loss)
