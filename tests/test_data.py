@@ -137,6 +137,18 @@ def test_synth25_has_cluster_and_noise_dims():
     assert np.allclose(ds.x[:, 2:].std(0), 1.0, atol=0.1)
 
 
+def test_synth25_standardized_hides_the_clusters_in_equal_variance():
+    raw = load({"name": "synth25", "n_samples": 4000})
+    std = load({"name": "synth25", "n_samples": 4000, "scale": "standardized"})
+    assert np.allclose(std.x.mean(0), 0.0, atol=1e-4) and np.allclose(std.x.std(0), 1.0, atol=1e-4)
+    # the same draw, each feature rescaled: the cluster dims lose their larger variance
+    assert raw.x[:, :2].std(0).min() > 1.5 * raw.x[:, 2:].std(0).max()
+    assert np.allclose(std.x, (raw.x - raw.x.mean(0)) / raw.x.std(0), atol=1e-4)
+    assert (std.y == raw.y).all()
+    with pytest.raises(DataError, match="scale"):
+        load({"name": "synth25", "scale": "zscore"})
+
+
 def test_objects_light_changes_shading_and_shapes_are_recognisable():
     from dcviz.data.objects import _rot_x, _rot_y, render
 

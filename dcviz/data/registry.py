@@ -275,7 +275,11 @@ register(Entry(
      "cluster_std": Option(0.5, "Standard deviation of each cluster (centres at (+-2, +-2)).",
                            "float", 0.0, 10.0),
      "noise_std": Option(1.0, "Standard deviation of every noise dimension.", "float", 0.0,
-                         100.0)},
+                         100.0),
+     "scale": Option("raw", "raw: as drawn. standardized: every feature z-scored, so the "
+                     "cluster dimensions hold no more variance than a noise dimension (this "
+                     "reproduces the paper's k-means and AE + k-means figures).", "choice",
+                     choices=("standardized", "raw"))},
     paper="Details (Don't) Matter: ACe/DeC, sec. 4"))
 
 register(Entry(

@@ -117,11 +117,19 @@ def manifolds(n_samples: int = 2000, dim: int = 10, noise: float = 0.02, seed: i
 # The two cluster dimensions come first.
 
 def synth25(n_samples: int = 12000, noise_dims: int = 25, cluster_std: float = 0.5,
-            noise_std: float = 1.0, seed: int = 0):
+            noise_std: float = 1.0, scale: str = "raw", seed: int = 0):
+    """``scale="standardized"`` z-scores every feature, so the two cluster dimensions have no more
+    variance than each noise dimension. Then k-means on the raw data finds the four clusters only
+    from some starts (NMI 0.72-1.0), and a linear AE's embedding hides them (AE + k-means NMI
+    about 0.01-0.09), as the paper's Table 1 reports (0.90 +- 0.16 and 0.11 +- 0.10)."""
+    if scale not in ("standardized", "raw"):
+        raise ValueError(f"scale must be 'standardized' or 'raw', got {scale!r}")
     rng = _rng(seed, 25)
     y = _balanced_labels(n_samples, 4)
     centers = np.array([(-2.0, -2.0), (-2.0, 2.0), (2.0, -2.0), (2.0, 2.0)])
     clus = centers[y] + rng.normal(0.0, cluster_std, size=(n_samples, 2))
     nois = rng.normal(0.0, noise_std, size=(n_samples, noise_dims))
     x = np.concatenate([clus, nois], axis=1)
+    if scale == "standardized":
+        x = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
     return x, y, [f"cluster {i}" for i in range(4)], {}
