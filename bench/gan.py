@@ -140,7 +140,11 @@ def main() -> int:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         # spawn: the speed test above may have started CUDA, which a forked child cannot use
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # each child gets the parent's thread count: left at torch's default (all cores), two
+        # children oversubscribe the CPU and run ~10x slower (blobs8: 450 steps in 15 min)
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=torch.set_num_threads,
+                                 initargs=(torch.get_num_threads(),)) as pool:
             futures = [pool.submit(train, name, seed, args.preset, sets, root) for name, seed in jobs]
             outcomes = [f.result() for f in futures]
     else:

@@ -156,10 +156,15 @@ class GANConfig(BaseConfig):
         #   puts the real digits in one or two clusters); the reality term must lead first,
         #   which in the paper the 900,000 steps provide;
         # - the learning rate decays linearly to 0: at lr 1e-3 the blobs' ids keep hopping
-        #   between blobs (ACC 1.0, then 0.76, ...); the decay lets the run end in a settled state.
+        #   between blobs (ACC 1.0, then 0.76, ...); the decay lets the run end in a settled state;
+        # - one classifier step per generator step instead of 4. At this learning rate, 4 steps
+        #   let C tell the ids apart on generated digits (fake_acc 0.98) by step 400, while the
+        #   samples are still poor, by cues finer than the digit; the CE term then stops pushing
+        #   G. With 1 step C keeps pace with G: digits NMI 0.40 / 0.37 / 0.43 (seeds 0-2),
+        #   against 0.31 with 4 steps, in less time.
         "quick": {"steps": 2000, "tau": 67, "steps_per_epoch": 50, "arch": "mlp",
                   "mlp_width": 256, "batch_size": 256, "lr": 1e-3, "lr_decay": True,
-                  "gp_weight": 10.0, "eta0": -1.0},
+                  "gp_weight": 10.0, "eta0": -1.0, "class_steps": 1},
         "paper": {"steps_per_epoch": 5000},
     }
 
