@@ -131,5 +131,6 @@ def synth25(n_samples: int = 12000, noise_dims: int = 25, cluster_std: float = 0
     nois = rng.normal(0.0, noise_std, size=(n_samples, noise_dims))
     x = np.concatenate([clus, nois], axis=1)
     if scale == "standardized":
-        x = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
+        sd = x.std(0)
+        x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
     return x, y, [f"cluster {i}" for i in range(4)], {}
