@@ -216,7 +216,8 @@ def test_acedec_on_synth25_finds_the_two_cluster_dimensions(synth_run):
     assert nmi(ds.y[rv.subsample], KMeans(4, n_init=5, random_state=0).fit_predict(cs)) > 0.9
     # every stage is there, the split extras have the shapes the lens reads
     stages = [r["stage"] for r in rv.rows()]
-    assert stages[:2] == ["random init", "pretrain"] and stages[-1] == "clustering"
+    assert stages[:2] == ["random init", "pretrain"] and stages[-2] == "clustering"
+    assert stages[-1] == "final re-clustering in the cluster space"
     assert any(s.startswith("init: warm-up") for s in stages)
     assert "init: re-clustered, b in closed form" in stages
     n_cs = int(last.extras["cluster_dims"])
@@ -224,6 +225,28 @@ def test_acedec_on_synth25_finds_the_two_cluster_dimensions(synth_run):
     assert last.extras["shared_space"].shape == (len(rv.subsample), 27 - n_cs)
     assert last.extras["V"].shape == (27, 27) and last.extras["centroids"].shape == (4, 27)
     assert last.extras["axes"].shape == (len(rv.subsample), 2)
+
+
+def test_final_reclustering_renews_stale_centroids_and_keeps_the_split(synth_run):
+    """The last step re-clusters in the learned cluster space: centroids left behind by a moving
+    embedding are replaced, while V and b (the split training found) stay as they were."""
+    from dcviz.methods.base import Context
+    from dcviz.metrics import nmi
+    from dcviz.runs.view import RunView
+    ds, rd, _ = synth_run
+    rv = RunView(rd)
+    m = rv.method
+    good = nmi(ds.y, m.predict(ds.x))
+    V, b = m.V.clone(), m.b.clone()
+    # stale centroids: all but one collapsed onto the data mean, as if they had lost the data
+    m.centroids = m.mu.expand_as(m.centroids).clone()
+    m.centroids[0] += 5.0
+    assert nmi(ds.y, m.predict(ds.x)) < 0.2
+    ctx = Context(seed=0, subsample=rv.subsample)
+    snap = list(m._final_recluster(ds, ctx, m.tensor(ds.x)))
+    assert len(snap) == 1
+    assert nmi(ds.y, m.predict(ds.x)) > 0.9 and nmi(ds.y, m.predict(ds.x)) >= good - 0.02
+    assert torch.equal(m.V, V) and torch.equal(m.b, b)
 
 
 def test_V_stays_near_orthogonal(synth_run):
