@@ -9,6 +9,13 @@
 2. Quality: a full run per seed through the run engine (the same code as the app and the CLI),
    printing ACC/NMI/ARI of C on all real data, the final EMD estimate, and the wall time.
 
+3. The rows of the sample grid, read by a judge (image data with labels): a small MLP trained
+   with the labels on the real data reads 200 samples per cluster id (fresh noise). Printed per
+   run: row purity (the mean, over ids, of the share of a row's samples read as its main digit;
+   1 = every row is one digit, about 0.1 = rows carry no digit), the number of distinct main
+   digits among the k rows, and each row's main digit with its share. The judge only measures:
+   training never sees the labels.
+
 Figures are printed, never asserted. On a shared machine, timings are inflated by the other
 processes: compare them only within one run of this script.
 """
@@ -87,6 +94,34 @@ def train(name: str, seed: int, preset: str, sets: dict, root: Path) -> dict:
             "error": status.get("error"), "run_dir": str(rd.path)}
 
 
+def judge_rows(run_dir: Path, per_id: int = 200) -> dict | None:
+    """Read the generated samples of each cluster id with a supervised judge (see the module
+    docstring); None for vector data or data without labels."""
+    from sklearn.neural_network import MLPClassifier
+
+    from dcviz.runs.store import RunDir
+    view = RunView(RunDir(run_dir))
+    if not view.config.get("image_shape"):
+        return None
+    m = view.method
+    ds = view.dataset
+    if ds is None or ds.y is None:
+        return None
+    judge = MLPClassifier((256,), max_iter=400, random_state=0).fit(ds.x, ds.y)
+    k = m.config.n_clusters
+    ids = torch.arange(k).repeat_interleave(per_id)
+    z = torch.randn(len(ids), m.n_noise, generator=torch.Generator().manual_seed(123))
+    with torch.no_grad():
+        read = judge.predict(m.generate(ids, z).cpu().numpy()).reshape(k, per_id)
+    rows = []
+    for r in read:
+        counts = torch.bincount(torch.as_tensor(r), minlength=int(ds.y.max()) + 1)
+        rows.append((int(counts.argmax()), float(counts.max()) / per_id))
+    return {"purity": statistics.mean(share for _, share in rows),
+            "distinct": len({digit for digit, _ in rows}),
+            "rows": " ".join(f"{digit}:{share:.2f}" for digit, share in rows)}
+
+
 def save_grid(run_dir: Path, out: Path, scale: int = 6) -> str | None:
     """The last snapshot's sample grid (rows = ids) as a PNG; None for vector data."""
     from PIL import Image
@@ -157,11 +192,16 @@ def main() -> int:
             results.append(r)
             if args.grid_dir and r["state"] == "done":
                 r["grid"] = save_grid(Path(r["run_dir"]), Path(args.grid_dir) / f"gan_{name}_seed{seed}.png")
+            judged = judge_rows(Path(r["run_dir"])) if r["state"] == "done" else None
             print(f"{name:8} seed {seed}: {r['state']:5} {r['seconds']:7.1f}s  steps {r['steps']}  "
                   f"ACC {r.get('acc', float('nan')):.3f}  NMI {r.get('nmi', float('nan')):.3f}  "
                   f"ARI {r.get('ari', float('nan')):.3f}  EMD {r['emd'] if r['emd'] is None else round(r['emd'], 4)}"
                   + (f"  error: {r['error']}" if r["error"] else "")
                   + (f"  grid: {r['grid']}" if r.get("grid") else ""), flush=True)
+            if judged:
+                print(f"{'':8} rows read by the judge: purity {judged['purity']:.2f}, "
+                      f"{judged['distinct']} distinct main digits; id:main digit:share "
+                      f"{judged['rows']}", flush=True)
         done = [r for r in results if r["state"] == "done"]
         if done:
             med = {k: statistics.median(r[k] for r in done) for k in ("acc", "nmi", "ari", "seconds")}

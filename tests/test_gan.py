@@ -132,6 +132,8 @@ def test_bad_configs_are_refused(digits, blobs):
         cls.Config.from_preset("quick", gamma=0.5)
     with pytest.raises(ConfigError, match="eta0"):
         cls.Config.from_preset("quick", eta0=-0.5)
+    with pytest.raises(ConfigError, match="class_noise"):
+        cls.Config.from_preset("quick", class_noise=-0.5)
 
 
 def test_auto_noise_and_eta_follow_the_data():
@@ -145,11 +147,30 @@ def test_auto_noise_and_eta_follow_the_data():
     assert (blobs.n_noise, blobs.eta0, blobs.arch) == (2, 10.0, "mlp")
     assert (digits.n_noise, digits.eta0) == (16, 1.0)
     assert (mnist.n_noise, mnist.eta0, mnist.arch) == (128, 10.0, "conv")  # the paper's settings
+    # noise on C's input: the quick preset's auto gives it to images only; Algorithm 1 has none
+    assert (blobs.class_noise, digits.class_noise, mnist.class_noise) == (0.0, 0.3, 0.0)
     assert built(None, 2, n_noise=0, eta0=3.0).n_noise == 0
     assert built(None, 2, n_noise=0, eta0=3.0).eta0 == 3.0
     paper = cls.Config.from_preset("paper")
     assert (paper.gp_weight, paper.eta0, paper.gamma, paper.tau, paper.steps, paper.lr,
             paper.critic_steps, paper.class_steps) == (100.0, 10.0, 1.2, 30000, 900000, 1e-4, 5, 4)
+
+
+def test_classifier_view_adds_noise_of_the_set_std():
+    cls = get_method("gan")
+    fake = torch.rand(4000, 64)
+    for sigma in (0.0, 0.3):
+        m = cls(cls.Config.from_preset("quick", class_noise=sigma))
+        m.build(64, (1, 8, 8))
+        seen = m.classifier_view(fake, torch.Generator().manual_seed(0))
+        assert seen.shape == fake.shape
+        diff = seen - fake
+        assert float(diff.mean()) == pytest.approx(0.0, abs=0.01)
+        assert float(diff.std()) == pytest.approx(sigma, abs=0.01)
+    assert m.classifier_view(fake, torch.Generator().manual_seed(0)) is not fake
+    m0 = cls(cls.Config.from_preset("quick", class_noise=0.0))
+    m0.build(64, (1, 8, 8))
+    assert m0.classifier_view(fake, torch.Generator()) is fake  # Algorithm 1: C sees G's output
 
 
 # --------------------------------------------------------------------------- training

@@ -118,6 +118,10 @@ class GANConfig(BaseConfig):
                               step=1)
     class_steps: int = param(4, "Classifier updates per generator step (N_class).", min=1, max=50,
                              step=1)
+    class_noise: float = param(0.0, "Std of Gaussian noise added to the generated samples that "
+                               "C sees (in C's and in G's updates), so that C cannot tell the ids "
+                               "apart by fine detail. 0 = Algorithm 1; -1 = auto: 0.3 for images "
+                               "(pixels in [0, 1]), 0 for vectors.", min=-1.0, max=10.0)
     gp_weight: float = param(100.0, "Gradient-penalty weight lambda of Eq. 5.", min=0.0, max=1e4)
     eta0: float = param(10.0, "Initial weight eta of the entropy (CE) term of G's loss, Eq. 7. "
                         "-1 = auto: 10 for vector data, 1 for images (for short CPU runs, see "
@@ -162,9 +166,15 @@ class GANConfig(BaseConfig):
         #   samples are still poor, by cues finer than the digit; the CE term then stops pushing
         #   G. With 1 step C keeps pace with G: digits NMI 0.40 / 0.37 / 0.43 (seeds 0-2),
         #   against 0.31 with 4 steps, in less time.
+        # - noise of std 0.3 on what C sees of generated images (class_noise auto). Even with one
+        #   step, C tells the ids apart by fine detail that the noise vector also controls, and
+        #   the grid's columns decide the digit as much as its rows. With the noise, G is only
+        #   paid for ids that differ in the shape of the digit: each row of the grid turns into
+        #   one digit (a judge classifier reads 71-85% of a row's samples as its main digit,
+        #   against 39-42%), and digits NMI rises to 0.45 / 0.51 / 0.48 (seeds 0-2).
         "quick": {"steps": 2000, "tau": 67, "steps_per_epoch": 50, "arch": "mlp",
                   "mlp_width": 256, "batch_size": 256, "lr": 1e-3, "lr_decay": True,
-                  "gp_weight": 10.0, "eta0": -1.0, "class_steps": 1},
+                  "gp_weight": 10.0, "eta0": -1.0, "class_steps": 1, "class_noise": -1.0},
         "paper": {"steps_per_epoch": 5000},
     }
 
@@ -172,6 +182,8 @@ class GANConfig(BaseConfig):
         super().validate(n_samples)
         if self.eta0 < 0 and self.eta0 != -1:
             raise ConfigError(f"eta0 must be -1 (auto) or at least 0, got {self.eta0}")
+        if self.class_noise < 0 and self.class_noise != -1:
+            raise ConfigError(f"class_noise must be -1 (auto) or at least 0, got {self.class_noise}")
 
 
 # --------------------------------------------------------------------------- the method
@@ -202,6 +214,12 @@ class GANCluster(Method):
             return float(eta0)
         return 1.0 if self.image_shape is not None else 10.0
 
+    def resolve_class_noise(self) -> float:
+        c = self.config.class_noise
+        if c >= 0:
+            return float(c)
+        return 0.3 if self.image_shape is not None else 0.0
+
     def build(self, input_dim, image_shape):
         super().build(input_dim, image_shape)
         cfg = self.config
@@ -217,6 +235,7 @@ class GANCluster(Method):
         self.arch = arch
         self.n_noise = self.resolve_noise(self.image_shape)
         self.eta0 = self.resolve_eta0()
+        self.class_noise = self.resolve_class_noise()
         self.G, self.D, self.C = (net.to(self.device) for net in make_gan_nets(
             self.input_dim, self.image_shape, cfg.n_clusters, self.n_noise, arch,
             cfg.mlp_width, cfg.mlp_depth, cfg.conv_width))
@@ -299,7 +318,7 @@ class GANCluster(Method):
         ids, z = self._prior(self.config.batch_size, gen)
         with torch.no_grad():
             fake = self.generate(ids, z)
-        logits = self.C(fake)
+        logits = self.C(self.classifier_view(fake, gen))
         loss = classifier_loss(logits, ids)
         self.opt_c.zero_grad(set_to_none=True)
         loss.backward()
@@ -312,11 +331,22 @@ class GANCluster(Method):
         ids, z = self._prior(self.config.batch_size, gen)
         fake = self.generate(ids, z)
         with _frozen(self.D, self.C):  # their weight gradients would be thrown away
-            loss, reality, ce = generator_loss(self.D(fake), self.C(fake), ids, eta)
+            logits = self.C(self.classifier_view(fake, gen))
+            loss, reality, ce = generator_loss(self.D(fake), logits, ids, eta)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
         self.opt_g.step()
         return dict(generator=loss, reality=reality, generator_ce=ce)
+
+    def classifier_view(self, fake: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """What C sees of a generated batch: the samples plus Gaussian noise of std
+        ``class_noise`` (none in Algorithm 1). Noise masks the fine detail by which a young C
+        can tell the ids apart (a stroke end, a pixel's shade) while the samples are still poor;
+        G is then only paid for ids that differ in what survives it, the shape of the digit."""
+        if self.class_noise <= 0:
+            return fake
+        noise = torch.randn(fake.shape, generator=gen, device=gen.device).to(self.device)
+        return fake + self.class_noise * noise
 
     # -- snapshots
     @torch.no_grad()
