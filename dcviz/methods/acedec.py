@@ -26,7 +26,9 @@ Training follows the paper and the authors' code (METHOD-NOTES.md):
   closed form from the per-dimension ratio of the k-means loss to the one-centre loss;
 - then train the autoencoder, V and b together on Eq. 5, with b at ~10x the learning rate;
   centroids and hard assignments are updated as in DCN (mini-batch k-means with per-centre
-  counts, not by gradient), and centres that lose all their points are re-seeded.
+  counts, not by gradient), and centres that lose all their points are re-seeded;
+- re-cluster once more at the end, in the learned cluster space, as the authors' code does
+  before it predicts (V and b are kept; only the centroids are renewed).
 - optional augmentation mode for images (section 2.2): the augmented view must land at the
   original's centroid in the cluster space, and is reconstructed from its own shared space
   combined with the original's cluster space.
