@@ -394,7 +394,6 @@ class AceDec(CentroidAEMethod):
         else:
             features = zr[:, mask]
         self._recluster(z, features, ctx)
-        self.mu = z.mean(0)
         self.epoch_done += 1
         yield self._snapshot(data, ctx, x, stage="final re-clustering in the cluster space",
                              epoch=self.epoch_done, losses={}, z=z)
