@@ -271,6 +271,7 @@ class AceDec(CentroidAEMethod):
         self.counts = torch.zeros(self.config.n_clusters, device=self.device)
         self.mu = torch.zeros(d, device=self.device)
         self.initialised = False
+        self._total = 1  # epochs of the whole run; fit() sets it (a reloaded model keeps 1)
 
     # -- views used by predict, snapshots and the lens
     @property
@@ -575,7 +576,7 @@ class AceDec(CentroidAEMethod):
         return self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage=stage, labels=labels,
                                   latent_sub=z.cpu().numpy()[sub], losses=losses, extras=extras,
                                   metrics={"cluster_dims": float(len(cs_dims))},
-                                  progress=epoch / max(1, getattr(self, "_total", epoch)))
+                                  progress=min(1.0, epoch / max(1, self._total)))
 
     # -- checkpoints
     def state_dict(self):
