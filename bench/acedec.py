@@ -6,6 +6,8 @@
     python bench/acedec.py objects --png /tmp/acedec_objects.png   # + Fig. 1b picture
     python bench/acedec.py digits --preset paper --methods acedec dcn-1 --seeds 0
     python bench/acedec.py digits objects --methods acedec-aug   # the augmentation mode only
+    python bench/acedec.py synth25-std:noise_dims=2 synth25-std:noise_dims=10 --methods acedec dcn-1
+                                       # Fig. 1a: NMI as noise dimensions are added
 
 Every run goes through dcviz.runs.execute (the engine the app and the CLI use) with the quick
 preset unless --preset says otherwise, and k = the number of classes of the data set.
@@ -141,8 +143,9 @@ def main() -> None:
                       + f"{med:>8.3f}  {dims:<22}{secs:>7.0f}", flush=True)
                 rows.append((name, label, med))
     print("\nsummary (median NMI):")
+    width = max(len(name) for name in args.data) + 2
     for name in args.data:
-        print(f"  {name:<11}" + "  ".join(f"{lab} {m:.3f}" for n, lab, m in rows if n == name))
+        print(f"  {name:<{width}}" + "  ".join(f"{lab} {m:.3f}" for n, lab, m in rows if n == name))
 
 
 if __name__ == "__main__":
