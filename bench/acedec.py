@@ -1,6 +1,6 @@
 """ACe/DeC (+DCN) against DCN at lambda 0.1, 1 and 10: NMI and cluster-space size, printed.
 
-    python bench/acedec.py                                   # synth25 digits objects mnist-test
+    python bench/acedec.py                  # synth25 synth25-paper digits objects mnist-test
     python bench/acedec.py synth25 synth25-noise2 --seeds 0 1 2
     python bench/acedec.py mnist-test --set pretrain_epochs=20 --set cluster_epochs=10
     python bench/acedec.py objects --png /tmp/acedec_objects.png   # + Fig. 1b picture
@@ -37,6 +37,11 @@ from dcviz.runs import RunStore, create_run, execute, prepare  # noqa: E402
 from dcviz.runs.view import RunView  # noqa: E402
 
 DATA = {"synth25": "synth25", "digits": "digits", "objects": "objects",
+        # noise dimensions of std 1.9: the setting where the paper's baselines come out as in
+        # its Table 1. Measured with the quick preset: raw k-means 1.00 (paper 0.90 +- 0.16),
+        # AE + k-means 0.17 +- 0.17 over 5 AEs (0.11 +- 0.10), DCN at lambda 0.1 / 1 / 10
+        # 0.20 +- 0.19 / 0.20 +- 0.19 / 0.21 +- 0.22 over seeds 0-19 (0.17 / 0.22 / 0.29)
+        "synth25-paper": {"name": "synth25", "noise_std": 1.9},
         # SYNTH-25 with noise dimensions of std 2 instead of 1: raw k-means then succeeds only
         # sometimes, as the paper's Table 1 reports for its SYNTH-25 (0.90 +- 0.16)
         "synth25-noise2": {"name": "synth25", "noise_std": 2.0},
@@ -94,7 +99,8 @@ def fig1b_png(rd, ds, path: str, n: int = 12) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data", nargs="*", default=["synth25", "digits", "objects", "mnist-test"],
+    p.add_argument("data", nargs="*", default=["synth25", "synth25-paper", "digits", "objects",
+                                         "mnist-test"],
                    help=f"data sets, from {sorted(DATA)}; options after a colon, "
                         "e.g. synth25:noise_std=1.5")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
