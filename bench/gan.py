@@ -94,11 +94,22 @@ def train(name: str, seed: int, preset: str, sets: dict, root: Path) -> dict:
             "error": status.get("error"), "run_dir": str(rd.path)}
 
 
+_JUDGES: dict[str, object] = {}
+
+
+def judge_for(ds):
+    """The supervised judge of a data set, trained once per data set (not once per run)."""
+    from sklearn.neural_network import MLPClassifier
+
+    key = json.dumps([ds.name, ds.spec, list(ds.x.shape)], sort_keys=True, default=str)
+    if key not in _JUDGES:
+        _JUDGES[key] = MLPClassifier((256,), max_iter=400, random_state=0).fit(ds.x, ds.y)
+    return _JUDGES[key]
+
+
 def judge_rows(run_dir: Path, per_id: int = 200) -> dict | None:
     """Read the generated samples of each cluster id with a supervised judge (see the module
     docstring); None for vector data or data without labels."""
-    from sklearn.neural_network import MLPClassifier
-
     from dcviz.runs.store import RunDir
     view = RunView(RunDir(run_dir))
     if not view.config.get("image_shape"):
@@ -107,7 +118,7 @@ def judge_rows(run_dir: Path, per_id: int = 200) -> dict | None:
     ds = view.dataset
     if ds is None or ds.y is None:
         return None
-    judge = MLPClassifier((256,), max_iter=400, random_state=0).fit(ds.x, ds.y)
+    judge = judge_for(ds)
     k = m.config.n_clusters
     ids = torch.arange(k).repeat_interleave(per_id)
     z = torch.randn(len(ids), m.n_noise, generator=torch.Generator().manual_seed(123))

@@ -576,7 +576,7 @@ class AceDec(CentroidAEMethod):
         return self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage=stage, labels=labels,
                                   latent_sub=z.cpu().numpy()[sub], losses=losses, extras=extras,
                                   metrics={"cluster_dims": float(len(cs_dims))},
-                                  progress=min(1.0, epoch / max(1, self._total)))
+                                  progress=epoch / self._total)
 
     # -- checkpoints
     def state_dict(self):
