@@ -62,6 +62,16 @@ LABELS = {"acedec": "ACe/DeC+DCN", "acedec-aug": "ACe/DeC+Aug"}
 AUG_SCHEDULE = {"pretrain_epochs": 100, "cluster_epochs": 40}
 
 
+def parse_data_name(name: str):
+    """A data set spec from a name of DATA with options after a colon: synth25:noise_std=1.5."""
+    base_name, _, opts = name.partition(":")
+    spec = DATA[base_name]
+    if opts:
+        spec = {**({"name": spec} if isinstance(spec, str) else spec),
+                **{k: float(v) for k, v in (kv.split("=", 1) for kv in opts.split(","))}}
+    return spec
+
+
 def run_one(method: str, ds, seed: int, preset: str, overrides: dict, root: Path):
     cls, cfg = prepare(method, ds, {**overrides, "seed": seed}, preset)
     rd = create_run(RunStore(root), cls, cfg, ds, preset)
@@ -115,12 +125,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.data:
-            base_name, _, opts = name.partition(":")  # e.g. synth25:noise_std=1.5
-            spec = DATA[base_name]
-            if opts:
-                spec = {**({"name": spec} if isinstance(spec, str) else spec),
-                        **{k: float(v) for k, v in (kv.split("=", 1) for kv in opts.split(","))}}
-            ds = D.load(spec)
+            base_name = name.partition(":")[0]
+            ds = D.load(parse_data_name(name))
             base = {"n_clusters": int(ds.n_classes), **REDUCED.get(base_name, {}), **user}
             print(f"\n== {name}: {ds.summary()}  preset={args.preset} overrides={base}", flush=True)
             print(f"{'method':<16}" + "".join(f"{'NMI s' + str(s):>9}" for s in args.seeds)
