@@ -109,7 +109,6 @@ def main() -> None:
         import clustpy  # noqa: F401
     except ImportError:
         sys.exit("clustpy is not installed; see this script's docstring for how to install it")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     print(f"ClustPy ACeDeC / DCN, {args.pretrain_epochs} pretraining + {args.clustering_epochs} "
           f"clustering epochs; NMI by seed {args.seeds}")
     for name in args.data:
