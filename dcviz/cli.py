@@ -4,6 +4,8 @@
                           [--set field=value ...]
     python -m dcviz methods
     python -m dcviz datasets
+    python -m dcviz cache list | clear
+
 
 `train` writes the same run folder as the app (so a run trained on a GPU server opens in the app),
 shows a progress bar on stderr, and prints one JSON object as its last line on stdout.
@@ -83,6 +85,35 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def cmd_cache(args) -> int:
+    """The pretrained-autoencoder store (dcviz.pretrained): list or clear its entries."""
+    from dcviz.pretrained import PretrainedStore
+    store = PretrainedStore()
+    if args.action == "clear":
+        removed, busy = store.clear()
+        print(f"removed {removed} pretrained autoencoder(s) from {store.root}"
+              + (f"; {busy} in use, kept" if busy else ""))
+        return 0
+    rows = store.list()
+    if not rows:
+        print(f"no pretrained autoencoders in {store.root}")
+        return 0
+    print(f"{len(rows)} pretrained autoencoder(s) in {store.root}")
+    now = time.time()
+    for r in rows:
+        loss = f"{r['final_loss']:.4g}" if r["final_loss"] is not None else "-"
+        age = _age(now - r["created"]) if r["created"] else "-"
+        print(f"{r['id']}  {r['bytes'] / 2**20:7.1f} MiB  {age:>6} ago  loss {loss:<9}  {r['summary']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dcviz", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -101,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     sub.add_parser("methods", help="list the methods").set_defaults(func=cmd_methods)
     sub.add_parser("datasets", help="list the built-in data sets").set_defaults(func=cmd_datasets)
+    c = sub.add_parser("cache", help="the store of pretrained autoencoders ($DCVIZ_CACHE_DIR, "
+                       "else ~/.cache/dcviz/pretrained)")
+    c.add_argument("action", choices=["list", "clear"],
+                   help="list: id, size, age, final loss and key of each entry; clear: remove them all")
+    c.set_defaults(func=cmd_cache)
     return p
 
 

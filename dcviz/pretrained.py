@@ -1,0 +1,459 @@
+"""The pretrained-autoencoder store: pretrain an autoencoder once, reuse it in every run that needs it.
+
+The papers pretrain one autoencoder well and start every compared method from it (ACe/DeC runs
+DCN, DEC, IDEC and AE + k-means on the same ten AEs). Pretraining is also the costliest step of an
+AE method. So an entry is keyed by everything that changes the pretrained weights, and a run whose
+key is already in the store skips pretraining.
+
+The key (:class:`PretrainKey`): the data's fingerprint (sha256 of its float32 bytes, its shape and
+image shape), the architecture, the pretraining recipe (epochs, batch, optimiser and rate,
+denoising noise, augmentation, device kind, precision...), the seed, and :data:`RECIPE_VERSION`,
+raised whenever the pretraining code changes what it computes. An entry's folder is named by the
+first 20 hex digits of the sha256 of the key's canonical JSON.
+
+    <root>/<entry id>/
+        meta.json               the key, summary, seconds, final loss, created, package versions,
+                                and the size and sha256 of every other file (damage shows there)
+        weights.pt              the AE's state_dict, tensors only (torch.load(weights_only=True))
+        rng.json                the random generators at the end of pretraining: the torch
+                                generator's state bytes (base64) and numpy's bit-generator state
+        losses.npy              the loss curve, one value per epoch
+        snapshots/000000.npz    the pretraining snapshots, in the run snapshot format, over ALL
+                                points (a run slices its own subsample out of them)
+    <root>/.locks/<id>.lock     flock'd by whoever reads or builds that entry
+    <root>/.tmp-<id>-<token>/   an entry being built; renamed into place only when complete
+
+Root: ``$DCVIZ_CACHE_DIR``, else ``$XDG_CACHE_HOME/dcviz/pretrained``, else
+``~/.cache/dcviz/pretrained``.
+
+Concurrency: reading or building an entry holds a per-entry lock, a ``threading.Lock`` for the
+threads of one process and ``fcntl.flock`` on the lock file for other processes. Two runs that need
+the same missing entry: the first builds it, the second waits on the lock and then finds it. An
+entry is built in a temporary folder and renamed into place (atomic on one file system), so a
+pretraining that is killed or stopped leaves no entry; its temporary folder is removed by the next
+one to take that lock. A damaged entry (a file missing, empty, of the wrong size or hash, or
+unloadable; a meta.json whose key is not the key asked for) is logged, removed and built again,
+and the entry says so (:attr:`Entry.repaired`) so that the run can record it.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Generator, Iterator
+
+import numpy as np
+import torch
+
+log = logging.getLogger("dcviz.pretrained")
+
+# Raise when the pretraining code changes what it computes for the same key: old entries then
+# stop matching, instead of handing a run weights that the current code would not produce.
+RECIPE_VERSION = 1
+ENTRY_FORMAT = 1
+ID_RE = re.compile(r"^[0-9a-f]{20}$")
+POLL_S = 0.2  # how often a waiting run looks at its stop button
+
+
+class DamagedEntry(Exception):
+    """An entry on disk that cannot be trusted; the message says which file and why."""
+
+
+def default_root() -> Path:
+    if os.environ.get("DCVIZ_CACHE_DIR"):
+        return Path(os.environ["DCVIZ_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dcviz" / "pretrained"
+
+
+# =========================================================================== the key
+
+def data_fingerprint(x, image_shape=None) -> dict:
+    """sha256 of the data as float32 bytes (C order), with its shape and image shape."""
+    a = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+    return {"sha256": hashlib.sha256(a.tobytes()).hexdigest(), "shape": list(a.shape),
+            "image_shape": list(image_shape) if image_shape else None}
+
+
+def _plain(obj):
+    """The JSON value of obj, through a round trip; NaN and non-JSON types are refused."""
+    return json.loads(json.dumps(obj, sort_keys=True, allow_nan=False))
+
+
+@dataclass(frozen=True)
+class PretrainKey:
+    """Everything that changes the pretrained weights. Build it with :meth:`make`."""
+
+    data: dict
+    arch: dict
+    recipe: dict
+    seed: int
+    version: int = RECIPE_VERSION
+
+    @classmethod
+    def make(cls, *, data: dict, arch: dict, recipe: dict, seed: int,
+             version: int = RECIPE_VERSION) -> "PretrainKey":
+        return cls(data=_plain(data), arch=_plain(arch), recipe=_plain(recipe), seed=int(seed),
+                   version=int(version))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def canonical(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()[:20]
+
+    def summary(self) -> str:
+        return summarize(self.to_dict())
+
+
+def summarize(key: dict) -> str:
+    """One line a person can read: architecture, recipe, seed, data."""
+    arch, recipe, data = key.get("arch", {}), key.get("recipe", {}), key.get("data", {})
+    parts = [str(arch.get("summary") or arch.get("kind") or "?")]
+    for name, label in (("epochs", "ep"), ("batch_size", "batch")):
+        if name in recipe:
+            parts.append(f"{recipe[name]} {label}")
+    if "optimizer" in recipe or "lr" in recipe:
+        parts.append(f"{recipe.get('optimizer', 'opt')} {recipe.get('lr', '?')}")
+    for name in ("noise", "augment", "precision"):
+        value = recipe.get(name)
+        if value not in (None, 0, 0.0, "", "none", "fp32", False):
+            parts.append(f"{name} {value}")
+    parts.append(f"seed {key.get('seed', '?')}")
+    shape = "x".join(str(s) for s in data.get("shape") or [])
+    parts.append(f"data {shape} {str(data.get('sha256', ''))[:8]}")
+    return " · ".join(parts)
+
+
+# =========================================================================== RNG state
+
+def capture_rng(generator: torch.Generator | None = None,
+                rng: np.random.Generator | None = None) -> dict:
+    """The states of a torch generator and a numpy generator as plain JSON values."""
+    out: dict[str, Any] = {}
+    if generator is not None:
+        out["torch"] = base64.b64encode(generator.get_state().numpy().tobytes()).decode()
+    if rng is not None:
+        out["numpy"] = rng.bit_generator.state
+    return out
+
+
+def restore_rng(state: dict, generator: torch.Generator | None = None,
+                rng: np.random.Generator | None = None) -> None:
+    """Put the generators back where :func:`capture_rng` found them."""
+    if generator is not None and "torch" in state:
+        raw = np.frombuffer(base64.b64decode(state["torch"]), dtype=np.uint8).copy()
+        generator.set_state(torch.from_numpy(raw))
+    if rng is not None and "numpy" in state:
+        rng.bit_generator.state = state["numpy"]
+
+
+# =========================================================================== entries
+
+@dataclass
+class Trained:
+    """What a pretraining function returns for the store to keep."""
+
+    weights: dict[str, torch.Tensor]
+    rng: dict
+    losses: list[float]
+
+
+@dataclass
+class Entry:
+    """One pretrained autoencoder, loaded and checked."""
+
+    id: str
+    path: Path
+    meta: dict
+    weights: dict[str, torch.Tensor]
+    rng: dict
+    losses: np.ndarray
+    snapshots: list = field(default_factory=list)
+    repaired: str | None = None  # why a damaged entry with this key was trained again
+
+    def record(self, hit: bool) -> dict:
+        """What a run writes into its config and JSON line about the entry it started from."""
+        out = {"entry": self.id, "hit": bool(hit), "summary": self.meta.get("summary", ""),
+               "seconds": self.meta.get("seconds"), "final_loss": self.meta.get("final_loss"),
+               "created": self.meta.get("created")}
+        if self.repaired:
+            out["repaired"] = self.repaired
+        return out
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _versions() -> dict:
+    from dcviz.runs.store import package_versions  # late: dcviz.runs imports the methods
+    return package_versions()
+
+
+_THREAD_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+class PretrainedStore:
+    """The entries under one root folder. Cheap to create; all state is on disk."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    # ---------------------------------------------------------------- locking
+    def _thread_lock(self, entry_id: str) -> threading.Lock:
+        with _THREAD_LOCKS_GUARD:
+            return _THREAD_LOCKS.setdefault((str(self.root.resolve()), entry_id), threading.Lock())
+
+    @contextlib.contextmanager
+    def _locked(self, entry_id: str, check: Callable[[], None] | None = None,
+                wait: bool = True) -> Iterator[bool]:
+        """Hold the entry's lock (threads and processes). While waiting, ``check()`` is called
+        every :data:`POLL_S` so that a stopped run stops waiting. With ``wait=False`` it yields
+        False at once when someone else holds the lock."""
+        tlock = self._thread_lock(entry_id)
+        if not wait and not tlock.acquire(blocking=False):
+            yield False
+            return
+        while wait and not tlock.acquire(timeout=POLL_S):
+            if check is not None:
+                check()
+        try:
+            (self.root / ".locks").mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / ".locks" / f"{entry_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if not wait:
+                            yield False
+                            return
+                        if check is not None:
+                            check()
+                        time.sleep(POLL_S)
+                try:
+                    yield True
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+        finally:
+            tlock.release()
+
+    # ---------------------------------------------------------------- reading
+    def path_of(self, entry_id: str) -> Path:
+        if not isinstance(entry_id, str) or not ID_RE.match(entry_id):
+            raise ValueError(f"not a pretrained-entry id: {entry_id!r}")
+        return self.root / entry_id
+
+    def lookup(self, key: PretrainKey) -> dict | None:
+        """The meta of the entry for ``key`` if one is there (not verified: that happens when a
+        run loads it), else None. For the Train page's found / will-train line."""
+        try:
+            meta = json.loads((self.path_of(key.id) / "meta.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return meta if isinstance(meta, dict) and meta.get("key") == key.to_dict() else None
+
+    def _load(self, key: PretrainKey) -> Entry | None:
+        """The entry for ``key``, fully checked; None when there is none; DamagedEntry if bad."""
+        path = self.path_of(key.id)
+        if not path.exists():
+            return None
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except (OSError, ValueError) as e:
+            raise DamagedEntry(f"meta.json is missing or unreadable ({e})") from None
+        if not isinstance(meta, dict) or meta.get("key") != key.to_dict():
+            raise DamagedEntry("meta.json does not hold the key of this entry")
+        files = meta.get("files")
+        if not isinstance(files, dict) or "weights.pt" not in files:
+            raise DamagedEntry("meta.json lists no files")
+        for name, info in files.items():
+            p = path / name
+            if ".." in Path(name).parts or not p.is_file():
+                raise DamagedEntry(f"{name} is missing")
+            size = p.stat().st_size
+            if size == 0 or size != info.get("size"):
+                raise DamagedEntry(f"{name} has {size} bytes, expected {info.get('size')}")
+            if _sha256_file(p) != info.get("sha256"):
+                raise DamagedEntry(f"{name} does not match its sha256")
+        try:
+            weights = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+            if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor)
+                                                        for v in weights.values()):
+                raise ValueError("not a dict of tensors")
+            rng = json.loads((path / "rng.json").read_text())
+            losses = np.load(path / "losses.npy", allow_pickle=False)
+            from dcviz.runs.store import RunDir  # late: dcviz.runs imports the methods
+            rd = RunDir(path)
+            snapshots = [rd.load_snapshot(i) for i in range(rd.count())]
+        except Exception as e:  # noqa: BLE001 - whatever fails to load makes the entry damaged
+            raise DamagedEntry(f"a file does not load ({type(e).__name__}: {e})") from None
+        if len(snapshots) != meta.get("snapshots"):
+            raise DamagedEntry(f"{len(snapshots)} snapshots, expected {meta.get('snapshots')}")
+        return Entry(id=key.id, path=path, meta=meta, weights=weights, rng=rng, losses=losses,
+                     snapshots=snapshots)
+
+    # ---------------------------------------------------------------- the one entry point
+    def get_or_train(self, key: PretrainKey,
+                     train_fn: Callable[[], Generator[Any, None, Trained]], *,
+                     refresh: bool = False, check: Callable[[], None] | None = None
+                     ) -> Generator[Any, None, tuple[Entry, bool]]:
+        """The entry for ``key``, trained first if it is missing, damaged, or ``refresh``.
+
+        A generator, used as ``entry, hit = yield from store.get_or_train(key, train_fn)``.
+        ``train_fn()`` is itself a generator: it yields the pretraining snapshots (each is
+        written to the entry and passed on to the caller as it comes) and returns a
+        :class:`Trained`. On a hit nothing is yielded; the caller replays ``entry.snapshots``.
+        ``check`` is called while waiting for another run that builds the same entry.
+        """
+        with self._locked(key.id, check):
+            repaired = None
+            if not refresh:
+                try:
+                    entry = self._load(key)
+                except DamagedEntry as e:
+                    log.warning("pretrained entry %s is damaged (%s); removing it and training "
+                                "it again", key.id, e)
+                    repaired = str(e)
+                    shutil.rmtree(self.path_of(key.id), ignore_errors=True)
+                    entry = None
+                if entry is not None:
+                    return entry, True
+            yield from self._build(key, train_fn)
+            entry = self._load(key)
+            entry.repaired = repaired
+            return entry, False
+
+    def _build(self, key: PretrainKey, train_fn) -> Generator:
+        """Train into a temporary folder and rename it into place. Call with the lock held."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.glob(f".tmp-{key.id}-*"):  # left by a pretraining that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = self.root / f".tmp-{key.id}-{secrets.token_hex(4)}"
+        gen = None
+        try:
+            tmp.mkdir()
+            from dcviz.runs.store import RunDir, atomic_write_json
+            rd = RunDir(tmp)
+            start = time.time()
+            gen = train_fn()
+            while True:
+                try:
+                    snap = next(gen)
+                except StopIteration as stop:
+                    trained: Trained = stop.value
+                    break
+                rd.append_snapshot(snap)
+                yield snap
+            seconds = time.time() - start
+            if not isinstance(trained, Trained):
+                raise TypeError("a pretraining function must return a Trained")
+            torch.save({k: v.detach().cpu().contiguous() for k, v in trained.weights.items()},
+                       tmp / "weights.pt")
+            (tmp / "rng.json").write_text(json.dumps(trained.rng))
+            losses = np.asarray(trained.losses, dtype=np.float64)
+            np.save(tmp / "losses.npy", losses, allow_pickle=False)
+            (tmp / "metrics.jsonl").unlink(missing_ok=True)  # the snapshots hold the same lines
+            files = {p.relative_to(tmp).as_posix(): {"size": p.stat().st_size,
+                                                     "sha256": _sha256_file(p)}
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            atomic_write_json(tmp / "meta.json", {
+                "format": ENTRY_FORMAT, "id": key.id, "key": key.to_dict(),
+                "summary": key.summary(), "seconds": round(seconds, 3),
+                "epochs": int(len(losses)),
+                "final_loss": float(losses[-1]) if len(losses) else None,
+                "created": time.time(), "snapshots": rd.count(), "versions": _versions(),
+                "files": files})
+            dest = self.path_of(key.id)
+            if dest.exists():  # refresh: move the old entry aside, then swap the new one in
+                old = self.root / f".tmp-{key.id}-old-{secrets.token_hex(4)}"
+                os.rename(dest, old)
+                os.rename(tmp, dest)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, dest)
+        except BaseException:
+            if gen is not None:
+                gen.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    # ---------------------------------------------------------------- listing and deleting
+    def list(self) -> list[dict]:
+        """One row per entry, newest first: id, summary, size, created, seconds, final loss."""
+        if not self.root.is_dir():
+            return []
+        rows = []
+        for p in self.root.iterdir():
+            if not p.is_dir() or not ID_RE.match(p.name):
+                continue
+            try:
+                meta = json.loads((p / "meta.json").read_text())
+                key = meta["key"]
+                row = {"id": p.name, "summary": summarize(key), "key": key,
+                       "created": meta.get("created"), "seconds": meta.get("seconds"),
+                       "epochs": meta.get("epochs"), "final_loss": meta.get("final_loss"),
+                       "damaged": False}
+            except (OSError, ValueError, KeyError, TypeError):
+                row = {"id": p.name, "summary": "(damaged: meta.json unreadable)", "key": None,
+                       "created": p.stat().st_mtime, "seconds": None, "epochs": None,
+                       "final_loss": None, "damaged": True}
+            row["bytes"] = _dir_size(p)
+            rows.append(row)
+        return sorted(rows, key=lambda r: r["created"] or 0.0, reverse=True)
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove one entry; False if it is not there or is being built right now."""
+        path = self.path_of(entry_id)
+        with self._locked(entry_id, wait=False) as got:
+            if not got or not path.exists():
+                return False
+            shutil.rmtree(path)
+            return True
+
+    def clear(self) -> tuple[int, int]:
+        """Remove every entry that is not in use, and leftovers of killed pretrainings.
+        Returns (removed, skipped because busy)."""
+        removed = skipped = 0
+        if not self.root.is_dir():
+            return 0, 0
+        for row in self.list():
+            if self.delete(row["id"]):
+                removed += 1
+            else:
+                skipped += 1
+        for tmp in self.root.glob(".tmp-*"):
+            entry_id = tmp.name.split("-")[1]
+            if ID_RE.match(entry_id):
+                with self._locked(entry_id, wait=False) as got:
+                    if got:
+                        shutil.rmtree(tmp, ignore_errors=True)
+        return removed, skipped

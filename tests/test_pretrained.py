@@ -1,0 +1,373 @@
+"""The pretrained-autoencoder store (dcviz.pretrained): keys, locking, atomic builds, damage.
+
+Most tests use a tiny fake pretraining (a few random tensors, a few snapshots), so they test the
+store and not an autoencoder.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dcviz.methods.base import Snapshot
+from dcviz.pretrained import (PretrainedStore, PretrainKey, Trained, capture_rng, data_fingerprint,
+                              restore_rng)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_key(**changes) -> PretrainKey:
+    parts = dict(
+        data=data_fingerprint(np.arange(12, dtype=np.float32).reshape(4, 3)),
+        arch={"kind": "mlp", "sizes": [3, 5, 2], "init": "torch-default"},
+        recipe={"epochs": 3, "batch_size": 2, "optimizer": "adam", "lr": 1e-3, "noise": 0.0,
+                "augment": "none", "device": "cpu", "precision": "fp32"},
+        seed=0)
+    parts.update(changes)
+    return PretrainKey.make(**parts)
+
+
+def fake_train(calls: list | None = None, epochs: int = 3, n: int = 4, pause: float = 0.0,
+               fail_at: int | None = None, seed: int = 0):
+    """A pretraining stand-in: yields one snapshot per epoch over all n points, returns weights."""
+    def train_fn():
+        if calls is not None:
+            calls.append(1)
+        g = torch.Generator().manual_seed(seed)
+        losses = []
+        for epoch in range(epochs):
+            if fail_at is not None and epoch == fail_at:
+                raise RuntimeError("pretraining failed")
+            time.sleep(pause)
+            latent = torch.randn(n, 2, generator=g).numpy()
+            losses.append(1.0 / (epoch + 1))
+            yield Snapshot(epoch=epoch + 1, step=epoch + 1, stage="pretrain", latent=latent,
+                           assign=np.arange(n) % 2, losses={"reconstruction": losses[-1]})
+        return Trained(weights={"w": torch.randn(3, 3, generator=g), "b": torch.zeros(3)},
+                       rng=capture_rng(g), losses=losses)
+    return train_fn
+
+
+def consume(gen):
+    """Drive a get_or_train generator to its end; returns ((entry, hit), snapshots yielded)."""
+    yielded = []
+    while True:
+        try:
+            yielded.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, yielded
+
+
+def leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name != ".locks") if root.exists() else []
+
+
+# --------------------------------------------------------------------------- the key
+
+def test_key_changes_with_every_field_and_not_with_dict_order():
+    base = make_key()
+    assert make_key().id == base.id
+    reordered = make_key(recipe=dict(reversed(list(make_key().recipe.items()))))
+    assert reordered.id == base.id
+    changed = [
+        make_key(data=data_fingerprint(np.arange(12, dtype=np.float32).reshape(4, 3) + 1e-3)),
+        make_key(data=data_fingerprint(np.arange(12, dtype=np.float32).reshape(3, 4))),
+        make_key(data=data_fingerprint(np.arange(12, dtype=np.float32).reshape(4, 3), (1, 1, 3))),
+        make_key(seed=1),
+        PretrainKey.make(data=base.data, arch=base.arch, recipe=base.recipe, seed=0,
+                         version=base.version + 1),
+    ]
+    for name, value in [("kind", "conv"), ("sizes", [3, 6, 2]), ("init", "xavier")]:
+        changed.append(make_key(arch={**base.arch, name: value}))
+    for name, value in [("epochs", 4), ("batch_size", 3), ("optimizer", "sgd"), ("lr", 1e-2),
+                        ("noise", 0.2), ("augment", "images"), ("device", "cuda"),
+                        ("precision", "bf16")]:
+        changed.append(make_key(recipe={**base.recipe, name: value}))
+    ids = [k.id for k in changed]
+    assert base.id not in ids
+    assert len(set(ids)) == len(ids)
+
+
+def test_key_refuses_values_without_a_json_form():
+    with pytest.raises(ValueError):
+        make_key(recipe={"lr": float("nan")})
+
+
+def test_rng_state_round_trip():
+    g, rng = torch.Generator().manual_seed(3), np.random.default_rng(3)
+    torch.randn(5, generator=g), rng.random(5)
+    state = json.loads(json.dumps(capture_rng(g, rng)))  # survives JSON, as in rng.json
+    expect_t, expect_n = torch.randn(4, generator=g), rng.random(4)
+    g2, rng2 = torch.Generator().manual_seed(99), np.random.default_rng(99)
+    restore_rng(state, g2, rng2)
+    assert torch.equal(torch.randn(4, generator=g2), expect_t)
+    assert np.array_equal(rng2.random(4), expect_n)
+
+
+# --------------------------------------------------------------------------- hit and miss
+
+def test_miss_trains_and_saves_then_hit_loads_without_training(tmp_path):
+    store, key, calls = PretrainedStore(tmp_path), make_key(), []
+    assert store.lookup(key) is None
+    (entry, hit), yielded = consume(store.get_or_train(key, fake_train(calls)))
+    assert (hit, len(calls), len(yielded)) == (False, 1, 3)
+    assert entry.meta["epochs"] == 3 and entry.meta["final_loss"] == pytest.approx(1 / 3)
+    assert {"torch", "numpy"} >= set(entry.rng) and "versions" in entry.meta
+    assert store.lookup(key)["id"] == key.id
+
+    (again, hit), yielded = consume(store.get_or_train(key, fake_train(calls)))
+    assert (hit, len(calls), yielded) == (True, 1, [])
+    for name in entry.weights:
+        assert torch.equal(again.weights[name], entry.weights[name])
+    assert [s.epoch for s in again.snapshots] == [1, 2, 3]
+    assert np.array_equal(again.snapshots[2].latent, yielded_latent(key, store))
+    assert np.array_equal(again.losses, entry.losses)
+    assert again.record(hit=True)["entry"] == key.id
+
+
+def yielded_latent(key, store):
+    with np.load(store.path_of(key.id) / "snapshots" / "000002.npz", allow_pickle=False) as z:
+        return z["latent"]
+
+
+def test_refresh_trains_again_and_replaces_the_entry(tmp_path):
+    store, key, calls = PretrainedStore(tmp_path), make_key(), []
+    consume(store.get_or_train(key, fake_train(calls, seed=0)))
+    (entry, hit), _ = consume(store.get_or_train(key, fake_train(calls, seed=1), refresh=True))
+    assert (hit, len(calls)) == (False, 2)
+    (loaded, hit), _ = consume(store.get_or_train(key, fake_train(calls)))
+    assert hit and torch.equal(loaded.weights["w"], entry.weights["w"])
+    assert leftovers(tmp_path) == [key.id]
+
+
+# --------------------------------------------------------------------------- concurrency
+
+def test_two_threads_that_need_one_missing_entry_train_it_once(tmp_path):
+    key, calls, results = make_key(), [], [None, None]
+    start = threading.Barrier(2)
+
+    def worker(i):
+        store = PretrainedStore(tmp_path)  # a store object each, as two runs would have
+        start.wait()
+        results[i] = consume(store.get_or_train(key, fake_train(calls, pause=0.1)))[0]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(calls) == 1
+    assert sorted(hit for _, hit in results) == [False, True]
+    assert torch.equal(results[0][0].weights["w"], results[1][0].weights["w"])
+
+
+def _process_worker(root: str, calls_file: str, out_file: str, go) -> None:
+    from dcviz.pretrained import PretrainedStore as Store
+
+    def train_fn():
+        with open(calls_file, "a") as f:
+            f.write("x")
+        return (yield from fake_train(pause=0.2)())
+
+    go.wait(timeout=60)
+    (entry, hit), _ = consume(Store(root).get_or_train(make_key(), train_fn))
+    Path(out_file).write_text(json.dumps({"hit": hit, "w": entry.weights["w"].tolist()}))
+
+
+def test_two_processes_that_need_one_missing_entry_train_it_once(tmp_path):
+    spawn = mp.get_context("spawn")
+    go = spawn.Event()
+    calls = tmp_path / "calls"
+    outs = [tmp_path / f"out{i}.json" for i in range(2)]
+    procs = [spawn.Process(target=_process_worker,
+                           args=(str(tmp_path / "store"), str(calls), str(out), go))
+             for out in outs]
+    for p in procs:
+        p.start()
+    go.set()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    assert calls.read_text() == "x"
+    results = [json.loads(o.read_text()) for o in outs]
+    assert sorted(r["hit"] for r in results) == [False, True]
+    assert results[0]["w"] == results[1]["w"]
+
+
+# --------------------------------------------------------------------------- killed and stopped
+
+def test_a_pretraining_that_fails_leaves_nothing(tmp_path):
+    store, key = PretrainedStore(tmp_path), make_key()
+    with pytest.raises(RuntimeError, match="pretraining failed"):
+        consume(store.get_or_train(key, fake_train(fail_at=2)))
+    assert leftovers(tmp_path) == [] and store.lookup(key) is None and store.list() == []
+    # and the lock is free again: the next run trains it
+    (entry, hit), _ = consume(store.get_or_train(key, fake_train()))
+    assert not hit and leftovers(tmp_path) == [key.id]
+
+
+def test_a_pretraining_that_is_stopped_midway_leaves_nothing(tmp_path):
+    store, key = PretrainedStore(tmp_path), make_key()
+    gen = store.get_or_train(key, fake_train(epochs=5))
+    next(gen), next(gen)
+    gen.close()  # what a stopped run does to its fit generator
+    assert leftovers(tmp_path) == [] and store.lookup(key) is None
+
+
+KILLED_CHILD = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+from test_pretrained import make_key, fake_train
+from dcviz.pretrained import PretrainedStore
+gen = PretrainedStore({store!r}).get_or_train(make_key(), fake_train(epochs=1000, pause=0.05))
+next(gen)
+Path({marker!r}).write_text("training")
+for _ in gen:
+    pass
+"""
+
+
+def test_a_killed_pretraining_process_leaves_no_entry_and_its_leftovers_are_cleaned(tmp_path):
+    store_dir, marker = tmp_path / "store", tmp_path / "marker"
+    script = KILLED_CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"), store=str(store_dir),
+                                 marker=str(marker))
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 120
+        while not marker.exists() and child.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), "the child never started training"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    store, key = PretrainedStore(store_dir), make_key()
+    assert store.lookup(key) is None and store.list() == []
+    assert [n for n in leftovers(store_dir) if n.startswith(".tmp-")]  # the half-built folder
+    (entry, hit), _ = consume(store.get_or_train(key, fake_train()))  # the lock died with it
+    assert not hit and leftovers(store_dir) == [key.id]
+
+
+# --------------------------------------------------------------------------- damage
+
+def _damage_missing(path):
+    (path / "weights.pt").unlink()
+
+
+def _damage_empty(path):
+    (path / "weights.pt").write_bytes(b"")
+
+
+def _damage_flipped(path):
+    snap = path / "snapshots" / "000001.npz"
+    raw = bytearray(snap.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    snap.write_bytes(bytes(raw))
+
+
+def _damage_meta_key(path):
+    meta = json.loads((path / "meta.json").read_text())
+    meta["key"]["seed"] = 7
+    (path / "meta.json").write_text(json.dumps(meta))
+
+
+def _damage_meta_gone(path):
+    (path / "meta.json").write_text("{not json")
+
+
+@pytest.mark.parametrize("damage", [_damage_missing, _damage_empty, _damage_flipped,
+                                    _damage_meta_key, _damage_meta_gone])
+def test_a_damaged_entry_is_trained_again_with_a_warning(tmp_path, damage, caplog):
+    store, key, calls = PretrainedStore(tmp_path), make_key(), []
+    (first, _), _ = consume(store.get_or_train(key, fake_train(calls)))
+    damage(store.path_of(key.id))
+    with caplog.at_level(logging.WARNING, logger="dcviz.pretrained"):
+        (entry, hit), yielded = consume(store.get_or_train(key, fake_train(calls)))
+    assert (hit, len(calls), len(yielded)) == (False, 2, 3)
+    assert entry.repaired and entry.record(hit)["repaired"] == entry.repaired
+    assert any("damaged" in r.getMessage() for r in caplog.records)
+    assert torch.equal(entry.weights["w"], first.weights["w"])
+    (again, hit), _ = consume(store.get_or_train(key, fake_train(calls)))
+    assert hit and again.repaired is None and len(calls) == 2
+
+
+def test_a_pickled_object_in_the_weights_is_refused_as_damage(tmp_path):
+    store, key, calls = PretrainedStore(tmp_path), make_key(), []
+    consume(store.get_or_train(key, fake_train(calls)))
+    path = store.path_of(key.id)
+    torch.save({"w": torch.zeros(1), "evil": Path("/")}, path / "weights.pt")  # not a tensor
+    meta = json.loads((path / "meta.json").read_text())
+    from dcviz.pretrained import _sha256_file
+    meta["files"]["weights.pt"] = {"size": (path / "weights.pt").stat().st_size,
+                                   "sha256": _sha256_file(path / "weights.pt")}
+    (path / "meta.json").write_text(json.dumps(meta))
+    (entry, hit), _ = consume(store.get_or_train(key, fake_train(calls)))
+    assert not hit and "does not load" in entry.repaired and len(calls) == 2
+
+
+# --------------------------------------------------------------------------- list, delete, clear, CLI
+
+def test_list_delete_and_clear(tmp_path):
+    store = PretrainedStore(tmp_path)
+    keys = [make_key(seed=s) for s in range(3)]
+    for k in keys:
+        consume(store.get_or_train(k, fake_train()))
+    rows = store.list()
+    assert sorted(r["id"] for r in rows) == sorted(k.id for k in keys)
+    assert all(r["bytes"] > 0 and r["epochs"] == 3 and "seed" in r["summary"] for r in rows)
+    assert store.delete(keys[0].id) and not store.delete(keys[0].id)
+    with pytest.raises(ValueError):
+        store.delete("../../etc")
+    (tmp_path / f".tmp-{keys[0].id}-dead").mkdir()  # a killed pretraining's leftover
+    assert store.clear() == (2, 0)
+    assert leftovers(tmp_path) == []
+
+
+def test_clear_skips_an_entry_that_is_being_built(tmp_path):
+    store, busy, done = PretrainedStore(tmp_path), make_key(seed=1), make_key(seed=2)
+    consume(store.get_or_train(done, fake_train()))
+    consume(store.get_or_train(busy, fake_train()))
+    gen = store.get_or_train(busy, fake_train(epochs=5), refresh=True)
+    next(gen)  # holds busy's lock mid-build
+    other = threading.Thread(target=lambda: results.append(PretrainedStore(tmp_path).clear()))
+    results: list = []
+    other.start()
+    other.join(timeout=30)
+    assert results == [(1, 1)]
+    gen.close()
+    assert store.lookup(busy) is not None  # the refresh was stopped: the old entry stays
+
+
+def test_cli_cache_list_and_clear(tmp_path, monkeypatch, capsys):
+    from dcviz.cli import main
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path))
+    assert main(["cache", "list"]) == 0
+    assert "no pretrained" in capsys.readouterr().out
+    key = make_key()
+    consume(PretrainedStore().get_or_train(key, fake_train()))
+    assert main(["cache", "list"]) == 0
+    out = capsys.readouterr().out
+    assert key.id in out and "seed 0" in out and str(tmp_path) in out
+    assert main(["cache", "clear"]) == 0
+    assert "removed 1" in capsys.readouterr().out
+    assert PretrainedStore().list() == []
+
+
+def test_default_root_follows_the_environment(tmp_path, monkeypatch):
+    from dcviz.pretrained import default_root
+    monkeypatch.delenv("DCVIZ_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_root() == tmp_path / "xdg" / "dcviz" / "pretrained"
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_root() == tmp_path / "mine"
