@@ -322,8 +322,9 @@ def test_lens_panels_for_dcrl_and_dec_runs(runs):
     view = RunView(runs["dcrl"][0])
     panels = lens.panels(view, -1, {"overlay": runs["dec"][0].run_id})
     titles = " | ".join(p.title for p in panels)
-    for part in ("stage 3" if view.snapshot(-1).stage.startswith("stage 3") else "stage",
-                 "α and β", "Loss terms", "Geometry", "Centre trajectories", "Rank preservation",
+    assert panels[0].title == lens.live_panel == "Training stage"
+    assert view.snapshot(-1).stage in panels[0].caption
+    for part in ("α and β", "Loss terms", "Geometry", "Centre trajectories", "Rank preservation",
                  "d_Z − d_X"):
         assert part in titles, part
     assert all(p.text for p in panels)
@@ -337,7 +338,7 @@ def test_lens_panels_for_dcrl_and_dec_runs(runs):
     assert any(getattr(s, "line", None) and s.line.dash == "dash" for s in losses.figure.layout.shapes)
     # a pretraining snapshot has no centres yet, but still its geometry
     early = lens.panels(view, 0, {})
-    assert "pretrain" in early[0].title and not any("Centre" in p.title for p in early)
+    assert "pretrain" in early[0].caption and not any("Centre" in p.title for p in early)
     dec_panels = lens.panels(RunView(runs["dec"][0]), -1, {})
     assert not any("α and β" in p.title for p in dec_panels)
     assert any("Rank preservation" in p.title for p in dec_panels)

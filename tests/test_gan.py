@@ -326,6 +326,6 @@ def test_lens_in_the_explore_page(gan_runs, monkeypatch):
     at = open_page("explore", run=rd.run_id, tab="Lens")
     assert not at.exception, at.exception
     text = page_text(at)
-    assert "Generated samples, one row per cluster id" in text
+    assert "Generated samples of each cluster id" in text
     assert "Noise interpolation inside one cluster id" in text
     assert "could not be drawn" not in text

@@ -132,11 +132,16 @@ class Entry:
     kind: str                       # built-in, synthetic, download
     description: str
     image: bool
-    suits: list[str]
     size: str
     loader: Callable[[dict], Dataset]
     options: dict[str, Option] = field(default_factory=dict)
     paper: str = ""
+
+    @property
+    def suits(self) -> list[str]:
+        """Ids of the methods that declare they suit this data set (``Method.suits``)."""
+        from dcviz.methods import suited_to
+        return suited_to(self.id)
 
     def info(self) -> dict:
         opts = {**self.options, "seed": COMMON["seed"]}
@@ -161,9 +166,6 @@ def register(entry: Entry) -> Entry:
 
 # ------------------------------------------------------------------------------------------------
 # the registered data sets
-
-ALL_METHODS = ["dcrl", "dekm", "mlc", "gan", "acedec"]
-
 
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """sklearn's bundled digits, read straight from its CSV (importing sklearn takes seconds)."""
@@ -223,12 +225,12 @@ def _download_loader(ds_id: str) -> Callable[[dict], Dataset]:
 register(Entry(
     "digits", "Digits (8x8)", "built-in",
     "sklearn's bundled 1,797 handwritten digits, 8x8 grey; works offline and trains in seconds.",
-    True, ALL_METHODS, "1,797 images, 8x8 grey, 10 classes", _load_digits))
+    True, "1,797 images, 8x8 grey, 10 classes", _load_digits))
 
 register(Entry(
     "blobs8", "8 Gaussian blobs", "synthetic",
     "Eight tight Gaussian blobs on a ring of radius 1.414 in 2-D, the GAN paper's toy data.",
-    False, ["gan"], "2,000 points in 2-D, 8 classes",
+    False, "2,000 points in 2-D, 8 classes",
     _synthetic(synthetic.blobs8, "blobs8"),
     {"n_samples": Option(2000, "Number of points (balanced over the 8 blobs).", "int", 8,
                          200_000),
@@ -239,7 +241,7 @@ register(Entry(
 register(Entry(
     "sphere2", "Two manifolds on the sphere", "synthetic",
     "A wavy ring round the equator and a cap at the pole of the unit sphere in 3-D (MLC Fig. 1).",
-    False, ["mlc"], "200 points in 3-D, 2 classes",
+    False, "200 points in 3-D, 2 classes",
     _synthetic(synthetic.sphere2, "sphere2"),
     {"n_samples": Option(200, "Number of points, half on each manifold (the paper: 100 + 100).",
                          "int", 4, 200_000),
@@ -252,7 +254,7 @@ register(Entry(
 register(Entry(
     "manifolds", "Four intersecting manifolds", "synthetic",
     "A ring, a line, a wave and a helix that cross one another, placed in 10-D (DCRL Fig. 3).",
-    False, ["dcrl"], "2,000 points in 10-D, 4 classes",
+    False, "2,000 points in 10-D, 4 classes",
     _synthetic(synthetic.manifolds, "manifolds"),
     {"n_samples": Option(2000, "Number of points (balanced over the 4 manifolds).", "int", 4,
                          200_000),
@@ -267,7 +269,7 @@ register(Entry(
     "synth25", "SYNTH-25", "synthetic",
     "Four well-separated Gaussian clusters in 2 dimensions plus 25 Gaussian noise dimensions "
     "(ACe/DeC).",
-    False, ["acedec"], "12,000 points in 27-D, 4 classes",
+    False, "12,000 points in 27-D, 4 classes",
     _synthetic(synthetic.synth25, "synth25"),
     {"n_samples": Option(12000, "Number of points (the paper: 12,000).", "int", 4, 1_000_000),
      "noise_dims": Option(25, "Number of noise dimensions without cluster structure.", "int",
@@ -286,7 +288,7 @@ register(Entry(
     "objects", "OBJECTS (rendered shapes)", "synthetic",
     "Shaded grey images of spheres, cubes and cylinders under a random light; the class is the "
     "shape, the light is shared detail (ACe/DeC).",
-    True, ["acedec"], "1,500 images, 32x32 grey, 3 classes", _objects,
+    True, "1,500 images, 32x32 grey, 3 classes", _objects,
     {"n_samples": Option(1500, "Number of images (balanced over the 3 shapes; the paper uses "
                          "10,000 at 64x64).", "int", 3, 100_000),
      "size": Option(32, "Width and height of the images in pixels.", "int", 8, 128)},
@@ -299,21 +301,21 @@ register(Entry(
     "mnist", "MNIST", "download",
     "70,000 handwritten digits, 28x28 grey; downloaded from OpenML on first use (about 15 MB), "
     "then cached.",
-    True, ALL_METHODS, "70,000 images, 28x28 grey, 10 classes", _download_loader("mnist"),
+    True, "70,000 images, 28x28 grey, 10 classes", _download_loader("mnist"),
     {"subset": _SUBSET}))
 
 register(Entry(
     "fashion-mnist", "Fashion-MNIST", "download",
     "70,000 grey 28x28 images of clothes in 10 classes; downloaded from OpenML on first use, "
     "then cached.",
-    True, ALL_METHODS, "70,000 images, 28x28 grey, 10 classes",
+    True, "70,000 images, 28x28 grey, 10 classes",
     _download_loader("fashion-mnist"), {"subset": _SUBSET}))
 
 register(Entry(
     "usps", "USPS", "download",
     "9,298 handwritten digits from US postal envelopes, 16x16 grey; downloaded from OpenML on "
     "first use, then cached.",
-    True, ALL_METHODS, "9,298 images, 16x16 grey, 10 classes", _download_loader("usps"),
+    True, "9,298 images, 16x16 grey, 10 classes", _download_loader("usps"),
     {"subset": _SUBSET}))
 
 

@@ -255,6 +255,12 @@ class AceDecConfig(CentroidAEConfig):
 class AceDec(CentroidAEMethod):
     Config = AceDecConfig
     id = "acedec"
+    estimator = "ACeDeC"
+    card = ("The latent space split into a cluster space and a shared space of details (light, "
+            "pose, noise).")
+    picture = "acedec.svg"
+    try_it = "synth25"
+    suits = ("digits", "synth25", "objects", "mnist", "fashion-mnist", "usps")
     title = "ACe/DeC (+DCN)"
     paper = "Details (Don't) Matter: Isolating Cluster Information in Deep Embedded Spaces (Miklautz, Bauer et al., IJCAI 2021)"
     summary = ("DCN whose embedding is split, by a learned rotation V and per-dimension weights "

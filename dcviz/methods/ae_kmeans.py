@@ -93,6 +93,7 @@ class AEKMeansConfig(AEConfig):
 class AEKMeans(AEMethod):
     Config = AEKMeansConfig
     id = "ae-kmeans"
+    estimator = "AEKMeans"
     title = "AE + k-means"
     paper = "Baseline: an autoencoder, then k-means on its embedding"
     summary = "Learn a representation by reconstruction alone, then cluster it once with k-means."

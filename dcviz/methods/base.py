@@ -229,6 +229,12 @@ def register(cls):
     """Class decorator: make a method available under its ``id``."""
     if not getattr(cls, "id", None):
         raise TypeError(f"{cls.__name__} has no id")
+    if cls.estimator:
+        if not cls.estimator.isidentifier():
+            raise TypeError(f"{cls.__name__}.estimator must be a Python name, got {cls.estimator!r}")
+        for other in REGISTRY.values():
+            if other.estimator == cls.estimator and other.id != cls.id:
+                raise TypeError(f"estimator name {cls.estimator!r} is taken by {other.id!r}")
     REGISTRY[cls.id] = cls
     return cls
 
@@ -237,7 +243,9 @@ class Method:
     """Base class of every method. See DESIGN.md, "Method".
 
     Subclasses set ``id``, ``title``, ``paper``, ``Config``, and implement ``build``, ``fit``,
-    ``embed``, ``predict``. ``build`` creates the networks from the data's shape, so that a saved
+    ``embed``, ``predict``. The class also carries everything the app and the package say about
+    the method (card, picture, try-it data, suited data, estimator name), so that adding a method
+    means adding its module and its lens, and nothing else. ``build`` creates the networks from the data's shape, so that a saved
     checkpoint can be rebuilt without the data: ``m = cls(cfg); m.build(dim, image_shape);
     m.load_state_dict(sd)``.
     """
@@ -247,6 +255,18 @@ class Method:
     paper: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     Config: ClassVar[type[BaseConfig]] = BaseConfig
+
+    # What the app and the package say about the method; "" or () means "none".
+    #: public name of its sklearn-style estimator: ``dcviz.<estimator>``
+    estimator: ClassVar[str] = ""
+    #: Home's card: what the user will see, in one sentence ("" = no card)
+    card: ClassVar[str] = ""
+    #: the card's picture, a file in assets/
+    picture: ClassVar[str] = ""
+    #: the built-in data set that Home's "Try it" button launches it on
+    try_it: ClassVar[str] = ""
+    #: the data set ids it suits; the data registry's ``suits`` lists are made from these
+    suits: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: BaseConfig | None = None, **overrides):
         if config is None:

@@ -244,6 +244,7 @@ class CentroidAEMethod(AEMethod):
 class DCN(CentroidAEMethod):
     Config = DCNConfig
     id = "dcn"
+    estimator = "DCN"
     title = "DCN"
     paper = "Towards K-means-friendly Spaces: Simultaneous Deep Learning and Clustering (Yang et al., 2017)"
     summary = ("Autoencoder plus a k-means loss on hard assignments, weighted by lambda; centroids "

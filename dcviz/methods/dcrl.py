@@ -228,6 +228,12 @@ class DCRLConfig(DECConfig):
 class DCRL(StudentTClustering):
     Config = DCRLConfig
     id = "dcrl"
+    estimator = "DCRL"
+    card = ("Three stages: clusters become spheres, manifolds move apart, then their local shape "
+            "comes back.")
+    picture = "dcrl.svg"
+    try_it = "manifolds"
+    suits = ("digits", "manifolds", "mnist", "fashion-mnist", "usps")
     title = "DCRL"
     paper = ("Deep Clustering and Representation Learning that Preserves Geometric Structures "
              "(Zang et al.)")

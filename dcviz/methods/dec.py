@@ -263,6 +263,7 @@ class IDECConfig(DECConfig):
 class DEC(StudentTClustering):
     Config = DECMethodConfig
     id = "dec"
+    estimator = "DEC"
     title = "DEC"
     paper = "Unsupervised Deep Embedding for Clustering Analysis (Xie et al., 2016)"
     summary = ("Pretrain an autoencoder, then sharpen a Student-t soft assignment with KL(P||Q): "
@@ -324,6 +325,7 @@ class DEC(StudentTClustering):
 class IDEC(DEC):
     Config = IDECConfig
     id = "idec"
+    estimator = "IDEC"
     title = "IDEC"
     paper = "Improved Deep Embedded Clustering with Local Structure Preservation (Guo et al., 2017)"
     summary = ("DEC plus the autoencoder's reconstruction loss (L_r + gamma * KL), which is meant "

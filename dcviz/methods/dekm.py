@@ -80,6 +80,12 @@ class DEKMConfig(AEConfig):
 @register
 class DEKM(AEMethod):
     id = "dekm"
+    estimator = "DEKM"
+    card = ("k-means in a learned space, and the eigen-direction of the within-cluster scatter "
+            "along which points are pulled to their centroids.")
+    picture = "dekm.svg"
+    try_it = "digits"
+    suits = ("digits", "mnist", "fashion-mnist", "usps")
     title = "DEKM"
     paper = "Deep Embedded K-Means Clustering (Guo et al., ICDMW 2021)"
     summary = ("K-means in an autoencoder's space, then move points towards their centroids along "

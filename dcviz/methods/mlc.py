@@ -377,6 +377,12 @@ class MLCConfig(BaseConfig):
 class MLC(Method):
     Config = MLCConfig
     id = "mlc"
+    estimator = "MLC"
+    card = ("Each cluster straightened into its own subspace: the cosine matrix turns "
+            "block-diagonal.")
+    picture = "mlc.svg"
+    try_it = "sphere2"
+    suits = ("digits", "sphere2", "mnist", "fashion-mnist", "usps")
     title = "MLC"
     paper = "Unsupervised Manifold Linearizing and Clustering (Ding et al., ICCV 2023)"
     summary = ("Map each manifold to its own linear subspace on the sphere by maximal coding rate "

@@ -6,13 +6,14 @@ Modules are discovered by name, so adding a lens means adding one file.
 import importlib
 import pkgutil
 
-from dcviz.viz.base import LENSES, Lens, Option, Panel, get_lens, image_grid
+from dcviz.viz.base import (LENSES, Lens, NoLivePanel, Option, Panel, get_lens, image_grid,
+                            register_lens)
 
 for _info in pkgutil.iter_modules(__path__):
     if not _info.name.startswith("_") and _info.name != "base":
         _mod = importlib.import_module(f"{__name__}.{_info.name}")
         if isinstance(getattr(_mod, "LENS", None), Lens):
-            for _mid in _mod.LENS.method_ids:
-                LENSES[_mid] = _mod.LENS
+            register_lens(_mod.LENS)
 
-__all__ = ["LENSES", "Lens", "Option", "Panel", "get_lens", "image_grid"]
+__all__ = ["LENSES", "Lens", "NoLivePanel", "Option", "Panel", "get_lens", "image_grid",
+           "register_lens"]

@@ -211,6 +211,9 @@ def _history(run, threshold):
     return epochs, stages, (np.stack(betas) if betas else None)
 
 
+LIVE = "beta_cs per latent dimension"
+
+
 def build(run, index: int, options: dict) -> list[Panel]:
     snap = run.snapshot(index)
     threshold = _threshold(run)
@@ -218,7 +221,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
     ex = snap.extras
     if "beta_cs" not in ex:
         panels.append(Panel(
-            title="Cluster space and shared space",
+            title=LIVE,
             table=[{"stage": snap.stage, "epoch": snap.epoch,
                     "note": "No split yet: the autoencoder is still pretraining. Move the slider "
                             "past the initialisation to see beta_cs, V and the two spaces."}],
@@ -231,7 +234,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
     beta = np.asarray(ex["beta_cs"], dtype=np.float64)
     n_cs = int((beta > threshold).sum())
     panels.append(Panel(
-        title=f"beta_cs per latent dimension — {n_cs} of {len(beta)} in the cluster space",
+        title=LIVE, caption=f"{n_cs} of {len(beta)} dimensions in the cluster space",
         figure=beta_bar_figure(beta, threshold, f"epoch {snap.epoch} ({snap.stage})"),
         text="Each bar is one dimension of the rotated embedding V^T z. Its weight beta_cs = "
              "sigmoid(b) says how much the dimension counts in the cluster loss (Eq. 5, first "
@@ -415,6 +418,7 @@ LENS = Lens(
     method_ids=("acedec",),
     title="ACe/DeC: cluster space and shared space",
     build=build,
+    live_panel=LIVE,
     options=[
         Option("pc", "Shared-space PC to traverse", "select", choices=[1, 2, 3, 4, 5], default=1,
                help="Fig. 3 walks along PC1 of the shared space; the other PCs hold other shared "

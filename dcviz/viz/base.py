@@ -44,23 +44,49 @@ class Panel:
     wide: bool = False
 
 
+class NoLivePanel(LookupError):
+    """A lens's built panels lack the live panel it names."""
+
+
 @dataclass
 class Lens:
-    """A method's views. ``build(run, index, options) -> list[Panel]``; ``run`` is a RunView."""
+    """A method's views. ``build(run, index, options) -> list[Panel]``; ``run`` is a RunView.
+
+    ``live_panel`` is the exact title of the panel the Train page shows live (the method's most
+    telling view); ``build`` must return a panel with that title at every snapshot, if only one
+    that says what is still to come.
+    """
 
     method_ids: tuple[str, ...]
     title: str
     build: Callable[..., list[Panel]]
     options: list[Option] = field(default_factory=list)
     intro: str = ""
+    live_panel: str = ""
 
     def panels(self, run, index: int, options: dict | None = None) -> list[Panel]:
         opts = {o.name: o.default for o in self.options}
         opts.update(options or {})
         return self.build(run, index, opts)
 
+    def live(self, panels: list[Panel]) -> Panel:
+        """The panel titled ``live_panel``; raises :class:`NoLivePanel` when there is none."""
+        for p in panels:
+            if p.title == self.live_panel:
+                return p
+        raise NoLivePanel(f"lens {self.title!r} names live panel {self.live_panel!r}, but its "
+                          f"panels are {[p.title for p in panels]}")
+
 
 LENSES: dict[str, Lens] = {}
+
+
+def register_lens(lens: Lens) -> Lens:
+    """Make ``lens`` the lens of each of its method ids (lens modules under dcviz/viz/ that
+    define ``LENS`` are registered on import; a lens defined elsewhere calls this)."""
+    for mid in lens.method_ids:
+        LENSES[mid] = lens
+    return lens
 
 
 def get_lens(method_id: str) -> Lens | None:

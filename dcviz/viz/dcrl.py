@@ -333,10 +333,14 @@ def _closest_by_progress(other, progress: float) -> int | None:
 
 # --------------------------------------------------------------------------- the lens
 
+#: The live panel: the stage, and for DCRL which loss term pushes hardest.
+LIVE = "Training stage"
+
+
 def build(run, index: int, options: dict) -> list[Panel]:
     rows = run.rows()
     if not rows:
-        return [Panel("DCRL", text="No snapshot yet.")]
+        return [Panel(LIVE, text="No snapshot yet.")]
     index = index if index >= 0 else len(rows) + index
     index = min(max(index, 0), len(rows) - 1)
     snap = run.snapshot(index)
@@ -348,13 +352,13 @@ def build(run, index: int, options: dict) -> list[Panel]:
     # 1. the stage, and which term dominates
     headline = f"Now: {stage} (epoch {rows[index].get('epoch')})"
     if is_dcrl:
-        panels.append(Panel(f"{headline} · which term pushes hardest",
-                            figure=pressure_figure(rows, index),
+        panels.append(Panel(LIVE, figure=pressure_figure(rows, index), caption=headline,
                             text=STAGE_TEXT.get(stage, "") + "\n\n" + PRESSURE_TEXT, wide=True))
         panels.append(Panel("Weight continuation: α and β", figure=schedule_figure(rows, run.config.get("config", {}), index),
                             text=SCHEDULE_TEXT))
     else:
-        panels.append(Panel(headline, text=STAGE_TEXT.get(stage, STAGE_TEXT["clustering"])))
+        panels.append(Panel(LIVE, text=STAGE_TEXT.get(stage, STAGE_TEXT["clustering"]),
+                            caption=headline))
 
     # 2. loss terms and geometry metrics with stage boundaries
     losses = series(rows, "losses")
@@ -412,6 +416,7 @@ LENS = Lens(
     method_ids=("dcrl", "dec", "idec"),
     title="DCRL: three stages, and the geometry the clustering loss would destroy",
     build=build,
+    live_panel=LIVE,
     options=[Option("overlay", "Overlay another run's histogram", "run", None, None,
                     help="Pick a run (for example DEC on the same data) to draw its d_Z − d_X "
                          "histogram, at the same point of training, over this run's.")],

@@ -115,11 +115,14 @@ def y_coordinates_figure(Y: np.ndarray, assign: np.ndarray, seed: int = 0) -> go
     return fig
 
 
+LIVE = "Eigenvalue spectrum of S_w per iteration"
+
+
 def build(run, index: int, options: dict) -> list[Panel]:
     rows = run.rows()
     clustering = _clustering_indices(rows)
     if not clustering:
-        return [Panel("Eigen-directions", text="DEKM is still pretraining its autoencoder. The "
+        return [Panel(LIVE, text="DEKM is still pretraining its autoencoder. The "
                       "eigen-directions of S_w appear with the first k-means iteration.")]
     index = index if index >= 0 else len(rows) + index
     panels = []
@@ -139,7 +142,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
         text=FIG1_TEXT.format(colour="true label" if by_truth else "cluster"), wide=True))
     eig_rows = [run.snapshot(i).extras["eigenvalues"] for i in clustering]
     it = clustering.index(shown)
-    panels.append(Panel("Eigenvalue spectrum of S_w per iteration",
+    panels.append(Panel(LIVE,
                         figure=spectrum_figure(np.stack(eig_rows), it), text=SPECTRUM_TEXT))
     panels.append(Panel("Y = V·h coordinates", figure=y_coordinates_figure(ex["Y"], snap.assign),
                         text=Y_TEXT))
@@ -155,6 +158,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
 
 LENS = Lens(
     method_ids=("dekm",), title="DEKM: eigen-directions of the within-class scatter", build=build,
+    live_panel=LIVE,
     options=[
         Option("plane", "Plane", "select", ["pca", "eigen"], "pca",
                help="pca: the embedding's first two principal components (as in Fig. 1); eigen: the "

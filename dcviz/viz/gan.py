@@ -293,6 +293,10 @@ def interpolation_panel(run, options: dict, k: int, image_shape) -> Panel:
                  caption=caption, text=INTERP_TEXT)
 
 
+#: The live panel: one row of samples per id (images), or each id's points among the real data.
+LIVE = "Generated samples of each cluster id"
+
+
 def build(run, index: int, options: dict) -> list[Panel]:
     snap = run.snapshot(index)
     rows = run.rows()
@@ -310,7 +314,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
         grid = sample_grid(samples, image_shape)
         fig = grid_figure(grid, k, m, image_shape[1:], row_labels(confusion, k, class_names),
                           title=f"generator step {snap.step} · {snap.stage}")
-        panels.append(Panel(title="Generated samples, one row per cluster id", figure=fig,
+        panels.append(Panel(title=LIVE, figure=fig,
                             text=GRID_TEXT, wide=True))
     else:
         real = _real_points(run)
@@ -318,10 +322,10 @@ def build(run, index: int, options: dict) -> list[Panel]:
             maps = {key: ex[key] for key in ("class_map", "critic_map", "map_extent") if key in ex}
             fig = points_figure(real, samples, maps=maps or None,
                                 contours=bool(options.get("contours", True)))
-            panels.append(Panel(title="Real data and the generated points of each id", figure=fig,
+            panels.append(Panel(title=LIVE, figure=fig,
                                 text=BLOBS_TEXT if maps else PROJECTED_TEXT, wide=True))
         else:
-            panels.append(Panel(title="Generated points", table=[
+            panels.append(Panel(title=LIVE, table=[
                 {"id": i, **{f"mean x{j}": round(float(v), 4)
                              for j, v in enumerate(samples[i].mean(0)[:6])}} for i in range(k)],
                 text="The run's data set cannot be loaded here; the means of each id's points."))
@@ -342,6 +346,7 @@ LENS = Lens(
     method_ids=("gan",),
     title="GAN clustering: samples per cluster id",
     build=build,
+    live_panel=LIVE,
     options=[
         Option("interp_id", "Cluster id to walk through", "int", default=0, min=0, max=99,
                help="The id held fixed while the noise moves along a straight line."),

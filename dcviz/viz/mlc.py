@@ -257,10 +257,13 @@ INTRO = (
     "initialisation of Pi), then the MLC objective on A augmentations per batch.")
 
 
+LIVE = "Cosine similarity |Z^T Z|"
+
+
 def build(run, index: int, options: dict) -> list[Panel]:
     n = run.count
     if n == 0:
-        return [Panel(title="MLC", text="This run has no snapshots yet.")]
+        return [Panel(title=LIVE, text="This run has no snapshots yet.")]
     index = index % n
     snap = run.snapshot(index)
     ex = snap.extras
@@ -278,7 +281,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
         cos = np.asarray(ex["cos"], np.float32)[np.ix_(perm, perm)]
         ratio = snap.metrics.get("cos_ratio")
         panels.append(Panel(
-            title="Cosine similarity |Z^T Z|",
+            title=LIVE,
             figure=heatmap_figure(cos, key, key_name, vidx, zmax=1.0, title=stage, z_name="|cos|"),
             text=(f"Each pixel is |z_i^T z_j| for {len(cos)} fixed points, sorted by {key_name}; "
                   "white lines frame the groups. MLC wants bright blocks on the diagonal (points of "
@@ -303,6 +306,8 @@ def build(run, index: int, options: dict) -> list[Panel]:
                   f"the largest entry). Here Π comes from the {pi_from}."
                   + (" Before the copy, this is the Π that the copy will start from."
                      if "feature" in pi_from else ""))))
+    else:
+        panels.append(Panel(title=LIVE, text="This snapshot holds no cosine matrix."))
 
     # -- coding rates, Fig. 3a
     panels.append(Panel(
@@ -376,6 +381,7 @@ LENS = Lens(
     method_ids=("mlc",),
     title="MLC: subspaces, coding rates and the membership Π",
     build=build,
+    live_panel=LIVE,
     options=[
         Option("sort", "Sort heatmaps by", "select", ["learned cluster", "true label"],
                "learned cluster", help="Order of the points in |Z^T Z| and Π."),

@@ -1,0 +1,189 @@
+"""What a method and its lens say about themselves: the registry generates the rest.
+
+Also: every lens's live panel exists at the first and the last snapshot of a tiny run.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dcviz
+from dcviz import data as D
+from dcviz import methods as MM
+from dcviz.methods import REGISTRY, get_method
+from dcviz.viz import LENSES, Lens, NoLivePanel, Panel, get_lens, register_lens
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+# Tiny configs (seconds on one core) for a run of every registered method on 300 digits.
+TINY = {
+    "ae-kmeans": {"pretrain_epochs": 2, "snapshot_every": 1},
+    "dec": {"hidden": "64,64", "pretrain_epochs": 2, "epochs": 2, "snapshot_every": 1},
+    "idec": {"hidden": "64,64", "pretrain_epochs": 2, "epochs": 2, "snapshot_every": 1},
+    "dcrl": {"hidden": "64,64", "pretrain_epochs": 2, "epochs": 4, "warmup_epochs": 1,
+             "init": "kmeans", "snapshot_every": 1},
+    "dcn": {"pretrain_epochs": 2, "cluster_epochs": 2},
+    "dekm": {"pretrain_epochs": 2, "max_iter": 3, "batches_per_iter": 2, "batch_size": 64,
+             "snapshot_every": 1, "tol": 0.0},
+    "acedec": {"arch": "linear", "latent_dim": 6, "pretrain_epochs": 2, "cluster_epochs": 2,
+               "warmup_epochs": 2, "init_rounds": 1, "batch_size": 128},
+    "mlc": {"warmup_epochs": 1, "epochs": 1, "batch_size": 100, "feature_dim": 8, "width": 64,
+            "head_hidden": 64, "view_points": 60, "live_spectral_points": 200,
+            "min_steps_per_epoch": 1, "lr_ramp": 5},
+    "gan": {"steps": 4, "steps_per_epoch": 2, "critic_steps": 1, "class_steps": 1,
+            "batch_size": 8, "conv_width": 4, "mlp_width": 16, "n_noise": 3, "grid_cols": 3,
+            "points_per_id": 5},
+}
+TINY_DATA = {"name": "digits", "n": 300}
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """One finished tiny run of every registered method, keyed by method id."""
+    from conftest import train_run
+    root = tmp_path_factory.mktemp("contract-runs")
+    runs = {}
+    for mid in sorted(REGISTRY):
+        runs[mid] = train_run(root, mid, TINY_DATA, {**TINY.get(mid, {}), "subsample": 150})
+        status = runs[mid].rd.read_status()
+        assert status["state"] == "done", (mid, status.get("error"))
+    return runs
+
+
+# --------------------------------------------------------------------------- self-description
+
+def test_every_method_describes_itself():
+    ids = {e["id"] for e in D.list_datasets()}
+    assert all(m in TINY for m in REGISTRY), "a new method needs a tiny config in TINY"
+    for cls in REGISTRY.values():
+        assert cls.estimator.isidentifier(), cls.id
+        assert set(cls.suits) <= ids, (cls.id, set(cls.suits) - ids)
+        if cls.card:
+            assert (ASSETS / cls.picture).is_file(), (cls.id, cls.picture)
+            assert cls.try_it in cls.suits, cls.id
+
+
+def test_featured_methods_and_their_try_it_runs():
+    featured = [c.id for c in MM.featured()]
+    assert featured[0] == MM.DEFAULT_RUN[0]
+    assert set(featured) == {"dekm", "dcrl", "mlc", "gan", "acedec"}
+    assert {c.id: c.try_it for c in MM.featured()} == {
+        "dekm": "digits", "dcrl": "manifolds", "mlc": "sphere2", "gan": "blobs8",
+        "acedec": "synth25"}
+
+
+def test_default_run_and_its_fallback():
+    assert MM.default_run() == MM.DEFAULT_RUN == ("dekm", "digits", "quick")
+    assert MM.default_run(["dekm", "ae-kmeans"]) == ("dekm", "digits", "quick")
+    assert MM.default_run(["ae-kmeans", "mlc"]) == ("ae-kmeans", "digits", "quick")
+    assert MM.default_run(["mlc"]) is None
+
+
+def test_suits_lists_are_generated_from_the_methods():
+    by = {d["id"]: d for d in D.list_datasets()}
+    assert by["blobs8"]["suits"] == ["gan"] and by["sphere2"]["suits"] == ["mlc"]
+    assert by["manifolds"]["suits"] == ["dcrl"]
+    assert by["synth25"]["suits"] == by["objects"]["suits"] == ["acedec"]
+    assert by["digits"]["suits"] == ["acedec", "dcrl", "dekm", "gan", "mlc"]
+
+
+def test_estimators_are_generated_from_the_registry():
+    assert dcviz.ESTIMATORS == {c.estimator: c.id for c in REGISTRY.values()}
+    assert dcviz.ESTIMATORS["DEKM"] == "dekm" and dcviz.ESTIMATORS["ACeDeC"] == "acedec"
+    assert dcviz.DEKM().method_id == "dekm"
+    with pytest.raises(AttributeError):
+        dcviz.NoSuchMethod  # noqa: B018
+    from dcviz import metrics  # submodules still import through the package's __getattr__
+    assert metrics.cluster_scores
+
+
+def test_an_estimator_name_is_taken_once():
+    class Clash(get_method("dec")):
+        id = "clash"
+    with pytest.raises(TypeError, match="taken"):
+        MM.register(Clash)
+    assert "clash" not in REGISTRY
+
+
+# --------------------------------------------------------------------------- a toy method
+
+TOY_SOURCE = '''
+import numpy as np
+from dcviz.methods import BaseConfig, Method, register
+from dcviz.viz import Lens, Panel, register_lens
+
+
+@register
+class Toy(Method):
+    """Cluster by the sign of the first feature."""
+    id = "toy"
+    title = "Toy"
+    estimator = "Toy"
+    card = "Points split by the sign of their first feature."
+    picture = "dekm.svg"
+    try_it = "blobs8"
+    suits = ("blobs8",)
+
+    def fit(self, data, ctx):
+        labels = self.predict(data.x)
+        yield self.make_snapshot(data, ctx, epoch=0, step=0, stage="done", labels=labels,
+                                 latent_sub=data.x[ctx.subsample], progress=1.0)
+
+    def predict(self, x):
+        return (np.asarray(x)[:, 0] > 0).astype(np.int64)
+
+    def embed(self, x):
+        return np.asarray(x, dtype=np.float32)
+
+
+LENS = register_lens(Lens(method_ids=("toy",), title="Toy", live_panel="Signs",
+                          build=lambda run, index, options: [Panel("Signs", text="+/-")]))
+'''
+
+
+@pytest.fixture
+def toy_module(tmp_path, monkeypatch):
+    """A method and its lens in a module outside the package, and no other edit."""
+    (tmp_path / "toy_method.py").write_text(TOY_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import toy_method
+    yield toy_method
+    REGISTRY.pop("toy", None)
+    LENSES.pop("toy", None)
+    sys.modules.pop("toy_method", None)
+
+
+def test_a_toy_method_in_any_module_is_everywhere(toy_module):
+    assert "Toy" in dcviz.ESTIMATORS
+    from dcviz import Toy
+    x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    assert (Toy(n_clusters=2).fit(x).labels_ == (x[:, 0] > 0)).all()
+    assert "toy" in [c.id for c in MM.featured()]
+    assert "toy" in {d["id"]: d for d in D.list_datasets()}["blobs8"]["suits"]
+    lens = get_lens("toy")
+    assert lens.live(lens.panels(None, 0)).text == "+/-"
+
+
+# --------------------------------------------------------------------------- live panels
+
+def test_live_raises_when_the_panel_is_missing():
+    lens = Lens(method_ids=(), title="t", build=lambda *a: [], live_panel="Spectrum")
+    panels = [Panel("Spectrum of S_w"), Panel("spectrum")]
+    with pytest.raises(NoLivePanel, match="Spectrum"):
+        lens.live(panels)  # no substring or case-folded match, no fallback to the first panel
+    assert lens.live(panels + [Panel("Spectrum")]).title == "Spectrum"
+
+
+def test_every_lens_names_a_live_panel_that_it_builds(tiny_runs):
+    from dcviz.runs.view import RunView
+    for mid, run in tiny_runs.items():
+        lens = get_lens(mid)
+        if lens is None:
+            continue
+        assert lens.live_panel, f"the lens of {mid} names no live panel"
+        view = RunView(run.rd)
+        for index in (0, view.count - 1):
+            assert lens.live(lens.panels(view, index)).title == lens.live_panel
