@@ -30,10 +30,31 @@ def _parse_sets(items: list[str]) -> dict:
     return out
 
 
-def cmd_train(args) -> int:
-    from dcviz import data as D
-    from dcviz.runs import RunStore, create_run, execute, prepare
+# Exit codes (the README lists them too)
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_RUNS_DIR, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
+
+class RunsDirError(ValueError):
+    """The runs folder cannot hold a new run (exit code 3)."""
+
+
+def validate_train(args):
+    """Everything `train` needs, checked before a run folder exists: the runs folder (a
+    folder, writable), the data, the config, seed range, device and model size.
+
+    Returns (store, cls, cfg, ds); raises DataError/ConfigError/ValueError (exit 2) or
+    RunsDirError (exit 3)."""
+    from dcviz import data as D
+    from dcviz.runs import RunStore, RunStoreError, prepare
+
+    try:
+        store = RunStore(args.runs_dir)
+        store.check_writable()
+    except RunStoreError as e:
+        raise RunsDirError(str(e)) from None
+    if args.seed is not None and not 0 <= args.seed <= 2**32 - 1:
+        raise ValueError(f"--seed must be between 0 and {2**32 - 1} (2**32 - 1), got {args.seed}")
     spec = D.parse_spec(args.data)
     ds = D.load(spec)
     config = _parse_sets(args.set or [])
@@ -44,7 +65,14 @@ def cmd_train(args) -> int:
     if "n_clusters" not in config and ds.y is not None and ds.n_classes and ds.n_classes >= 2:
         config["n_clusters"] = ds.n_classes  # as the app's Train page does (appstate.guess_k)
     cls, cfg = prepare(args.method, ds, config, args.preset)
-    rd = create_run(RunStore(args.runs_dir), cls, cfg, ds, args.preset, name=args.name or "")
+    return store, cls, cfg, ds
+
+
+def cmd_train(args) -> int:
+    from dcviz.runs import create_run, execute
+
+    store, cls, cfg, ds = validate_train(args)
+    rd = create_run(store, cls, cfg, ds, args.preset, name=args.name or "")
     print(f"run {rd.run_id}: {cls.title} on {ds.name} ({ds.n} points), preset {args.preset}",
           file=sys.stderr)
 
@@ -61,14 +89,14 @@ def cmd_train(args) -> int:
     status = execute(rd, cls, cfg, ds, on_snapshot=on_snapshot)
     bar.close()
     if status["state"] != "done":
-        print(f"run {status['state']}: {status.get('error', '')}", file=sys.stderr)
-        if status.get("traceback"):
-            print(status["traceback"], file=sys.stderr)
+        # one line; the traceback is kept in the run's status.json
+        print(f"run {status['state']}: {status.get('error', '')} (details in "
+              f"{rd.path / 'status.json'})", file=sys.stderr)
     result = {"run_dir": str(rd.path.resolve()), "method": cls.id, "data": ds.spec,
               "seconds": round(time.time() - start, 2), "state": status["state"],
               "metrics": status.get("metrics", {})}
     print(json.dumps(result))
-    return 0 if status["state"] == "done" else 1
+    return EXIT_OK if status["state"] == "done" else EXIT_RUN_FAILED
 
 
 def cmd_methods(args) -> int:
@@ -140,15 +168,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; every failure is one line on stderr and an exit code (see README)."""
     args = build_parser().parse_args(argv)
-    from dcviz.data import DataError
-    from dcviz.methods.base import ConfigError
     try:
         return args.func(args)
-    except (DataError, ConfigError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except RunsDirError as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_RUNS_DIR
+    except (ValueError, OverflowError) as e:  # DataError, ConfigError, RunStoreError, bad --set
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - a bug of ours: one line, not a traceback
+        print(f"error: internal error ({type(e).__name__}: {_one_line(e)[:300]}); please report "
+              "it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dcviz.safeio import (HeaderError, array_headers, byte_budget, declared_bytes,
+                          is_regular_file, mib)
+
 from .core import DataError
 
 X_KEYS = ("x", "X", "data", "images", "features", "inputs")
@@ -67,8 +70,12 @@ def _np_load(path: Path, where: str, kind: str, how: str):
     """np.load with allow_pickle=False, every failure turned into a DataError that says how to
     write a file dcviz reads (``how``: the NumPy call)."""
     _check_numpy_magic(path, where, kind)
+    _check_declared_size(path, where)
     try:
         return np.load(path, allow_pickle=False)
+    except MemoryError:
+        raise DataError(f"{where}: the arrays do not fit in memory; use a smaller file "
+                        "(fewer samples or features)") from None
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise DataError(f"{where}: the file holds pickled Python objects, which dcviz does "
@@ -78,6 +85,27 @@ def _np_load(path: Path, where: str, kind: str, how: str):
     except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{where}: not a readable NumPy {kind} file ({type(e).__name__}: {e}); "
                         f"expected a file written by {how}") from None
+
+
+def _check_declared_size(path: Path, where: str) -> None:
+    """Refuse a .npy/.npz whose headers declare more bytes than the budget, before numpy
+    allocates them. Damaged headers are left to np.load, which words its own message."""
+    try:
+        headers = array_headers(path)
+    except HeaderError:
+        return
+    budget = byte_budget()
+    total = 0
+    for key, (shape, dtype) in headers.items():
+        if dtype.hasobject:
+            continue  # refused as a pickle when read
+        n = declared_bytes(shape, dtype.itemsize)
+        total += n
+        if total > budget:
+            what = f"array {key!r}" if key else "the array"
+            raise DataError(f"{where}: {what} declares shape {' x '.join(map(str, shape))} "
+                            f"({mib(n)}), more than the {mib(budget)} a data set may take in "
+                            "memory; use fewer samples or features")
 
 
 def read_npz(path: Path, x_key: str | None = None, y_key: str | None = None) -> RawData:
@@ -269,41 +297,53 @@ def is_idx_name(name: str) -> bool:
 
 
 def read_idx_array(path: Path) -> np.ndarray:
-    """Read one IDX file (gzipped or raw), checking the magic number and the size."""
+    """Read one IDX file (gzipped or raw), checking the magic number and the size.
+
+    The header is read first and its dimensions multiplied as Python ints (a product of four
+    32-bit dimensions can wrap around int64), so a file that declares more than the byte
+    budget is refused before its data is read."""
     where = short(path)
+    if not is_regular_file(path):
+        raise DataError(f"{where}: not a regular file (a folder, pipe or device); expected an "
+                        "IDX file")
+    gz = path.name.lower().endswith(".gz")
     try:
-        if path.name.lower().endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                data = f.read()
-        else:
-            data = path.read_bytes()
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+            magic = f.read(4)
+            if len(magic) < 4:
+                raise DataError(f"{where}: the file is {'empty' if not magic else 'too short'} "
+                                f"({len(magic)} bytes); expected an IDX header of at least 8 bytes")
+            zero, code, ndim = int.from_bytes(magic[:2], "big"), magic[2], magic[3]
+            if zero != 0 or code not in IDX_DTYPES or not 1 <= ndim <= 4:
+                raise DataError(f"{where}: bad magic number 0x{magic.hex()}; an IDX file starts "
+                                "with 0x0000 then a type byte (0x08 for unsigned bytes) and the "
+                                "number of dimensions, e.g. 0x00000803 for images and 0x00000801 "
+                                "for labels")
+            dim_bytes = f.read(4 * ndim)
+            if len(dim_bytes) < 4 * ndim:
+                raise DataError(f"{where}: the file is cut short inside its header "
+                                f"({4 + len(dim_bytes)} bytes, expected at least {4 + 4 * ndim})")
+            dims = tuple(int.from_bytes(dim_bytes[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            dtype = np.dtype(IDX_DTYPES[code])
+            expected = declared_bytes(dims, dtype.itemsize)
+            shown = " x ".join(map(str, dims))
+            budget = byte_budget()
+            if expected > budget:
+                raise DataError(f"{where}: its header declares {shown} values ({mib(expected)}), "
+                                f"more than the {mib(budget)} a data set may take in memory")
+            data = f.read(expected + 1)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise DataError(f"{where}: the gzip data is damaged or cut short ({type(e).__name__}: "
                         f"{e}); download the file again") from None
-    if len(data) < 4:
-        raise DataError(f"{where}: the file is {'empty' if not data else 'too short'} "
-                        f"({len(data)} bytes); expected an IDX header of at least 8 bytes")
-    zero, code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
-    if zero != 0 or code not in IDX_DTYPES or not 1 <= ndim <= 4:
-        raise DataError(f"{where}: bad magic number 0x{data[:4].hex()}; an IDX file starts with "
-                        "0x0000 then a type byte (0x08 for unsigned bytes) and the number of "
-                        "dimensions, e.g. 0x00000803 for images and 0x00000801 for labels")
-    head = 4 + 4 * ndim
-    if len(data) < head:
-        raise DataError(f"{where}: the file is cut short inside its header ({len(data)} bytes, "
-                        f"expected at least {head})")
-    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(IDX_DTYPES[code])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    got = len(data) - head
+    got = len(data)
     if got < expected:
-        raise DataError(f"{where}: the file is truncated: its header says {' x '.join(map(str, dims))} "
+        raise DataError(f"{where}: the file is truncated: its header says {shown} "
                         f"values ({expected} bytes of data) but only {got} bytes follow; "
                         "download the file again")
     if got > expected:
-        raise DataError(f"{where}: the file has {got - expected} bytes more than its header "
-                        f"({' x '.join(map(str, dims))}) promises; it is not a valid IDX file")
-    arr = np.frombuffer(data, dtype=dtype, offset=head, count=expected // dtype.itemsize)
+        raise DataError(f"{where}: the file has more bytes than its header ({shown}) "
+                        "promises; it is not a valid IDX file")
+    arr = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize)
     return arr.reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
@@ -385,6 +425,9 @@ def _image_files(folder: Path, where: str) -> list[Path]:
             continue
         if p.is_dir():
             continue
+        if not is_regular_file(p):
+            raise DataError(f"{where}: {p.relative_to(folder.parent)} is not a regular file (a "
+                            "pipe, device or broken link); remove it from the folder")
         if p.suffix.lower() not in IMAGE_EXTS:
             raise DataError(f"{where}: {p.relative_to(folder.parent)} is not an image file "
                             f"(known image types: {', '.join(IMAGE_EXTS)}); remove it or "
@@ -434,15 +477,33 @@ def read_image_folder(folder: Path, resize: tuple[int, int] | None = None) -> Ra
 
     arrays, colour = [], False
     first_size: tuple[Path, tuple[int, int]] | None = None
+    budget = byte_budget()
+    used = 0
     for p in paths:
         rel = p.relative_to(folder.parent)
         try:
             with Image.open(p) as im:
+                # Image.open reads the header only: the pixel count is known before decoding,
+                # and the float32 copy of every image (3 channels at most) must fit the budget.
+                w, h = im.size
+                need = 4 * 3 * int(w) * int(h) if resize is None else 4 * 3 * int(resize[0]) * int(resize[1])
+                used += need
+                if 4 * 3 * int(w) * int(h) > budget or used > budget:
+                    raise DataError(f"{where}: {rel} is {w}x{h} pixels; with the images before "
+                                    f"it that is more than the {mib(budget)} a data set may take "
+                                    "in memory; use smaller or fewer images")
                 im.load()
                 im = _normalise_mode(im)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        except Image.DecompressionBombError as e:
+            raise DataError(f"{where}: {rel} is refused as a decompression bomb ({e}); use "
+                            "smaller images") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
+            if isinstance(e, DataError):
+                raise
             raise DataError(f"{where}: {rel} cannot be read as an image ({type(e).__name__}: "
                             f"{e}); remove or replace it") from None
+        except MemoryError:
+            raise DataError(f"{where}: {rel} does not fit in memory; use smaller images") from None
         if resize is not None:
             im = im.resize((int(resize[1]), int(resize[0])), Image.BILINEAR)
         if first_size is None:

@@ -541,10 +541,10 @@ def _load_path(spec: dict) -> Dataset:
         elif low.endswith((".csv", ".tsv")):
             raw = files.read_csv(path, spec.get("label_col"))
         elif low.endswith(".zip"):
-            from .upload import unpack_zip_path
+            from .upload import load_zip_path
 
-            folder = unpack_zip_path(path)
-            return _load_path({**spec, "path": str(folder), "label": name})
+            return load_zip_path(path, lambda folder: _load_path(
+                {**spec, "path": str(folder), "label": name}))
         else:
             ext = os.path.splitext(low)[1] or "(no extension)"
             raise DataError(f"{shown}: unknown file type {ext!r}; expected .npz, .npy, .csv, "

@@ -161,6 +161,31 @@ def unpack_zip_path(path: Path) -> Path:
     return safe_extract(path, dest, label=path.name)
 
 
+def _reword(msg: str, folder: Path, label: str) -> str:
+    """A message about an unpacked copy, reworded to name the user's file instead."""
+    return (msg.replace(str(folder), label).replace(f"{folder.parent.name}/{folder.name}", label)
+            .replace(folder.name, label))
+
+
+def load_zip_path(path: Path, load_folder) -> "object":
+    """Unpack a zip given by path and load the folder with ``load_folder(folder)``.
+
+    Messages name the zip, never the unpack folder; a zip that does not load is not kept
+    unpacked (whatever the error), so refused inputs leave nothing on disk."""
+    fresh = not (data_dir() / "unzipped" / file_digest(path)[:16]).is_dir()
+    folder = unpack_zip_path(path)
+    try:
+        return load_folder(folder)
+    except DataError as e:
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise DataError(_reword(str(e), folder, path.name)) from None
+    except BaseException:
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def save_upload(filename: str, content: bytes) -> dict:
     """Validate and store an upload; returns the spec ``{"path": stored, "label": filename}``.
 
@@ -199,13 +224,18 @@ def save_upload(filename: str, content: bytes) -> dict:
     spec = {"path": str(dest), "label": label}
     try:
         load(spec)
-    except DataError as e:
+    except BaseException as e:
+        # whatever went wrong (a DataError, or a MemoryError from a file that lied about its
+        # size), the stored copy of a refused upload is not kept
         if created is not None:
             if created.is_dir():
                 shutil.rmtree(created, ignore_errors=True)
             else:
                 created.unlink(missing_ok=True)
-        msg = (str(e).replace(str(dest), label)
-               .replace(f"{dest.parent.name}/{dest.name}", label).replace(dest.name, label))
-        raise DataError(msg) from None
+        if isinstance(e, DataError):
+            raise DataError(_reword(str(e), dest, label)) from None
+        if isinstance(e, (MemoryError, OSError, ValueError, RecursionError)):
+            raise DataError(f"{label}: cannot be loaded ({type(e).__name__}: "
+                            f"{_reword(str(e), dest, label)[:300]})") from None
+        raise
     return spec

@@ -1,14 +1,16 @@
 """Running one method on one data set into a run folder. Threads (RunManager) and the CLI share it."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
 from typing import TYPE_CHECKING, Callable
 
-from dcviz.methods.base import ConfigError, Context, Method, RunStopped, choose_subsample, get_method
+from dcviz.methods.base import (ConfigError, Context, Method, RunStopped, choose_subsample, get_method,
+                               resolve_device)
 from dcviz.nets import set_seed
-from dcviz.runs.store import RunDir, RunStore, new_run_id, package_versions
+from dcviz.runs.store import RunDir, RunStore, check_model_size, new_run_id, package_versions
 
 if TYPE_CHECKING:
     from dcviz.data import Dataset
@@ -18,13 +20,29 @@ if TYPE_CHECKING:
 _BUILD_LOCK = threading.Lock()
 
 
+#: seeds go to numpy's legacy RandomState (sklearn), torch and Python: 0..2**32-1 suits all
+MAX_SEED = 2**32 - 1
+MAX_NAME = 100
+
+
+def clean_name(name) -> str:
+    """A run name as stored: one line, no control characters, at most MAX_NAME characters."""
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", str(name or ""))
+    return re.sub(r"\s+", " ", text).strip()[:MAX_NAME]
+
+
 def prepare(method_id: str, data: Dataset, config: dict | None = None, preset: str = "quick"):
-    """Validate a launch before anything is written: method, config, k against N."""
+    """Validate a launch before anything is written: method, config, seed, device, k against
+    N, and the model's size against this machine."""
     cls = get_method(method_id)
     cfg = cls.Config.from_preset(preset, **(config or {}))
     cfg.validate(n_samples=data.n)
     if data.n < 2:
         raise ConfigError("the data set has fewer than 2 points")
+    if not 0 <= int(cfg.seed) <= MAX_SEED:
+        raise ConfigError(f"seed must be between 0 and {MAX_SEED} (2**32 - 1), got {cfg.seed}")
+    resolve_device(cfg.device)  # ConfigError for cuda/mps on a machine without them
+    check_model_size(cls, cfg, data.dim, data.image_shape, error=ConfigError)
     return cls, cfg
 
 
@@ -34,7 +52,7 @@ def create_run(store: RunStore, cls: type[Method], cfg, data: Dataset, preset: s
     run_id = run_id or new_run_id(cls.id)
     rd = store.create(run_id)
     rd.write_config({
-        "run_id": run_id, "name": name, "tags": [], "method": cls.id, "method_title": cls.title,
+        "run_id": run_id, "name": clean_name(name), "tags": [], "method": cls.id, "method_title": cls.title,
         "preset": preset, "config": cfg.to_dict(), "seed": cfg.seed, "data": data.spec,
         "data_name": data.name, "n_samples": data.n, "input_dim": data.dim,
         "image_shape": list(data.image_shape or []), "has_labels": data.y is not None,
@@ -45,11 +63,14 @@ def create_run(store: RunStore, cls: type[Method], cfg, data: Dataset, preset: s
 
 
 def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=None, stop_event=None,
-            on_snapshot: Callable | None = None) -> dict:
+            on_snapshot: Callable | None = None, status_lock=None) -> dict:
     """Train, writing every snapshot and the checkpoint; returns the final status dict.
 
     Never raises for a failure of the method: the run is marked failed with the error text.
+    The final state is written with the final metrics, in one write. ``status_lock`` (the
+    manager's lock of this run) is held for writes that race with pause/resume.
     """
+    lock = status_lock if status_lock is not None else threading.Lock()
     start = time.time()
     method = None
 
@@ -61,7 +82,10 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
     try:
         if stop_event is not None and stop_event.is_set():
             raise RunStopped()
-        rd.write_status("running", started=start)
+        with lock:
+            paused = pause_event is not None and not pause_event.is_set()
+            if rd.read_status(raw=True).get("state") not in ("running", "paused"):
+                rd.write_status("paused" if paused else "running", started=start)
         ctx = Context(seed=cfg.seed, device=cfg.device, subsample=rd.read_subsample(),
                       pause_event=pause_event, stop_event=stop_event, on_checkpoint=save)
         with _BUILD_LOCK:

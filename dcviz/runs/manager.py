@@ -48,6 +48,8 @@ class LiveRun:
     first_snapshot_at: float | None = None
     launched_at: float = field(default_factory=time.time)
     error: str | None = None
+    # held while ``state`` and status.json change together (pause/resume vs the run's end)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def progress(self) -> float:
@@ -65,6 +67,7 @@ class RunManager:
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._lock = threading.Lock()
         self.live: dict[str, LiveRun] = {}
+        self.store.remove_stale_temps()
         threading.Thread(target=_warm_up, name="dcviz-warm-up", daemon=True).start()
 
     # ---------------------------------------------------------------- launching
@@ -76,6 +79,7 @@ class RunManager:
 
         data = D.load(data_spec)
         cls, cfg = prepare(method_id, data, config, preset)
+        self.store.check_writable()
         rd = create_run(self.store, cls, cfg, data, preset, name=name)
         live = LiveRun(rd.run_id, cls.id, data.name)
         live.pause_event.set()
@@ -96,11 +100,15 @@ class RunManager:
     def _work(self, live: LiveRun, rd: RunDir, cls, cfg, data) -> None:
         _lower_priority()
         with self._slots:
-            if live.stop_event.is_set():
-                rd.write_status("stopped", seconds=0.0)
-                live.state = "stopped"
-                return
-            live.state = "running" if live.pause_event.is_set() else "paused"
+            with live.lock:
+                if live.stop_event.is_set():
+                    live.state = rd.write_status("stopped", seconds=0.0)["state"]
+                    return
+                # disk and memory agree from the first write: a run paused while queued
+                # starts as "paused"
+                live.state = rd.write_status(
+                    "running" if live.pause_event.is_set() else "paused",
+                    started=time.time())["state"]
 
             def on_snapshot(index: int, snap: Snapshot) -> None:
                 live.latest = snap
@@ -109,9 +117,11 @@ class RunManager:
                     live.first_snapshot_at = time.time()
 
             status = execute(rd, cls, cfg, data, pause_event=live.pause_event,
-                             stop_event=live.stop_event, on_snapshot=on_snapshot)
-            live.error = status.get("error")
-            live.state = status["state"]
+                             stop_event=live.stop_event, on_snapshot=on_snapshot,
+                             status_lock=live.lock)
+            with live.lock:
+                live.error = status.get("error")
+                live.state = status["state"]
 
     # ---------------------------------------------------------------- control
     def _get(self, run_id: str) -> LiveRun:
@@ -122,18 +132,20 @@ class RunManager:
 
     def pause(self, run_id: str) -> None:
         live = self._get(run_id)
-        if live.state in ("queued", "running"):
-            live.pause_event.clear()
-            if live.state == "running":
-                self.store.open(run_id).write_status("paused")
-            live.state = "paused" if live.state == "running" else live.state
+        with live.lock:
+            if live.state in ("queued", "running"):
+                live.pause_event.clear()
+                if live.state == "running":
+                    # write_status keeps a terminal state that got there first; memory follows
+                    # what is on disk
+                    live.state = RunDir(self.store.path_of(run_id)).write_status("paused")["state"]
 
     def resume(self, run_id: str) -> None:
         live = self._get(run_id)
-        live.pause_event.set()
-        if live.state == "paused":
-            live.state = "running"
-            self.store.open(run_id).write_status("running")
+        with live.lock:
+            live.pause_event.set()
+            if live.state == "paused":
+                live.state = RunDir(self.store.path_of(run_id)).write_status("running")["state"]
 
     def stop(self, run_id: str) -> None:
         live = self._get(run_id)

@@ -20,7 +20,9 @@ import platform
 import re
 import secrets
 import shutil
+import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,48 @@ import numpy as np
 import torch
 
 from dcviz.methods.base import Snapshot
+from dcviz.safeio import (HeaderError, array_headers, byte_budget, declared_bytes, is_regular_file,
+                          mib, physical_memory)
 
 ACTIVE_STATES = ("queued", "running", "paused")
+TERMINAL_STATES = ("done", "failed", "stopped")
+STATES = (*ACTIVE_STATES, *TERMINAL_STATES, "interrupted")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+SNAPSHOT_NAME_RE = re.compile(r"^(\d{6})\.npz$")
+# what the atomic writers name their temporary files (a kill leaves them behind)
+TEMP_RE = re.compile(r"^\..*\.tmp(\.npz|\.npy)?$|^\.tmp-|^\.import-")
+
+# One lock per run folder serialises its status writes: a pause from the page thread and the
+# final "done" from the run's thread must not interleave their read-modify-write.
+_STATUS_LOCKS: dict[str, threading.Lock] = {}
+_STATUS_LOCKS_GUARD = threading.Lock()
+
+
+def _status_lock(path: Path) -> threading.Lock:
+    key = os.path.abspath(path)
+    with _STATUS_LOCKS_GUARD:
+        lock = _STATUS_LOCKS.get(key)
+        if lock is None:
+            lock = _STATUS_LOCKS[key] = threading.Lock()
+        return lock
+
+
+def read_json_object(path: Path, what: str) -> dict:
+    """A JSON file that must hold an object; RunStoreError (with the reason) otherwise.
+
+    Deeply nested JSON raises RecursionError inside the parser; it is refused like any other
+    bad file, as is a folder, pipe or device under the file's name."""
+    if not is_regular_file(path):
+        reason = "is missing" if not os.path.lexists(path) else "is not a regular file"
+        raise RunStoreError(f"{what} {reason}")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        kind = "nested too deeply" if isinstance(e, RecursionError) else f"not valid JSON ({e})"
+        raise RunStoreError(f"{what} is {kind}") from None
+    if not isinstance(obj, dict):
+        raise RunStoreError(f"{what} holds a JSON {type(obj).__name__}, not an object")
+    return obj
 
 
 class RunStoreError(ValueError):
@@ -102,11 +143,23 @@ class RunDir:
     def write_config(self, config: dict) -> None:
         atomic_write_json(self.path / "config.json", config)
 
-    def write_status(self, state: str, **fields) -> dict:
-        status = {**self.read_status(raw=True), **fields, "state": state, "updated": time.time(),
-                  "pid": os.getpid()}
-        atomic_write_json(self.path / "status.json", status)
-        return status
+    def write_status(self, state: str, *, force: bool = False, **fields) -> dict:
+        """Write status.json and return what is on disk afterwards.
+
+        Writes to one run are serialised, and a terminal state (done, failed, stopped) is never
+        overwritten (``force`` excepted): a late "paused" from the page cannot undo a "done"
+        that the run's thread wrote, nor drop the final metrics written with it."""
+        with _status_lock(self.path):
+            try:
+                current = read_json_object(self.path / "status.json", "status.json")
+            except RunStoreError:
+                current = {}
+            if current.get("state") in TERMINAL_STATES and not force:
+                return current
+            status = {**current, **fields, "state": state, "updated": time.time(),
+                      "pid": os.getpid()}
+            atomic_write_json(self.path / "status.json", status)
+            return status
 
     def write_subsample(self, idx: np.ndarray) -> None:
         buf_path = self.path / "subsample.npy"
@@ -154,16 +207,25 @@ class RunDir:
 
     # ---------------------------------------------------------------- reading
     def read_config(self) -> dict:
-        try:
-            return json.loads((self.path / "config.json").read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise RunStoreError(f"run {self.run_id}: config.json is missing or broken ({e})") from None
+        """config.json, checked: an object with a method name, a config object and a data spec."""
+        cfg = read_json_object(self.path / "config.json", f"run {self.run_id}: config.json")
+        if not isinstance(cfg.get("method"), str):
+            raise RunStoreError(f"run {self.run_id}: config.json names no method")
+        if not isinstance(cfg.get("config", {}), dict):
+            raise RunStoreError(f"run {self.run_id}: config.json's config is not an object")
+        return cfg
 
     def read_status(self, raw: bool = False) -> dict:
+        """status.json. A damaged one reads as state "damaged" with the reason in "error"."""
         try:
-            status = json.loads((self.path / "status.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            status = {"state": "unknown"}
+            status = read_json_object(self.path / "status.json", "status.json")
+        except RunStoreError as e:
+            if not os.path.lexists(self.path / "status.json"):
+                return {"state": "unknown"}
+            return {"state": "damaged", "error": str(e)}
+        if status.get("state") not in STATES:
+            return {"state": "damaged", "error": f"status.json has an unknown state "
+                                                 f"{str(status.get('state'))[:40]!r}"}
         if raw:
             return status
         # A run that says it is active but whose process is gone was killed: "interrupted".
@@ -172,13 +234,42 @@ class RunDir:
         return status
 
     def read_subsample(self) -> np.ndarray:
-        return np.load(self.path / "subsample.npy", allow_pickle=False)
+        """subsample.npy: a 1-D array of non-negative point indices (RunStoreError otherwise)."""
+        path = self.path / "subsample.npy"
+        where = f"run {self.run_id}: subsample.npy"
+        if not is_regular_file(path):
+            raise RunStoreError(f"{where} is missing")
+        try:
+            heads = array_headers(path)
+            shape, dtype = heads[""]
+        except (HeaderError, KeyError, OSError) as e:
+            raise RunStoreError(f"{where} is not a .npy array ({e})") from None
+        if len(shape) != 1 or dtype.kind not in "iu":
+            raise RunStoreError(f"{where} must be a 1-D array of point indices, not {dtype} "
+                                f"{shape}")
+        if declared_bytes(shape, dtype.itemsize) > byte_budget():
+            raise RunStoreError(f"{where} declares {shape[0]:,} points, more than fits in memory")
+        try:
+            sub = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise RunStoreError(f"{where} cannot be read ({e})") from None
+        if sub.size and sub.min() < 0:
+            raise RunStoreError(f"{where} holds a negative index")
+        return sub.astype(np.int64, copy=False)
 
-    def count(self) -> int:
+    def snapshot_numbers(self) -> list[int]:
         snaps = self.path / "snapshots"
         if not snaps.is_dir():
-            return 0
-        return sum(1 for p in snaps.iterdir() if p.suffix == ".npz" and not p.name.startswith("."))
+            return []
+        nums = []
+        for p in snaps.iterdir():
+            m = SNAPSHOT_NAME_RE.match(p.name)
+            if m:
+                nums.append(int(m.group(1)))
+        return sorted(nums)
+
+    def count(self) -> int:
+        return len(self.snapshot_numbers())
 
     def load_snapshot(self, index: int) -> Snapshot:
         n = self.count()
@@ -188,14 +279,59 @@ class RunDir:
             index += n
         if not 0 <= index < n:
             raise RunStoreError(f"run {self.run_id} has snapshots 0..{n - 1}; asked for {index}")
-        with np.load(self.path / "snapshots" / f"{index:06d}.npz", allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            extras: dict[str, Any] = {k[2:]: z[k] for k in z.files if k.startswith("x_")}
-            latent, assign = z["latent"], z["assign"]
-        extras.update(meta.get("scalars", {}))
-        return Snapshot(epoch=meta["epoch"], step=meta["step"], stage=meta["stage"], latent=latent,
-                        assign=assign, losses=meta["losses"], metrics=meta["metrics"],
-                        extras=extras, progress=meta.get("progress", 0.0))
+        path = self.path / "snapshots" / f"{index:06d}.npz"
+        problem = check_snapshot_file(path)
+        if problem:
+            raise RunStoreError(f"run {self.run_id}: {problem}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                extras: dict[str, Any] = {k[2:]: z[k] for k in z.files if k.startswith("x_")}
+                latent, assign = z["latent"], z["assign"]
+            extras.update(meta.get("scalars") or {})
+            return Snapshot(epoch=meta["epoch"], step=meta["step"], stage=str(meta["stage"]),
+                            latent=latent, assign=assign, losses=dict(meta.get("losses") or {}),
+                            metrics=dict(meta.get("metrics") or {}), extras=extras,
+                            progress=float(meta.get("progress", 0.0) or 0.0))
+        except (ValueError, KeyError, TypeError, AttributeError, OSError, EOFError,
+                zipfile.BadZipFile, RecursionError) as e:
+            raise RunStoreError(f"run {self.run_id}: snapshots/{path.name} cannot be read "
+                                f"({type(e).__name__}: {str(e)[:200]})") from None
+
+    def check(self) -> str | None:
+        """Why this run folder cannot be shown, or None when it is sound.
+
+        Reads config.json, status.json, subsample.npy's header and every snapshot's headers
+        and meta (not their arrays; results are cached per file version, so a listing polled
+        every second stays cheap)."""
+        try:
+            cfg = self.read_config()
+        except RunStoreError as e:
+            return str(e)
+        status = self.read_status(raw=True)
+        if status["state"] == "damaged":
+            return f"run {self.run_id}: {status['error']}"
+        numbers = self.snapshot_numbers()
+        if not numbers:
+            return None
+        try:
+            sub = self.read_subsample()
+        except RunStoreError as e:
+            return str(e)
+        n_samples = cfg.get("n_samples")
+        if (isinstance(n_samples, int) and not isinstance(n_samples, bool) and sub.size
+                and int(sub.max()) >= n_samples):
+            return (f"run {self.run_id}: subsample.npy names point {int(sub.max())}, but the "
+                    f"data set has {n_samples} points")
+        if numbers != list(range(len(numbers))):
+            missing = sorted(set(range(numbers[-1] + 1)) - set(numbers))
+            return (f"run {self.run_id}: snapshots are not numbered 0..{len(numbers) - 1} "
+                    f"(snapshot {missing[0]} is missing)")
+        for i in numbers:
+            problem = check_snapshot_file(self.path / "snapshots" / f"{i:06d}.npz", len(sub))
+            if problem:
+                return f"run {self.run_id}: {problem}"
+        return None
 
     def metrics_rows(self) -> list[dict]:
         """All lines of metrics.jsonl (a torn last line, from a kill, is skipped)."""
@@ -226,25 +362,190 @@ class RunDir:
         return method_from_checkpoint(blob, device=device)
 
     def summary(self) -> dict:
-        """One row for run lists: id, method, data, state, snapshots, final metrics."""
+        """One row for run lists: id, method, data, state, snapshots, final metrics.
+
+        Never raises for what is on disk: a damaged run is a row with state "damaged" and the
+        reason in "error", so that it can be listed and deleted. Every field has its type."""
+        problem = self.check()
         try:
             cfg = self.read_config()
         except RunStoreError:
             cfg = {}
         status = self.read_status()
-        return {"run_id": self.run_id, "name": cfg.get("name") or "", "method": cfg.get("method", "?"),
-                "data": cfg.get("data_name", "?"), "state": status.get("state", "unknown"),
-                "snapshots": self.count(), "created": cfg.get("created", 0.0),
-                "seconds": status.get("seconds"), "metrics": status.get("metrics", {}),
-                "error": status.get("error"), "tags": cfg.get("tags", [])}
+        if problem:
+            status = {"state": "damaged", "error": problem}
+        tags = cfg.get("tags")
+        metrics = status.get("metrics")
+        return {"run_id": self.run_id, "name": _text(cfg.get("name"), 100),
+                "method": _text(cfg.get("method"), 40) or "?",
+                "data": _text(cfg.get("data_name"), 60) or "?",
+                "state": status.get("state", "unknown"), "snapshots": self.count(),
+                "created": _num(cfg.get("created")) or 0.0, "seconds": _num(status.get("seconds")),
+                "metrics": ({str(k): float(v) for k, v in metrics.items() if _num(v) is not None}
+                            if isinstance(metrics, dict) else {}),
+                "error": _text(status.get("error"), 2000) or None,
+                "tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []}
+
+
+
+def _text(value, limit: int) -> str:
+    if value is None:
+        return ""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value))[:limit]
+
+
+def _num(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
+# (path, size, mtime_ns, n_sub) -> problem or None: a snapshot file is checked once per version
+_SNAPSHOT_CHECKS: dict[tuple, str | None] = {}
+
+
+def check_snapshot_file(path: Path, n_sub: int | None = None) -> str | None:
+    """Why a snapshot file cannot be read, or None. Headers and meta only, no array data."""
+    name = f"snapshots/{path.name}"
+    try:
+        st = os.stat(path)
+    except OSError:
+        return f"{name} is missing"
+    key = (str(path), st.st_size, st.st_mtime_ns, n_sub)
+    if key in _SNAPSHOT_CHECKS:
+        return _SNAPSHOT_CHECKS[key]
+    problem = _check_snapshot_file(path, st, name, n_sub)
+    if len(_SNAPSHOT_CHECKS) > 50_000:
+        _SNAPSHOT_CHECKS.clear()
+    _SNAPSHOT_CHECKS[key] = problem
+    return problem
+
+
+def _check_snapshot_file(path: Path, st, name: str, n_sub: int | None) -> str | None:
+    import stat as _stat
+    if not _stat.S_ISREG(st.st_mode):
+        return f"{name} is not a regular file"
+    if st.st_size == 0:
+        return f"{name} is empty (0 bytes)"
+    try:
+        heads = array_headers(path)
+    except (HeaderError, OSError) as e:
+        return f"{name} is not an npz archive of arrays ({e})"
+    missing = [k for k in ("latent", "assign", "meta") if k not in heads]
+    if missing:
+        return f"{name} lacks {', '.join(missing)}"
+    budget = byte_budget()
+    for key, (shape, dtype) in heads.items():
+        if dtype.hasobject:
+            return f"{name} holds an object array {key!r} (refused: it would need pickle)"
+        if declared_bytes(shape, dtype.itemsize) > budget:
+            return f"{name}: array {key!r} declares {mib(declared_bytes(shape, dtype.itemsize))}"
+    (ls, ld), (as_, ad) = heads["latent"], heads["assign"]
+    if len(ls) != 2 or ld.kind not in "fiu":
+        return f"{name}'s latent is {ld} {ls}; expected a 2-D array of numbers"
+    if len(as_) != 1 or ad.kind not in "iu" or as_[0] != ls[0]:
+        return f"{name}'s assign is {ad} {as_}; expected {ls[0]} integer cluster ids"
+    if n_sub is not None and ls[0] != n_sub:
+        return f"{name} covers {ls[0]} points but subsample.npy has {n_sub}"
+    ms, md = heads["meta"]
+    if ms != () or md.kind not in "US" or declared_bytes(ms, md.itemsize) > (16 << 20):
+        return f"{name}'s meta is not a JSON string"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, RecursionError) as e:
+        return f"{name}'s meta cannot be read ({type(e).__name__})"
+    if not isinstance(meta, dict) or not all(k in meta for k in ("epoch", "step", "stage")):
+        return f"{name}'s meta is not a snapshot record (epoch, step, stage)"
+    for k in ("losses", "metrics", "scalars"):
+        if not isinstance(meta.get(k, {}), dict):
+            return f"{name}'s meta field {k!r} is not an object"
+    return None
+
+
+#: the most parameters a model may have (``DCVIZ_MAX_MODEL_PARAMS`` overrides); training with
+#: Adam holds about four copies of them, and each float32 copy of 50M takes 200 MB
+DEFAULT_MAX_PARAMS = 50_000_000
+
+
+def max_model_params() -> int:
+    env = os.environ.get("DCVIZ_MAX_MODEL_PARAMS", "").strip()
+    limit = int(float(env)) if env else DEFAULT_MAX_PARAMS
+    mem = physical_memory()
+    return min(limit, mem // 32) if mem else limit  # 4 float32 copies in at most half the memory
+
+
+def count_model_params(cls, cfg, input_dim: int, image_shape) -> int | None:
+    """The number of parameters (and buffers) ``cls(cfg).build(input_dim, image_shape)`` makes,
+    counted on PyTorch's meta device, which allocates nothing. None if the method cannot be
+    built there (then no size check is made)."""
+    try:
+        m = cls(cfg)
+        m.device = torch.device("meta")
+        with torch.device("meta"):
+            m.build(int(input_dim), tuple(image_shape) if image_shape else None)
+    except Exception:  # noqa: BLE001 - a method that needs real tensors in build: not countable
+        return None
+    seen: set[int] = set()
+    total = 0
+
+    def walk(o, depth=0):
+        nonlocal total
+        if depth > 3:
+            return
+        if isinstance(o, torch.nn.Module):
+            for t in (*o.parameters(), *o.buffers()):
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    total += t.numel()
+        elif isinstance(o, torch.Tensor):
+            if id(o) not in seen:
+                seen.add(id(o))
+                total += o.numel()
+        elif isinstance(o, (list, tuple)):
+            for x in o:
+                walk(x, depth + 1)
+        elif isinstance(o, dict):
+            for x in o.values():
+                walk(x, depth + 1)
+
+    for v in vars(m).values():
+        walk(v)
+    return total
+
+
+def check_model_size(cls, cfg, input_dim: int, image_shape, *, error=ValueError) -> None:
+    """Refuse a model too large for this machine before it is built, saying what to change."""
+    n = count_model_params(cls, cfg, input_dim, image_shape)
+    limit = max_model_params()
+    if n is not None and n > limit:
+        raise error(f"a {cls.id} model for {int(input_dim):,} input features would have "
+                    f"{n / 1e6:,.1f}M parameters, more than the {limit / 1e6:,.0f}M this machine "
+                    "allows; use fewer features (resize the images, or keep fewer columns), "
+                    "or smaller hidden layers in the config")
 
 
 def method_from_checkpoint(blob: dict, device: str = "cpu"):
-    from dcviz.methods.base import get_method
+    from dcviz.methods.base import ConfigError, get_method
     if not isinstance(blob, dict) or "method" not in blob or "state" not in blob:
         raise RunStoreError("checkpoint is not a dcviz checkpoint (no 'method'/'state')")
-    cls = get_method(blob["method"])
-    cfg = cls.Config.from_dict({**blob["config"], "device": device})
+    if not isinstance(blob["method"], str) or not isinstance(blob.get("config"), dict):
+        raise RunStoreError("checkpoint's method or config has the wrong type")
+    dim, shape = blob.get("input_dim"), blob.get("image_shape") or []
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise RunStoreError(f"checkpoint's input_dim must be a positive integer, got {dim!r}")
+    if not isinstance(shape, (list, tuple)) or (shape and (
+            len(shape) != 3 or not all(isinstance(v, int) and v > 0 for v in shape)
+            or declared_bytes(shape, 1) != dim)):
+        raise RunStoreError(f"checkpoint's image_shape {str(shape)[:60]} does not fit "
+                            f"input_dim {dim}")
+    try:
+        cls = get_method(blob["method"])
+        cfg = cls.Config.from_dict({**blob["config"], "device": device})
+    except ConfigError as e:
+        raise RunStoreError(f"checkpoint's config: {e}") from None
+    # the sizes come from the file: check them before anything is allocated
+    check_model_size(cls, cfg, dim, shape, error=RunStoreError)
     m = cls(cfg)
     m.build(blob["input_dim"], tuple(blob["image_shape"]) or None)
     m.load_state_dict(blob["state"])
@@ -256,7 +557,26 @@ class RunStore:
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
-        self.root.mkdir(parents=True, exist_ok=True)
+        if self.root.exists() and not self.root.is_dir():
+            raise RunStoreError(f"the runs folder {self.root} is a file, not a folder; choose "
+                                "another folder")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunStoreError(f"the runs folder {self.root} cannot be created "
+                                f"({e.strerror or e}); choose another folder") from None
+
+    def check_writable(self) -> None:
+        """RunStoreError unless a run folder can be written here (tried, not guessed: the
+        permission bits do not tell for root, read-only mounts or full disks)."""
+        import tempfile
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=self.root)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise RunStoreError(f"the runs folder {self.root} cannot be written "
+                                f"({e.strerror or e}); choose another folder") from None
 
     def path_of(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id) or ".." in run_id:
@@ -279,16 +599,66 @@ class RunStore:
         """Run ids, newest first."""
         if not self.root.is_dir():
             return []
-        found = [p.name for p in self.root.iterdir()
-                 if p.is_dir() and RUN_ID_RE.match(p.name) and (p / "config.json").exists()]
-        return sorted(found, key=lambda i: (self.root / i / "config.json").stat().st_mtime, reverse=True)
+        found = {}
+        for p in self.root.iterdir():
+            if not RUN_ID_RE.match(p.name) or p.is_symlink() or not p.is_dir():
+                continue
+            try:  # lstat: a config.json that is a link or a folder still lists (as damaged)
+                found[p.name] = (p / "config.json").lstat().st_mtime
+            except OSError:
+                continue
+        return sorted(found, key=found.get, reverse=True)
 
     def list(self) -> list[dict]:
         return [RunDir(self.root / i).summary() for i in self.ids()]
 
+    def remove_stale_temps(self, min_age: float = 60.0) -> list[Path]:
+        """Remove temporary files that killed writes left behind; returns what was removed.
+
+        Only in runs whose writer is gone (not active with a live pid), and only files older
+        than ``min_age`` seconds, so that another process still writing is never disturbed."""
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        now = time.time()
+
+        def old(p: Path) -> bool:
+            try:
+                return now - p.lstat().st_mtime >= min_age
+            except OSError:
+                return False
+
+        def rm(p: Path) -> None:
+            try:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+
+        for p in self.root.iterdir():
+            if p.name.startswith((".import-", ".tmp-")) and old(p):
+                rm(p)
+            elif RUN_ID_RE.match(p.name) and p.is_dir() and not p.is_symlink():
+                rd = RunDir(p)
+                st = rd.read_status(raw=True)
+                if st.get("state") in ACTIVE_STATES and _pid_alive(st.get("pid")):
+                    continue
+                for folder in (p, p / "snapshots"):
+                    if not folder.is_dir():
+                        continue
+                    for q in folder.iterdir():
+                        if TEMP_RE.match(q.name) and old(q):
+                            rm(q)
+        return removed
+
     def delete(self, run_id: str) -> None:
         path = self.path_of(run_id)
-        if path.is_dir():
+        if path.is_symlink():
+            path.unlink()
+        elif path.is_dir():
             shutil.rmtree(path)
 
     def update_config(self, run_id: str, **fields) -> None:

@@ -6,7 +6,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from dcviz.methods.base import Snapshot
-from dcviz.runs.store import RunDir
+from dcviz.runs.store import RunDir, RunStoreError
 
 
 class RunView:
@@ -19,8 +19,14 @@ class RunView:
     def __init__(self, rd: RunDir):
         self.rd = rd
         self.run_id = rd.run_id
+        # A damaged run folder is refused here, with the reason, rather than by a view halfway
+        # through drawing a page.
+        problem = rd.check()
+        if problem:
+            raise RunStoreError(problem)
         self.config = rd.read_config()
         self.method_id: str = self.config["method"]
+        self.data_problem: str | None = None  # why the run's data cannot be shown, if so
         self._snapshot = lru_cache(maxsize=64)(self.rd.load_snapshot)
 
     @property
@@ -53,9 +59,17 @@ class RunView:
         """The run's data set, loaded again from its spec (None if it cannot be loaded here)."""
         from dcviz import data as D
         try:
-            return D.load(self.config["data"])
-        except Exception:  # noqa: BLE001 - an imported run may name a file that is not here
+            ds = D.load(self.config["data"])
+        except Exception as e:  # noqa: BLE001 - an imported run may name a file that is not here
+            self.data_problem = f"the run's data cannot be loaded here ({str(e)[:300]})"
             return None
+        sub = self.subsample
+        if sub.size and int(sub.max()) >= ds.n:
+            # the points the run followed are not in this data set: it is not the run's data
+            self.data_problem = (f"the run follows point {int(sub.max())}, but its data set "
+                                 f"loads here with {ds.n} points")
+            return None
+        return ds
 
     @cached_property
     def labels_sub(self) -> np.ndarray | None:

@@ -1,0 +1,116 @@
+"""Reading what a file declares before believing it: NumPy headers, byte budgets, regular files.
+
+Every loader in dcviz (user files, run folders, archives) asks these helpers first, so that a
+header that declares a huge shape is refused before anything is allocated, and a FIFO or a
+device is never opened (opening a FIFO for reading blocks until someone writes to it).
+
+Nothing here imports the data registry or torch: the run store uses it too.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import numpy.lib.format as npf
+
+#: the most bytes one loaded data set (or one array of a run folder) may take in memory;
+#: ``DCVIZ_MAX_DATA_MB`` overrides it
+DEFAULT_MAX_BYTES = 4 << 30
+
+
+def byte_budget() -> int:
+    """The byte budget for one data set: ``DCVIZ_MAX_DATA_MB`` or 4 GiB, and at most half of
+    the machine's memory where that can be read."""
+    env = os.environ.get("DCVIZ_MAX_DATA_MB", "").strip()
+    budget = int(float(env) * (1 << 20)) if env else DEFAULT_MAX_BYTES
+    total = physical_memory()
+    return min(budget, total // 2) if total else budget
+
+
+def physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def mib(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def declared_bytes(shape, itemsize: int) -> int:
+    """Bytes that an array of this shape needs, in Python ints (no int64 wrap-around)."""
+    total = int(itemsize)
+    for s in shape:
+        total *= int(s)
+    return total
+
+
+def is_regular_file(path: Path) -> bool:
+    """True for a regular file (after following links); False for FIFOs, devices, sockets,
+    folders and missing paths. Opening a FIFO would block, so loaders ask this first."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+class HeaderError(ValueError):
+    """A .npy header that cannot be read (the message says why)."""
+
+
+def read_npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from the header of an open .npy stream, without reading its data."""
+    try:
+        version = npf.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = npf.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = npf.read_array_header_2_0(f)
+        else:  # 3.0 (utf-8 field names): numpy only offers the private reader
+            shape, _, dtype = npf._read_array_header(f, version)  # noqa: SLF001
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as e:
+        raise HeaderError(f"its NumPy header cannot be read ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+    return tuple(int(s) for s in shape), np.dtype(dtype)
+
+
+def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Every array's (shape, dtype) in a .npy (key ``""``) or .npz file, headers only.
+
+    Raises HeaderError for a file that is neither, or whose headers are damaged."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+        f.seek(0)
+        if head.startswith(b"\x93NUMPY"):
+            return {"": read_npy_header(f)}
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise HeaderError("it is neither a .npy nor a .npz file")
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as f:
+                    out[info.filename[:-4]] = read_npy_header(f)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
+        raise HeaderError(f"its zip structure is damaged ({type(e).__name__}: {e})") from None
+    return out
+
+
+def check_budget(shape, dtype: np.dtype, budget: int | None = None, *, what: str) -> int:
+    """The bytes an array declares; ValueError (caller rewords it) when over budget."""
+    budget = byte_budget() if budget is None else budget
+    n = declared_bytes(shape, np.dtype(dtype).itemsize)
+    if n > budget:
+        raise OverBudget(f"{what} declares shape {' x '.join(map(str, shape)) or '()'} of "
+                         f"{np.dtype(dtype)} ({mib(n)}), more than the {mib(budget)} budget")
+    return n
+
+
+class OverBudget(ValueError):
+    """A declared size larger than the byte budget."""
