@@ -1,15 +1,15 @@
 """Streamlit widgets for one run: export downloads and run management (rename, tags, delete with
 a confirmation, re-run). Used on Explore's Run tab and on the Checkpoints page.
 
-Thin: the work is in :mod:`dcviz.archive` (zip, CSV, NPZ) and :mod:`dcviz.manage`.
+Thin: the work is in :mod:`dcviz.runs.archive` (zip, CSV, NPZ) and :mod:`dcviz.runs.manage`.
 """
 from __future__ import annotations
 
 import streamlit as st
 
 import app_common as C
-from dcviz import archive as X
-from dcviz import manage as G
+from dcviz.runs import archive as X
+from dcviz.runs import manage as G
 from dcviz.runs import RunStoreError
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from dcviz import data as D  # noqa: E402
-from dcviz.methods.base import get_method  # noqa: E402
+from dcviz.methods import get_method  # noqa: E402
 from dcviz.nets import set_seed  # noqa: E402
 from dcviz.runs import RunStore, create_run, execute, prepare  # noqa: E402
 from dcviz.runs.view import RunView  # noqa: E402

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from dcviz import data as D  # noqa: E402
-from dcviz.methods.base import REGISTRY, get_method  # noqa: E402
+from dcviz.methods import REGISTRY, get_method  # noqa: E402
 from dcviz.runs import RunStore, create_run, execute, prepare  # noqa: E402
 
 # Shorter schedules than quick, so that the whole check takes a minute or two.

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from dcviz.data import DataError, Dataset
-from dcviz.methods.base import Context, choose_subsample, get_method
+from dcviz.methods import get_method
+from dcviz.methods.base import Context, choose_subsample
 from dcviz.nets import set_seed
 
 

@@ -18,7 +18,7 @@ import streamlit as st
 import app_common as C
 import run_actions as R
 from dcviz import appstate as A
-from dcviz import archive as X
+from dcviz.runs import archive as X
 from dcviz import inference as I
 from dcviz.runs import RunStoreError
 from dcviz.viz import compare as V

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from dcviz.archive import (ArchiveError, archive_members, data_withheld, embeddings_csv,
+from dcviz.runs.archive import (ArchiveError, archive_members, data_withheld, embeddings_csv,
                            embeddings_npz, export_zip, import_archive, import_run_folder)
 from dcviz.runs import RunStore
 from dcviz.runs.view import RunView

@@ -9,7 +9,8 @@ import torch
 
 from dcviz import data as D
 from dcviz.gan_nets import conv_plan, make_gan_nets
-from dcviz.methods.base import ConfigError, Context, choose_subsample, get_method
+from dcviz.methods import get_method
+from dcviz.methods.base import ConfigError, Context, choose_subsample
 from dcviz.methods.gan import (assignment_entropy, classifier_loss, critic_loss, emd_estimate,
                                eta_schedule, generator_loss, gradient_penalty)
 from dcviz.nets import set_seed

@@ -12,7 +12,7 @@ import pytest
 
 from dcviz import data as D
 from dcviz import inference as I
-from dcviz.archive import export_zip, import_run_folder
+from dcviz.runs.archive import export_zip, import_run_folder
 from dcviz.projection import pca_2d
 from dcviz.runs import RunStore
 from pagekit import open_page, page_text

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from dcviz import manage as G
-from dcviz.archive import import_run_folder
+from dcviz.runs import manage as G
+from dcviz.runs.archive import import_run_folder
 from dcviz.runs import RunManager, RunStore
 from dcviz.runs.manager import LiveRun
 from pagekit import open_page, page_text

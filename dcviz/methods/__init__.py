@@ -6,11 +6,18 @@ import importlib
 import pkgutil
 
 from dcviz.methods.base import (REGISTRY, BaseConfig, ConfigError, Context, Method, RunStopped,
-                                Snapshot, get_method, param, register)
+                                Snapshot, param, register)
 
 for _info in pkgutil.iter_modules(__path__):
     if not _info.name.startswith("_") and _info.name != "base":
         importlib.import_module(f"{__name__}.{_info.name}")
+
+
+def get_method(method_id: str) -> type[Method]:
+    """The class registered under ``method_id`` (ConfigError, naming the known ids, if none)."""
+    if method_id not in REGISTRY:
+        raise ConfigError(f"unknown method {method_id!r}; available: {sorted(REGISTRY)}")
+    return REGISTRY[method_id]
 
 
 #: The run Home's big button launches: (method, data, preset). The one place outside a method's

@@ -324,9 +324,3 @@ class Method:
                         metrics={k: float(v) for k, v in m.items()},
                         extras=dict(extras or {}), progress=float(min(max(progress, 0.0), 1.0)))
 
-
-def get_method(method_id: str) -> type[Method]:
-    from dcviz import methods  # noqa: F401  (imports every method module, filling REGISTRY)
-    if method_id not in REGISTRY:
-        raise ConfigError(f"unknown method {method_id!r}; available: {sorted(REGISTRY)}")
-    return REGISTRY[method_id]

@@ -7,8 +7,9 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Callable
 
-from dcviz.methods.base import (ConfigError, Context, Method, RunStopped, choose_subsample, get_method,
-                               resolve_device)
+from dcviz.methods import get_method
+from dcviz.methods.base import (ConfigError, Context, Method, RunStopped, choose_subsample,
+                                resolve_device)
 from dcviz.nets import set_seed
 from dcviz.runs.store import RunDir, RunStore, check_model_size, new_run_id, package_versions
 

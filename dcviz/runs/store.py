@@ -351,7 +351,7 @@ class RunDir:
 
     def load_checkpoint(self, device: str = "cpu"):
         """Rebuild the trained method from checkpoint.pt (weights_only: no pickled code runs)."""
-        from dcviz.methods.base import get_method
+        from dcviz.methods import get_method
         path = self.path / "checkpoint.pt"
         if not path.exists():
             raise RunStoreError(f"run {self.run_id} has no checkpoint yet")
@@ -526,7 +526,7 @@ def check_model_size(cls, cfg, input_dim: int, image_shape, *, error=ValueError)
 
 
 def method_from_checkpoint(blob: dict, device: str = "cpu"):
-    from dcviz.methods.base import ConfigError, get_method
+    from dcviz.methods import ConfigError, get_method
     if not isinstance(blob, dict) or "method" not in blob or "state" not in blob:
         raise RunStoreError("checkpoint is not a dcviz checkpoint (no 'method'/'state')")
     if not isinstance(blob["method"], str) or not isinstance(blob.get("config"), dict):

@@ -6,7 +6,7 @@ Modules are discovered by name, so adding a lens means adding one file.
 import importlib
 import pkgutil
 
-from dcviz.viz.base import (LENSES, Lens, NoLivePanel, Option, Panel, get_lens, image_grid,
+from dcviz.viz.base import (LENSES, Lens, NoLivePanel, Option, Panel, image_grid,
                             register_lens)
 
 for _info in pkgutil.iter_modules(__path__):
@@ -14,6 +14,13 @@ for _info in pkgutil.iter_modules(__path__):
         _mod = importlib.import_module(f"{__name__}.{_info.name}")
         if isinstance(getattr(_mod, "LENS", None), Lens):
             register_lens(_mod.LENS)
+
+
+
+def get_lens(method_id: str) -> Lens | None:
+    """The lens registered for ``method_id``, or None when the method has none."""
+    return LENSES.get(method_id)
+
 
 __all__ = ["LENSES", "Lens", "NoLivePanel", "Option", "Panel", "get_lens", "image_grid",
            "register_lens"]

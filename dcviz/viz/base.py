@@ -89,11 +89,6 @@ def register_lens(lens: Lens) -> Lens:
     return lens
 
 
-def get_lens(method_id: str) -> Lens | None:
-    import dcviz.viz  # noqa: F401  (discovers every lens module)
-    return LENSES.get(method_id)
-
-
 def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
     """Tile (n, H, W) or (n, H, W, C) images in [0, 1] into one image, ``ncols`` per row.
 

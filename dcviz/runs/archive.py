@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dcviz.runs.manage import ManageError, data_withheld, parse_tags
 from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore, atomic_write_json, new_run_id
 
 if TYPE_CHECKING:
@@ -275,7 +276,7 @@ def _extract(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], dest: Pat
 
 def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
     """Check the unpacked run; returns (config, status). ArchiveError when anything is off."""
-    from dcviz.methods.base import ConfigError, get_method
+    from dcviz.methods import ConfigError, get_method
 
     try:
         cfg = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
@@ -490,7 +491,7 @@ def _number(value) -> float | None:
 def _imported_config(cfg: dict, run_id: str, now: float) -> dict:
     """config.json as the app will trust it: fresh id, display fields of safe types and text,
     file paths withheld. Fields that drive training (method, config, data) were validated."""
-    from dcviz.methods.base import get_method
+    from dcviz.methods import get_method
     cls = get_method(cfg["method"])
     original = cfg.get("run_id")
     out = dict(cfg)
@@ -562,18 +563,8 @@ def _withhold_paths(spec) -> dict:
                                  "imported runs never read paths named in their archive"}}
 
 
-def data_withheld(config: dict) -> str | None:
-    """A sentence for people when an imported run's data cannot be loaded here, else None."""
-    w = config.get("data_withheld")
-    if isinstance(w, dict):
-        return (f"This run was imported; {w.get('why', 'its data is not available here')}. Upload "
-                "the data file on the Checkpoints page to push it through the model.")
-    return None
-
-
 def _clean_tags(tags) -> list[str]:
-    """Tags of an archive that follow the app's own rules (dcviz.manage); others are dropped."""
-    from dcviz.manage import ManageError, parse_tags
+    """Tags of an archive that follow the app's own rules (runs.manage); others are dropped."""
     if not isinstance(tags, list):
         return []
     out = []

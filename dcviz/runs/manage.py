@@ -89,10 +89,18 @@ def delete(manager, run_id: str) -> None:
     getattr(manager, "live", {}).pop(run_id, None)
 
 
+def data_withheld(config: dict) -> str | None:
+    """A sentence for people when an imported run's data cannot be loaded here, else None."""
+    w = config.get("data_withheld")
+    if isinstance(w, dict):
+        return (f"This run was imported; {w.get('why', 'its data is not available here')}. Upload "
+                "the data file on the Checkpoints page to push it through the model.")
+    return None
+
+
 def rerun(manager, run_id: str) -> str:
     """Launch the run again with the same method, data, preset, config and seed; returns the
     new run id. ManageError when its data is not available here (an imported file-based run)."""
-    from dcviz.archive import data_withheld
     try:
         cfg = manager.store.open(run_id).read_config()
     except RunStoreError as e:
