@@ -377,9 +377,9 @@ def test_zip_with_symlink(data_home):
 
 
 def test_zip_too_large(data_home, monkeypatch):
-    from dcviz.data import upload
+    from dcviz.data import zips
 
-    monkeypatch.setattr(upload, "MAX_UNPACKED_BYTES", 1000)
+    monkeypatch.setattr(zips, "MAX_UNPACKED_BYTES", 1000)
     with pytest.raises(DataError, match="larger than"):
         save_upload("big.zip", _zip({"c/a.png": b"\0" * 5000}))
 

@@ -95,18 +95,8 @@ def test_the_graph_sees_imports_inside_functions(tmp_path):
     assert all(d in MODULES for deps in g.values() for d in deps)
 
 
-# Cycles still to break, each with the reason it waits; this list only shrinks.
-PENDING = {("dcviz.data.upload", "dcviz.data.registry"):
-           "save_upload validates by loading; it moves above the registry after issue 18's "
-           "rework of upload.py lands"}
-
-
 def test_no_module_imports_one_that_imports_it_back():
-    g = graph()
-    for a, b in PENDING:
-        assert b in g[a], f"{a} no longer imports {b}: drop it from PENDING"
-        g[a].discard(b)
-    cycle = find_cycle(g)
+    cycle = find_cycle(graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 

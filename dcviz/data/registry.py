@@ -541,7 +541,7 @@ def _load_path(spec: dict) -> Dataset:
         elif low.endswith((".csv", ".tsv")):
             raw = files.read_csv(path, spec.get("label_col"))
         elif low.endswith(".zip"):
-            from .upload import load_zip_path
+            from .zips import load_zip_path
 
             return load_zip_path(path, lambda folder: _load_path(
                 {**spec, "path": str(folder), "label": name}))

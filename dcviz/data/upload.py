@@ -1,10 +1,8 @@
-"""Files from the browser, and zip archives of image folders, unpacked safely.
+"""Files from the browser, stored by content and checked by loading them once.
 
 An upload is stored under ``data_dir()/uploads/<sha256[:16]><ext>``: the name comes from the
 content, never from the user's file name, of which only the extension is kept (from an
-allow-list). A zip is unpacked into ``uploads/<sha256[:16]>/`` with these rules: no absolute
-paths, no ``..``, no symlinks, no encrypted members, at most MAX_FILES members and
-MAX_UNPACKED_BYTES bytes in all (counted while writing, so a lying header does not help).
+allow-list). A zip is unpacked into ``uploads/<sha256[:16]>/`` by :mod:`.zips`, with its rules.
 """
 
 from __future__ import annotations
@@ -13,17 +11,15 @@ import hashlib
 import os
 import re
 import shutil
-import stat
 import tempfile
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .core import DataError, data_dir
-from .files import IDX_RE, JUNK_NAMES
+from .files import IDX_RE
+from .registry import load
+from .zips import reword, safe_extract
 
 MAX_UPLOAD_BYTES = 1 << 30          # 1 GiB
-MAX_UNPACKED_BYTES = 2 << 30        # 2 GiB
-MAX_FILES = 200_000
 UPLOAD_EXTS = (".npz", ".npy", ".csv", ".tsv", ".zip")
 
 
@@ -57,143 +53,12 @@ def _atomic_write(path: Path, content: bytes) -> None:
         raise
 
 
-def _skip_member(parts: tuple[str, ...]) -> bool:
-    return any(p.startswith(".") or p.lower() in JUNK_NAMES for p in parts)
-
-
-def safe_extract(zip_path: Path, dest: Path, *, max_bytes: int | None = None,
-                 max_files: int | None = None, label: str | None = None) -> Path:
-    """Unpack a zip into ``dest`` (created; must not exist yet) and return ``dest``.
-
-    Raises DataError for an unsafe or oversized archive; nothing is left behind then.
-    The limits default to MAX_UNPACKED_BYTES and MAX_FILES.
-    """
-    max_bytes = MAX_UNPACKED_BYTES if max_bytes is None else max_bytes
-    max_files = MAX_FILES if max_files is None else max_files
-    where = label or zip_path.name
-    try:
-        zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise DataError(f"{where}: not a valid zip archive ({e})") from None
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-unzip-", dir=dest.parent))
-    try:
-        with zf:
-            infos = zf.infolist()
-            if len(infos) > max_files:
-                raise DataError(f"{where}: the archive holds {len(infos)} entries; at most "
-                                f"{max_files} are accepted")
-            members = []
-            declared = 0
-            for info in infos:
-                name = info.filename
-                if "\x00" in name:
-                    raise DataError(f"{where}: an entry name holds a NUL byte; the archive is "
-                                    "not safe to unpack")
-                posix = name.replace("\\", "/")
-                parts = PurePosixPath(posix).parts
-                if (posix.startswith("/") or re.match(r"^[A-Za-z]:", posix)
-                        or ".." in parts):
-                    raise DataError(f"{where}: the entry {name!r} points outside the archive "
-                                    "(absolute path or '..'); it is not safe to unpack")
-                mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode):
-                    raise DataError(f"{where}: the entry {name!r} is a symbolic link; links "
-                                    "are not accepted")
-                if info.flag_bits & 0x1:
-                    raise DataError(f"{where}: the entry {name!r} is encrypted; upload an "
-                                    "archive without a password")
-                if _skip_member(parts) or not parts:
-                    continue
-                declared += info.file_size
-                if declared > max_bytes:
-                    raise DataError(f"{where}: unpacked, the archive would be larger than "
-                                    f"{max_bytes // (1 << 20)} MiB; upload a smaller one")
-                members.append((info, parts))
-            written = 0
-            root = tmp.resolve()
-            for info, parts in members:
-                target = tmp.joinpath(*parts)
-                if not target.resolve().is_relative_to(root):
-                    raise DataError(f"{where}: the entry {info.filename!r} points outside the "
-                                    "archive; it is not safe to unpack")
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    while True:
-                        chunk = src.read(1 << 20)
-                        if not chunk:
-                            break
-                        written += len(chunk)
-                        if written > max_bytes:
-                            raise DataError(f"{where}: unpacked, the archive is larger than "
-                                            f"{max_bytes // (1 << 20)} MiB; upload a smaller one")
-                        dst.write(chunk)
-        if dest.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-            return dest
-        os.replace(tmp, dest)
-        return dest
-    except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, OSError) as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(f"{where}: the zip archive is damaged or unsupported "
-                        f"({type(e).__name__}: {e})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def unpack_zip_path(path: Path) -> Path:
-    """Unpack a zip given by path into ``data_dir()/unzipped/<sha256[:16]>/`` (once)."""
-    dest = data_dir() / "unzipped" / file_digest(path)[:16]
-    if dest.is_dir():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return safe_extract(path, dest, label=path.name)
-
-
-def _reword(msg: str, folder: Path, label: str) -> str:
-    """A message about an unpacked copy, reworded to name the user's file instead."""
-    return (msg.replace(str(folder), label).replace(f"{folder.parent.name}/{folder.name}", label)
-            .replace(folder.name, label))
-
-
-def load_zip_path(path: Path, load_folder) -> "object":
-    """Unpack a zip given by path and load the folder with ``load_folder(folder)``.
-
-    Messages name the zip, never the unpack folder; a zip that does not load is not kept
-    unpacked (whatever the error), so refused inputs leave nothing on disk."""
-    fresh = not (data_dir() / "unzipped" / file_digest(path)[:16]).is_dir()
-    folder = unpack_zip_path(path)
-    try:
-        return load_folder(folder)
-    except DataError as e:
-        if fresh:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise DataError(_reword(str(e), folder, path.name)) from None
-    except BaseException:
-        if fresh:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
 def save_upload(filename: str, content: bytes) -> dict:
     """Validate and store an upload; returns the spec ``{"path": stored, "label": filename}``.
 
     The file is loaded once to check it; a DataError (with the user's file name in the
     message) is raised when it is not a usable data set, and nothing is kept then.
     """
-    from .registry import load
-
     label = re.split(r"[\\/]", str(filename))[-1].strip() or "upload"
     ext = upload_ext(label)
     content = bytes(content)
@@ -233,9 +98,9 @@ def save_upload(filename: str, content: bytes) -> dict:
             else:
                 created.unlink(missing_ok=True)
         if isinstance(e, DataError):
-            raise DataError(_reword(str(e), dest, label)) from None
+            raise DataError(reword(str(e), dest, label)) from None
         if isinstance(e, (MemoryError, OSError, ValueError, RecursionError)):
             raise DataError(f"{label}: cannot be loaded ({type(e).__name__}: "
-                            f"{_reword(str(e), dest, label)[:300]})") from None
+                            f"{reword(str(e), dest, label)[:300]})") from None
         raise
     return spec
