@@ -63,7 +63,7 @@ def validate_train(args):
     if args.device:
         config["device"] = args.device
     if "n_clusters" not in config and ds.y is not None and ds.n_classes and ds.n_classes >= 2:
-        config["n_clusters"] = ds.n_classes  # as the app's Train page does (appstate.guess_k)
+        config["n_clusters"] = ds.n_classes  # as the app's Train page does (dcviz.forms.guess_k)
     cls, cfg = prepare(args.method, ds, config, args.preset)
     return store, cls, cfg, ds
 

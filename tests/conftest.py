@@ -140,7 +140,7 @@ def stop_live_runs():
     """Stop every run a test started through the app (threads of the cached RunManagers)."""
     yield
     import sys
-    common = sys.modules.get("app_common")
+    common = sys.modules.get("ui.shared")
     if common is None:
         return
     for mgr in list(common.MANAGERS):

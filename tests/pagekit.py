@@ -13,16 +13,19 @@ PAGE_FILES = {"home": "pages/home.py", "train": "pages/train.py", "explore": "pa
               "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py"}
 
 
-def open_page(page: str = "home", *, run: str | None = None, tab: str | None = None,
-              timeout: float = 120, **state):
+def open_page(page: str = "home", *, run: str | None = None, runs: str | None = None,
+              tab: str | None = None, timeout: float = 120, **state):
     """An AppTest of app.py switched to ``page`` ("home", "train", "explore", ...), run once.
 
-    ``run`` opens that run in Explore (query parameter), ``tab`` picks Explore's tab; other
-    keyword arguments are put in session state before the first run."""
+    ``run`` and ``runs`` are the link's query parameters (``?run=``: Explore and Checkpoints,
+    ``?runs=``: Compare), ``tab`` picks Explore's tab; other keyword arguments are put in session
+    state before the first run."""
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(APP, default_timeout=timeout)
     if run is not None:
         at.query_params["run"] = run
+    if runs is not None:
+        at.query_params["runs"] = runs
     if tab is not None:
         state["explore_tab"] = tab
     for k, v in state.items():

@@ -382,6 +382,6 @@ def test_display_fields_of_an_archive_are_defanged(tiny_run, store):
     assert c["method_title"] == "AE + k-means"  # from the installed method, not the archive
     assert isinstance(c["created"], float) and c["tags"] == ["ok"] and c["n_samples"] is None
     assert st["state"] == "interrupted" and st["metrics"] == {"acc": 0.5} and "seconds" not in st
-    from dcviz.appstate import run_label, run_table
+    from dcviz.runs.labels import run_label, run_table
     row = rd.summary()
     assert "nice" in run_label(row) and run_table([row])[0]["NMI"] is None  # the lists show it

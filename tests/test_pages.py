@@ -100,20 +100,20 @@ def test_explore_umap_is_computed_in_the_background(tiny_store, tiny_run, monkey
     whose first call compiles for minutes; tests/test_views.py has the real one.)"""
     import threading
 
-    import app_common
+    from ui import shared
     release = threading.Event()
 
     def slow_stand_in(latent, seed=0, init=None):
         release.wait(30)
         return np.column_stack([latent[:, 0], latent[:, 1]])
 
-    worker = app_common.umap_worker()
+    worker = shared.umap_worker()
     monkeypatch.setattr(worker, "compute", slow_stand_in)
     at = open_page("explore", run=tiny_run.run_id, explore_index=2)
     at.button_group(key="explore_projection").set_value("UMAP").run()
     assert_clean(at)
     assert "Computing UMAP" in page_text(at)
-    key = (app_common.runs_root(), tiny_run.run_id, 2)
+    key = (shared.runs_root(), tiny_run.run_id, 2)
     assert worker.status(key) in ("queued", "running")
     release.set()
     assert worker.wait(key, timeout=30) == "done"
@@ -232,16 +232,16 @@ def test_bad_config_shows_error_and_keeps_the_form(runs_dir, tmp_path, monkeypat
     next(b for b in at.button if b.label == "Launch").click().run()
     assert_clean(at)
     errors = [e.value for e in at.error]
-    assert any("n_clusters=10" in e and "larger" in e for e in errors), errors
+    assert any("clusters=10" in e and "larger" in e for e in errors), errors
     assert _cfg_widget(at, method, "n_clusters").value == 10
-    from app_common import manager
+    from ui.shared import manager
     assert manager().store.ids() == []  # nothing was written
 
 
 def test_value_outside_the_widget_range_never_reaches_a_run(runs_dir):
     """The form's bounds come from the config's hints; Streamlit refuses a value outside them,
     so k = 1 cannot be launched (the config's own check would refuse it too)."""
-    from app_common import manager
+    from ui.shared import manager
     at = open_page("train")
     method = at.sidebar.selectbox(key="train_method").value
     _cfg_widget(at, method, "n_clusters").set_value(1)
@@ -253,7 +253,7 @@ def test_value_outside_the_widget_range_never_reaches_a_run(runs_dir):
 
 
 def test_launch_from_train_and_see_the_run(runs_dir):
-    from app_common import manager
+    from ui.shared import manager
     at = open_page("train")
     at.sidebar.selectbox(key="train_method").set_value("ae-kmeans").run()
     _cfg_widget(at, "ae-kmeans", "pretrain_epochs").set_value(2)
@@ -273,15 +273,14 @@ def test_launch_from_train_and_see_the_run(runs_dir):
 
 
 def test_home_default_button_launches_and_focuses(runs_dir):
-    from app_common import manager
-    from dcviz import appstate as A
-    from dcviz.methods import list_methods
+    from ui.shared import manager
+    from dcviz.methods import default_run
     at = open_page("home")
     at.button(key="home_default").click().run()
     assert_clean(at)
     ids = manager().store.ids()
     assert len(ids) == 1
-    method, data, preset = A.default_run([m["id"] for m in list_methods()])
+    method, data, preset = default_run()
     cfg = manager().open(ids[0]).read_config()
     assert (cfg["method"], cfg["data_name"], cfg["preset"]) == (method, data, preset)
     assert at.session_state["train_focus"] == ids[0]
@@ -291,8 +290,7 @@ def test_home_default_button_launches_and_focuses(runs_dir):
 
 @pytest.mark.parametrize("method", ["gan", "mlc"])
 def test_try_it_sets_k_from_the_data(runs_dir, method):
-    from app_common import manager
-    from dcviz import appstate as A
+    from ui.shared import manager
     from dcviz.methods import REGISTRY
     if method not in REGISTRY:
         pytest.skip(f"{method} is not installed")
@@ -300,9 +298,9 @@ def test_try_it_sets_k_from_the_data(runs_dir, method):
     at.button(key=f"home_try_{method}").click().run()
     assert_clean(at)
     cfg = manager().open(manager().store.ids()[0]).read_config()
-    assert cfg["method"] == method and cfg["data_name"] == A.TRY_IT[method]
+    assert cfg["method"] == method and cfg["data_name"] == REGISTRY[method].try_it
     from dcviz import data as D
-    assert cfg["config"]["n_clusters"] == D.load(A.TRY_IT[method]).n_classes
+    assert cfg["config"]["n_clusters"] == D.load(REGISTRY[method].try_it).n_classes
     manager().stop(cfg["run_id"])
 
 
@@ -360,7 +358,7 @@ def test_a_broken_lens_is_a_warning_not_a_crash(tiny_store, tiny_run, monkeypatc
 
 
 def test_pause_resume_stop_buttons(runs_dir):
-    from app_common import manager
+    from ui.shared import manager
     mgr = manager()
     run_id = mgr.launch("ae-kmeans", "digits", {"pretrain_epochs": 500, "snapshot_every": 1,
                                                 "subsample": 300}, "quick")

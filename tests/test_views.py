@@ -8,9 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dcviz import appstate as A
 from dcviz import projection as P
-from dcviz.methods import ConfigError, REGISTRY, get_method, list_methods
 from dcviz.viz import common as V
 
 
@@ -250,116 +248,6 @@ def test_progress_text_and_numbers():
     assert "%" not in V.progress_text("done", ROWS[0], 1, 1.0)
     assert V.format_number(None) == "–" and V.format_number(float("nan")) == "–"
     assert V.format_number(1e-5) == "1.000e-05" and V.format_number(0.5) == "0.5"
-
-
-# =========================================================================== page logic
-
-def test_every_registered_method_gets_a_complete_form():
-    """The Train form is generated for any method: help on every field, defaults inside the
-    widget bounds, and the unchanged form gives back exactly the preset's config."""
-    assert list_methods(), "no method registered"
-    for m in list_methods():
-        cls = get_method(m["id"])
-        for preset in cls.Config.presets:
-            specs = A.widget_specs(cls.Config, preset)
-            assert [s.name for s in specs] == [f["name"] for f in cls.Config.fields_info()]
-            for s in specs:
-                assert s.help.strip(), f"{m['id']}.{s.name} has no help text"
-                assert s.kind in ("int", "float", "bool", "select", "text", "list", "json")
-                if s.min is not None:
-                    assert s.default >= s.min
-                if s.max is not None:
-                    assert s.default <= s.max
-                if s.kind == "select":
-                    assert s.default in s.choices
-            values = A.read_form(specs, {s.name: s.initial() for s in specs})
-            assert cls.Config.from_dict(values) == cls.Config.from_preset(preset), m["id"]
-
-
-def test_form_overrides_and_bad_values():
-    cls = get_method("ae-kmeans")
-    specs = A.widget_specs(cls.Config, "quick", {"n_clusters": 4})
-    assert next(s for s in specs if s.name == "n_clusters").default == 4
-    with pytest.raises(ConfigError):
-        A.widget_specs(cls.Config, "no-such-preset")
-    lst = A.WidgetSpec("dims", "dims", "list", [500, 500, 2000], "hidden sizes")
-    assert A.read_form([lst], {"dims": "100, 200;300"}) == {"dims": [100, 200, 300]}
-    with pytest.raises(ConfigError, match="comma-separated"):
-        A.read_form([lst], {"dims": "100, lots"})
-    js = A.WidgetSpec("opts", "opts", "json", {"a": 1}, "options")
-    with pytest.raises(ConfigError):
-        A.read_form([js], {"opts": "{not json"})
-    num = A.WidgetSpec("k", "k", "int", 3, "k")
-    with pytest.raises(ConfigError):
-        A.read_form([num], {"k": 2.5})
-
-
-def test_widget_bounds_never_exclude_the_default():
-    assert A._bounds(5, 0, 10, int) == (0, 10)
-    assert A._bounds(50, 0, 10, int) == (0, None)
-    assert A._bounds(-1, 0, 10, int) == (None, 10)
-
-
-def test_default_run_and_cards():
-    assert A.default_run(["dekm", "ae-kmeans"]) == ("dekm", "digits", "quick")
-    assert A.default_run(["ae-kmeans"]) == ("ae-kmeans", "digits", "quick")
-    assert A.default_run([]) is None
-    assert [c.id for c in A.CARDS] == ["dekm", "dcrl", "mlc", "gan", "acedec"]
-    assert set(A.TRY_IT) == {c.id for c in A.CARDS}
-
-
-def test_live_panel_choice():
-    from dcviz.viz import Panel
-    panels = [Panel("Fig. 1: embedding"), Panel("Eigenvalue spectrum of S_w per iteration"),
-              Panel("Y = V·h coordinates")]
-    assert A.pick_live_panel("dekm", panels).title.startswith("Eigenvalue spectrum")
-    assert A.pick_live_panel("dekm", panels, live=2).title.startswith("Y =")
-    assert A.pick_live_panel("dekm", panels, live="Fig. 1: embedding") is panels[0]
-    assert A.pick_live_panel("some-method", panels) is panels[0]
-    assert A.pick_live_panel("dekm", []) is None
-
-
-def test_data_choices_from_the_registry():
-    from dcviz import data as D
-    entries = D.list_datasets()
-    groups = A.data_groups(entries)
-    assert "digits" in [d["id"] for d in groups["built-in"]]
-    assert {"mnist", "usps"} <= {d["id"] for d in groups["download"]}
-    for cid, data in A.TRY_IT.items():
-        assert data in {d["id"] for d in entries}, f"{cid}'s data set {data} is not registered"
-    blobs8 = next(d for d in entries if d["id"] == "blobs8")
-    specs = A.data_option_specs(blobs8)
-    assert {"n_samples", "std"} <= {s.name for s in specs}
-    assert A.data_spec("blobs8", {s.name: s.default for s in specs}, blobs8) == "blobs8"
-    assert A.data_spec("blobs8", {"n_samples": 400}, blobs8) == {"name": "blobs8", "n_samples": 400}
-    assert A.guess_k(D.load("blobs8")) == 8
-
-
-def test_run_rows_and_picking():
-    rows = [{"run_id": "b", "method": "dekm", "data": "digits", "state": "done", "created": time.time(),
-             "snapshots": 12, "metrics": {"acc": 0.81234, "nmi": 0.8}, "seconds": 75.0, "name": ""},
-            {"run_id": "a", "method": "dcrl", "data": "manifolds", "state": "failed", "created": 0,
-             "snapshots": 0, "metrics": {}, "seconds": None, "name": "try 1"}]
-    label = A.run_label(rows[0])
-    assert "dekm on digits" in label and "NMI 0.800" in label and label.endswith("b")
-    assert "failed" in A.run_label(rows[1]) and A.run_label(rows[1]).endswith("try 1")
-    table = A.run_table(rows)
-    assert table[0]["ACC"] == 0.812 and table[0]["time"] == "1 min 15 s" and table[1]["NMI"] is None
-    assert A.pick_run("a", ["b", "a"]) == "a"
-    assert A.pick_run("zzz", ["b", "a"]) == "b"
-    assert A.pick_run(None, []) is None
-    assert A.snapshot_label({"epoch": 4, "stage": "pretrain"}, 2, 9) == "snapshot 3 of 9 · epoch 4 · pretrain"
-
-
-def test_upscale_and_run_files(tiny_run):
-    img = np.arange(64, dtype=np.float32).reshape(8, 8) / 63
-    big = A.upscale(img, 112)
-    assert big.shape == (112, 112) and big[13, 13] == img[0, 0] and big[-1, -1] == img[-1, -1]
-    rgb = A.upscale(np.ones((4, 6, 3)) * 2, 60)
-    assert rgb.shape == (40, 60, 3) and rgb.max() == 1.0
-    files = {f["file"]: f for f in A.run_files(tiny_run.rd.path)}
-    assert {"config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "snapshots/"} <= set(files)
-    assert files["snapshots/"]["what"] == "5 files"
 
 
 def test_views_on_a_real_run(tiny_run):

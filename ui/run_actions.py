@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-import app_common as C
+from dcviz.plaintext import error_text, md
 from dcviz.runs import archive as X
 from dcviz.runs import manage as G
+from ui import nav
+from ui.shared import forget_view, manager, projections, runs_root
 from dcviz.runs import RunStoreError
 
 
@@ -43,13 +45,13 @@ def export_buttons(view, index: int | None, key: str) -> None:
 def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
     """Rename, tag, re-run and delete one run (the delete asks for a confirmation)."""
     deleted_notice()
-    mgr = C.manager()
+    mgr = manager()
     store = mgr.store
     run_id = view.run_id
     try:
         cfg = store.open(run_id).read_config()
     except RunStoreError:
-        st.warning(f"Run {run_id} is no longer in the run store.")
+        st.warning(f"Run {md(run_id)} is no longer in the run store.")
         return
     with st.form(f"{key}:form", border=False):
         c1, c2 = st.columns(2)
@@ -68,9 +70,9 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
             G.rename(store, run_id, name)
             G.set_tags(store, run_id, tags)
         except (G.ManageError, RunStoreError) as e:
-            st.error(f"Not saved: {e}")
+            st.error(f"Not saved: {md(error_text(e))}")
         else:
-            C.forget_view(run_id)
+            forget_view(run_id)
             st.session_state[f"{key}:flash"] = "Saved."
             st.rerun(scope="app")
     flash = st.session_state.pop(f"{key}:flash", None)
@@ -85,9 +87,9 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
         try:
             new_id = G.rerun(mgr, run_id)
         except Exception as e:  # noqa: BLE001 - DataError, ConfigError, ManageError: say why
-            st.error(f"Could not re-run: {C.error_text(e)}")
+            st.error(f"Could not re-run: {md(error_text(e))}")
         else:
-            C.watch_in_train(new_id)
+            nav.watch_in_train(new_id)
 
     confirm_key = f"{key}:confirm_delete"
     why_not = G.can_delete(mgr, run_id)
@@ -100,7 +102,7 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
             st.rerun(scope="app")
         return
     label = cfg.get("name") or f"{cfg.get('method', '?')} on {cfg.get('data_name', '?')}"
-    st.warning(f"Delete **{label}** (`{run_id}`), its {view.count} snapshots and its checkpoint? "
+    st.warning(f"Delete **{md(label)}** ({md(run_id)}), its {view.count} snapshots and its checkpoint? "
                "This cannot be undone; download its archive above first if you may need it.")
     d1, d2 = st.columns(2)
     if d1.button("Yes, delete it", key=f"{key}:delete_yes", type="primary",
@@ -109,11 +111,11 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
         try:
             G.delete(mgr, run_id)
         except (G.ManageError, RunStoreError) as e:
-            st.error(str(e))
+            st.error(md(error_text(e)))
             return
-        C.forget_view(run_id)
+        forget_view(run_id)
         try:
-            C.projections().forget((C.runs_root(), run_id))
+            projections().forget((runs_root(), run_id))
         except Exception:  # noqa: BLE001 - a cache miss is fine
             pass
         for k in ("explore_run", "checkpoints_run"):
@@ -134,4 +136,4 @@ def deleted_notice() -> None:
     """Say once that a run was deleted (call near the top of a page)."""
     label = st.session_state.pop("_run_actions_deleted", None)
     if label:
-        st.toast(f"Deleted {label}.", icon=":material/delete:")
+        st.toast(f"Deleted {md(label)}.", icon=":material/delete:")

@@ -1,0 +1,246 @@
+"""Form fields without a browser: one :class:`Field` type for a method's config, a data set's
+options and a lens's options, and the way back from widget values to config values.
+
+The UI kit (ui/fields.py) draws a Field as the matching Streamlit widget; everything that can be
+decided without one lives here, so it is tested with plain pytest.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from dcviz.methods.base import ConfigError
+
+
+@dataclass
+class Field:
+    """One form field. ``kind`` picks the widget: int, float, bool, select, text, list (a
+    comma-separated list), json (a JSON object)."""
+
+    name: str
+    label: str
+    kind: str
+    default: Any
+    help: str
+    advanced: bool = False
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: list | None = None
+    format: str | None = None
+    slider: bool = False            # an int with both bounds, drawn as a slider
+    labels: dict | None = None      # what a select shows for each choice (default: the choice)
+
+    def initial(self) -> Any:
+        """The widget's starting value (lists and dicts as text)."""
+        if self.kind == "list":
+            return ", ".join(str(v) for v in self.default)
+        if self.kind == "json":
+            return json.dumps(self.default)
+        return self.default
+
+    def show(self, choice) -> str:
+        """A select's text for one choice."""
+        if self.labels and choice in self.labels:
+            return self.labels[choice]
+        return str(choice)
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+# --------------------------------------------------------------------------- a method's config
+
+def config_fields(config_cls, preset: str = "quick", overrides: dict | None = None) -> list[Field]:
+    """One field per field of ``config_cls`` (a BaseConfig subclass), with the preset's values
+    (and ``overrides``, e.g. k from the data set) as defaults."""
+    presets = getattr(config_cls, "presets", {}) or {}
+    if preset not in presets:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(presets)}")
+    values = {**presets[preset], **(overrides or {})}
+    return [_config_field(info, values.get(info["name"], info["default"]))
+            for info in config_cls.fields_info()]
+
+
+def _config_field(info: dict, default) -> Field:
+    name = info["name"]
+    help_text = info.get("help") or f"{_label(name)} (no description given)"
+    lo, hi, step, choices = info.get("min"), info.get("max"), info.get("step"), info.get("choices")
+    f = Field(name=name, label=info.get("label") or _label(name), kind="text", default=default,
+              help=help_text, advanced=bool(info.get("advanced")))
+    if choices:
+        f.kind, f.choices = "select", list(choices)
+        if default not in f.choices:
+            f.choices = [default] + f.choices
+    elif isinstance(default, bool):
+        f.kind = "bool"
+    elif isinstance(default, int):
+        f.kind, f.step = "int", int(step) if step else 1
+        f.min, f.max = _bounds(default, lo, hi, int)
+    elif isinstance(default, float):
+        f.kind = "float"
+        f.min, f.max = _bounds(default, lo, hi, float)
+        small = default != 0 and abs(default) < 1e-2
+        f.format = "%.2e" if (info.get("log") or small) else "%.4f"
+        # One step moves the leading digit (a log-scaled field: the whole decade).
+        f.step = float(step) if step else _float_step(default, 0 if info.get("log") else 1)
+    elif isinstance(default, (list, tuple)):
+        f.kind = "list"
+        f.help += " (a comma-separated list)"
+    elif isinstance(default, dict):
+        f.kind = "json"
+        f.help += " (a JSON object)"
+    return f
+
+
+def _bounds(default, lo, hi, cast):
+    """Widget bounds that never exclude the default (Streamlit refuses such a widget; the
+    config's own validation still reports a bad value)."""
+    lo = cast(lo) if lo is not None and default >= lo else None
+    hi = cast(hi) if hi is not None and default <= hi else None
+    if lo is not None and hi is not None and lo > hi:
+        return None, None
+    return lo, hi
+
+
+def _float_step(v: float, below: int = 1) -> float:
+    return float(10 ** (math.floor(math.log10(abs(v))) - below)) if v else 0.01
+
+
+# --------------------------------------------------------------------------- a data set's options
+
+def data_option_fields(entry: dict) -> list[Field]:
+    """Fields for a data set's own options (sizes, noise...), from list_datasets()."""
+    fields = []
+    for name, o in (entry.get("options") or {}).items():
+        kind, default, help_text = o.get("kind"), o.get("default"), o.get("help", "")
+        if name == "n":
+            continue  # the method's subsample and the data set's size cover it
+        if kind == "int" and default is not None:
+            lo, hi = _bounds(default, o.get("min"), o.get("max"), int)
+            label = "data seed" if name == "seed" else _label(name)
+            fields.append(Field(name, label, "int", int(default), help_text, min=lo, max=hi, step=1))
+        elif kind == "float" and default is not None:
+            lo, hi = _bounds(default, o.get("min"), o.get("max"), float)
+            fields.append(Field(name, _label(name), "float", float(default), help_text, min=lo,
+                                max=hi, step=_float_step(default), format="%.4f"))
+        elif kind == "choice" and o.get("choices"):
+            fields.append(Field(name, _label(name), "select", default, help_text,
+                                choices=list(o["choices"])))
+    return fields
+
+
+# --------------------------------------------------------------------------- a lens's options
+
+def lens_option_fields(options, runs: Sequence[dict] = (), run_label=str) -> list[Field]:
+    """Fields for a lens's Options. A "run" option offers the given runs (labelled with
+    ``run_label``) and None; an int with both bounds is a slider."""
+    fields = []
+    for o in options:
+        help_text = o.help or o.label
+        if o.kind == "toggle":
+            fields.append(Field(o.name, o.label, "bool", bool(o.default), help_text))
+        elif o.kind == "int":
+            default = int(o.default if o.default is not None else (o.min or 0))
+            slider = o.min is not None and o.max is not None and o.min < o.max
+            if slider:
+                default = min(max(default, o.min), o.max)
+            fields.append(Field(o.name, o.label, "int", default, help_text, min=o.min, max=o.max,
+                                step=1, slider=slider))
+        elif o.kind == "run":
+            labels = {None: "(none)", **{r["run_id"]: run_label(r) for r in runs}}
+            fields.append(Field(o.name, o.label, "select", None, help_text,
+                                choices=list(labels), labels=labels))
+        elif o.choices:
+            choices = list(o.choices)
+            default = o.default if o.default in choices else choices[0]
+            fields.append(Field(o.name, o.label, "select", default, help_text, choices=choices))
+    return fields
+
+
+# --------------------------------------------------------------------------- reading a form back
+
+def read_form(fields: Sequence[Field], values: dict) -> dict:
+    """Turn widget values back into config values; ConfigError for text that does not parse.
+
+    Only fields present in ``values`` are returned. The config's ``from_dict`` does the type
+    coercion and range checks after this."""
+    out = {}
+    for f in fields:
+        if f.name not in values:
+            continue
+        v = values[f.name]
+        if f.kind == "list":
+            out[f.name] = _parse_list(f, v)
+        elif f.kind == "json":
+            try:
+                out[f.name] = json.loads(v) if isinstance(v, str) else v
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{f.name}: not valid JSON ({e.msg})") from None
+        elif f.kind == "int" and isinstance(v, float):
+            if not v.is_integer():
+                raise ConfigError(f"{f.name} must be a whole number, got {v}")
+            out[f.name] = int(v)
+        else:
+            out[f.name] = v
+    return out
+
+
+def _parse_list(f: Field, text) -> list:
+    if isinstance(text, (list, tuple)):
+        return list(text)
+    items = [t.strip() for t in str(text).replace(";", ",").split(",") if t.strip()]
+    proto = f.default[0] if f.default else None
+    out = []
+    for t in items:
+        try:
+            if isinstance(proto, bool):
+                out.append(t.lower() in ("1", "true", "yes", "on"))
+            elif isinstance(proto, int):
+                out.append(int(t))
+            elif isinstance(proto, float):
+                out.append(float(t))
+            else:
+                try:
+                    out.append(json.loads(t))
+                except json.JSONDecodeError:
+                    out.append(t)
+        except ValueError:
+            raise ConfigError(f"{f.name}: {t!r} is not a {type(proto).__name__}; write a "
+                              f"comma-separated list like {f.initial()!r}") from None
+    return out
+
+
+def changed_values(fields: Sequence[Field], config: dict) -> dict:
+    """Fields whose value differs from the field's default (for a short run summary)."""
+    return {f.name: config[f.name] for f in fields if f.name in config and config[f.name] != f.default}
+
+
+# --------------------------------------------------------------------------- data choices
+
+DATA_KINDS = {"built-in": "Built in", "synthetic": "Synthetic (from the papers)",
+              "download": "Download (cached after the first time)"}
+
+
+def data_groups(datasets: Sequence[dict]) -> dict[str, list[dict]]:
+    """list_datasets() entries grouped by kind, in the order of DATA_KINDS."""
+    groups: dict[str, list[dict]] = {k: [] for k in DATA_KINDS}
+    for d in datasets:
+        groups.setdefault(d.get("kind", "built-in"), []).append(d)
+    return {k: v for k, v in groups.items() if v}
+
+
+def data_spec(dataset_id: str, options: dict, entry: dict | None = None) -> str | dict:
+    """The spec to launch: the bare id when every option is at its default."""
+    defaults = (entry or {}).get("defaults") or {}
+    changed = {k: v for k, v in options.items() if defaults.get(k, object()) != v}
+    return {"name": dataset_id, **changed} if changed else dataset_id
+
+
+def guess_k(dataset) -> int | None:
+    """The number of true classes, the natural default for k (None for unlabelled data)."""
+    k = getattr(dataset, "n_classes", None)
+    return int(k) if k and k >= 2 else None

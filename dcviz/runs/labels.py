@@ -1,0 +1,133 @@
+"""What the pages say about runs: one-line labels, table rows, states, times and file lists.
+
+Plain strings; where a page shows one inside markdown it escapes it first (dcviz.plaintext.md), since a
+run's name and tags are the user's text.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Sequence
+
+# Plain symbols that every font has (emoji are missing on some systems).
+STATE_ICONS = {"queued": "…", "running": "▶", "paused": "‖", "stopped": "■", "done": "✓",
+               "failed": "✗", "interrupted": "!", "unknown": "?"}
+
+STATE_HELP = {
+    "interrupted": "the process that trained it ended before the run finished; it opens up to "
+                   "its last snapshot",
+    "failed": "the method raised an error; the Run tab shows it",
+    "stopped": "stopped by the user; it opens up to its last snapshot",
+}
+
+
+def format_time(ts: float | None) -> str:
+    if not ts:
+        return ""
+    t = _dt.datetime.fromtimestamp(float(ts))
+    now = _dt.datetime.now()
+    return t.strftime("%H:%M:%S") if t.date() == now.date() else t.strftime("%Y-%m-%d %H:%M")
+
+
+def format_seconds(s: float | None) -> str:
+    if s is None:
+        return ""
+    s = float(s)
+    if s < 60:
+        return f"{s:.0f} s"
+    return f"{int(s // 60)} min {int(s % 60):02d} s"
+
+
+def run_label(row: dict) -> str:
+    """One line for pickers: "✓ dekm on digits · 11:52:03 · NMI 0.830 · name"."""
+    icon = STATE_ICONS.get(row.get("state", "unknown"), "?")
+    parts = [f"{icon} {row.get('method', '?')} on {row.get('data', '?')}"]
+    when = format_time(row.get("created"))
+    if when:
+        parts.append(when)
+    nmi = (row.get("metrics") or {}).get("nmi")
+    if nmi is not None:
+        parts.append(f"NMI {float(nmi):.3f}")
+    if row.get("state") not in ("done",):
+        parts.append(row.get("state", "unknown"))
+    label = " · ".join(parts)
+    name = row.get("name")
+    return f"{label} · {name}" if name else f"{label} · {row.get('run_id', '')}"
+
+
+def run_table(rows: Sequence[dict], limit: int | None = None) -> list[dict]:
+    """Rows for a run list table (st.dataframe)."""
+    out = []
+    for row in list(rows)[:limit]:
+        m = row.get("metrics") or {}
+        out.append({
+            "state": f"{STATE_ICONS.get(row.get('state', 'unknown'), '')} {row.get('state', '')}",
+            "method": row.get("method", "?"), "data": row.get("data", "?"),
+            "started": format_time(row.get("created")),
+            "snapshots": int(row.get("snapshots") or 0),
+            "ACC": _maybe(m.get("acc")), "NMI": _maybe(m.get("nmi")), "ARI": _maybe(m.get("ari")),
+            "time": format_seconds(row.get("seconds")),
+            "run id": row.get("run_id", ""),
+        })
+    return out
+
+
+def _maybe(v):
+    return None if v is None else round(float(v), 3)
+
+
+def pick_run(requested: str | None, known: Sequence[str]) -> str | None:
+    """The run a page opens: the requested id when it exists, else the newest, else None."""
+    if requested and requested in known:
+        return requested
+    return known[0] if known else None
+
+
+def snapshot_label(row: dict | None, index: int, count: int) -> str:
+    if not row:
+        return f"snapshot {index + 1} of {count}"
+    return f"snapshot {index + 1} of {count} · epoch {row.get('epoch', '?')} · {row.get('stage', '')}"
+
+
+def point_caption(sample: int, cluster: int | None, label: str | None, dist: float | None = None) -> str:
+    parts = [f"#{sample}"]
+    if cluster is not None:
+        parts.append(f"cluster {cluster}")
+    if label is not None:
+        parts.append(f"label {label}")
+    if dist is not None:
+        parts.append(f"d={dist:.3g}")
+    return " · ".join(parts)
+
+
+def run_files(path) -> list[dict]:
+    """The files of a run folder with sizes (snapshots summarised as one row)."""
+    p = Path(path)
+    rows = []
+    if not p.is_dir():
+        return rows
+    for f in sorted(p.iterdir()):
+        if f.name.startswith("."):
+            continue
+        if f.is_dir():
+            files = [g for g in f.iterdir() if g.is_file() and not g.name.startswith(".")]
+            total = sum(g.stat().st_size for g in files)
+            rows.append({"file": f.name + "/", "size": _size(total), "what": f"{len(files)} files"})
+        else:
+            rows.append({"file": f.name, "size": _size(f.stat().st_size), "what": _FILE_WHAT.get(f.name, "")})
+    return rows
+
+
+_FILE_WHAT = {"config.json": "method, config, data spec, seed, versions",
+              "status.json": "state, timings, final metrics, error text",
+              "subsample.npy": "the fixed points every snapshot covers",
+              "metrics.jsonl": "one line per snapshot: losses, metrics",
+              "checkpoint.pt": "trained weights (loaded with weights_only=True)"}
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

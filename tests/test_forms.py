@@ -1,0 +1,147 @@
+"""What the pages decide without a browser: form fields (dcviz.forms), run labels and files
+(dcviz.runs.labels), enlarged images (dcviz.images) and user text in markdown (dcviz.plaintext).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from dcviz import forms as F
+from dcviz.images import upscale
+from dcviz.methods import REGISTRY, ConfigError, get_method
+from dcviz.plaintext import for_plotly, md
+from dcviz.runs import labels as L
+
+
+def test_every_registered_method_gets_a_complete_form():
+    """The Train form is generated for any method: help on every field, defaults inside the
+    widget bounds, and the unchanged form gives back exactly the preset's config."""
+    assert REGISTRY, "no method registered"
+    for cls in REGISTRY.values():
+        for preset in cls.Config.presets:
+            fields = F.config_fields(cls.Config, preset)
+            assert [f.name for f in fields] == [i["name"] for i in cls.Config.fields_info()]
+            for f in fields:
+                assert f.help.strip(), f"{cls.id}.{f.name} has no help text"
+                assert f.kind in ("int", "float", "bool", "select", "text", "list", "json")
+                if f.min is not None:
+                    assert f.default >= f.min
+                if f.max is not None:
+                    assert f.default <= f.max
+                if f.kind == "select":
+                    assert f.default in f.choices
+            values = F.read_form(fields, {f.name: f.initial() for f in fields})
+            assert cls.Config.from_dict(values) == cls.Config.from_preset(preset), cls.id
+
+
+def test_form_overrides_and_bad_values():
+    cls = get_method("ae-kmeans")
+    fields = F.config_fields(cls.Config, "quick", {"n_clusters": 4})
+    assert next(f for f in fields if f.name == "n_clusters").default == 4
+    with pytest.raises(ConfigError):
+        F.config_fields(cls.Config, "no-such-preset")
+    lst = F.Field("dims", "dims", "list", [500, 500, 2000], "hidden sizes")
+    assert F.read_form([lst], {"dims": "100, 200;300"}) == {"dims": [100, 200, 300]}
+    with pytest.raises(ConfigError, match="comma-separated"):
+        F.read_form([lst], {"dims": "100, lots"})
+    js = F.Field("opts", "opts", "json", {"a": 1}, "options")
+    with pytest.raises(ConfigError):
+        F.read_form([js], {"opts": "{not json"})
+    num = F.Field("k", "k", "int", 3, "k")
+    with pytest.raises(ConfigError):
+        F.read_form([num], {"k": 2.5})
+
+
+def test_widget_bounds_never_exclude_the_default():
+    assert F._bounds(5, 0, 10, int) == (0, 10)
+    assert F._bounds(50, 0, 10, int) == (0, None)
+    assert F._bounds(-1, 0, 10, int) == (None, 10)
+
+
+def test_data_choices_from_the_registry():
+    from dcviz import data as D
+    entries = D.list_datasets()
+    groups = F.data_groups(entries)
+    assert "digits" in [d["id"] for d in groups["built-in"]]
+    assert {"mnist", "usps"} <= {d["id"] for d in groups["download"]}
+    blobs8 = next(d for d in entries if d["id"] == "blobs8")
+    fields = F.data_option_fields(blobs8)
+    assert {"n_samples", "std"} <= {f.name for f in fields}
+    assert F.data_spec("blobs8", {f.name: f.default for f in fields}, blobs8) == "blobs8"
+    assert F.data_spec("blobs8", {"n_samples": 400}, blobs8) == {"name": "blobs8", "n_samples": 400}
+    assert F.guess_k(D.load("blobs8")) == 8
+
+
+def test_lens_options_are_fields_of_the_same_kind():
+    """A lens's Options become the same Field type as config fields: a bounded int is a slider,
+    a "run" option offers the given runs by their labels and None."""
+    from dcviz.viz import Option
+    opts = [Option("mode", "Mode", "select", ["a", "b"], "b", help="a or b"),
+            Option("show", "Show", "toggle", default=True),
+            Option("steps", "Steps", "int", default=30, min=1, max=9, help="how many"),
+            Option("n", "N", "int", default=3, help="unbounded"),
+            Option("other", "Other run", "run", help="another run")]
+    rows = [{"run_id": "r1", "method": "dekm", "data": "digits", "state": "done", "name": "mine"}]
+    mode, show, steps, n, other = F.lens_option_fields(opts, rows, L.run_label)
+    assert (mode.kind, mode.default, mode.choices) == ("select", "b", ["a", "b"])
+    assert show.kind == "bool" and show.default is True and show.help == "Show"
+    assert steps.slider and steps.default == 9  # clamped into its bounds
+    assert n.kind == "int" and not n.slider
+    assert other.choices == [None, "r1"] and other.show(None) == "(none)"
+    assert other.show("r1").endswith("mine")
+
+
+def test_run_rows_and_picking():
+    rows = [{"run_id": "b", "method": "dekm", "data": "digits", "state": "done", "created": time.time(),
+             "snapshots": 12, "metrics": {"acc": 0.81234, "nmi": 0.8}, "seconds": 75.0, "name": ""},
+            {"run_id": "a", "method": "dcrl", "data": "manifolds", "state": "failed", "created": 0,
+             "snapshots": 0, "metrics": {}, "seconds": None, "name": "try 1"}]
+    label = L.run_label(rows[0])
+    assert "dekm on digits" in label and "NMI 0.800" in label and label.endswith("b")
+    assert "failed" in L.run_label(rows[1]) and L.run_label(rows[1]).endswith("try 1")
+    table = L.run_table(rows)
+    assert table[0]["ACC"] == 0.812 and table[0]["time"] == "1 min 15 s" and table[1]["NMI"] is None
+    assert L.pick_run("a", ["b", "a"]) == "a"
+    assert L.pick_run("zzz", ["b", "a"]) == "b"
+    assert L.pick_run(None, []) is None
+    assert L.snapshot_label({"epoch": 4, "stage": "pretrain"}, 2, 9) == "snapshot 3 of 9 · epoch 4 · pretrain"
+
+
+def test_upscale_and_run_files(tiny_run):
+    img = np.arange(64, dtype=np.float32).reshape(8, 8) / 63
+    big = upscale(img, 112)
+    assert big.shape == (112, 112) and big[13, 13] == img[0, 0] and big[-1, -1] == img[-1, -1]
+    rgb = upscale(np.ones((4, 6, 3)) * 2, 60)
+    assert rgb.shape == (40, 60, 3) and rgb.max() == 1.0
+    files = {f["file"]: f for f in L.run_files(tiny_run.rd.path)}
+    assert {"config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "snapshots/"} <= set(files)
+    assert files["snapshots/"]["what"] == "5 files"
+
+
+# =========================================================================== user text
+
+HOSTILE = ["[x](http://evil)![i](http://evil/i.png)", "<img src=http://evil/i.png>",
+           "www.evil.com", "http://evil.com/x", "a@evil.com", "<http://evil>", ":red[x] $x^2$",
+           "[x][ref]\n\n[ref]: http://evil", "# heading\n- item", "`code` *em* __strong__",
+           "\\[x](http://evil)", "![](http://evil/i.png)"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_user_text_is_inert_in_markdown(text):
+    """Parsed as GitHub-flavoured markdown (with autolinks), escaped user text is one paragraph
+    of plain text that reads as typed (newlines aside): no link, image, HTML, code or emphasis."""
+    from markdown_it import MarkdownIt
+    tokens = MarkdownIt("gfm-like").parse(md(text))
+    assert [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"]
+    children = tokens[1].children
+    assert {c.type for c in children} <= {"text", "softbreak"}, [c.type for c in children]
+    assert "".join(c.content for c in children) == " ".join(text.split())
+
+
+def test_plain_text_helpers():
+    assert md("a\nb\tc", limit=4) == "a b…"
+    assert md(None) == ""
+    assert md("no-such-run (1).csv") == "no-such-run (1).csv"  # plain punctuation stays readable
+    assert for_plotly("<a href='x'>n</a>") == "‹a href='x'›n‹/a›"

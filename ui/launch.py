@@ -1,0 +1,72 @@
+"""Launching a run from a page, and the big default-run button of the empty pages."""
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from dcviz.plaintext import error_text, md
+from ui import nav
+from ui.shared import manager
+
+LOG = logging.getLogger("dcviz.app")
+
+
+def launch(method: str, data, config: dict | None = None, preset: str = "quick",
+           where=None, name: str = "") -> str | None:
+    """Validate and start a run; on bad input show st.error (in ``where``) and return None."""
+    from dcviz.data import DataError
+    from dcviz.methods import ConfigError
+    from dcviz.runs import RunStoreError
+    try:
+        return manager().launch(method, data, config or {}, preset, name=name)
+    except (DataError, ConfigError, RunStoreError, ValueError, KeyError, OSError) as e:
+        (where or st).error(f"Could not launch: {md(error_text(e))}")
+    except Exception as e:  # noqa: BLE001 - the page must keep working
+        LOG.exception("launch failed")
+        (where or st).error(f"Could not launch {md(method)} on {md(data)}: {md(error_text(e))}")
+    return None
+
+
+def launch_suited(method: str, data: str, preset: str = "quick", where=None) -> str | None:
+    """Launch ``method`` on a built-in data set with k set to the data's number of classes."""
+    from dcviz import data as D
+    from dcviz.forms import guess_k
+    try:
+        k = guess_k(D.load(data))
+    except Exception as e:  # noqa: BLE001 - reported the same way as a failed launch
+        (where or st).error(f"Could not load {md(data)}: {md(error_text(e))}")
+        return None
+    return launch(method, data, {"n_clusters": k} if k else {}, preset, where=where)
+
+
+def try_it_button(cls, key: str, where=None, width="content") -> None:
+    """A method's "Try it" button: launch it on the data set it names, and watch it train."""
+    w = where or st
+    if w.button(f"Try it on {cls.try_it}", key=key, width=width,
+                help=f"Launch {cls.title} on the {cls.try_it} data set (quick preset) and watch "
+                     "it train."):
+        run_id = launch_suited(cls.id, cls.try_it, "quick", where=w)
+        if run_id:
+            nav.watch_in_train(run_id)
+
+
+def default_run_button(key: str, where=None, label: str | None = None) -> None:
+    """The big button: the default run (see dcviz.methods.default_run), then the Train page
+    with that run in focus."""
+    from dcviz.methods import default_run, get_method
+    run = default_run()
+    w = where or st
+    if run is None:
+        w.warning("No clustering method is installed, so no run can be launched.")
+        return
+    method, data, preset = run
+    cls = get_method(method)
+    what = "handwritten digits" if data == "digits" else f"the {data} data"
+    text = label or f"▶  Watch {cls.estimator or cls.title} cluster {what}"
+    if w.button(text, key=key, type="primary",
+                help=f"Launches {cls.title} on the {data} data set with the {preset} preset "
+                     "(about a minute on a laptop) and shows it learning on the Train page."):
+        run_id = launch_suited(method, data, preset, where=w)
+        if run_id:
+            nav.watch_in_train(run_id)

@@ -1,0 +1,103 @@
+"""The pickers: which run (or runs) a page shows, tied to the link, and what colours the points.
+
+A run picker follows its query parameter when the link changes (``?run=ID`` or ``?runs=A,B``),
+else the widget's own state, else a default; and it writes the choice back into the link, so
+the address bar can be copied. An id from a link that is not in the store is said as plain text
+(it is whatever the link holds), and another run is shown.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import streamlit as st
+
+from dcviz.plaintext import md
+from dcviz.runs.labels import pick_run, run_label
+from ui.fields import segmented
+from ui.shared import runs_root
+
+
+def _from_link(param: str, key: str) -> str | None:
+    """The query parameter when the link has changed since this page last read it, else None."""
+    value = st.query_params.get(param)
+    if value and value != st.session_state.get(f"_{key}_link"):
+        st.session_state[f"_{key}_link"] = value
+        return value
+    return None
+
+
+def _to_link(param: str, key: str, value: str) -> None:
+    if st.query_params.get(param) != value:
+        st.query_params[param] = value
+        st.session_state[f"_{key}_link"] = value
+
+
+def not_found(ids: Sequence[str], what: str = "no such run") -> None:
+    """Say that a link named runs the store does not have (``ids`` shown as plain text)."""
+    st.warning(f"{what.capitalize()} in {md(runs_root())}: {', '.join(md(i, 200) for i in ids)}. "
+               "Showing another run instead.")
+
+
+def run_picker(runs: list[dict], key: str, *, help: str, where=None,
+               missing: str = "no such run") -> str:
+    """One run (a listing row of the store; ``runs`` newest first, not empty), tied to ``?run=``.
+    Its widget state is ``st.session_state[key]``."""
+    by_id = {r["run_id"]: r for r in runs}
+    asked = _from_link("run", key)
+    if asked in by_id:
+        st.session_state[key] = asked
+    elif asked:
+        not_found([asked], missing)
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = pick_run(None, list(by_id))
+    run_id = (where or st).selectbox("Run", list(by_id), key=key, help=help,
+                                     format_func=lambda i: run_label(by_id[i]))
+    _to_link("run", key, run_id)
+    return run_id
+
+
+def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[str]],
+                offered: Callable[[list[str]], list[str]], limit: int, label: Callable[[str], str],
+                help: str, placeholder: str) -> list[str]:
+    """Several runs, tied to ``?runs=A,B``. ``offered(chosen)`` lists what may be added to the
+    runs chosen so far; ``default()`` is the choice when there is none yet."""
+    asked = _from_link("runs", key)
+    if asked:
+        wanted = [i for i in asked.split(",") if i]
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            not_found(missing, "not")
+        st.session_state[key] = [i for i in wanted if i in known][:limit]
+    if key not in st.session_state:
+        st.session_state[key] = default()
+    chosen = [i for i in st.session_state[key] if i in known]
+    st.session_state[key] = chosen
+    chosen = st.multiselect("Runs", chosen + [i for i in offered(chosen) if i not in chosen],
+                            key=key, max_selections=limit, format_func=label,
+                            placeholder=placeholder, help=help)
+    _to_link("runs", key, ",".join(chosen))
+    return chosen
+
+
+# --------------------------------------------------------------------------- colour
+
+CLUSTER, TRUE_LABEL = "Cluster", "True label"
+
+
+def colour_picker(key: str, has_labels: bool, *, clusters: Sequence[str] = (CLUSTER,),
+                  labels_first: bool = False, help: str, where=None) -> str:
+    """What colours the points: the method's clusters (``clusters`` names the ways a page
+    offers), or the true labels when the data has them."""
+    choices = list(clusters)
+    if has_labels:
+        choices.insert(0 if labels_first else len(choices), TRUE_LABEL)
+    return segmented("Colour", choices, key, help=help, where=where)
+
+
+def colours(choice: str, view, snap):
+    """(colour per point, class names or None, legend title) of a run's snapshot: its clusters,
+    or its points' true labels."""
+    if choice == TRUE_LABEL and view.labels_sub is not None:
+        ds = view.dataset
+        return view.labels_sub, (ds.class_names if ds is not None else None), "true label"
+    return snap.assign, None, "cluster"

@@ -1,0 +1,103 @@
+"""The player: a slider over a run's positions (snapshots, epochs or progress) with a Play
+button, and the timer that redraws a part of a page while something moves.
+
+Session state, for a player named ``key`` with position ``pos``: ``{key}_{pos}`` (the position
+shown, the slider's key), ``{key}_playing`` (animating), ``{key}_play`` (the button).
+
+AppTest does not fire the timer (tests/test_browser_tour.py plays in a browser).
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+import streamlit as st
+
+
+def player(values: Sequence, key: str, *, pos: str = "pos", label: str, help: str,
+           follow: bool | None = None, caption: Callable | None = None):
+    """Draw Play and the slider over ``values``; return the position to show.
+
+    ``values`` grows while a run trains. A ``range`` is an index (a plain slider); any other
+    sequence is drawn as a select slider of its values. ``follow``: True jumps to each new last
+    value, False stays put, None stays at the end when it was at the end. ``caption(value)`` is
+    shown beside the slider."""
+    index = isinstance(values, range)
+    values = list(values)
+    slider_key, playing_key = f"{key}_{pos}", f"{key}_playing"
+    current = _step(values, key, slider_key, playing_key, follow)
+    playing = bool(st.session_state.get(playing_key))
+    c = st.columns([1, 8, 3] if caption else [1, 11], vertical_alignment="bottom")
+    if c[0].button("⏸ Pause" if playing else "▶ Play", key=f"{key}_play",
+                   help="Animate: step through the snapshots, every panel moving together."):
+        st.session_state[playing_key] = not playing
+        if not playing and current == values[-1]:
+            st.session_state[slider_key] = values[0]  # from the start again
+        st.rerun(scope="app")  # start or stop the timer
+    with c[1]:
+        if len(values) < 2:
+            st.caption(("One snapshot so far." if index else f"One position so far: {values[0]}.")
+                       if values else "Nothing to show yet.")
+        elif index:
+            st.slider(label, 0, len(values) - 1, key=slider_key, help=help)
+        else:
+            st.select_slider(label, values, key=slider_key, help=help)
+    current = st.session_state[slider_key]
+    if caption:
+        c[2].markdown(caption(current))
+    return current
+
+
+def _step(values: list, key: str, slider_key: str, playing_key: str, follow: bool | None):
+    """The position for this redraw: the next one while playing, the last one when following,
+    else the one shown before (or the nearest that still exists)."""
+    state = st.session_state
+    before = state.get(f"_{key}_values") or []
+    grew = bool(before) and len(values) > len(before)
+    pos = state.get(slider_key)
+    if state.get(playing_key):
+        later = [v for v in values if pos is None or v > pos]
+        if later:
+            pos = later[0]
+        else:  # the end: stop, and stop the timer
+            state[playing_key] = False
+            state[slider_key], state[f"_{key}_values"] = values[-1], values
+            st.rerun(scope="app")
+    elif pos is None or (follow and grew) or (follow is None and before and pos == before[-1]):
+        pos = values[-1]
+    elif pos not in values:
+        pos = values[-1] if pos > values[-1] else min(values, key=lambda v: abs(v - pos))
+    state[slider_key], state[f"_{key}_values"] = pos, values
+    return pos
+
+
+def timer(draw: Callable[[], None], key: str, every: Callable[[], float | None]) -> None:
+    """Run ``draw`` in a fragment that redraws itself every ``every()`` seconds, or never when
+    that is None (``every`` is asked again after each redraw: a page starts and stops its own
+    timer).
+
+    The interval is never shorter than twice the time the last redraw took: on a busy machine a
+    timer that fires before the redraw ends would restart it, and the page would never finish."""
+    def interval() -> float | None:
+        base = every()
+        return None if base is None else max(base, 2.0 * st.session_state.get(f"_{key}_draw_s", 0.0))
+
+    def fragment(running: float | None) -> None:
+        start = time.perf_counter()
+        draw()
+        st.session_state[f"_{key}_draw_s"] = time.perf_counter() - start
+        wanted = interval()
+        if (wanted is None) != (running is None) or (wanted and running and wanted > 1.5 * running):
+            st.rerun(scope="app")  # start, stop or slow down the timer
+
+    running = interval()
+    st.fragment(run_every=running, key=f"{key}_timer")(fragment)(running)
+
+
+def rewind(key: str, pos: str = "pos", to=None) -> None:
+    """Stop the player and forget the positions it has seen (another run was opened); with
+    ``to``, show that position next."""
+    st.session_state[f"{key}_playing"] = False
+    st.session_state.pop(f"_{key}_values", None)
+    if to is not None:
+        st.session_state[f"{key}_{pos}"] = to

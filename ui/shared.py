@@ -1,0 +1,98 @@
+"""What one server process shares between its sessions: the run manager of the run store, the
+projection cache, the UMAP worker and the opened runs. Each is created once (st.cache_resource).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from dcviz.projection import ProjectionCache, UmapWorker
+from dcviz.runs import RunManager, RunStoreError
+from dcviz.runs.view import RunView
+
+
+def runs_root() -> str:
+    """The run store: DCVIZ_RUNS_DIR, else ./runs (absolute, so the cache key is stable)."""
+    return str(Path(os.environ.get("DCVIZ_RUNS_DIR") or "runs").expanduser().resolve())
+
+
+#: Every RunManager this process made (tests stop their runs at teardown).
+MANAGERS: list[RunManager] = []
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(root: str) -> RunManager:
+    m = RunManager(root)
+    MANAGERS.append(m)
+    return m
+
+
+def manager() -> RunManager:
+    """The RunManager of this process for the current run store (one per root)."""
+    return _manager(runs_root())
+
+
+@st.cache_resource(show_spinner=False)
+def projections() -> ProjectionCache:
+    return ProjectionCache()
+
+
+@st.cache_resource(show_spinner=False)
+def umap_worker() -> UmapWorker:
+    return UmapWorker()
+
+
+class _Views:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.views: dict[str, RunView] = {}
+
+
+@st.cache_resource(show_spinner=False)
+def _views(root: str) -> _Views:
+    return _Views()
+
+
+def run_view(run_id: str) -> RunView | None:
+    """A cached RunView of a run of the current store, or None when it cannot be opened."""
+    cache = _views(runs_root())
+    with cache.lock:
+        v = cache.views.get(run_id)
+        if v is None:
+            try:
+                v = RunView(manager().open(run_id))
+            except (RunStoreError, OSError, KeyError, ValueError):
+                return None
+            cache.views[run_id] = v
+        return v
+
+
+def forget_view(run_id: str) -> None:
+    cache = _views(runs_root())
+    with cache.lock:
+        cache.views.pop(run_id, None)
+
+
+def aligned_pca(view, index: int):
+    """A run's snapshot ``index`` in its aligned PCA (turned to match the snapshot before)."""
+    return projections().aligned_pca((runs_root(), view.run_id), index,
+                                     lambda i: view.snapshot(i).latent)
+
+
+@st.cache_data(show_spinner=False)
+def data_preview_figure(name: str):
+    """The raw data of a built-in set, PCA to 2-D and coloured by class: what a run starts from."""
+    from dcviz import data as D
+    from dcviz.projection import pca_2d
+    from dcviz.viz.common import latent_figure
+
+    ds = D.load(name)
+    fig = latent_figure(pca_2d(ds.x), index=np.arange(ds.n), color=ds.y,
+                        color_names=ds.class_names, color_title="digit",
+                        axis_names=("PC 1 of the pixels", "PC 2 of the pixels"), height=330)
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    return fig
