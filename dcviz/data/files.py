@@ -11,7 +11,9 @@ import csv
 import gzip
 import io
 import re
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -332,7 +334,7 @@ def read_idx_array(path: Path) -> np.ndarray:
                 raise DataError(f"{where}: its header declares {shown} values ({mib(expected)}), "
                                 f"more than the {mib(budget)} a data set may take in memory")
             data = f.read(expected + 1)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DataError(f"{where}: the gzip data is damaged or cut short ({type(e).__name__}: "
                         f"{e}); download the file again") from None
     got = len(data)
@@ -482,7 +484,12 @@ def read_image_folder(folder: Path, resize: tuple[int, int] | None = None) -> Ra
     for p in paths:
         rel = p.relative_to(folder.parent)
         try:
-            with Image.open(p) as im:
+            # PIL warns past MAX_IMAGE_PIXELS (89M) and raises past twice that; no image of a
+            # clustering data set is that large, so the warning refuses it too
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im = Image.open(p)
+            with im:
                 # Image.open reads the header only: the pixel count is known before decoding,
                 # and the float32 copy of every image (3 channels at most) must fit the budget.
                 w, h = im.size
@@ -494,7 +501,7 @@ def read_image_folder(folder: Path, resize: tuple[int, int] | None = None) -> Ra
                                     "in memory; use smaller or fewer images")
                 im.load()
                 im = _normalise_mode(im)
-        except Image.DecompressionBombError as e:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
             raise DataError(f"{where}: {rel} is refused as a decompression bomb ({e}); use "
                             "smaller images") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:

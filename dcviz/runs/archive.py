@@ -188,11 +188,13 @@ def _check_names(zf: zipfile.ZipFile, where: str, max_files: int, max_file_bytes
         if ".." in parts:
             raise ArchiveError(f"{where}: the entry {name!r} contains '..'; it would write outside "
                                "the run store, so the archive is refused")
+        # ZipFile.writestr(name, data) stores permission bits without a file type (0o600):
+        # an entry with no type bits is a plain file, as unzip treats it
         mode = (info.external_attr >> 16) & 0xFFFF
         if stat.S_ISLNK(mode):
             raise ArchiveError(f"{where}: the entry {name!r} is a symbolic link; run archives "
                                "hold plain files only, so the archive is refused")
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise ArchiveError(f"{where}: the entry {name!r} is not a plain file (a device, pipe "
                                "or socket); the archive is refused")
         if info.flag_bits & 0x1:
@@ -282,6 +284,9 @@ def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
         cfg = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ArchiveError(f"{where}: config.json is not valid JSON ({e})") from None
+    except RecursionError:
+        raise ArchiveError(f"{where}: config.json is nested too deeply to be a dcviz "
+                           "config") from None
     if not isinstance(cfg, dict):
         raise ArchiveError(f"{where}: config.json must hold a JSON object, not {type(cfg).__name__}")
     for key in ("method", "config", "data"):
@@ -308,6 +313,8 @@ def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
             status = json.loads((tmp / "status.json").read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ArchiveError(f"{where}: status.json is not valid JSON ({e})") from None
+        except RecursionError:
+            raise ArchiveError(f"{where}: status.json is nested too deeply") from None
         if not isinstance(status, dict):
             raise ArchiveError(f"{where}: status.json must hold a JSON object")
 
@@ -322,6 +329,7 @@ def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
     if isinstance(n_samples, int) and sub.size and sub.max() >= n_samples:
         raise ArchiveError(f"{where}: subsample.npy names point {int(sub.max())}, but the data set "
                            f"has {n_samples} points")
+    _check_data(cfg, sub, where)
 
     snaps = sorted((tmp / "snapshots").glob("*.npz"))
     metas = []
@@ -344,6 +352,64 @@ def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
     if (tmp / "checkpoint.pt").exists():
         _check_checkpoint(tmp / "checkpoint.pt", method_id, where)
     return cfg, status
+
+
+#: the most values (points x features) an archive's data spec may make this machine generate
+MAX_SYNTHETIC_VALUES = 16_000_000
+
+
+def _check_data(cfg: dict, sub: np.ndarray, where: str) -> None:
+    """An archive's data spec names data of this machine: check it against the real data.
+
+    A synthetic set is generated here, so its declared size (points x features, the features
+    counted on a small probe) is limited before anything is generated. A registered set that
+    loads here must have the shape config.json declares and hold every point subsample.npy
+    names. A file path is withheld anyway (see _withhold_paths); a set that is not available
+    here (a download not cached) is checked when a page opens it."""
+    from dcviz import data as D
+    from dcviz.data.registry import REGISTRY
+
+    try:
+        norm = D.normalise_spec(cfg["data"])
+    except (D.DataError, TypeError, ValueError, RecursionError) as e:
+        if isinstance(cfg["data"], dict) and "path" in cfg["data"]:
+            return
+        raise ArchiveError(f"{where}: config.json's data spec is not valid here "
+                           f"({_err(e)})") from None
+    if not isinstance(norm, dict) or "name" not in norm:
+        return
+    entry = REGISTRY.get(norm["name"])
+    if entry is None:
+        return
+    if entry.kind == "synthetic" and "n_samples" in entry.options:
+        n = int(norm.get("n_samples", entry.options["n_samples"].default))
+        lo = entry.options["n_samples"].min or 2
+        try:
+            probe = D.load({**{k: v for k, v in norm.items() if k != "n"},
+                            "n_samples": int(max(lo, 16))})
+        except (D.DataError, ValueError) as e:
+            raise ArchiveError(f"{where}: config.json's data spec is not valid here "
+                               f"({_err(e)})") from None
+        if n * probe.dim > MAX_SYNTHETIC_VALUES:
+            raise ArchiveError(
+                f"{where}: the run's data spec asks this machine to generate {norm['name']} with "
+                f"{n:,} x {probe.dim:,} values, more than the {MAX_SYNTHETIC_VALUES:,} an "
+                "imported run may ask for; it cannot be opened here")
+    try:
+        ds = D.load(norm)
+    except (D.DataError, OSError):
+        return  # not available here (e.g. a download not cached); pages say so when opened
+    except (ValueError, MemoryError) as e:
+        raise ArchiveError(f"{where}: the run's data cannot be made here ({_err(e)})") from None
+    if sub.size and int(sub.max()) >= ds.n:
+        raise ArchiveError(f"{where}: subsample.npy names point {int(sub.max())}, but "
+                           f"{ds.name} has {ds.n} points here; the run does not belong to "
+                           "this data")
+    for key, real in (("n_samples", ds.n), ("input_dim", ds.dim)):
+        v = cfg.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and v != real:
+            raise ArchiveError(f"{where}: config.json says {key} = {v}, but {ds.name} loads "
+                               f"here with {real}; the run does not belong to this data")
 
 
 def _check_snapshot(path: Path, n_sub: int, where: str) -> dict:
