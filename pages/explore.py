@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from dcviz.images import upscale
-from dcviz.plaintext import md
+from dcviz.plaintext import for_plotly, md
 from dcviz.projection import method_axes, nearest_neighbors
 from dcviz.runs.labels import (STATE_HELP, STATE_ICONS, format_seconds, point_caption, run_files,
                                snapshot_label)
@@ -133,7 +133,7 @@ def hover(snap) -> dict:
     out = {"cluster": snap.assign}
     labels, ds = view.labels_sub, view.dataset
     if labels is not None:
-        out["label"] = np.array([ds.label_name(v) for v in labels]) if ds is not None else labels
+        out["label"] = np.array([for_plotly(ds.label_name(v)) for v in labels]) if ds is not None else labels
     return out
 
 

@@ -217,3 +217,19 @@ def test_a_crafted_run_name_is_shown_as_plain_text(runs_dir):
         _assert_no_markup(at)
     labels = [el.proto.label for el in open_page("home").get("page_link")]
     assert any("\\[x\\]" in label for label in labels), labels
+
+
+def test_class_names_from_a_file_reach_the_legend_as_plain_text():
+    """A CSV's text labels become class names; plotly would read ``<a href>`` in a legend."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from ui.pickers import CLUSTER, TRUE_LABEL, colours
+    ds = SimpleNamespace(class_names=["<a href='http://evil'>cat</a>", "dog"])
+    view = SimpleNamespace(labels_sub=np.array([0, 1]), dataset=ds)
+    snap = SimpleNamespace(assign=np.array([1, 1]))
+    color, names, title = colours(TRUE_LABEL, view, snap)
+    assert title == "true label" and list(color) == [0, 1]
+    assert names == ["‹a href='http://evil'›cat‹/a›", "dog"]
+    assert colours(CLUSTER, view, snap)[1:] == (None, "cluster")

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
-from dcviz.plaintext import md
+from dcviz.plaintext import for_plotly, md
 from dcviz.runs.labels import pick_run, run_label
 from ui.fields import segmented
 from ui.shared import runs_root
@@ -96,8 +96,10 @@ def colour_picker(key: str, has_labels: bool, *, clusters: Sequence[str] = (CLUS
 
 def colours(choice: str, view, snap):
     """(colour per point, class names or None, legend title) of a run's snapshot: its clusters,
-    or its points' true labels."""
+    or its points' true labels. Class names may come from a user's file (a CSV's label column),
+    so they reach the plot's legend as plain text."""
     if choice == TRUE_LABEL and view.labels_sub is not None:
         ds = view.dataset
-        return view.labels_sub, (ds.class_names if ds is not None else None), "true label"
+        names = [for_plotly(n) for n in ds.class_names] if ds is not None and ds.class_names else None
+        return view.labels_sub, names, "true label"
     return snap.assign, None, "cluster"
