@@ -2,6 +2,10 @@
 
     python -m dcviz train --method dekm --data digits --seed 0 [--runs-dir D] [--preset quick|paper]
                           [--set field=value ...]
+    python -m dcviz sweep --methods dec,dekm --data digits,blobs8 --seeds 0-4 [--jobs N]
+                          [--preset P] [--set field=value ...] [--grid field=v1,v2 ...]
+                          [--runs-dir D] [--name ID] [--ray ADDRESS|auto [--ray-archive]]
+    python -m dcviz table SWEEP
     python -m dcviz methods
     python -m dcviz datasets
     python -m dcviz cache list | clear
@@ -99,6 +103,60 @@ def cmd_train(args) -> int:
     return EXIT_OK if status["state"] == "done" else EXIT_RUN_FAILED
 
 
+def cmd_sweep(args) -> int:
+    from dcviz.runs.sweep import (RAY_MISSING, Plan, Sweep, parse_assignments, parse_grid,
+                                  parse_seeds, run_sweep, split_items)
+    from dcviz.runs.table import collect, to_text, write_tables
+
+    if args.ray:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            print(f"error: {RAY_MISSING}", file=sys.stderr)
+            return 2
+    sets = parse_assignments(args.set)
+    if args.device:
+        sets["device"] = args.device
+    plan = Plan(methods=split_items(args.methods), data=split_items(args.data or ["digits"]),
+                seeds=parse_seeds(args.seeds), preset=args.preset, sets=sets,
+                grid=parse_grid(args.grid))
+    sweep = Sweep.create(args.runs_dir, plan, name=args.name)
+    trials = sweep.trials()
+    done = sum(t["state"] == "done" for t in trials)
+    print(f"sweep {sweep.sweep_id}: {len(trials)} trials ({done} done before), manifest "
+          f"{sweep.manifest_path}", file=sys.stderr)
+
+    def on_result(trial, result):
+        shown = trial["error"] or f"{trial.get('seconds') or 0:.1f} s"
+        print(f"  {trial['state']:<6} {trial['method_label']} on {trial['data_label']} seed "
+              f"{trial['seed']} {trial['point'] or ''} -> {trial['run_id']}: {shown}",
+              file=sys.stderr, flush=True)
+
+    counts = run_sweep(sweep, jobs=args.jobs, threads=args.threads, ray=args.ray,
+                       ray_archive=args.ray_archive, cpus=args.cpus, on_result=on_result)
+    rows = collect(sweep)
+    paths = write_tables(sweep, rows)
+    print(to_text(rows), file=sys.stderr)
+    print(json.dumps({"sweep": sweep.sweep_id, "manifest": str(sweep.manifest_path.resolve()),
+                      "counts": counts, **paths}))
+    return 0 if counts.get("done", 0) == len(trials) else 1
+
+
+def cmd_table(args) -> int:
+    from pathlib import Path
+
+    from dcviz.runs.sweep import Sweep
+    from dcviz.runs.table import collect, to_text, write_tables
+
+    path = Path(args.sweep)
+    sweep = Sweep.from_path(path) if path.exists() else Sweep.open(args.runs_dir, args.sweep)
+    rows = collect(sweep)
+    paths = write_tables(sweep, rows)
+    print(to_text(rows))
+    print(f"written: {paths['csv']}  {paths['md']}", file=sys.stderr)
+    return 0
+
+
 def cmd_methods(args) -> int:
     from dcviz.methods import list_methods
     for m in list_methods():
@@ -158,6 +216,38 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="a name for the run, shown in the app")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+    w = sub.add_parser("sweep", help="methods x data sets x seeds (x a grid), one run folder per "
+                       "trial; run again to resume")
+    w.add_argument("--methods", required=True, action="append",
+                   help="method ids, comma-separated; a variant takes its own fields after a colon "
+                        "(dcn:lam=0.1)")
+    w.add_argument("--data", default=None, action="append",
+                   help="data sets, comma-separated, as train's --data (options after a colon)")
+    w.add_argument("--seeds", default="0-2", help="seeds: 0-4, 0,2,5 or 0-2,7 (default 0-2)")
+    w.add_argument("--preset", default="quick", help="quick (default) or paper")
+    w.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="config field for every method that has it; repeatable")
+    w.add_argument("--grid", action="append", metavar="FIELD=V1,V2",
+                   help="one trial per value (for the methods that have the field); repeatable")
+    w.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
+    w.add_argument("--runs-dir", default=None, help="run store folder (default: $DCVIZ_RUNS_DIR or ./runs)")
+    w.add_argument("--name", default=None,
+                   help="sweep id (default: derived from the plan, so the same command resumes)")
+    w.add_argument("--jobs", type=int, default=1, help="trials at once on this machine (processes)")
+    w.add_argument("--threads", type=int, default=None,
+                   help="torch threads per trial (default: the cores shared among --jobs)")
+    w.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run each trial as a task on this Ray cluster (host:port, or auto)")
+    w.add_argument("--ray-archive", action="store_true",
+                   help="Ray workers do not share the runs folder: each sends its run back as an "
+                        "archive, imported here")
+    w.add_argument("--cpus", type=int, default=1, help="CPUs each Ray task asks for (default 1)")
+    w.set_defaults(func=cmd_sweep)
+    tb = sub.add_parser("table", help="median, min and max over seeds of a sweep; writes CSV and "
+                        "Markdown next to its manifest")
+    tb.add_argument("sweep", help="the sweep's id, folder or sweep.json")
+    tb.add_argument("--runs-dir", default=None, help="run store folder, for a sweep id")
+    tb.set_defaults(func=cmd_table)
     sub.add_parser("methods", help="list the methods").set_defaults(func=cmd_methods)
     sub.add_parser("datasets", help="list the built-in data sets").set_defaults(func=cmd_datasets)
     c = sub.add_parser("cache", help="the store of pretrained autoencoders ($DCVIZ_CACHE_DIR, "

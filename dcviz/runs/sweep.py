@@ -1,0 +1,516 @@
+"""Sweeps: methods x data sets x seeds (x a grid of config values) as one job.
+
+A clustering method is judged over many runs: the GAN paper reports the median, min and max over
+10 runs, ACe/DeC the mean and spread over 10 or 20 pretrained autoencoders. A sweep is that job:
+
+    sweep = Sweep.create(runs_root, Plan(methods=["dec", "dekm"], data=["digits"], seeds=[0, 1, 2]))
+    run_sweep(sweep, jobs=2)            # or ray="auto" / an address: one Ray task per trial
+
+Each trial is one ordinary run folder of the run store (the app opens it like any other run). A
+manifest, ``<runs>/sweeps/<sweep_id>/sweep.json``, ties them together: the plan, and per trial
+its method, data, seed, grid point, state and run id. Only the driver writes it, and always
+whole, through a rename, so a sweep killed at any moment leaves a readable manifest.
+
+Running a sweep again resumes it: a trial whose run folder says "done" is kept, every other
+trial (never started, killed half-way, failed) runs again into a fresh folder and its stale
+folder is removed. A trial that fails is marked failed with its error; the others go on.
+
+Where trials run:
+
+- ``jobs=1``: one after the other in this process;
+- ``jobs=N``: a process pool (spawn) of N workers, each with its share of the CPU threads
+  (left at torch's default, N trials each use every core and run ~10x slower);
+- ``ray=ADDRESS`` (or ``"auto"``): each trial is a Ray task asking for ``cpus`` CPUs and, when
+  its device is ``cuda``, one GPU. The workers get this process's dcviz package through Ray's
+  ``py_modules``. With a runs folder the workers share, a task writes its run there directly;
+  with ``ray_archive=True`` a task trains into a private temporary folder, exports the run as the
+  archive that Explore's export writes (:mod:`dcviz.archive`), and returns its bytes; the driver
+  imports it with the same checks as an upload.
+
+The papers' table over a sweep is :mod:`dcviz.runs.table`.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from dcviz.runs.store import RUN_ID_RE, RunDir, RunStore, _pid_alive, atomic_write_json, new_run_id
+
+MANIFEST = "sweep.json"
+SWEEPS = "sweeps"            # the folder of sweeps inside the run store's root
+RAY_MISSING = ("Ray is not installed. Sweeps on a Ray cluster need it: "
+               "pip install -r requirements-ray.txt")
+FINAL = ("done", "failed")
+
+
+class SweepError(ValueError):
+    """A sweep that cannot be planned, opened or run; the message says why."""
+
+
+# =========================================================================== parsing (CLI, bench)
+
+def parse_seeds(text: str | int | list) -> list[int]:
+    """``"0-4"``, ``"0,2,5"``, ``"0-2,7"``, ``3`` or a list: the seeds, in order, no repeats."""
+    if isinstance(text, int):
+        return [text]
+    if isinstance(text, (list, tuple)):
+        return list(dict.fromkeys(int(s) for s in text))
+    seeds: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        lo, dash, hi = part.partition("-")
+        try:
+            seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(part)]
+        except ValueError:
+            raise SweepError(f"seeds: {part!r} is not a number or a range such as 0-4") from None
+    if not seeds or min(seeds) < 0:
+        raise SweepError(f"seeds: give non-negative numbers or ranges, e.g. 0-4, got {text!r}")
+    return list(dict.fromkeys(seeds))
+
+
+def split_items(values: list[str] | str) -> list[str]:
+    """Comma-separated items, where an item may carry options after a colon.
+
+    ``"digits,synth25:noise_std=1.9,scale=standardized"`` is two items: a piece with ``=`` and no
+    ``:`` continues the options of the item before it. A JSON object is one item."""
+    out: list[str] = []
+    for value in [values] if isinstance(values, str) else values:
+        value = value.strip()
+        if value.startswith("{"):
+            out.append(value)
+            continue
+        for piece in (p.strip() for p in value.split(",")):
+            if not piece:
+                continue
+            if out and "=" in piece and ":" not in piece and ":" in out[-1]:
+                out[-1] += "," + piece
+            else:
+                out.append(piece)
+    return out
+
+
+def parse_method_item(item: str) -> tuple[str, dict[str, str]]:
+    """``"dcn"`` or ``"dcn:lam=0.1,epochs=5"``: the method id and that variant's own overrides."""
+    name, _, rest = item.partition(":")
+    own = {}
+    for kv in filter(None, (p.strip() for p in rest.split(","))):
+        if "=" not in kv:
+            raise SweepError(f"method {item!r}: options go as field=value, got {kv!r}")
+        k, v = kv.split("=", 1)
+        own[k.strip()] = v.strip()
+    return name.strip(), own
+
+
+def parse_assignments(items: list[str] | None, what: str = "--set") -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SweepError(f"{what} expects field=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def parse_grid(items: list[str] | None) -> dict[str, list[str]]:
+    """``["lam=0.1,1,10", "lr=1e-3,1e-4"]``: each field with the values it takes."""
+    return {k: [v.strip() for v in vs.split(",") if v.strip()]
+            for k, vs in parse_assignments(items, "--grid").items()}
+
+
+# =========================================================================== the plan
+
+@dataclass
+class Plan:
+    """What a sweep runs: every method item on every data item, for every seed and grid point.
+
+    ``data`` items are strings as the CLI takes them (an id, ``id:key=value``, a path, JSON), or
+    ``(label, spec)`` pairs where the spec is a dict and the label names it in tables. ``sets``
+    apply to every method that has the field; ``grid`` fields likewise multiply the trials of the
+    methods that have them."""
+
+    methods: list[str]
+    data: list[Any]
+    seeds: list[int]
+    preset: str = "quick"
+    sets: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["data"] = [list(x) if isinstance(x, tuple) else x for x in self.data]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Plan":
+        return cls(methods=list(d["methods"]), seeds=[int(s) for s in d["seeds"]],
+                   data=[tuple(x) if isinstance(x, list) else x for x in d["data"]],
+                   preset=d.get("preset", "quick"), sets=dict(d.get("sets") or {}),
+                   grid={k: list(v) for k, v in (d.get("grid") or {}).items()})
+
+    def default_id(self) -> str:
+        """The same plan gives the same id, so the same command resumes the same sweep."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return "sweep-" + hashlib.sha1(blob).hexdigest()[:10]
+
+
+def _data_item(item) -> tuple[str, Any]:
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return str(item[0]), item[1]
+    if isinstance(item, dict):
+        return json.dumps(item, sort_keys=True), item
+    return str(item), str(item)
+
+
+def point_label(point: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in point.items())
+
+
+def expand(plan: Plan) -> list[dict]:
+    """The trials of a plan, validated before anything is written.
+
+    Every data set is loaded and every config is built and checked (as ``train`` does), so a
+    typo in a field name or a value out of range stops the sweep before its first run. k is the
+    number of classes of the data set unless the plan sets ``n_clusters``."""
+    from dcviz import data as D
+    from dcviz.runs.engine import prepare
+    from dcviz.methods.base import get_method
+
+    if not plan.methods or not plan.data or not plan.seeds:
+        raise SweepError("a sweep needs at least one method, one data set and one seed")
+    methods = []
+    for item in plan.methods:
+        mid, own = parse_method_item(item)
+        cls = get_method(mid)
+        known = {f["name"] for f in cls.Config.fields_info()}
+        bad = sorted(set(own) - known)
+        if bad:
+            raise SweepError(f"method {item!r}: {mid} has no field(s) {bad}")
+        methods.append((item, mid, own, known))
+    everything = set().union(*(known for *_, known in methods))
+    for what, keys in (("--set", plan.sets), ("--grid", plan.grid)):
+        bad = sorted(set(keys) - everything)
+        if bad:
+            raise SweepError(f"{what}: no method of this sweep has the field(s) {bad}")
+    datasets = []
+    for item in plan.data:
+        label, spec = _data_item(item)
+        ds = D.load(D.parse_spec(spec) if isinstance(spec, str) else spec)
+        datasets.append((label, ds))
+
+    trials = []
+    for (label, ds), (item, mid, own, known) in itertools.product(datasets, methods):
+        grid = {k: v for k, v in plan.grid.items() if k in known}
+        for values in itertools.product(*grid.values()):
+            point = dict(zip(grid, values))
+            for seed in plan.seeds:
+                config = {k: v for k, v in plan.sets.items() if k in known}
+                if "n_clusters" not in config and "n_clusters" not in own and "n_clusters" not in point \
+                        and ds.y is not None and (ds.n_classes or 0) >= 2:
+                    config["n_clusters"] = ds.n_classes  # as `train` and the Train page do
+                config.update(own)
+                config.update(point)
+                config["seed"] = seed
+                prepare(mid, ds, dict(config), plan.preset)  # raises ConfigError now, not later
+                trials.append({"id": f"{len(trials):04d}", "method": mid, "method_label": item,
+                               "data": ds.spec, "data_label": label, "seed": seed,
+                               "point": point, "config": config, "preset": plan.preset,
+                               "state": "pending", "run_id": None, "attempts": 0, "error": None})
+    return trials
+
+
+# =========================================================================== the manifest
+
+class Sweep:
+    """A sweep's folder in the run store: its manifest, and the tables written next to it."""
+
+    def __init__(self, root: str | Path, sweep_id: str):
+        if not isinstance(sweep_id, str) or not RUN_ID_RE.match(sweep_id) or ".." in sweep_id:
+            raise SweepError(f"not a valid sweep id: {sweep_id!r}")
+        self.store = RunStore(root)
+        self.sweep_id = sweep_id
+        self.path = self.store.root / SWEEPS / sweep_id
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @classmethod
+    def create(cls, root: str | Path | None, plan: Plan, name: str | None = None) -> "Sweep":
+        """The sweep of this plan: a new one, or the existing one of the same id (to resume).
+
+        An existing sweep of that id with another plan is an error, not a silent overwrite."""
+        sweep = cls(RunStore(root).root, name or plan.default_id())
+        if sweep.manifest_path.exists():
+            if Plan.from_dict(sweep.read()["plan"]).to_dict() != plan.to_dict():
+                raise SweepError(f"sweep {sweep.sweep_id!r} exists with another plan; give "
+                                 "another --name, or the same methods, data, seeds and settings")
+            return sweep
+        trials = expand(plan)
+        sweep.path.mkdir(parents=True, exist_ok=True)
+        sweep.write({"format": 1, "sweep_id": sweep.sweep_id, "created": time.time(),
+                     "plan": plan.to_dict(), "trials": trials, "driver": None})
+        return sweep
+
+    @classmethod
+    def open(cls, root: str | Path | None, sweep_id: str) -> "Sweep":
+        sweep = cls(RunStore(root).root, sweep_id)
+        if not sweep.manifest_path.is_file():
+            raise SweepError(f"no sweep {sweep_id!r} in {sweep.store.root / SWEEPS}")
+        sweep.read()
+        return sweep
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> "Sweep":
+        """A sweep from its folder or its manifest file (the CLI's ``table SWEEP``)."""
+        p = Path(path)
+        if p.name == MANIFEST:
+            p = p.parent
+        if not (p / MANIFEST).is_file() or p.parent.name != SWEEPS:
+            raise SweepError(f"{path} is not a sweep folder (<runs>/{SWEEPS}/<id>/{MANIFEST})")
+        return cls.open(p.parent.parent, p.name)
+
+    def read(self) -> dict:
+        try:
+            m = json.loads(self.manifest_path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise SweepError(f"sweep {self.sweep_id}: {MANIFEST} is missing or broken ({e})") from None
+        if not isinstance(m, dict) or not isinstance(m.get("trials"), list) or "plan" not in m:
+            raise SweepError(f"sweep {self.sweep_id}: {MANIFEST} is not a sweep manifest")
+        return m
+
+    def write(self, manifest: dict) -> None:
+        manifest["updated"] = time.time()
+        atomic_write_json(self.manifest_path, manifest)
+
+    def trials(self) -> list[dict]:
+        return self.read()["trials"]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.trials():
+            out[t["state"]] = out.get(t["state"], 0) + 1
+        return out
+
+
+def list_sweeps(root: str | Path | None = None) -> list[dict]:
+    """Every sweep in the store, newest first: id, created, plan, trial counts by state.
+    A damaged manifest is listed with its error, never raised."""
+    base = RunStore(root).root / SWEEPS
+    rows = []
+    for p in sorted(base.iterdir() if base.is_dir() else [], key=lambda p: p.name):
+        if not (p / MANIFEST).is_file():
+            continue
+        try:
+            s = Sweep(base.parent, p.name)
+            m = s.read()
+            counts: dict[str, int] = {}
+            for t in m["trials"]:
+                counts[t.get("state", "?")] = counts.get(t.get("state", "?"), 0) + 1
+            rows.append({"sweep_id": p.name, "created": m.get("created", 0.0), "plan": m["plan"],
+                         "trials": len(m["trials"]), "counts": counts, "error": None})
+        except (SweepError, KeyError, TypeError) as e:
+            rows.append({"sweep_id": p.name, "created": 0.0, "plan": {}, "trials": 0,
+                         "counts": {}, "error": str(e)})
+    return sorted(rows, key=lambda r: r["created"], reverse=True)
+
+
+# =========================================================================== one trial
+
+def run_trial(trial: dict, root: str | None, threads: int, run_id: str, sweep_id: str = "") -> dict:
+    """Train one trial into ``root`` (a run store); with ``root=None``, into a private temporary
+    store, and return the run as archive bytes (``"archive"``). Never raises: any error becomes
+    a failed result with its text. Runs in the driver, a pool worker or a Ray worker."""
+    import torch
+
+    from dcviz import data as D
+    from dcviz.runs.engine import create_run, execute, prepare
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    private = tempfile.mkdtemp(prefix="dcviz-trial-") if root is None else None
+    rd = None
+    try:
+        store = RunStore(private or root)
+        ds = D.load(trial["data"])
+        cls, cfg = prepare(trial["method"], ds, dict(trial["config"]), trial["preset"])
+        name = f"{trial['method_label']} on {trial['data_label']}"
+        name += f" {point_label(trial['point'])}" if trial["point"] else ""
+        rd = create_run(store, cls, cfg, ds, trial["preset"], name=f"{name} seed {trial['seed']}",
+                        run_id=run_id)
+        rd.write_config({**rd.read_config(), "sweep": {"id": sweep_id, "trial": trial["id"]}})
+        status = execute(rd, cls, cfg, ds)
+        out = {"state": status["state"], "error": status.get("error"),
+               "seconds": status.get("seconds"), "run_id": rd.run_id}
+        if private is not None:
+            from dcviz.archive import export_zip
+            out["archive"] = export_zip(rd.path)
+        return out
+    except Exception as e:  # noqa: BLE001 - a trial's failure is recorded, the sweep goes on
+        if rd is not None:
+            rd.write_status("failed", error=f"{type(e).__name__}: {e}")
+        return {"state": "failed", "error": f"{type(e).__name__}: {e}", "seconds": None,
+                "run_id": rd.run_id if rd is not None else None}
+    finally:
+        torch.set_num_threads(previous)
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+def _init_pool_worker(threads: int) -> None:
+    import torch
+    torch.set_num_threads(threads)
+
+
+# =========================================================================== running a sweep
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _run_dir_state(store: RunStore, run_id: str | None) -> str | None:
+    if not run_id:
+        return None
+    try:
+        return RunDir(store.path_of(run_id)).read_status().get("state") \
+            if (store.path_of(run_id) / "config.json").exists() else None
+    except Exception:  # noqa: BLE001 - an unreadable folder is a trial to run again
+        return None
+
+
+def _claim(sweep: Sweep, manifest: dict) -> None:
+    """One driver per sweep: a second `sweep` of the same plan while one runs would train every
+    trial twice and fight over the manifest."""
+    d = manifest.get("driver") or {}
+    if d.get("host") == socket.gethostname() and d.get("pid") != os.getpid() and _pid_alive(d.get("pid")):
+        raise SweepError(f"sweep {sweep.sweep_id} is being run by process {d['pid']}; wait for it "
+                         "or stop it first")
+    manifest["driver"] = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+
+
+def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: str | None = None,
+              ray_archive: bool = False, cpus: int = 1,
+              on_result: Callable[[dict, dict], None] | None = None) -> dict[str, int]:
+    """Run every trial that is not done yet; returns the counts of trial states at the end.
+
+    ``threads``: torch threads per trial (default: this machine's cores shared among ``jobs``).
+    ``ray``: a Ray address or "auto" (then ``cpus`` CPUs per task and ``ray_archive`` as above).
+    ``on_result(trial, result)`` is called in this process as each trial ends."""
+    if jobs < 1:
+        raise SweepError("--jobs must be at least 1")
+    store = sweep.store
+    manifest = sweep.read()
+    _claim(sweep, manifest)
+    todo = []
+    for t in manifest["trials"]:
+        state = _run_dir_state(store, t.get("run_id"))
+        if state == "done":  # done, even when a killed driver never wrote it down
+            t.update(state="done", error=None)
+            continue
+        if t.get("run_id") and (store.root / t["run_id"]).is_dir() and RUN_ID_RE.match(t["run_id"]):
+            shutil.rmtree(store.root / t["run_id"])  # a half-trained or failed attempt of ours
+        t.update(state="queued", run_id=new_run_id(t["method"]), error=None,
+                 attempts=int(t.get("attempts") or 0) + 1)
+        todo.append(t)
+    sweep.write(manifest)
+
+    if ray:
+        results = _on_ray(todo, store, sweep.sweep_id, ray, ray_archive, max(1, cpus))
+    elif jobs == 1:
+        n = threads or cpu_count()
+        results = ((t, run_trial(t, str(store.root), n, t["run_id"], sweep.sweep_id)) for t in todo)
+    else:
+        results = _on_pool(todo, store, sweep.sweep_id, jobs, threads or max(1, cpu_count() // jobs))
+    try:
+        for trial, result in results:
+            if result.get("archive") is not None:
+                result = _import_result(store, sweep.sweep_id, trial, result)
+            trial.update(state="done" if result["state"] == "done" else "failed",
+                         run_id=result.get("run_id") or trial["run_id"], error=result.get("error"),
+                         seconds=result.get("seconds"))
+            if result["state"] not in ("done", "failed"):
+                trial["error"] = f"the run ended {result['state']}"
+            sweep.write(manifest)
+            if on_result is not None:
+                on_result(trial, result)
+    finally:
+        manifest["driver"] = None
+        sweep.write(manifest)
+    return sweep.counts()
+
+
+def _on_pool(todo: list[dict], store: RunStore, sweep_id: str, jobs: int,
+             threads: int) -> Iterator[tuple[dict, dict]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn, not fork: a forked child of a process that has started torch's thread pool (or
+    # CUDA) can hang; each worker sets its share of the threads before its first trial
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_pool_worker, initargs=(threads,)) as pool:
+        futures = {pool.submit(run_trial, t, str(store.root), threads, t["run_id"], sweep_id): t
+                   for t in todo}
+        for fut in as_completed(futures):
+            try:
+                result = fut.result()
+            except Exception as e:  # noqa: BLE001 - a worker that died (memory, a signal)
+                result = {"state": "failed", "error": f"worker died: {type(e).__name__}: {e}"}
+            yield futures[fut], result
+
+
+def _import_result(store: RunStore, sweep_id: str, trial: dict, result: dict) -> dict:
+    """Archive mode: bring a trial's run home through the importer's checks."""
+    from dcviz.archive import ArchiveError, import_archive
+    try:
+        run_id = import_archive(store, result.pop("archive"), label=f"trial {trial['id']}")
+    except ArchiveError as e:
+        return {**result, "state": "failed", "error": f"its archive was refused: {e}", "run_id": None}
+    store.update_config(run_id, sweep={"id": sweep_id, "trial": trial["id"]})
+    return {**result, "run_id": run_id}
+
+
+def _on_ray(todo: list[dict], store: RunStore, sweep_id: str, address: str, archive: bool,
+            cpus: int) -> Iterator[tuple[dict, dict]]:
+    try:
+        import ray
+    except ImportError:
+        raise SweepError(RAY_MISSING) from None
+    import dcviz
+
+    own = not ray.is_initialized()
+    if own:
+        # py_modules ships this process's dcviz to every worker: the trials run the driver's code
+        ray.init(address=address, log_to_driver=False, runtime_env={
+            "py_modules": [str(Path(dcviz.__file__).resolve().parent)],
+            "excludes": ["__pycache__", "*.pyc"]})
+    try:
+        task = ray.remote(run_trial)
+        refs = {}
+        for t in todo:
+            device = str(t["config"].get("device", "auto"))
+            opts = {"num_cpus": cpus, "num_gpus": 1 if device == "cuda" else 0, "max_retries": 0}
+            root = None if archive else str(store.root)
+            refs[task.options(**opts).remote(t, root, cpus, t["run_id"], sweep_id)] = t
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                t = refs.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - a task or its worker that died
+                    result = {"state": "failed", "error": f"Ray task failed: {type(e).__name__}: {e}"}
+                yield t, result
+    finally:
+        if own:
+            ray.shutdown()

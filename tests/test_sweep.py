@@ -1,0 +1,209 @@
+"""Sweeps on this machine: the plan, the manifest, resuming, failures, the papers' table, the CLI.
+
+Every trial is tiny (blobs8 of 400 points, 2 pretraining epochs): the tests check the sweep's
+bookkeeping, not the methods' quality.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dcviz.runs import RunStore
+from dcviz.runs.sweep import (Plan, Sweep, SweepError, list_sweeps, parse_grid, parse_seeds,
+                              run_sweep, split_items)
+from dcviz.runs.table import collect, columns, to_csv, to_markdown, to_text, write_tables
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = "blobs8:n_samples=400"
+TINY = {"pretrain_epochs": "2", "max_iter": "2"}
+
+
+def _plan(**kw) -> Plan:
+    base = dict(methods=["ae-kmeans", "dekm"], data=[DATA], seeds=[0, 1], sets=dict(TINY))
+    return Plan(**{**base, **kw})
+
+
+def _run_folders(root: Path) -> list[str]:
+    return RunStore(root).ids()
+
+
+def test_parsing():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("0-2,7,1") == [0, 1, 2, 7]
+    with pytest.raises(SweepError):
+        parse_seeds("a-b")
+    assert split_items("digits,synth25:noise_std=1.9,scale=standardized,blobs8") == [
+        "digits", "synth25:noise_std=1.9,scale=standardized", "blobs8"]
+    assert split_items(['{"name": "blobs8", "n_samples": 40}', "dec,dcn:lam=0.1"]) == [
+        '{"name": "blobs8", "n_samples": 40}', "dec", "dcn:lam=0.1"]
+    assert parse_grid(["lam=0.1,1,10"]) == {"lam": ["0.1", "1", "10"]}
+
+
+def test_plan_is_checked_before_anything_is_written(tmp_path):
+    with pytest.raises(SweepError, match="no method of this sweep has"):
+        Sweep.create(tmp_path, _plan(sets={"pretrain_epochz": "2"}))
+    with pytest.raises(ValueError, match="must be at least"):
+        Sweep.create(tmp_path, _plan(sets={"pretrain_epochs": "-1"}))
+    assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+    assert _run_folders(tmp_path) == []
+
+
+def test_grid_and_variants_expand_per_method(tmp_path):
+    plan = _plan(methods=["ae-kmeans", "dekm:max_iter=3"], seeds=[0],
+                 grid={"max_iter": ["1", "2"]})
+    sweep = Sweep.create(tmp_path, plan)
+    trials = sweep.trials()
+    # ae-kmeans has no max_iter: one trial, not two identical ones; dekm runs at both values,
+    # the grid point winning over the variant's own value
+    assert [(t["method_label"], t["point"]) for t in trials] == [
+        ("ae-kmeans", {}), ("dekm:max_iter=3", {"max_iter": "1"}), ("dekm:max_iter=3", {"max_iter": "2"})]
+    assert all(t["config"]["n_clusters"] == 8 for t in trials)  # k from the data's classes
+    assert [t["config"].get("max_iter") for t in trials] == [None, "1", "2"]
+    assert "max_iter" not in trials[0]["config"]
+    # the same plan is the same sweep; another plan under that name is refused
+    assert Sweep.create(tmp_path, plan).sweep_id == sweep.sweep_id
+    with pytest.raises(SweepError, match="another plan"):
+        Sweep.create(tmp_path, _plan(seeds=[5]), name=sweep.sweep_id)
+
+
+def test_sweep_runs_resumes_and_tables(tmp_path):
+    sweep = Sweep.create(tmp_path, _plan())
+    seen = []
+    counts = run_sweep(sweep, jobs=1, threads=1, on_result=lambda t, r: seen.append(t["id"]))
+    assert counts == {"done": 4}
+    assert sorted(seen) == ["0000", "0001", "0002", "0003"]
+    trials = sweep.trials()
+    ids = [t["run_id"] for t in trials]
+    assert sorted(ids) == sorted(_run_folders(tmp_path))
+    for t in trials:
+        cfg = RunStore(tmp_path).open(t["run_id"]).read_config()
+        assert cfg["sweep"] == {"id": sweep.sweep_id, "trial": t["id"]}
+        assert cfg["seed"] == t["seed"] and cfg["method"] == t["method"]
+    assert sweep.read()["driver"] is None
+
+    # run again: nothing is redone
+    assert run_sweep(sweep, jobs=1, threads=1, on_result=lambda t, r: seen.append(t)) == {"done": 4}
+    assert len(seen) == 4 and [t["run_id"] for t in sweep.trials()] == ids
+
+    rows = collect(sweep)
+    assert [(r.method, r.data, r.seeds) for r in rows] == [
+        ("ae-kmeans", DATA, [0, 1]), ("dekm", DATA, [0, 1])]
+    cols = columns(rows)
+    assert cols[:3] == ["acc", "nmi", "ari"] and cols[-1] == "seconds"
+    for r in rows:
+        status = [RunStore(tmp_path).open(i).read_status() for i in r.run_ids]
+        nmis = [s["metrics"]["nmi"] for s in status]
+        med, lo, hi = r.stat("nmi")
+        assert (lo, hi) == (min(nmis), max(nmis)) and lo <= med <= hi
+        assert r.values["seconds"] == [s["seconds"] for s in status]
+    text = to_text(rows)
+    assert "ae-kmeans" in text and "NMI" in text and "median [min, max]" in text
+    paths = write_tables(sweep, rows)
+    csv_text = Path(paths["csv"]).read_text()
+    assert csv_text == to_csv(rows) and csv_text.splitlines()[0].startswith(
+        "method,data,grid,seeds,not_done,acc_median,acc_min,acc_max,nmi_median")
+    assert Path(paths["md"]).read_text() == to_markdown(rows)
+    assert Path(paths["csv"]).parent == sweep.manifest_path.parent
+    assert [s["sweep_id"] for s in list_sweeps(tmp_path)] == [sweep.sweep_id]
+
+
+def test_a_failed_trial_is_marked_and_the_others_go_on(tmp_path, monkeypatch):
+    from dcviz.methods.ae_kmeans import AEKMeans
+
+    real_fit = AEKMeans.fit
+
+    def fit(self, data, ctx):
+        if self.config.seed == 1:
+            raise RuntimeError("boom on seed 1")
+        yield from real_fit(self, data, ctx)
+
+    monkeypatch.setattr(AEKMeans, "fit", fit)
+    sweep = Sweep.create(tmp_path, _plan())
+    assert run_sweep(sweep, jobs=1, threads=1) == {"done": 3, "failed": 1}
+    failed = [t for t in sweep.trials() if t["state"] == "failed"]
+    assert [(t["method"], t["seed"]) for t in failed] == [("ae-kmeans", 1)]
+    assert "boom on seed 1" in failed[0]["error"]
+    rows = collect(sweep)
+    assert rows[0].seeds == [0] and rows[0].not_done[0][:2] == (1, "failed")
+    assert "not done: ae-kmeans" in to_text(rows) and "1 not done" in to_text(rows)
+
+    # mended, the sweep is run again: only the failed trial runs, into a fresh folder
+    monkeypatch.setattr(AEKMeans, "fit", real_fit)
+    before = {t["id"]: t["run_id"] for t in sweep.trials()}
+    assert run_sweep(sweep, jobs=1, threads=1) == {"done": 4}
+    after = {t["id"]: t["run_id"] for t in sweep.trials()}
+    changed = [i for i in before if before[i] != after[i]]
+    assert changed == [failed[0]["id"]]
+    assert sorted(_run_folders(tmp_path)) == sorted(after.values())  # the failed folder is gone
+
+
+def test_ray_missing_says_how_to_install(tmp_path, monkeypatch, capsys):
+    from dcviz import cli
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    code = cli.main(["sweep", "--methods", "ae-kmeans", "--data", DATA, "--seeds", "0",
+                     "--runs-dir", str(tmp_path), "--ray", "auto"])
+    assert code != 0
+    assert "pip install -r requirements-ray.txt" in capsys.readouterr().err
+    assert _run_folders(tmp_path) == []
+
+
+def _cli(*args) -> list[str]:
+    return [sys.executable, "-m", "dcviz", *args]
+
+
+def test_cli_sweep_killed_half_way_resumes_without_redoing_trials(tmp_path):
+    """The issue's check: 2 methods x 2 data sets x 2 seeds with --jobs 2, killed after the first
+    trial is done, then started again; then `table` prints the 2 x 2 table."""
+    runs = tmp_path / "runs"
+    args = ["sweep", "--methods", "ae-kmeans,dekm", "--data", f"{DATA},blobs8:n_samples=240",
+            "--seeds", "0-1", "--jobs", "2", "--set", "pretrain_epochs=3", "--set", "max_iter=3",
+            "--runs-dir", str(runs), "--name", "resume"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    manifest = runs / "sweeps" / "resume" / "sweep.json"
+    proc = subprocess.Popen(_cli(*args), cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 600
+        done_before: dict[str, str] = {}
+        while time.time() < deadline and proc.poll() is None:
+            if manifest.exists():
+                trials = json.loads(manifest.read_text())["trials"]
+                done_before = {t["id"]: t["run_id"] for t in trials if t["state"] == "done"}
+                if done_before:
+                    break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert done_before, "no trial finished within the time limit"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its pool workers (its own group)
+        proc.wait()
+    assert len(done_before) < 8  # killed half-way
+
+    out = subprocess.run(_cli(*args), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["counts"] == {"done": 8}
+    trials = json.loads(manifest.read_text())["trials"]
+    assert all(t["state"] == "done" for t in trials)
+    for tid, run_id in done_before.items():  # finished trials were not redone
+        t = next(t for t in trials if t["id"] == tid)
+        assert t["run_id"] == run_id and t["attempts"] == 1
+    assert sorted(_run_folders(runs)) == sorted(t["run_id"] for t in trials)  # 8 folders
+    assert f"{len(done_before)} done before" in out.stderr
+
+    table = subprocess.run(_cli("table", str(manifest.parent)), cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    body = [line.split()[:3] for line in lines[2:6]]
+    assert body == [["ae-kmeans", DATA, "2"], ["dekm", DATA, "2"],
+                    ["ae-kmeans", "blobs8:n_samples=240", "2"], ["dekm", "blobs8:n_samples=240", "2"]]
+    assert (manifest.parent / "table.csv").exists() and (manifest.parent / "table.md").exists()
