@@ -113,7 +113,7 @@ def cmd_sweep(args) -> int:
             import ray  # noqa: F401
         except ImportError:
             print(f"error: {RAY_MISSING}", file=sys.stderr)
-            return 2
+            return EXIT_BAD_INPUT
     sets = parse_assignments(args.set)
     if args.device:
         sets["device"] = args.device
@@ -139,7 +139,7 @@ def cmd_sweep(args) -> int:
     print(to_text(rows), file=sys.stderr)
     print(json.dumps({"sweep": sweep.sweep_id, "manifest": str(sweep.manifest_path.resolve()),
                       "counts": counts, **paths}))
-    return 0 if counts.get("done", 0) == len(trials) else 1
+    return EXIT_OK if counts.get("done", 0) == len(trials) else EXIT_RUN_FAILED
 
 
 def cmd_table(args) -> int:
@@ -154,7 +154,7 @@ def cmd_table(args) -> int:
     paths = write_tables(sweep, rows)
     print(to_text(rows))
     print(f"written: {paths['csv']}  {paths['md']}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def cmd_methods(args) -> int:

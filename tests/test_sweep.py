@@ -163,7 +163,7 @@ def test_cli_sweep_killed_half_way_resumes_without_redoing_trials(tmp_path):
     trial is done, then started again; then `table` prints the 2 x 2 table."""
     runs = tmp_path / "runs"
     args = ["sweep", "--methods", "ae-kmeans,dekm", "--data", f"{DATA},blobs8:n_samples=240",
-            "--seeds", "0-1", "--jobs", "2", "--set", "pretrain_epochs=3", "--set", "max_iter=3",
+            "--seeds", "0-1", "--jobs", "2", "--set", "pretrain_epochs=2", "--set", "max_iter=2",
             "--runs-dir", str(runs), "--name", "resume"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     manifest = runs / "sweeps" / "resume" / "sweep.json"

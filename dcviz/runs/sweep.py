@@ -24,7 +24,7 @@ Where trials run:
   its device is ``cuda``, one GPU. The workers get this process's dcviz package through Ray's
   ``py_modules``. With a runs folder the workers share, a task writes its run there directly;
   with ``ray_archive=True`` a task trains into a private temporary folder, exports the run as the
-  archive that Explore's export writes (:mod:`dcviz.archive`), and returns its bytes; the driver
+  archive that Explore's export writes (:mod:`dcviz.runs.archive`), and returns its bytes; the driver
   imports it with the same checks as an upload.
 
 The papers' table over a sweep is :mod:`dcviz.runs.table`.
@@ -182,7 +182,7 @@ def expand(plan: Plan) -> list[dict]:
     number of classes of the data set unless the plan sets ``n_clusters``."""
     from dcviz import data as D
     from dcviz.runs.engine import prepare
-    from dcviz.methods.base import get_method
+    from dcviz.methods import get_method
 
     if not plan.methods or not plan.data or not plan.seeds:
         raise SweepError("a sweep needs at least one method, one data set and one seed")
@@ -351,7 +351,7 @@ def run_trial(trial: dict, root: str | None, threads: int, run_id: str, sweep_id
         out = {"state": status["state"], "error": status.get("error"),
                "seconds": status.get("seconds"), "run_id": rd.run_id}
         if private is not None:
-            from dcviz.archive import export_zip
+            from dcviz.runs.archive import export_zip
             out["archive"] = export_zip(rd.path)
         return out
     except Exception as e:  # noqa: BLE001 - a trial's failure is recorded, the sweep goes on
@@ -471,7 +471,7 @@ def _on_pool(todo: list[dict], store: RunStore, sweep_id: str, jobs: int,
 
 def _import_result(store: RunStore, sweep_id: str, trial: dict, result: dict) -> dict:
     """Archive mode: bring a trial's run home through the importer's checks."""
-    from dcviz.archive import ArchiveError, import_archive
+    from dcviz.runs.archive import ArchiveError, import_archive
     try:
         run_id = import_archive(store, result.pop("archive"), label=f"trial {trial['id']}")
     except ArchiveError as e:
