@@ -295,8 +295,9 @@ run_id = run_picker(runs, "explore_run", where=top[0],
                     help="Any run in the run store: finished, still training, stopped, failed or "
                          "interrupted. Newest first.")
 view = run_view(run_id)
-if view is None:
-    st.error(f"Run {md(run_id)} cannot be opened: its config.json is missing or unreadable.")
+row = next(r for r in runs if r["run_id"] == run_id)
+if view is None:  # damaged on disk (or removed meanwhile): say why, offer to delete it
+    R.damaged(row, key="explore_damaged")
     st.stop()
 # Another run than before: start at its last snapshot, with no point selected. (On the first
 # visit, a snapshot or point already in the session, from a test or a link, is kept.)
@@ -308,7 +309,6 @@ if state.get("_explore_prev_run") != run_id:
     if not first_visit:
         state["explore_point"] = None
 
-row = next(r for r in runs if r["run_id"] == run_id)
 follow = top[1].toggle("Follow training", value=True, key="explore_follow",
                        disabled=not (row["state"] in ACTIVE_STATES and run_id in manager().live),
                        help="While the run trains, jump to each new snapshot as it arrives.")

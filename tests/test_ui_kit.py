@@ -233,3 +233,20 @@ def test_class_names_from_a_file_reach_the_legend_as_plain_text():
     assert title == "true label" and list(color) == [0, 1]
     assert names == ["‹a href='http://evil'›cat‹/a›", "dog"]
     assert colours(CLUSTER, view, snap)[1:] == (None, "cluster")
+
+
+def test_a_damaged_run_says_why_and_can_be_deleted_from_explore(runs_dir):
+    """Explore opens a damaged run as its reason and a delete action (with a confirmation)."""
+    from conftest import train_run
+    run = train_run(runs_dir, "ae-kmeans", {"name": "digits", "n": 200},
+                    {"pretrain_epochs": 1, "snapshot_every": 1, "subsample": 100})
+    (run.rd.path / "config.json").write_text("[]")  # valid JSON, not an object
+    at = open_page("explore", run=run.run_id)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("damaged" in e.value and "config.json" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    at.button(key="explore_damaged:delete").click().run()
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="explore_damaged:delete_yes").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not (runs_dir / run.run_id).exists()

@@ -91,19 +91,29 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
         else:
             nav.watch_in_train(new_id)
 
+    label = cfg.get("name") or f"{cfg.get('method', '?')} on {cfg.get('data_name', '?')}"
+    delete_control(run_id, label, f"its {view.count} snapshots and its checkpoint", key,
+                   where=c2, after_delete_page=after_delete_page)
+
+
+def delete_control(run_id: str, label: str, what: str, key: str, where=None,
+                   after_delete_page: str | None = None) -> None:
+    """"Delete this run…", then a confirmation that names the run (``label``) and ``what`` goes
+    with it; a live run cannot be deleted (the button says why)."""
+    mgr = manager()
     confirm_key = f"{key}:confirm_delete"
     why_not = G.can_delete(mgr, run_id)
     if not st.session_state.get(confirm_key):
-        if c2.button("Delete this run…", key=f"{key}:delete", icon=":material/delete:",
-                     disabled=why_not is not None,
-                     help=("Delete the run folder from the run store (asks first)." if why_not is None
-                           else f"Not now: {why_not}.")):
+        if (where or st).button(
+                "Delete this run…", key=f"{key}:delete", icon=":material/delete:",
+                disabled=why_not is not None,
+                help=("Delete the run folder from the run store (asks first)." if why_not is None
+                      else f"Not now: {why_not}.")):
             st.session_state[confirm_key] = True
             st.rerun(scope="app")
         return
-    label = cfg.get("name") or f"{cfg.get('method', '?')} on {cfg.get('data_name', '?')}"
-    st.warning(f"Delete **{md(label)}** ({md(run_id)}), its {view.count} snapshots and its checkpoint? "
-               "This cannot be undone; download its archive above first if you may need it.")
+    st.warning(f"Delete **{md(label)}** ({md(run_id)}), {what}? This cannot be undone; download "
+               "its archive first if you may need it.")
     d1, d2 = st.columns(2)
     if d1.button("Yes, delete it", key=f"{key}:delete_yes", type="primary",
                  icon=":material/delete_forever:", help="Delete the run folder now."):
@@ -113,16 +123,7 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
         except (G.ManageError, RunStoreError) as e:
             st.error(md(error_text(e)))
             return
-        forget_view(run_id)
-        try:
-            projections().forget((runs_root(), run_id))
-        except Exception:  # noqa: BLE001 - a cache miss is fine
-            pass
-        for k in ("explore_run", "checkpoints_run"):
-            if st.session_state.get(k) == run_id:
-                del st.session_state[k]
-        if st.query_params.get("run") == run_id:
-            del st.query_params["run"]
+        forget(run_id)
         st.session_state["_run_actions_deleted"] = label
         if after_delete_page:
             st.switch_page(after_delete_page)
@@ -130,6 +131,27 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
     if d2.button("Cancel", key=f"{key}:delete_no", help="Keep the run."):
         st.session_state[confirm_key] = False
         st.rerun(scope="app")
+
+
+def forget(run_id: str) -> None:
+    """Drop a deleted run from this process's caches, the pickers and the link."""
+    forget_view(run_id)
+    try:
+        projections().forget((runs_root(), run_id))
+    except Exception:  # noqa: BLE001 - a cache miss is fine
+        pass
+    for k in ("explore_run", "checkpoints_run"):
+        if st.session_state.get(k) == run_id:
+            del st.session_state[k]
+    if st.query_params.get("run") == run_id:
+        del st.query_params["run"]
+
+
+def damaged(row: dict, key: str) -> None:
+    """A run whose folder cannot be read: the reason, and the way to delete it."""
+    st.error(f"Run {md(row['run_id'])} is damaged and cannot be opened: "
+             f"{md(row.get('error') or 'its folder was removed or cannot be read')}")
+    delete_control(row["run_id"], row["run_id"], "whatever is left of it", key)
 
 
 def deleted_notice() -> None:

@@ -11,13 +11,15 @@ from typing import Sequence
 
 # Plain symbols that every font has (emoji are missing on some systems).
 STATE_ICONS = {"queued": "…", "running": "▶", "paused": "‖", "stopped": "■", "done": "✓",
-               "failed": "✗", "interrupted": "!", "unknown": "?"}
+               "failed": "✗", "interrupted": "!", "damaged": "✗", "unknown": "?"}
 
 STATE_HELP = {
     "interrupted": "the process that trained it ended before the run finished; it opens up to "
                    "its last snapshot",
     "failed": "the method raised an error; the Run tab shows it",
     "stopped": "stopped by the user; it opens up to its last snapshot",
+    "damaged": "its folder cannot be read (the reason is shown when it is opened); it can be "
+               "deleted",
 }
 
 
