@@ -514,3 +514,48 @@ def _on_ray(todo: list[dict], store: RunStore, sweep_id: str, address: str, arch
     finally:
         if own:
             ray.shutdown()
+
+
+# =========================================================================== through the app's manager
+
+def launch_on_manager(manager, sweep: Sweep) -> list[str]:
+    """Queue every trial that is not done on a :class:`~dcviz.runs.manager.RunManager` (the app's
+    "Compare methods"): its threads and its limit on runs at once then train them, and the page
+    watches them like any run. Returns the run ids launched. :func:`sync` later reads their
+    states back into the manifest."""
+    manifest = sweep.read()
+    launched = []
+    for t in manifest["trials"]:
+        if _run_dir_state(sweep.store, t.get("run_id")) == "done":
+            t.update(state="done", error=None)
+            continue
+        name = f"{t['method_label']} on {t['data_label']}" + (
+            f" {point_label(t['point'])}" if t["point"] else "") + f" seed {t['seed']}"
+        run_id = manager.launch(t["method"], t["data"], dict(t["config"]), t["preset"], name=name)
+        sweep.store.update_config(run_id, sweep={"id": sweep.sweep_id, "trial": t["id"]})
+        t.update(state="queued", run_id=run_id, error=None, attempts=int(t.get("attempts") or 0) + 1)
+        launched.append(run_id)
+    sweep.write(manifest)
+    return launched
+
+
+def sync(sweep: Sweep) -> dict:
+    """Bring the manifest's trial states up to date from the run folders (for sweeps whose
+    trials run elsewhere: the app's manager, or a driver that was killed). Returns it."""
+    manifest = sweep.read()
+    changed = False
+    for t in manifest["trials"]:
+        state = _run_dir_state(sweep.store, t.get("run_id"))
+        new = {"done": "done", "failed": "failed", "stopped": "failed", "interrupted": "failed",
+               "running": "running", "paused": "running", "queued": "queued"}.get(state or "")
+        if new and new != t["state"]:
+            t["state"] = new
+            changed = True
+    if changed:
+        sweep.write(manifest)
+    return manifest
+
+
+def active(manifest: dict) -> bool:
+    """Whether some trial of the sweep may still change (queued or running)."""
+    return any(t["state"] in ("queued", "running") for t in manifest["trials"])
