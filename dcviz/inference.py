@@ -70,7 +70,13 @@ def shape_text(dim: int, image_shape) -> str:
 
 
 def open_model(rd: RunDir, device: str = "cpu") -> Model:
-    """Rebuild the trained method of a run (checkpoint.pt, loaded with weights_only=True)."""
+    """Rebuild the trained method of a run (checkpoint.pt, loaded with weights_only=True).
+
+    RunStoreError for a damaged run folder or a checkpoint that declares a model larger than
+    this machine allows (its sizes are checked before the model is built)."""
+    problem = rd.check()
+    if problem:
+        raise RunStoreError(problem)
     cfg = rd.read_config()
     method = rd.load_checkpoint(device=device)
     image_shape = tuple(method.image_shape) if method.image_shape else None

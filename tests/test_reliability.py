@@ -716,3 +716,44 @@ def test_a_terminal_state_is_never_overwritten(tmp_path):
     for late in ("paused", "running", "stopped", "failed"):
         assert rd.write_status(late)["state"] == "done"
     assert rd.read_status(raw=True)["metrics"] == {"nmi": 0.5}
+
+
+# =========================================================================== checkpoints (Checkpoints page)
+
+CHECKPOINT_CASES = [
+    ("huge-input-dim", lambda f: _ckpt_with(f, input_dim=400_000, image_shape=[]),
+     "400,000 input features would have"),
+    ("input-dim-not-int", lambda f: _ckpt_with(f, input_dim="64"), "input_dim must be a positive integer"),
+    ("not-a-checkpoint", lambda f: b"PK\x03\x04 garbage", "checkpoint.pt cannot be loaded safely"),
+    ("pickled-object", lambda f: _pickled_ckpt(), "checkpoint.pt cannot be loaded safely"),
+    ("state-mismatch", lambda f: _ckpt_with(f, state={"ae": {}}), "checkpoint.pt does not rebuild"),
+]
+
+
+@pytest.mark.parametrize("make,fragment", [c[1:] for c in CHECKPOINT_CASES],
+                         ids=[c[0] for c in CHECKPOINT_CASES])
+def test_bad_checkpoint_in_a_run_folder_is_one_run_store_error(tmp_path, good_run, run_files,
+                                                                make, fragment):
+    from dcviz import inference as I
+    root = tmp_path / "runs"
+    shutil.copytree(good_run.root / good_run.run_id, root / good_run.run_id)
+    rd = RunStore(root).open(good_run.run_id)
+    (rd.path / "checkpoint.pt").write_bytes(make(run_files))
+    with pytest.raises(RunStoreError) as e:
+        I.open_model(rd)
+    assert good_run.run_id in str(e.value) and fragment in str(e.value), str(e.value)
+
+
+def test_a_loader_slip_is_still_a_data_error_naming_the_file(tmp_path, data_home, monkeypatch):
+    from dcviz.data import files
+
+    def boom(*a, **k):
+        raise MemoryError()
+    monkeypatch.setattr(files, "read_npy", boom)
+    p = tmp_path / "mine.npy"
+    np.save(p, np.ones((4, 2)))
+    with pytest.raises(D.DataError, match=r"mine.npy: cannot be loaded \(MemoryError"):
+        D.load(str(p))
+    with pytest.raises(D.DataError, match=r"up.npy: cannot be loaded \(MemoryError"):
+        D.save_upload("up.npy", npy_bytes(np.ones((4, 2))))
+    assert leftovers(data_home) == []

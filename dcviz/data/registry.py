@@ -506,6 +506,19 @@ def _fingerprint(path: Path) -> Any:
 
 
 def _load_path(spec: dict) -> Dataset:
+    """A user's file or folder. Whatever fails in a loader is one DataError naming the file
+    (a MemoryError or a library's own exception must not escape to a page)."""
+    try:
+        return _load_path_unguarded(spec)
+    except DataError:
+        raise
+    except (Exception, MemoryError, RecursionError) as e:  # noqa: BLE001 - see above
+        where = files.short(Path(spec["path"]))
+        raise DataError(f"{spec.get('label') or where}: cannot be loaded ({type(e).__name__}: "
+                        f"{str(e)[:300]})") from None
+
+
+def _load_path_unguarded(spec: dict) -> Dataset:
     path = Path(spec["path"])
     name = spec.get("label") or path.name or str(path)
     shown = files.short(path)

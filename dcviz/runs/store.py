@@ -353,13 +353,25 @@ class RunDir:
         """Rebuild the trained method from checkpoint.pt (weights_only: no pickled code runs)."""
         from dcviz.methods import get_method
         path = self.path / "checkpoint.pt"
-        if not path.exists():
+        if not os.path.lexists(path):
             raise RunStoreError(f"run {self.run_id} has no checkpoint yet")
+        if not is_regular_file(path):
+            raise RunStoreError(f"run {self.run_id}: checkpoint.pt is not a regular file")
+        size, budget = path.stat().st_size, byte_budget()
+        if size > budget:
+            raise RunStoreError(f"run {self.run_id}: checkpoint.pt is {mib(size)}, more than the "
+                                f"{mib(budget)} this machine allows")
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
             raise RunStoreError(f"run {self.run_id}: checkpoint.pt cannot be loaded safely ({e})") from None
-        return method_from_checkpoint(blob, device=device)
+        try:
+            return method_from_checkpoint(blob, device=device)
+        except RunStoreError as e:
+            raise RunStoreError(f"run {self.run_id}: {e}") from None
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+            raise RunStoreError(f"run {self.run_id}: checkpoint.pt does not rebuild its model "
+                                f"({type(e).__name__}: {str(e)[:200]})") from None
 
     def summary(self) -> dict:
         """One row for run lists: id, method, data, state, snapshots, final metrics.
