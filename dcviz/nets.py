@@ -130,15 +130,22 @@ def encode_all(encode, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
 
 def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
                          ctx, noise: float = 0.0,
-                         augment: Callable[[torch.Tensor], torch.Tensor] | None = None
-                         ) -> Iterator[tuple[int, float]]:
+                         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                         precision: str = "fp32") -> Iterator[tuple[int, float]]:
     """Train ``ae`` on MSE reconstruction with Adam; yields (epoch, mean loss) after each epoch.
 
     ``noise`` > 0 makes it a denoising AE (Gaussian corruption of the input, as DCRL pretrains).
     ``augment`` maps a batch to a random view of it, which is then both input and target: the AE
     learns the augmented data (ACe/DeC's augmentation mode pretrains this way in the authors' code).
+    ``precision="bf16"`` runs the forward pass under bf16 autocast (mixed precision: the weights,
+    gradients and Adam state stay fp32), about 2x the matmul rate on CPUs with AVX-512 BF16 or AMX.
     """
-    opt = torch.optim.Adam(ae.parameters(), lr=lr)
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+    # The fused Adam kernel: one pass over all parameters instead of a chain of elementwise ops per
+    # tensor. On CPU the unfused step of the d-500-500-2000-10 AE cost ~95 ms a batch, more than
+    # its forward and backward (~1.3 ms fused).
+    opt = torch.optim.Adam(ae.parameters(), lr=lr, fused=x.device.type in ("cpu", "cuda"))
     n = len(x)
     for epoch in range(epochs):
         ae.train()
@@ -147,7 +154,9 @@ def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_s
             ctx.check()
             xb = x[idx] if augment is None else augment(x[idx])
             inp = xb + noise * torch.randn(xb.shape, generator=ctx.generator).to(xb.device) if noise > 0 else xb
-            loss = F.mse_loss(ae(inp), xb)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                out = ae(inp)
+            loss = F.mse_loss(out.float(), xb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -457,3 +457,88 @@ class PretrainedStore:
                     if got:
                         shutil.rmtree(tmp, ignore_errors=True)
         return removed, skipped
+
+
+# =========================================================================== the AE base's seam
+
+def autoencoder_arch(ae: torch.nn.Module) -> dict:
+    """The architecture part of a key: class, layer shapes, a readable summary, and the sha256
+    of the initial weights, which pins the initialisation (scheme and seed) exactly. Call it
+    before pretraining starts."""
+    digest = hashlib.sha256()
+    shapes = []
+    for name, t in ae.state_dict().items():
+        digest.update(name.encode())
+        digest.update(t.detach().cpu().float().contiguous().numpy().tobytes())
+        shapes.append([name, list(t.shape)])
+    linears = [m for m in ae.modules() if isinstance(m, torch.nn.Linear)]
+    convs = [m for m in ae.modules() if isinstance(m, torch.nn.Conv2d)]
+    if convs:
+        shape = "x".join(str(s) for s in getattr(ae, "image_shape", ()))
+        summary = (f"conv {shape} " + "-".join(str(c.out_channels) for c in convs)
+                   + f"-{getattr(ae, 'latent_dim', '?')}")
+    elif linears:
+        encoder = linears[:len(linears) // 2] or linears
+        summary = "mlp " + "-".join(str(s) for s in [encoder[0].in_features,
+                                                        *(m.out_features for m in encoder)])
+    else:
+        summary = type(ae).__name__
+    return {"class": type(ae).__name__, "summary": summary, "params": shapes,
+            "init_sha256": digest.hexdigest()}
+
+
+def rng_fingerprint(generator: torch.Generator | None = None,
+                    rng: np.random.Generator | None = None) -> str:
+    """sha256 of the generators' states where pretraining starts to draw from them."""
+    return hashlib.sha256(json.dumps(capture_rng(generator, rng), sort_keys=True).encode()).hexdigest()
+
+
+def keep_frames(snapshots: list, every: int) -> list:
+    """The stored pretraining snapshots that a run with ``snapshot_every = every`` would have
+    made: epoch 0, every ``every``-th epoch and the last (the entry may hold more, if the run
+    that made it took them more often; never fewer than it took)."""
+    if not snapshots:
+        return []
+    last = max(s.epoch for s in snapshots)
+    return [s for s in snapshots if s.epoch == 0 or s.epoch % every == 0 or s.epoch == last]
+
+PRETRAINED_MODES = ("reuse", "refresh", "off")
+
+
+def map_yields(gen: Generator, fn: Callable) -> Generator:
+    """Yield ``fn(item)`` for every item of ``gen``; return what ``gen`` returns."""
+    while True:
+        try:
+            item = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield fn(item)
+
+
+def pretrain_through_store(mode: str, key: PretrainKey | None,
+                           train_fn: Callable[[], Generator[Any, None, Trained]],
+                           restore_fn: Callable[[Entry], None], *,
+                           check: Callable[[], None] | None = None,
+                           store: PretrainedStore | None = None) -> Generator[Any, None, dict | None]:
+    """The pretraining of an AE method, through the store according to ``mode``:
+
+    - ``reuse``: load the entry for ``key`` if it is there (``restore_fn(entry)`` puts its weights
+      and random-generator states in place; the snapshots it returns, or else all the entry's,
+      are yielded again), else train and save it;
+    - ``refresh``: train and save, replacing any entry for ``key``;
+    - ``off``: train, and never read or write the store (``key`` may be None).
+
+    Yields the pretraining snapshots (live, or replayed); returns what the run records about the
+    entry (:meth:`Entry.record`), or None with ``off``.
+    """
+    if mode not in PRETRAINED_MODES:
+        raise ValueError(f"pretrained must be one of {PRETRAINED_MODES}, got {mode!r}")
+    if mode == "off":
+        yield from train_fn()
+        return None
+    store = store or PretrainedStore()
+    entry, hit = yield from store.get_or_train(key, train_fn, refresh=mode == "refresh", check=check)
+    if hit:
+        replay = restore_fn(entry)
+        yield from (entry.snapshots if replay is None else replay)
+    return entry.record(hit)

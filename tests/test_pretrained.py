@@ -371,3 +371,37 @@ def test_default_root_follows_the_environment(tmp_path, monkeypatch):
     assert default_root() == tmp_path / "xdg" / "dcviz" / "pretrained"
     monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "mine"))
     assert default_root() == tmp_path / "mine"
+
+
+# --------------------------------------------------------------------------- the AE base's seam
+
+def test_pretrain_through_store_modes(tmp_path, monkeypatch):
+    from dcviz.pretrained import pretrain_through_store
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "default"))
+    store, key, calls, restored = PretrainedStore(tmp_path / "store"), make_key(), [], []
+
+    def run(mode):
+        return consume(pretrain_through_store(mode, key, fake_train(calls), restored.append,
+                                              store=store))
+
+    record, live = run("off")
+    assert record is None and len(calls) == 1 and len(live) == 3
+    assert not (tmp_path / "store").exists() and not (tmp_path / "default").exists()
+
+    record, first = run("reuse")
+    assert (record["hit"], record["entry"], len(calls), restored) == (False, key.id, 2, [])
+    record, replayed = run("reuse")
+    assert record["hit"] and len(calls) == 2 and [e.id for e in restored] == [key.id]
+    assert [s.epoch for s in replayed] == [s.epoch for s in first]
+    for a, b in zip(first, replayed):
+        assert np.array_equal(a.latent, b.latent) and np.array_equal(a.assign, b.assign)
+        assert a.losses == b.losses and a.stage == b.stage
+
+    record, _ = run("refresh")
+    assert not record["hit"] and len(calls) == 3
+    record, _ = run("off")
+    assert len(calls) == 4 and len(store.list()) == 1
+    assert not (tmp_path / "default").exists()
+    with pytest.raises(ValueError):
+        run("sometimes")
+
