@@ -261,6 +261,23 @@ def test_registry_has_the_foundation_methods():
             assert f["help"], f"{mid}.{f['name']} has no help text"
 
 
-def test_snapshot_is_plain_data():
-    s = Snapshot(epoch=0, step=0, stage="x", latent=np.zeros((2, 2)), assign=np.zeros(2))
-    assert s.losses == {} and s.progress == 0.0
+def test_snapshot_is_plain_data(tmp_path):
+    """A snapshot round-trips through the run store without pickle; an extra holding a Python
+    object is refused, and nothing of it is written."""
+    from dcviz.runs import RunStore
+    rd = RunStore(tmp_path).create("plain")
+    s = Snapshot(epoch=2, step=5, stage="x", latent=np.arange(4.0).reshape(2, 2),
+                 assign=np.array([1, 0]), losses={"l": 0.25},
+                 extras={"v": np.array([3, 4]), "f": 0.5, "name": "head"})
+    rd.append_snapshot(s)
+    back = rd.load_snapshot(0)
+    assert (back.epoch, back.step, back.stage, back.losses) == (2, 5, "x", {"l": 0.25})
+    np.testing.assert_array_equal(back.latent, s.latent)
+    np.testing.assert_array_equal(back.assign, s.assign)
+    assert back.extras["v"].tolist() == [3, 4] and back.extras["f"] == 0.5
+    assert back.extras["name"] == "head"
+    bad = Snapshot(epoch=3, step=6, stage="x", latent=s.latent, assign=s.assign,
+                   extras={"obj": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(TypeError, match="obj"):
+        rd.append_snapshot(bad)
+    assert rd.count() == 1 and len(rd.metrics_rows()) == 1

@@ -295,6 +295,11 @@ class Method:
         """Soft assignments (N, k) where the method has them; None otherwise."""
         return None
 
+    def fit_labels(self, x: np.ndarray) -> np.ndarray:
+        """The labels the last snapshot gives the training data ``x``: ``predict(x)``, unless
+        the method labels its training data by another rule than new points (MLC)."""
+        return self.predict(x)
+
     def state_dict(self) -> dict:
         raise NotImplementedError
 

@@ -129,6 +129,8 @@ class DEKM(AEMethod):
             changed = 1.0 if prev_labels is None else float(np.mean(labels != prev_labels))
             self.V = torch.as_tensor(V, dtype=torch.float32)
             self.centroids = torch.as_tensor(centroids, dtype=torch.float32)
+            stop = prev_labels is not None and it >= cfg.min_iter and changed < cfg.tol
+            last = stop or it == cfg.max_iter - 1
 
             # Eq. 6 on `batches_per_iter` mini-batches, with targets fixed at re-clustering time.
             V_t = self.V.to(self.device)
@@ -143,18 +145,20 @@ class DEKM(AEMethod):
                 if idx is None:
                     batch_iter = batches(len(x), cfg.batch_size, ctx.generator, self.device)
                     idx = next(batch_iter)
-                y = self.ae.encode(x[idx]) @ V_t.T
-                loss = greedy_loss(y, target_all[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                # The run's answer is this iteration's clustering, so after the last one the
+                # encoder is left as it was: the checkpoint then labels points as it did.
+                with torch.set_grad_enabled(not last):
+                    y = self.ae.encode(x[idx]) @ V_t.T
+                    loss = greedy_loss(y, target_all[idx])
+                if not last:
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
                 total_loss += loss.item()
             self.ae.eval()
 
             sub = ctx.subsample
             y_sub = h[sub] @ V.T
-            stop = prev_labels is not None and it >= cfg.min_iter and changed < cfg.tol
-            last = stop or it == cfg.max_iter - 1
             yield self.make_snapshot(
                 data, ctx, epoch=it, step=step + it, stage="clustering", labels=labels,
                 latent_sub=h[sub],

@@ -496,6 +496,12 @@ class MLC(Method):
     def predict(self, x):
         return self.predict_proba(x).argmax(1)
 
+    def fit_labels(self, x):
+        """Spectral clustering on Pi of the training data, as the final snapshot labels it
+        (``predict`` places new points against its reference sample); keeps the reference."""
+        _, C = self._encode(self.tensor(x))
+        return self._cluster(C, self.config.spectral_points, self.config.seed)
+
     # ------------------------------------------------------------------ training
     def fit(self, data, ctx):
         cfg = self.config
