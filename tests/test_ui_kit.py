@@ -155,8 +155,8 @@ def test_no_file_outside_methods_and_viz_names_a_method_id():
 def test_the_app_registers_every_page_plainly():
     source = (REPO / "app.py").read_text()
     assert ".exists()" not in source
-    pages = set(re.findall(r'PAGES\["(\w+)"\]', source))
-    assert {p.stem for p in (REPO / "pages").glob("*.py")} <= pages
+    named = set(re.findall(r'PAGES\["(\w+)"\]', source)) | set(re.findall(r"pages/(\w+)\.py", source))
+    assert {p.stem for p in (REPO / "pages").glob("*.py")} <= named
 
 
 # =========================================================================== user text as text
@@ -250,3 +250,15 @@ def test_a_damaged_run_says_why_and_can_be_deleted_from_explore(runs_dir):
     at.button(key="explore_damaged:delete_yes").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert not (runs_dir / run.run_id).exists()
+
+
+def test_train_says_so_when_a_lens_loses_its_live_panel(tiny_store, tiny_run, monkeypatch):
+    """No silent fallback to another panel: the Train page warns and goes on."""
+    from dcviz.viz import LENSES, Lens, Panel
+    lens = Lens(method_ids=("ae-kmeans",), title="Renamed lens", live_panel="Spectrum",
+                build=lambda run, index, options: [Panel("Spectrum of S_w", text="renamed")])
+    monkeypatch.setitem(LENSES, "ae-kmeans", lens)
+    at = open_page("train", train_focus=tiny_run.run_id)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Renamed lens" in w.value and "Spectrum" in w.value for w in at.warning)
+    assert "renamed" not in page_text(at)  # the other panel is not shown in its place
