@@ -18,6 +18,7 @@ page = st.navigation([
     st.Page(nav.PAGES["explore"], title="Explore", icon=":material/travel_explore:"),
     st.Page(nav.PAGES["compare"], title="Compare", icon=":material/compare:"),
     st.Page(nav.PAGES["checkpoints"], title="Checkpoints", icon=":material/inventory_2:"),
+    st.Page(nav.PAGES["sweeps"], title="Sweeps", icon=":material/table_chart:"),
 ])
 nav.follow_deep_link()  # a link that reached a page before app.py ever ran (see nav.require_app)
 manager()  # the run manager of this process, created once

@@ -20,7 +20,7 @@ from dcviz.viz import get_lens
 from dcviz.viz.common import empty_figure, latent_figure, loss_figure, progress_text
 from ui import nav
 from ui.fields import field, fields
-from ui.launch import default_run_button, launch
+from ui.launch import compare_methods, default_run_button, launch
 from ui.panels import live_panel, render_panel
 from ui.pickers import colour_picker, colours
 from ui.player import timer
@@ -173,6 +173,24 @@ def launch_from_form(cls, preset, spec, entry, fs, values, name, where) -> None:
         where.success(f"Launched {run_id}.")
 
 
+def compare_form(cls, preset: str, spec, dataset, where) -> None:
+    """Compare methods: the picked methods on this data set over 3 seeds, as a sweep."""
+    with side.expander("Compare methods"):
+        ids = list(REGISTRY)
+        picked = st.multiselect(
+            "Methods to compare", ids, default=[cls.id], key="train_compare_methods",
+            format_func=lambda i: REGISTRY[i].title,
+            help="Each runs on the data above with its own preset settings, seeds 0, 1 and 2, "
+                 "queued with your other runs. The result opens as a table on the Sweeps page.")
+        if st.button("Compare methods", key="train_compare", disabled=len(picked) < 2 or spec is None,
+                     help="Train every picked method over 3 seeds and show the median, min and "
+                          "max of each score, a dot per seed."):
+            label = dataset.name if dataset is not None else str(spec)
+            sweep_id = compare_methods(picked, spec, label, preset, where=where)
+            if sweep_id:
+                st.switch_page(nav.PAGES["sweeps"], query_params={"sweep": sweep_id})
+
+
 # =========================================================================== main: runs in flight
 def control(action, run_id: str) -> None:
     """Pause, resume or stop a run (a button callback); a run that has just ended is fine."""
@@ -320,6 +338,7 @@ cls, preset = choose_method()
 form = config_form(cls, preset, spec, entry, dataset)
 if form[3]:
     launch_from_form(cls, preset, spec, entry, *form[:3], where=messages)
+compare_form(cls, preset, spec, dataset, messages)
 
 if st.session_state.get("train_focus") and run_view(st.session_state["train_focus"]) is None:
     st.session_state["train_focus"] = None

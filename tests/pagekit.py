@@ -10,7 +10,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
 PAGE_FILES = {"home": "pages/home.py", "train": "pages/train.py", "explore": "pages/explore.py",
-              "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py"}
+              "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py",
+              "sweeps": "pages/sweeps.py"}
 
 
 def open_page(page: str = "home", *, run: str | None = None, runs: str | None = None,

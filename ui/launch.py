@@ -70,3 +70,15 @@ def default_run_button(key: str, where=None, label: str | None = None) -> None:
         run_id = launch_suited(method, data, preset, where=w)
         if run_id:
             nav.watch_in_train(run_id)
+
+
+def compare_methods(methods: list[str], data, label: str, preset: str = "quick",
+                    where=None) -> str | None:
+    """Launch the methods on one data set over 3 seeds as a sweep through the run manager;
+    returns the sweep id, or None after showing why it could not start."""
+    from dcviz.runs.sweep import compare_methods as launch_sweep
+    try:
+        return launch_sweep(manager(), methods, data, label, preset).sweep_id
+    except (ValueError, KeyError, OSError) as e:  # DataError, ConfigError, SweepError
+        (where or st).error(f"Could not compare: {md(error_text(e))}")
+    return None

@@ -11,7 +11,8 @@ import streamlit as st
 
 #: Page files, relative to app.py.
 PAGES = {"home": "pages/home.py", "train": "pages/train.py", "explore": "pages/explore.py",
-         "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py"}
+         "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py",
+         "sweeps": "pages/sweeps.py"}
 
 _local = threading.local()
 

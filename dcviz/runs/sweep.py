@@ -526,8 +526,11 @@ def launch_on_manager(manager, sweep: Sweep) -> list[str]:
     manifest = sweep.read()
     launched = []
     for t in manifest["trials"]:
-        if _run_dir_state(sweep.store, t.get("run_id")) == "done":
+        state = _run_dir_state(sweep.store, t.get("run_id"))
+        if state == "done":
             t.update(state="done", error=None)
+            continue
+        if state in ("queued", "running", "paused"):  # launched before and still going
             continue
         name = f"{t['method_label']} on {t['data_label']}" + (
             f" {point_label(t['point'])}" if t["point"] else "") + f" seed {t['seed']}"
@@ -537,6 +540,18 @@ def launch_on_manager(manager, sweep: Sweep) -> list[str]:
         launched.append(run_id)
     sweep.write(manifest)
     return launched
+
+
+def compare_methods(manager, methods: list[str], data_spec, data_label: str,
+                    preset: str = "quick", seeds=(0, 1, 2)) -> Sweep:
+    """The Train page's "Compare methods": the methods on one data set over a few seeds, as a
+    sweep whose trials the app's run manager trains. The same choice again is the same sweep
+    (its finished and running trials are kept)."""
+    plan = Plan(methods=list(methods), data=[(data_label, data_spec)], seeds=list(seeds),
+                preset=preset)
+    sweep = Sweep.create(manager.store.root, plan)
+    launch_on_manager(manager, sweep)
+    return sweep
 
 
 def sync(sweep: Sweep) -> dict:

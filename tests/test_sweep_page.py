@@ -1,0 +1,107 @@
+"""The Sweeps page: a sweep opens as the papers' table with a dot per seed, and a dot opens its
+run in Explore; the Train page's "Compare methods" runs a small sweep through the run manager."""
+from __future__ import annotations
+
+import pytest
+
+from pagekit import open_page, page_text
+
+from dcviz.runs.sweep import Plan, Sweep, run_sweep
+
+PLAN = Plan(methods=["ae-kmeans", "dekm"], data=["blobs8:n_samples=400"], seeds=[0, 1],
+            sets={"pretrain_epochs": "2", "max_iter": "2"})
+
+
+@pytest.fixture(scope="module")
+def sweep_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep-runs")
+    sweep = Sweep.create(root, PLAN)
+    assert run_sweep(sweep, jobs=1, threads=1) == {"done": 4}
+    return root, sweep
+
+
+def _dots(at):
+    charts = [c for c in at.get("plotly_chart")]
+    assert charts, "no plotly chart on the page"
+    import json
+    spec = json.loads(charts[0].proto.spec)
+    return spec
+
+
+def test_sweeps_page_without_sweeps(runs_dir):
+    at = open_page("sweeps")
+    assert not at.exception
+    assert "No sweep yet" in page_text(at)
+
+
+def test_sweep_opens_as_table_with_a_dot_per_seed(sweep_store, monkeypatch):
+    root, sweep = sweep_store
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(root))
+    at = open_page("sweeps")
+    assert not at.exception
+    df = at.dataframe[0].value
+    assert list(df["method"]) == ["ae-kmeans", "dekm"] and list(df["seeds"]) == [2, 2]
+    assert {"ACC", "NMI", "ARI", "time (s)"} <= set(df.columns)
+    spec = _dots(at)
+    dots = [t for t in spec["data"] if t.get("customdata")]
+    assert len(dots) == 3  # ACC, NMI, ARI panels
+    run_ids = sorted(t["run_id"] for t in sweep.trials())
+    for trace in dots:
+        assert sorted(trace["customdata"]) == run_ids  # one dot per seed and row
+
+
+def test_a_dot_opens_its_run_in_explore(sweep_store, monkeypatch):
+    root, sweep = sweep_store
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(root))
+    run_id = sweep.trials()[3]["run_id"]
+    at = open_page("sweeps")
+    # a selection that names no run of this sweep opens nothing
+    at.session_state["sweep_dots"] = {"selection": {"points": [{"customdata": "not-a-run"}],
+                                                    "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception and [t.value for t in at.title] == ["Sweeps"]
+    at.session_state["sweep_dots"] = {"selection": {"points": [{"customdata": run_id}],
+                                                    "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert at.query_params.get("run") in (run_id, [run_id])
+    assert "Sweeps" not in [t.value for t in at.title]  # Explore drew instead
+
+
+TINY_PRESETS = {"ae-kmeans": {"pretrain_epochs": 2}, "dec": {"pretrain_epochs": 2, "epochs": 1},
+                "dekm": {"pretrain_epochs": 2, "max_iter": 2}}
+
+
+def test_compare_methods_runs_three_methods_over_three_seeds_and_shows_the_table(runs_dir,
+                                                                                monkeypatch):
+    from dcviz.methods import REGISTRY
+    from dcviz.runs.sweep import Sweep
+    from ui.shared import MANAGERS
+
+    for mid, tiny in TINY_PRESETS.items():  # tiny "quick" presets, for this test only
+        monkeypatch.setitem(REGISTRY[mid].Config.presets, "quick", tiny)
+    at = open_page("train")
+    assert not at.exception
+    at.multiselect(key="train_compare_methods").set_value(list(TINY_PRESETS)).run()
+    at.button(key="train_compare").click().run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Sweeps"]
+    sweep_id = at.query_params.get("sweep")
+    sweep_id = sweep_id[0] if isinstance(sweep_id, list) else sweep_id
+    sweep = Sweep.open(runs_dir, sweep_id)
+    trials = sweep.trials()
+    assert sorted((t["method"], t["seed"]) for t in trials) == sorted(
+        (m, s) for m in TINY_PRESETS for s in (0, 1, 2))
+    assert all(t["data"]["name"] == "digits" for t in trials)
+    mgr = next(m for m in MANAGERS if str(m.store.root) == str(runs_dir.resolve()))
+    for t in trials:  # the run manager trains them (its threads, its limit on runs at once)
+        assert t["run_id"] in mgr.live
+        assert mgr.wait(t["run_id"], timeout=600) == "done"
+    # the click switched to the Sweeps page with ?sweep=; AppTest's run() replays the page it
+    # was last switched to by the test, so go there as the browser did
+    at.switch_page("pages/sweeps.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Sweeps"]
+    df = at.dataframe[0].value
+    assert sorted(df["method"]) == sorted(TINY_PRESETS) and list(df["seeds"]) == [3, 3, 3]
+    assert Sweep.open(runs_dir, sweep_id).counts() == {"done": 9}
