@@ -9,6 +9,8 @@
     python -m dcviz methods
     python -m dcviz datasets
     python -m dcviz cache list | clear
+    python -m dcviz export RUN [--view latent] [--format gif|html|png] [--color cluster|label]
+                           [--out PATH] [--runs-dir D]
 
 
 `train` writes the same run folder as the app (so a run trained on a GPU server opens in the app),
@@ -200,6 +202,29 @@ def cmd_cache(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    """A run's latent view as a GIF, a standalone HTML page or a zip of stage PNGs
+    (dcviz.export). RUN is a run id of the runs folder, or a run folder's path."""
+    from pathlib import Path
+
+    from dcviz import export as E
+    from dcviz.runs import RunStore
+    from dcviz.runs.view import RunView
+
+    root, run_id = args.runs_dir, args.run
+    folder = Path(args.run)
+    if (folder / "config.json").is_file():  # a run folder: its parent is the store
+        root, run_id = str(folder.resolve().parent), folder.resolve().name
+    view = RunView(RunStore(root).open(run_id))
+    data, name, _ = E.export(view, args.view, args.format, color_by=args.color)
+    out = Path(args.out) if args.out else Path(name)
+    if out.is_dir():
+        out = out / name
+    out.write_bytes(data)
+    print(json.dumps({"file": str(out.resolve()), **E.describe(data, args.format)}))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dcviz", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -255,6 +280,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("action", choices=["list", "clear"],
                    help="list: id, size, age, final loss and key of each entry; clear: remove them all")
     c.set_defaults(func=cmd_cache)
+    e = sub.add_parser("export", help="a run's latent view as an animated GIF, a standalone "
+                       "HTML page (slider and Play, works offline) or its stage pictures as PNGs")
+    e.add_argument("run", help="run id (see the app, or the runs folder), or a run folder's path")
+    e.add_argument("--view", default="latent", choices=["latent"],
+                   help="what to export: latent (the scatter of the followed points, aligned PCA)")
+    e.add_argument("--format", default="gif", choices=["gif", "html", "png"],
+                   help="gif: animation; html: one file with a slider and Play; png: a zip with "
+                        "the last picture of each stage")
+    e.add_argument("--color", default="cluster", choices=["cluster", "label"],
+                   help="colour the points by the method's clusters or by the true labels")
+    e.add_argument("--out", default=None,
+                   help="file or folder to write (default: <run id>-<view>.<ext> here)")
+    e.add_argument("--runs-dir", default=None, help="run store folder (default: $DCVIZ_RUNS_DIR or ./runs)")
+    e.set_defaults(func=cmd_export)
     return p
 
 

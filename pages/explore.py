@@ -25,6 +25,7 @@ from ui.launch import default_run_button
 from ui.panels import build_panels, lens_options, render_panels
 from ui.pickers import colour_picker, colours, run_picker
 from ui.player import player, rewind, timer
+from ui.takeaway import takeaway_buttons
 from ui.shared import aligned_pca, manager, projections, run_view, runs_root, umap_worker
 
 nav.require_app("explore")
@@ -127,6 +128,9 @@ def latent_tab(snap, index: int, count: int) -> None:
         point_picker(sub, point, pos)
         if pos is not None:
             point_details(snap, pos, nb_pos, nb_dist)
+    with st.expander("Take it with you: an animation, an interactive page, the stage pictures",
+                     icon=":material/download:"):
+        takeaway_buttons(view, "explore_takeaway", "label" if ctitle == "true label" else "cluster")
 
 
 def hover(snap) -> dict:

@@ -8,6 +8,7 @@
 - :mod:`ui.fields`: one widget per :class:`dcviz.forms.Field` (config, data and lens options);
 - :mod:`ui.panels`: a lens's panels, and its options;
 - :mod:`ui.run_actions`: export, rename, tag, re-run and delete one run;
+- :mod:`ui.takeaway`: a run's latent view as a GIF, a standalone HTML page, stage PNGs;
 - :mod:`ui.look`: the style sheet and the pictures in assets/.
 
 Pages (pages/*.py) are storyboards that call these; what needs no browser lives in dcviz/.
