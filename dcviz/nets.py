@@ -103,15 +103,55 @@ class ConvAutoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
+class LinearAutoencoder(nn.Module):
+    """A single linear layer each way: the AE of ACe/DeC's synthetic experiments (d = D there)."""
+
+    def __init__(self, input_dim: int, latent_dim: int):
+        super().__init__()
+        self.input_dim, self.latent_dim = input_dim, latent_dim
+        self.encoder = nn.Linear(input_dim, latent_dim)
+        self.decoder = nn.Linear(latent_dim, input_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def encoder_parameters(self):
+        return self.encoder.parameters()
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+#: vectors of at most this many features get the linear AE under arch="auto", where offered
+LINEAR_AUTO_MAX_DIM = 32
+
+
+def resolve_arch(arch: str, input_dim: int, image_shape, offers_linear: bool = False) -> str:
+    """The one "auto" rule of the autoencoders: conv for images of 16x16 and more; for vectors of
+    at most 32 features the linear AE, where the method offers one (ACe/DeC's synthetic
+    setting); the MLP otherwise. Any other ``arch`` is returned as it is."""
+    if arch != "auto":
+        return arch
+    if image_shape is not None and min(image_shape[1:]) >= 16:
+        return "conv"
+    if offers_linear and image_shape is None and input_dim <= LINEAR_AUTO_MAX_DIM:
+        return "linear"
+    return "mlp"
+
+
 def make_autoencoder(input_dim: int, image_shape, latent_dim: int, arch: str = "auto",
                      hidden: Sequence[int] = (500, 500, 2000)) -> nn.Module:
-    """``arch``: "mlp", "conv", or "auto" (conv for images of at least 16x16, else MLP)."""
-    if arch == "auto":
-        arch = "conv" if image_shape is not None and min(image_shape[1:]) >= 16 else "mlp"
+    """``arch``: "mlp", "conv", "linear", or "auto" (see :func:`resolve_arch`)."""
+    arch = resolve_arch(arch, input_dim, image_shape)
     if arch == "conv":
         if image_shape is None:
             raise ValueError("arch='conv' needs image data; this data set is vectors")
         return ConvAutoencoder(image_shape, latent_dim)
+    if arch == "linear":
+        return LinearAutoencoder(input_dim, latent_dim)
     return MLPAutoencoder(input_dim, latent_dim, hidden)
 
 

@@ -166,9 +166,11 @@ def test_empty_clusters_are_reseeded():
 
 
 def test_resolve_arch_and_latent_size():
-    assert D.resolve_arch("auto", 27, None) == "linear"
-    assert D.resolve_arch("auto", 64, (1, 8, 8)) == "mlp"
-    assert D.resolve_arch("auto", 1024, (1, 32, 32)) == "conv"
+    from dcviz.nets import resolve_arch
+    assert resolve_arch("auto", 27, None, offers_linear=True) == "linear"
+    assert resolve_arch("auto", 27, None) == "mlp"  # where no linear AE is offered
+    assert resolve_arch("auto", 64, (1, 8, 8), offers_linear=True) == "mlp"
+    assert resolve_arch("auto", 1024, (1, 32, 32), offers_linear=True) == "conv"
     cfg = A.AceDecConfig()
     assert cfg.latent_size(27, None) == 27  # the paper's linear AE: d = D
     assert cfg.latent_size(64, (1, 8, 8)) == 10

@@ -207,12 +207,13 @@ def test_dcrl_run_stages_and_snapshot_contents(runs):
     rd, ds = runs["dcrl"]
     view = RunView(rd)
     rows = view.rows()
-    assert len(rows) == 3 + 8
+    assert len(rows) == 1 + 3 + 8  # the untrained AE, 3 pretraining epochs, 8 of DCRL
     stages = [r["stage"] for r in rows]
-    assert stages[:3] == ["pretrain"] * 3
-    order = [STAGES.index(s) for s in stages[3:]]
+    assert stages[:4] == ["random init"] + ["pretrain"] * 3
+    assert [r["epoch"] for r in rows[:4]] == [0, 1, 2, 3]  # epochs done
+    order = [STAGES.index(s) for s in stages[4:]]
     assert order[0] == 0 and order == sorted(order)   # stage names in order, starting at 1
-    assert stages[3] == "stage 1: clustering"
+    assert stages[4] == "stage 1: clustering"
     snap = view.snapshot(-1)
     assert snap.latent.shape == (200, 10) and snap.assign.shape == (200,)
     assert GEOMETRY | {"acc", "nmi", "ari"} <= set(snap.metrics)
@@ -230,7 +231,7 @@ def test_dcrl_run_stages_and_snapshot_contents(runs):
     assert STAGES.index(snap.stage) >= int(np.argmax(p))
     # the alpha/beta each epoch used follow the schedule
     cfg = view.config["config"]
-    for r in rows[3:]:
+    for r in rows[4:]:
         e = r["epoch"] - cfg["pretrain_epochs"]
         a, b = weight_schedule(e, cfg["epochs"], cfg["alpha0"], cfg["beta1"], cfg["continuation"],
                                cfg["warmup_epochs"])
@@ -242,7 +243,7 @@ def test_losses_go_down(runs):
     rec = [r["losses"]["reconstruction"] for r in rows if r["stage"] == "pretrain"]
     assert rec[-1] < rec[0]
     # L_rank pulls the centres to kappa times the input distances: it falls once it is on
-    ranks = [r["losses"]["rank"] for r in rows[4:]]     # after the one warm-up epoch
+    ranks = [r["losses"]["rank"] for r in rows[5:]]     # after the one warm-up epoch
     assert ranks[-1] < 0.8 * ranks[0]
 
 
@@ -337,7 +338,7 @@ def test_lens_panels_for_dcrl_and_dec_runs(runs):
     losses = next(p for p in panels if p.title == "Loss terms")
     assert any(getattr(s, "line", None) and s.line.dash == "dash" for s in losses.figure.layout.shapes)
     # a pretraining snapshot has no centres yet, but still its geometry
-    early = lens.panels(view, 0, {})
+    early = lens.panels(view, 1, {})  # snapshot 0 is the untrained AE, 1 the first epoch
     assert "pretrain" in early[0].caption and not any("Centre" in p.title for p in early)
     dec_panels = lens.panels(RunView(runs["dec"][0]), -1, {})
     assert not any("α and β" in p.title for p in dec_panels)

@@ -5,14 +5,17 @@ without any clustering signal, and clustering happens once, after.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from torch import nn
 
 from dcviz.methods.base import BaseConfig, Method, param, register
-from dcviz.nets import encode_all, make_autoencoder, pretrain_autoencoder
+from dcviz.nets import encode_all, make_autoencoder, pretrain_autoencoder, resolve_arch
 
 
 @dataclass
@@ -29,20 +32,44 @@ class AEConfig(BaseConfig):
     snapshot_every: int = param(5, "During pretraining, hand the page a snapshot every this many "
                                 "epochs.", min=1, max=100, step=1, advanced=True)
 
-    def latent_size(self) -> int:
+    def latent_size(self, input_dim: int | None = None, image_shape=None) -> int:
         return self.latent_dim or self.n_clusters
+
+    @classmethod
+    def offers_arch(cls, arch: str) -> bool:
+        """Whether the ``arch`` field offers ``arch`` (arch="auto" picks only what is offered)."""
+        field = next(f for f in dataclasses.fields(cls) if f.name == "arch")
+        return arch in (field.metadata.get("choices") or ())
 
 
 class AEMethod(Method):
-    """Shared plumbing of the AE-based methods: building, encoding, pretraining with snapshots."""
+    """The base of every autoencoder method (AE + k-means, DEC, IDEC, DCRL, DCN, DEKM, ACe/DeC).
+
+    - :meth:`build` is the one build: the architecture (arch="auto" by
+      :func:`dcviz.nets.resolve_arch`), the latent size, and the autoencoder from
+      :meth:`make_autoencoder`; a subclass adds its own state after ``super().build``.
+    - :meth:`pretrain` is the one pretraining entry point: every AE method's ``fit`` starts with
+      ``yield from self.pretrain(...)``. It is the seam the pretrained-AE store wraps.
+    """
 
     Config = AEConfig
 
     def build(self, input_dim, image_shape):
         super().build(input_dim, image_shape)
-        self.ae = make_autoencoder(self.input_dim, self.image_shape, self.config.latent_size(),
-                                   self.config.arch).to(self.device)
-        self.ae.eval()
+        cfg = self.config
+        self.arch = resolve_arch(cfg.arch, self.input_dim, self.image_shape,
+                                 offers_linear=cfg.offers_arch("linear"))
+        self.latent_dim = cfg.latent_size(self.input_dim, self.image_shape)
+        self.ae = self.make_autoencoder().to(self.device).eval()
+
+    def make_autoencoder(self) -> nn.Module:
+        """The autoencoder for ``self.arch`` and ``self.latent_dim`` (the build hook)."""
+        return make_autoencoder(self.input_dim, self.image_shape, self.latent_dim, self.arch)
+
+    def pretrain_scores(self, data, ctx, latent_sub: np.ndarray,
+                        labels_sub: np.ndarray) -> tuple[dict, dict]:
+        """(metrics, extras) a pretraining snapshot adds to its k-means labels; none here."""
+        return {}, {}
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,17 +81,21 @@ class AEMethod(Method):
 
     def pretrain(self, data, ctx, x: torch.Tensor, *, total_epochs: int, noise: float = 0.0,
                  augment=None):
-        """Pretrain the AE, yielding a snapshot (k-means on the current latent) now and then.
-        ``noise`` and ``augment`` are passed to :func:`pretrain_autoencoder`."""
+        """Pretrain the AE on reconstruction, yielding a snapshot (k-means on the current latent,
+        plus :meth:`pretrain_scores`) at the untrained start, every ``snapshot_every`` epochs and
+        at the end; snapshot epochs count the epochs done. ``noise`` (a denoising AE) and
+        ``augment`` are passed to :func:`pretrain_autoencoder`; ``total_epochs`` is the whole
+        run's length, for progress."""
         cfg = self.config
 
         def snapshot(epoch: int, stage: str, loss: float):
             h = self.encode(x).cpu().numpy()
             labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
+            metrics, extras = self.pretrain_scores(data, ctx, h[ctx.subsample], labels[ctx.subsample])
             return self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage=stage,
                                       labels=labels, latent_sub=h[ctx.subsample],
-                                      losses={"reconstruction": loss},
-                                      progress=epoch / total_epochs)
+                                      losses={"reconstruction": loss}, metrics=metrics,
+                                      extras=extras, progress=epoch / total_epochs)
 
         if cfg.pretrain_epochs > 0:
             # The untrained encoder first ("epoch 0"): where the data starts from, and a first

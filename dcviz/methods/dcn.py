@@ -25,49 +25,13 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
-from torch import nn
 
 from dcviz.methods.ae_kmeans import AEConfig, AEMethod
 from dcviz.methods.base import ConfigError, param, register
-from dcviz.nets import batches, encode_all, make_autoencoder
+from dcviz.nets import batches, encode_all, resolve_arch
 
 # The paper trains "single layer linear AEs with d = D" on SYNTH-25 (section 4). With arch="auto",
 # vector data with at most this many features gets that linear AE; richer data an MLP or a CNN.
-LINEAR_AUTO_MAX_DIM = 32
-
-
-# --------------------------------------------------------------------------- networks
-
-class LinearAutoencoder(nn.Module):
-    """A single linear layer each way: the AE of ACe/DeC's synthetic experiments (d = D there)."""
-
-    def __init__(self, input_dim: int, latent_dim: int):
-        super().__init__()
-        self.input_dim, self.latent_dim = input_dim, latent_dim
-        self.encoder = nn.Linear(input_dim, latent_dim)
-        self.decoder = nn.Linear(latent_dim, input_dim)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def forward(self, x):
-        return self.decode(self.encode(x))
-
-
-def resolve_arch(arch: str, input_dim: int, image_shape) -> str:
-    """``auto``: conv for images of 16x16 and more, linear for vectors of <= 32 features, else MLP."""
-    if arch != "auto":
-        return arch
-    if image_shape is not None and min(image_shape[1:]) >= 16:
-        return "conv"
-    if image_shape is None and input_dim <= LINEAR_AUTO_MAX_DIM:
-        return "linear"
-    return "mlp"
-
-
 # --------------------------------------------------------------------------- loss terms
 
 def kmeans_loss(z: torch.Tensor, centroids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -184,7 +148,8 @@ class CentroidAEConfig(AEConfig):
     def latent_size(self, input_dim: int | None = None, image_shape=None) -> int:
         if self.latent_dim:
             return self.latent_dim
-        if input_dim is not None and resolve_arch(self.arch, input_dim, image_shape) == "linear":
+        if input_dim is not None and resolve_arch(self.arch, input_dim, image_shape,
+                                                  offers_linear=True) == "linear":
             return int(input_dim)
         return 10
 
@@ -211,16 +176,7 @@ class CentroidAEMethod(AEMethod):
     Config = CentroidAEConfig
 
     def build(self, input_dim, image_shape):
-        super(AEMethod, self).build(input_dim, image_shape)
-        cfg = self.config
-        self.arch = resolve_arch(cfg.arch, self.input_dim, self.image_shape)
-        d = cfg.latent_size(self.input_dim, self.image_shape)
-        if self.arch == "linear":
-            self.ae = LinearAutoencoder(self.input_dim, d)
-        else:
-            self.ae = make_autoencoder(self.input_dim, self.image_shape, d, self.arch)
-        self.ae.to(self.device).eval()
-        self.latent_dim = d
+        super().build(input_dim, image_shape)
         self.epoch_done = 0
 
     def total_epochs(self) -> int:

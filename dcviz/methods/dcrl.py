@@ -247,7 +247,7 @@ class DCRL(StudentTClustering):
         n, c = len(x), cfg.n_clusters
         total = cfg.pretrain_epochs + cfg.epochs
         ref = self.geometry_reference(data, ctx)
-        yield from self.pretrain_snapshots(data, ctx, x, ref, total)
+        yield from self.pretrain(data, ctx, x, total_epochs=total, noise=cfg.noise)
         z_all = self.encode(x)
         self.init_centres(z_all.cpu().numpy(), ctx)
         opt = self.make_optimizer()

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from dcviz.geometry import GeometryReference
 from dcviz.methods.ae_kmeans import AEConfig, AEMethod
 from dcviz.methods.base import ConfigError, param, register
-from dcviz.nets import MLPAutoencoder, batches, make_autoencoder, pretrain_autoencoder
+from dcviz.nets import batches, make_autoencoder
 
 
 # --------------------------------------------------------------------------- the shared losses
@@ -124,15 +124,14 @@ class StudentTClustering(AEMethod):
                                  {"params": [self.mu], "lr": cfg.mu_lr or cfg.cluster_lr}],
                                 lr=cfg.cluster_lr)
 
+    def make_autoencoder(self) -> nn.Module:
+        return make_autoencoder(self.input_dim, self.image_shape, self.latent_dim, self.arch,
+                                hidden=self.config.hidden_sizes())
+
     def build(self, input_dim, image_shape):
-        super(AEMethod, self).build(input_dim, image_shape)
-        cfg = self.config
-        if cfg.arch == "mlp":
-            self.ae = MLPAutoencoder(self.input_dim, cfg.latent_size(), cfg.hidden_sizes())
-        else:
-            self.ae = make_autoencoder(self.input_dim, self.image_shape, cfg.latent_size(), "conv")
-        self.ae = self.ae.to(self.device).eval()
-        self.mu = nn.Parameter(torch.zeros(cfg.n_clusters, cfg.latent_size(), device=self.device))
+        super().build(input_dim, image_shape)
+        self.mu = nn.Parameter(torch.zeros(self.config.n_clusters, self.latent_dim,
+                                           device=self.device))
 
     # -- the contract
     @torch.no_grad()
@@ -172,14 +171,19 @@ class StudentTClustering(AEMethod):
         return labels
 
     def geometry_reference(self, data, ctx) -> GeometryReference:
-        """The input side of the geometry metrics on the run's fixed subsample (computed once).
+        """The input side of the geometry metrics on the run's fixed subsample (computed once
+        per data set and subsample).
 
         Distances are divided by sqrt(dimension) in each space, DCRL's L_LIS scaling, so that
         d-RMSE, LGD and the d_Z - d_X histogram measure what L_LIS calls isometry; the
         rank-based metrics (trust, cont, rre, cra) do not depend on it."""
         sub = ctx.subsample if ctx.subsample is not None else np.arange(data.n)
-        return GeometryReference(np.asarray(data.x)[sub], self.config.geometry_k1,
-                                 self.config.geometry_k2, normalize=True)
+        cached = getattr(self, "_geometry_ref", None)
+        if cached is None or cached[0] is not data or not np.array_equal(cached[1], sub):
+            ref = GeometryReference(np.asarray(data.x)[sub], self.config.geometry_k1,
+                                    self.config.geometry_k2, normalize=True)
+            self._geometry_ref = (data, sub, ref)
+        return self._geometry_ref[2]
 
     def geometry(self, ref: GeometryReference, z_sub: np.ndarray, labels_sub: np.ndarray):
         """(metrics, extras) of the current latent subsample; CRA uses the predicted clusters.
@@ -200,21 +204,10 @@ class StudentTClustering(AEMethod):
             extras["rank_z"] = s["rank_z"].astype(np.int64)
         return metrics, extras
 
-    def pretrain_snapshots(self, data, ctx, x: torch.Tensor, ref: GeometryReference, total: int):
-        """Denoising pretraining; every ``snapshot_every`` epochs a snapshot with k-means labels
-        and the AE's own geometry metrics (the baseline the clustering phase starts from)."""
-        cfg = self.config
-        for epoch, loss in pretrain_autoencoder(self.ae, x, epochs=cfg.pretrain_epochs,
-                                                batch_size=cfg.batch_size, lr=cfg.lr, ctx=ctx,
-                                                noise=cfg.noise):
-            if epoch % cfg.snapshot_every == 0 or epoch == cfg.pretrain_epochs - 1:
-                h = self.encode(x).cpu().numpy()
-                labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(h)
-                metrics, extras = self.geometry(ref, h[ctx.subsample], labels[ctx.subsample])
-                yield self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage="pretrain",
-                                         labels=labels, latent_sub=h[ctx.subsample],
-                                         losses={"reconstruction": loss}, metrics=metrics,
-                                         extras=extras, progress=(epoch + 1) / total)
+    def pretrain_scores(self, data, ctx, latent_sub, labels_sub):
+        """The AE's own geometry metrics during pretraining: the baseline the clustering phase
+        starts from."""
+        return self.geometry(self.geometry_reference(data, ctx), latent_sub, labels_sub)
 
     def clustering_snapshot(self, data, ctx, ref, *, epoch: int, stage: str, losses: dict,
                             extras: dict, progress: float, z: torch.Tensor | None = None,
@@ -286,7 +279,7 @@ class DEC(StudentTClustering):
         n = len(x)
         total = cfg.pretrain_epochs + cfg.epochs
         ref = self.geometry_reference(data, ctx)
-        yield from self.pretrain_snapshots(data, ctx, x, ref, total)
+        yield from self.pretrain(data, ctx, x, total_epochs=total, noise=cfg.noise)
         self.init_centres(self.encode(x).cpu().numpy(), ctx)
         opt = self.make_optimizer()
         prev, step = None, 0

@@ -17,7 +17,10 @@ from plotly.subplots import make_subplots
 from dcviz.viz.common import color_of, series, stage_boundaries
 
 STAGES = ("stage 1: clustering", "stage 2: separation", "stage 3: structure recovery")
-STAGE_COLORS = {"pretrain": "rgba(150,150,150,0.12)", STAGES[0]: "rgba(31,119,180,0.12)",
+#: the stages of the autoencoder's pretraining (AEMethod.pretrain), before the centres exist
+PRETRAIN = ("random init", "pretrain")
+STAGE_COLORS = {"random init": "rgba(150,150,150,0.12)", "pretrain": "rgba(150,150,150,0.12)",
+                STAGES[0]: "rgba(31,119,180,0.12)",
                 STAGES[1]: "rgba(255,127,14,0.14)", STAGES[2]: "rgba(44,160,44,0.12)",
                 "clustering": "rgba(214,39,40,0.08)"}
 TERM_NAMES = {"cluster": "α·L_cluster", "rank": "L_rank (on the manifolds)", "lis": "β·L_LIS"}
@@ -51,6 +54,7 @@ STAGE_TEXT = {
         "point towards its centre for the whole run. This is the baseline DCRL argues against: "
         "compare its geometry curves, rank grid and d_Z − d_X histogram with a DCRL run."),
 }
+STAGE_TEXT["random init"] = STAGE_TEXT["pretrain"]
 
 PRESSURE_TEXT = (
     "The stage is named after the loss term that pushes hardest. The raw terms have different "
@@ -97,7 +101,7 @@ HIST_TEXT = (
 # --------------------------------------------------------------------------- helpers
 
 def _clustering_indices(rows) -> list[int]:
-    return [i for i, r in enumerate(rows) if r.get("stage") != "pretrain"]
+    return [i for i, r in enumerate(rows) if r.get("stage") not in PRETRAIN]
 
 
 def _axis_suffix(k: int) -> str:
@@ -223,7 +227,7 @@ def schedule_figure(rows, config: dict, current: int) -> go.Figure:
                                  marker=dict(color=color_of(0), size=6)))
         fig.add_trace(go.Scatter(x=ep, y=scal["beta"][idx], mode="markers", name="β used",
                                  marker=dict(color=color_of(2), size=6)))
-    if 0 <= current < len(rows) and rows[current].get("stage") != "pretrain":
+    if 0 <= current < len(rows) and rows[current].get("stage") not in PRETRAIN:
         e = rows[current]["epoch"] - pre
         fig.update_layout(shapes=[dict(type="line", xref="x", yref="y domain", x0=e, x1=e, y0=0,
                                        y1=1, line=dict(color="black", width=1.5))])
