@@ -757,3 +757,24 @@ def test_a_loader_slip_is_still_a_data_error_naming_the_file(tmp_path, data_home
     with pytest.raises(D.DataError, match=r"up.npy: cannot be loaded \(MemoryError"):
         D.save_upload("up.npy", npy_bytes(np.ones((4, 2))))
     assert leftovers(data_home) == []
+
+
+def test_a_running_run_checkpoints_periodically(tmp_path, monkeypatch):
+    """A checkpoint every CHECKPOINT_EVERY snapshots: a run paused (or killed) after 12 of 30
+    snapshots already holds a model saved at snapshot 10."""
+    from dcviz.runs import engine
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", 10)
+    mgr = RunManager(tmp_path / "runs", max_concurrent=1)
+    run_id = mgr.launch("_test-toggle", {"name": "digits", "n": 100},
+                        {"epochs": 30, "n_clusters": 2, "delay": 0.05})
+    rd = mgr.open(run_id)
+    end = time.time() + 120
+    while rd.count() < 12 and time.time() < end:
+        time.sleep(0.01)
+    mgr.pause(run_id)
+    blob = torch.load(rd.path / "checkpoint.pt", weights_only=True)
+    assert blob["snapshots"] in (10, 20) and rd.read_status(raw=True)["state"] == "paused"
+    assert rd.load_checkpoint().predict(np.zeros((2, 64), np.float32)).shape == (2,)
+    mgr.resume(run_id)
+    assert mgr.wait(run_id, timeout=300) == "done"
+    assert torch.load(rd.path / "checkpoint.pt", weights_only=True)["snapshots"] == 30

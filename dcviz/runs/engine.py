@@ -63,6 +63,12 @@ def create_run(store: RunStore, cls: type[Method], cfg, data: Dataset, preset: s
     return rd
 
 
+#: a checkpoint is taken after this many snapshots or this many seconds of training since the
+#: last one, whichever comes first, so that a killed run keeps a recent model
+CHECKPOINT_EVERY = 10
+CHECKPOINT_SECONDS = 60.0
+
+
 def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=None, stop_event=None,
             on_snapshot: Callable | None = None, status_lock=None) -> dict:
     """Train, writing every snapshot and the checkpoint; returns the final status dict.
@@ -93,11 +99,20 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
             set_seed(cfg.seed)
             method = cls(cfg)
             method.build(data.dim, data.image_shape)
+        since, last_save = 0, time.time()
         for snap in method.fit(data, ctx):
             index = rd.append_snapshot(snap)
             last_metrics = snap.metrics
             if on_snapshot is not None:
                 on_snapshot(index, snap)
+            since += 1
+            if since >= CHECKPOINT_EVERY or time.time() - last_save >= CHECKPOINT_SECONDS:
+                try:
+                    save()
+                except Exception:  # noqa: BLE001 - a state not yet complete (e.g. no centroids
+                    pass           # before the first k-means): the next snapshot tries again
+                else:
+                    since, last_save = 0, time.time()
         save()
         return rd.write_status("done", seconds=time.time() - start, metrics=last_metrics,
                                finished=time.time(), progress=1.0)

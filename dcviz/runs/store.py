@@ -197,10 +197,11 @@ class RunDir:
         return index
 
     def save_checkpoint(self, method) -> None:
-        """Save the method's state with what is needed to rebuild it without the data."""
+        """Save the method's state with what is needed to rebuild it without the data, and the
+        number of snapshots written when it was taken (where a resume would continue)."""
         blob = {"format": 1, "method": method.id, "config": method.config.to_dict(),
                 "input_dim": method.input_dim, "image_shape": list(method.image_shape or []),
-                "state": method.state_dict()}
+                "state": method.state_dict(), "snapshots": self.count(), "saved": time.time()}
         tmp = self.path / ".checkpoint.pt.tmp"
         torch.save(blob, tmp)
         os.replace(tmp, self.path / "checkpoint.pt")
