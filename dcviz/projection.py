@@ -102,34 +102,19 @@ def aligned_pca_sequence(latents) -> list[np.ndarray]:
 def method_axes(extras: dict) -> tuple[np.ndarray, tuple[str, str]] | None:
     """A method's own 2-D coordinates for a snapshot, from its extras, or None.
 
-    Conventions (any method may use them):
-    - ``extras["axes"]``: an (n_sub, 2) array, with optional ``extras["axes_names"]`` = "x|y"
-      (ACe/DeC: the most clustered dimension against the shared space's first PC);
-    - ``extras["Y"]``: DEKM's Y = V.h, columns in ascending eigenvalue order of S_w; the first
-      column has the most cluster structure, the last the least (the one DEKM's greedy loss works on).
+    A method that has natural axes hands them as ``extras["axes"]``, an (n_sub, 2) array, with
+    their names as ``extras["axes_names"]`` = "x|y" (DEKM: the first and last eigen-coordinates;
+    ACe/DeC: the most clustered dimension against the shared space's first PC).
     """
-    y = extras.get("Y")
-    has_y = isinstance(y, np.ndarray) and y.ndim == 2 and y.shape[1] >= 2
-    y_names = (("Y₁: most cluster structure (smallest eigenvalue)",
-                f"Y{_subscript(y.shape[1])}: least cluster structure (the greedy loss's axis)")
-               if has_y else None)
+    axes = extras.get("axes")
+    if not (isinstance(axes, np.ndarray) and axes.ndim == 2 and axes.shape[1] >= 2):
+        return None
     names = extras.get("axes_names")
     if isinstance(names, str) and "|" in names:
         xname, yname = names.split("|", 1)
-    elif y_names:
-        xname, yname = y_names  # DEKM hands Y's first and last columns as its axes
     else:
         xname, yname = "method axis 1", "method axis 2"
-    axes = extras.get("axes")
-    if isinstance(axes, np.ndarray) and axes.ndim == 2 and axes.shape[1] >= 2:
-        return np.asarray(axes[:, :2], dtype=np.float64), (xname, yname)
-    if has_y:
-        return np.column_stack([y[:, 0], y[:, -1]]).astype(np.float64), y_names
-    return None
-
-
-def _subscript(n: int) -> str:
-    return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+    return np.asarray(axes[:, :2], dtype=np.float64), (xname, yname)
 
 
 # --------------------------------------------------------------------------- per-run cache

@@ -104,3 +104,16 @@ def test_no_engine_module_imports_streamlit():
     for name, path in MODULES.items():
         bad = {m for m in imported_names(path) if m.split(".")[0] == "streamlit"}
         assert not bad, f"{name} imports {bad}: the engine never imports streamlit"
+
+
+def test_only_methods_and_lenses_name_a_method():
+    """Outside dcviz/methods/ and dcviz/viz/, engine code asks the registry; the one exception
+    is the default run (dcviz.methods.DEFAULT_RUN, which lives in methods/)."""
+    from dcviz.methods import REGISTRY
+    ids = set(REGISTRY)
+    for name, path in MODULES.items():
+        if name.startswith(("dcviz.methods", "dcviz.viz")):
+            continue
+        named = {node.value for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.Constant) and node.value in ids}
+        assert not named, f"{name} names method id(s) {sorted(named)}"

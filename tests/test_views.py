@@ -98,14 +98,12 @@ def test_method_axes_conventions_and_sign_alignment():
     found = P.method_axes({"axes": axes, "axes_names": "cluster dim|shared PC1"})
     assert found is not None and np.allclose(found[0], axes)
     assert found[1] == ("cluster dim", "shared PC1")
-    y = rng.normal(size=(50, 4))
-    coords, names = P.method_axes({"Y": y})
-    assert np.allclose(coords, y[:, [0, 3]])  # most and least cluster structure
-    assert "least" in names[1]
+    assert P.method_axes({"axes": axes})[1] == ("method axis 1", "method axis 2")
     assert P.method_axes({"eigenvalues": np.ones(4)}) is None
 
     # DEKM's eigenvectors come with arbitrary signs: the cache flips axes to match.
-    extras = [{"Y": y}, {"Y": y * np.array([-1, 1, 1, -1])}, {}]
+    y = rng.normal(size=(50, 2))
+    extras = [{"axes": y}, {"axes": y * np.array([-1, 1])}, {}]
     cache = P.ProjectionCache()
     first = cache.method_axes("r", 0, lambda i: extras[i])[0]
     second = cache.method_axes("r", 1, lambda i: extras[i])[0]

@@ -77,6 +77,11 @@ class DEKMConfig(AEConfig):
     }
 
 
+#: the Explore page's method axes: Y's first and last columns (S_w's eigenvalues ascending)
+AXES_NAMES = ("Y₁: most cluster structure (smallest eigenvalue)|"
+              "Y_d: least cluster structure (the greedy loss's axis)")
+
+
 @register
 class DEKM(AEMethod):
     id = "dekm"
@@ -167,7 +172,8 @@ class DEKM(AEMethod):
                 metrics={"changed": changed},
                 extras={"eigenvalues": eigvals.astype(np.float32), "V": V.astype(np.float32),
                         "centroids": centroids.astype(np.float32), "Y": y_sub.astype(np.float32),
-                        "axes": y_sub[:, [0, -1]].astype(np.float32), "changed": changed,
+                        "axes": y_sub[:, [0, -1]].astype(np.float32), "axes_names": AXES_NAMES,
+                        "changed": changed,
                         "iteration": it},
                 progress=1.0 if last else (cfg.pretrain_epochs + it + 1) / total)
             if stop:
