@@ -3,11 +3,16 @@
 Run names, tags, query parameters, file names and CSV headers are the user's (or a link's) text,
 and error messages quote them. Streamlit renders most of what it shows as GitHub-flavoured
 markdown, where ``[x](http://evil)`` is a link, ``![i](http://evil/i.png)`` loads a remote
-picture, ``<b>`` is HTML, ``www.evil.com`` and ``a@evil.com`` link themselves, ``$x$`` is LaTeX
-and ``:red[x]`` is coloured. CommonMark lets a backslash escape any ASCII punctuation character;
-escaping the characters that open those constructs (and the dot of ``www.``) leaves none of them,
-while ordinary punctuation (``-``, ``.``, ``(``, ``=``) stays readable in tests and logs.
-Newlines become spaces, so no block (heading, list, table) can start either.
+picture, ``<b>`` is HTML, ``$x$`` is LaTeX and ``:red[x]`` is coloured. CommonMark lets a
+backslash escape any ASCII punctuation character; escaping the characters that open those
+constructs leaves none of them, while ordinary punctuation (``-``, ``.``, ``(``, ``=``) stays
+readable in tests and logs.
+
+Escapes do not stop GFM's autolinks: Streamlit's renderer (remark-gfm) finds ``http://``,
+``www.`` and ``name@host`` in the text *after* the escapes are read (tests/test_browser.py saw
+it). An invisible WORD JOINER after ``http``, ``https``, ``www`` and ``@`` breaks those patterns,
+and the text still reads as typed. Newlines become spaces, so no block (heading, list, table)
+can start either.
 """
 from __future__ import annotations
 
@@ -16,7 +21,10 @@ import re
 #: Characters that open a link, image, HTML tag, autolink, code, emphasis, LaTeX or directive.
 _ACTIVE = re.compile(r"([\\`*_\[\]<>#|~:$@&])")
 _SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
-_WWW = re.compile(r"(www)\.", re.IGNORECASE)
+#: Where GFM's autolink literals start: a web address's scheme or ``www.``, an e-mail's ``@``.
+_AUTOLINK = re.compile(r"(https?(?=:)|www(?=\.)|@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
+_WWW_DOT = re.compile(r"(?<=www" + WORD_JOINER + r")\.", re.IGNORECASE)
 
 
 def md(text, limit: int | None = None) -> str:
@@ -24,7 +32,8 @@ def md(text, limit: int | None = None) -> str:
     s = _SPACE.sub(" ", "" if text is None else str(text)).strip()
     if limit is not None and len(s) > limit:
         s = s[:limit - 1] + "…"
-    return _WWW.sub(r"\1\\.", _ACTIVE.sub(r"\\\1", s))
+    s = _ACTIVE.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, s))
+    return _WWW_DOT.sub(r"\\.", s)  # (a dot escaped as well: other renderers link bare domains)
 
 
 def error_text(e: BaseException) -> str:

@@ -244,3 +244,27 @@ def test_link_to_explore_on_a_fresh_server_and_click_a_point(tiny_run, tmp_path)
         assert page.locator("img[src*='/media/']").count() >= 2  # the point and its neighbours
         no_exception_text(page)
         page.screenshot(path=str(ARTIFACTS / "browser-4-explore-clicked.png"), full_page=True)
+
+
+def test_crafted_links_and_names_render_as_plain_text(tiny_run, tmp_path):
+    """Streamlit's own markdown renderer, not a model of it: a crafted ``?run=`` and a crafted
+    run name show as typed, with no link and no picture in the page (issue 18, item 7)."""
+    import shutil
+    import urllib.parse
+
+    from dcviz.runs import RunStore
+    from dcviz.runs.manage import rename
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run.root / tiny_run.run_id, runs / tiny_run.run_id)
+    evil = "[x](http://evil.example)![i](http://evil.example/i.png) www.evil.example"
+    rename(RunStore(runs), tiny_run.run_id, evil)
+    with streamlit_app(runs, tmp_path, "browser-crafted") as url, chromium() as page:
+        for path in ("/", f"/explore?run={urllib.parse.quote(evil)}"):
+            page.goto(url + path)
+            page.get_by_text("[x](http", exact=False).first.wait_for()
+            page.wait_for_timeout(1500)
+            no_exception_text(page)
+            assert page.locator("a[href*='evil']").count() == 0, path
+            assert page.locator("img[src*='evil']").count() == 0, path
+        assert "No such run in" in page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "browser-5-crafted-link.png"), full_page=True)
