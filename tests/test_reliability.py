@@ -586,12 +586,18 @@ def test_damaged_run_is_listed_deletable_and_pages_render(tmp_path, monkeypatch,
     os.utime(root / bad_id / "config.json", (now + 60, now + 60))  # newest: pages open it first
     store = RunStore(root)
 
+    # Listings check lightly (headers of every snapshot would cost ~1 ms each on every cold
+    # listing); opening the run checks deeply, and from then on the listing knows too.
+    deep_only = kind in ("snapshot-object-array", "snapshot-meta-not-object")
     rows = {r["run_id"]: r for r in store.list()}
-    assert rows[bad_id]["state"] == "damaged"
-    assert reason in rows[bad_id]["error"], rows[bad_id]["error"]
     assert rows[good_run.run_id]["state"] == "done"
+    if not deep_only:
+        assert rows[bad_id]["state"] == "damaged"
+        assert reason in rows[bad_id]["error"], rows[bad_id]["error"]
     with pytest.raises(RunStoreError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         RunView(store.open(bad_id))
+    row = {r["run_id"]: r for r in store.list()}[bad_id]
+    assert row["state"] == "damaged" and reason in row["error"], row
 
     monkeypatch.setenv("DCVIZ_RUNS_DIR", str(root))
     for page in ("home", "train", "explore", "compare", "checkpoints"):

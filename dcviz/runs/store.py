@@ -299,12 +299,14 @@ class RunDir:
             raise RunStoreError(f"run {self.run_id}: snapshots/{path.name} cannot be read "
                                 f"({type(e).__name__}: {str(e)[:200]})") from None
 
-    def check(self) -> str | None:
+    def check(self, deep: bool = True) -> str | None:
         """Why this run folder cannot be shown, or None when it is sound.
 
-        Reads config.json, status.json, subsample.npy's header and every snapshot's headers
-        and meta (not their arrays; results are cached per file version, so a listing polled
-        every second stays cheap)."""
+        Reads config.json, status.json, subsample.npy's header and the snapshots' numbering.
+        ``deep`` also reads every snapshot's array headers and meta (not their arrays; about a
+        millisecond each, cached per file version); otherwise a snapshot is only checked for
+        being a non-empty zip file, plus what an earlier deep check found (listings are
+        light, opening a run is deep)."""
         try:
             cfg = self.read_config()
         except RunStoreError as e:
@@ -329,7 +331,8 @@ class RunDir:
             return (f"run {self.run_id}: snapshots are not numbered 0..{len(numbers) - 1} "
                     f"(snapshot {missing[0]} is missing)")
         for i in numbers:
-            problem = check_snapshot_file(self.path / "snapshots" / f"{i:06d}.npz", len(sub))
+            problem = check_snapshot_file(self.path / "snapshots" / f"{i:06d}.npz", len(sub),
+                                          deep=deep)
             if problem:
                 return f"run {self.run_id}: {problem}"
         return None
@@ -379,7 +382,7 @@ class RunDir:
 
         Never raises for what is on disk: a damaged run is a row with state "damaged" and the
         reason in "error", so that it can be listed and deleted. Every field has its type."""
-        problem = self.check()
+        problem = self.check(deep=False)
         try:
             cfg = self.read_config()
         except RunStoreError:
@@ -417,8 +420,9 @@ def _num(value) -> float | None:
 _SNAPSHOT_CHECKS: dict[tuple, str | None] = {}
 
 
-def check_snapshot_file(path: Path, n_sub: int | None = None) -> str | None:
-    """Why a snapshot file cannot be read, or None. Headers and meta only, no array data."""
+def check_snapshot_file(path: Path, n_sub: int | None = None, deep: bool = True) -> str | None:
+    """Why a snapshot file cannot be read, or None. Headers and meta only, no array data;
+    ``deep=False``: only that it is a non-empty zip (and what a deep check found before)."""
     name = f"snapshots/{path.name}"
     try:
         st = os.stat(path)
@@ -427,6 +431,18 @@ def check_snapshot_file(path: Path, n_sub: int | None = None) -> str | None:
     key = (str(path), st.st_size, st.st_mtime_ns, n_sub)
     if key in _SNAPSHOT_CHECKS:
         return _SNAPSHOT_CHECKS[key]
+    if not deep:
+        import stat as _stat
+        if not _stat.S_ISREG(st.st_mode):
+            return f"{name} is not a regular file"
+        if st.st_size == 0:
+            return f"{name} is empty (0 bytes)"
+        try:
+            with open(path, "rb") as f:
+                magic = f.read(4)
+        except OSError as e:
+            return f"{name} cannot be read ({e.strerror or e})"
+        return None if magic == b"PK\x03\x04" else f"{name} is not an npz archive of arrays"
     problem = _check_snapshot_file(path, st, name, n_sub)
     if len(_SNAPSHOT_CHECKS) > 50_000:
         _SNAPSHOT_CHECKS.clear()
