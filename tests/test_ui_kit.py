@@ -262,3 +262,23 @@ def test_train_says_so_when_a_lens_loses_its_live_panel(tiny_store, tiny_run, mo
     assert not at.exception, [e.value for e in at.exception]
     assert any("Renamed lens" in w.value and "Spectrum" in w.value for w in at.warning)
     assert "renamed" not in page_text(at)  # the other panel is not shown in its place
+
+
+def test_the_player_steps_through_snapshots_and_stops_at_the_end(tiny_store, tiny_run):
+    """What the timer does on each tick (AppTest reruns by hand): one snapshot further while
+    playing, then a stop at the last one; Play at the end starts again from the first."""
+    at = open_page("explore", run=tiny_run.run_id, explore_index=2)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="explore_index").value == 2 and not at.session_state["explore_playing"]
+    at.session_state["explore_playing"] = True
+    at.run()
+    assert at.slider(key="explore_index").value == 3
+    at.run()
+    assert at.slider(key="explore_index").value == 4
+    at.run()  # past the end: stop there
+    assert at.slider(key="explore_index").value == 4
+    assert at.session_state["explore_playing"] is False
+    assert at.button(key="explore_play").label == "▶ Play"
+    at.button(key="explore_play").click().run()
+    assert at.session_state["explore_playing"] is True
+    assert at.slider(key="explore_index").value in (0, 1)  # from the start again
