@@ -16,6 +16,7 @@ import torch
 
 from dcviz import data as D
 from dcviz.methods import REGISTRY, BaseConfig, ConfigError, Method, Snapshot, get_method, param, register
+from dcviz.methods.base import Extras
 from dcviz.runs import RunManager, RunStore, RunStoreError, create_run, execute, prepare
 from dcviz.runs.view import RunView
 
@@ -30,6 +31,12 @@ class _SlowConfig(BaseConfig):
     delay: float = param(0.02, "seconds per epoch", min=0.0)
 
 
+@dataclass
+class _SlowExtras(Extras):
+    vec: np.ndarray
+    scalar: float
+
+
 @register
 class _SlowMethod(Method):
     """A tiny test method: a linear map trained for a while, which can be told to crash."""
@@ -37,6 +44,7 @@ class _SlowMethod(Method):
     id = "_test-slow"
     title = "test"
     Config = _SlowConfig
+    Extras = _SlowExtras
 
     def build(self, input_dim, image_shape):
         super().build(input_dim, image_shape)

@@ -5,6 +5,8 @@ Also: every lens's live panel exists at the first and the last snapshot of a tin
 from __future__ import annotations
 
 import sys
+import types
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ import dcviz
 from dcviz import data as D
 from dcviz import methods as MM
 from dcviz.methods import REGISTRY, Method, get_method
+from dcviz.methods.base import Extras, ExtrasError
 from dcviz.viz import LENSES, Lens, NoLivePanel, Panel, get_lens, register_lens
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -213,3 +216,59 @@ def test_the_checkpoint_reproduces_the_last_snapshot(tiny_runs, method_id):
                                atol=1e-5)
     if type(model).fit_labels is Method.fit_labels:  # new points: predict agrees
         np.testing.assert_array_equal(model.predict(view.dataset.x[view.subsample]), last.assign)
+
+
+# --------------------------------------------------------------------------- typed extras
+
+@pytest.mark.parametrize("method_id", sorted(TINY))
+def test_every_snapshot_matches_the_methods_extras_class(tiny_runs, method_id):
+    cls = get_method(method_id)
+    assert cls.Extras is not Extras, f"{method_id} declares no Extras class"
+    rd = tiny_runs[method_id].rd
+    last = cls.Extras.from_snapshot(rd.load_snapshot(-1))  # checked as read back from disk
+    assert isinstance(last, cls.Extras)
+    assert any(v is not None for v in vars(last).values()), "the last snapshot has no extras"
+    for i in range(rd.count()):
+        cls.Extras.check(rd.load_snapshot(i).extras)
+
+
+def test_extras_check_names_the_bad_key():
+    @dataclass
+    class E(Extras):
+        V: np.ndarray
+        eta: float | None = None
+        note: str | None = None
+    E.check({"V": np.eye(2), "eta": 1, "note": "x"})
+    assert E.from_snapshot(types.SimpleNamespace(extras={"V": [[1.0]]})).eta is None
+    for bad, match in (({"v": np.eye(2), "V": np.eye(2)}, r"\['v'\]"), ({}, "V is missing"),
+                       ({"V": 3.0}, "V must be ndarray"), ({"V": np.eye(2), "eta": "1"}, "eta"),
+                       ({"V": np.array([{}], dtype=object)}, "V must be ndarray")):
+        with pytest.raises(ExtrasError, match=match):
+            E.check(bad)
+
+
+def test_a_renamed_extras_key_fails_the_run_that_writes_it(tmp_path):
+    """The store checks each snapshot as it writes it, so the run fails with the key's name."""
+    from conftest import train_run
+
+    @dataclass
+    class SignExtras(Extras):
+        threshold: float
+
+    @MM.register
+    class Renamed(get_method("ae-kmeans")):
+        id = "renamed-extras"
+        estimator = ""
+        Extras = SignExtras
+
+        def fit(self, data, ctx):
+            yield self.make_snapshot(data, ctx, epoch=0, step=0, stage="x",
+                                     labels=np.zeros(data.n, np.int64),
+                                     latent_sub=data.x[ctx.subsample], extras={"thresh": 0.0})
+    try:
+        run = train_run(tmp_path, "renamed-extras", TINY_DATA, {"pretrain_epochs": 0})
+        status = run.rd.read_status()
+        assert status["state"] == "failed" and "thresh" in status["error"]
+        assert run.rd.count() == 0
+    finally:
+        REGISTRY.pop("renamed-extras", None)

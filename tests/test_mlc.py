@@ -272,8 +272,12 @@ def test_mlc_run_snapshots_carry_the_extras(digits_run):
     np.testing.assert_allclose(np.diag(cos), 1.0, atol=2e-3)
     assert cos.min() >= 0 and cos.max() <= 1.001
     np.testing.assert_allclose(pi.sum(1), 1.0, atol=1e-4)  # a permutation keeps row sums
-    runs = ex["view_assign"][np.r_[True, np.diff(ex["view_assign"]) != 0]]
-    assert len(runs) == len(set(runs))  # sorted by learned cluster: each cluster one block
+    from dcviz.methods.mlc import MLCExtras
+    from dcviz.viz.mlc import sort_view
+    perm, key, _ = sort_view(MLCExtras.from_snapshot(snap), "learned cluster")
+    assert sorted(perm) == list(range(m)) and np.array_equal(key, ex["view_assign"][perm])
+    runs = key[np.r_[True, np.diff(key) != 0]]
+    assert len(runs) == len(set(runs))  # the lens sorts by learned cluster: each cluster one block
     assert set(ex["view_index"]) <= set(rd.read_subsample())
     np.testing.assert_array_equal(ex["view_label"], ds.y[ex["view_index"]])
     assert ex["principal_index"].shape == (k, 8, 8)
@@ -328,8 +332,13 @@ def test_mlc_lens_panels(digits_run):
         assert any(want in t for t in titles), (want, titles)
     assert all(p.text for p in panels)
     cos_fig = panels[0].figure
-    stored = view.snapshot(-1).extras["cos"].astype(np.float32)
-    np.testing.assert_allclose(np.asarray(cos_fig.data[0].z, np.float32), stored, atol=1e-3)
+    from dcviz.methods.mlc import MLCExtras
+    from dcviz.viz.mlc import sort_view
+    ex = MLCExtras.from_snapshot(view.snapshot(-1))
+    stored = ex.cos.astype(np.float32)
+    perm = sort_view(ex, "learned cluster")[0]  # the lens lays the stored matrix out by cluster
+    np.testing.assert_allclose(np.asarray(cos_fig.data[0].z, np.float32),
+                               stored[np.ix_(perm, perm)], atol=1e-3)
     # sorting by true label permutes rows and columns alike: same diagonal multiset, labels sorted
     by_true = lens.panels(view, -1, {"sort": "true label"})[0].figure
     z = np.asarray(by_true.data[0].z, np.float32)

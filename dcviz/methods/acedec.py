@@ -47,7 +47,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from dcviz.methods.base import ConfigError, param, register
+from dcviz.methods.base import ConfigError, Extras, param, register
 from dcviz.methods.dcn import (CentroidAEConfig, CentroidAEMethod, minibatch_kmeans_update,
                                reseed_empty_clusters)
 from dcviz.nets import batches, encode_all
@@ -251,10 +251,34 @@ class AceDecConfig(CentroidAEConfig):
 
 # --------------------------------------------------------------------------- method
 
+@dataclass
+class AceDecExtras(Extras):
+    """From the initialisation on (pretraining snapshots have none)."""
+
+    beta_cs: np.ndarray | None = None             # sigmoid(b) per rotated dimension (d,)
+    V: np.ndarray | None = None                   # the rotation (d, d)
+    centroids: np.ndarray | None = None           # (k, d)
+    centroids_rotated: np.ndarray | None = None   # V^T centroids (k, d)
+    mu_rotated: np.ndarray | None = None          # V^T of the data mean (d,)
+    cluster_space_dims: np.ndarray | None = None  # rotated dims with beta_cs > threshold
+    shared_space_dims: np.ndarray | None = None   # the others, most shared first
+    cluster_space: np.ndarray | None = None       # the subsample's cluster-space coordinates
+    shared_space: np.ndarray | None = None        # ... and shared-space coordinates
+    cluster_sizes: np.ndarray | None = None       # (k,)
+    axes: np.ndarray | None = None                # Fig. 3: shared PC1, most clustered dim
+    axes_names: str | None = None
+    cluster_dims: float | None = None
+    cluster_dims_over_half: float | None = None
+    v_orthogonality_error: float | None = None
+    init_round: float | None = None               # during the initialisation
+    reseeded: float | None = None
+
+
 @register
 class AceDec(CentroidAEMethod):
     Config = AceDecConfig
     id = "acedec"
+    Extras = AceDecExtras
     estimator = "ACeDeC"
     card = ("The latent space split into a cluster space and a shared space of details (light, "
             "pose, noise).")

@@ -14,7 +14,7 @@ import torch
 from sklearn.cluster import KMeans
 from torch import nn
 
-from dcviz.methods.base import BaseConfig, Method, param, register
+from dcviz.methods.base import BaseConfig, Extras, Method, param, register
 from dcviz.nets import encode_all, make_autoencoder, pretrain_autoencoder, resolve_arch
 
 
@@ -120,9 +120,15 @@ class AEKMeansConfig(AEConfig):
     presets: ClassVar[dict] = {"quick": {"pretrain_epochs": 60}, "paper": {"pretrain_epochs": 200}}
 
 
+@dataclass
+class AEKMeansExtras(Extras):
+    centroids: np.ndarray | None = None  # k-means in the pretrained embedding (k, d), at the end
+
+
 @register
 class AEKMeans(AEMethod):
     Config = AEKMeansConfig
+    Extras = AEKMeansExtras
     id = "ae-kmeans"
     estimator = "AEKMeans"
     title = "AE + k-means"

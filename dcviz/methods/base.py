@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -154,6 +156,67 @@ class Snapshot:
     progress: float = 0.0
 
 
+# --------------------------------------------------------------------------- typed extras
+
+class ExtrasError(TypeError):
+    """A snapshot's extras do not match the method's Extras class."""
+
+
+@dataclass
+class Extras:
+    """The type of a method's snapshot extras: subclasses declare one field per key, typed
+    ``np.ndarray``, ``float`` or ``str``; ``X | None = None`` where some stage lacks it.
+
+    The run store checks each snapshot against its method's class as it writes it, and the
+    method's lens reads ``Extras.from_snapshot(snap).name`` rather than ``snap.extras["name"]``,
+    so a renamed key fails the run that writes it, not a view drawn later.
+    """
+
+    @classmethod
+    def check(cls, extras: Mapping[str, Any]) -> None:
+        """Raise :class:`ExtrasError` for an unknown key, a missing one or a value of the wrong
+        kind."""
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(extras) - set(fields))
+        if unknown:
+            raise ExtrasError(f"{cls.__name__} has no field(s) {unknown}; declare them")
+        for name, f in fields.items():
+            if name not in extras or extras[name] is None:
+                required = (f.default is dataclasses.MISSING
+                            and f.default_factory is dataclasses.MISSING)
+                if required:
+                    raise ExtrasError(f"{cls.__name__}.{name} is missing")
+                continue
+            kind, value = _extra_kind(hints[name]), extras[name]
+            if kind is np.ndarray:
+                ok = (isinstance(value, (np.ndarray, list, tuple))
+                      and np.asarray(value).dtype != object)
+            elif kind is float:
+                ok = isinstance(value, (int, float, np.integer, np.floating))
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                raise ExtrasError(f"{cls.__name__}.{name} must be {kind.__name__}, got "
+                                  f"{type(value).__name__}")
+
+    @classmethod
+    def from_snapshot(cls, snap: "Snapshot"):
+        """The snapshot's extras as an instance of this class (checked first)."""
+        cls.check(snap.extras)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in snap.extras.items() if k in names})
+
+
+def _extra_kind(hint) -> type:
+    """np.ndarray, float or str, from a field's type (``X`` or ``X | None``)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint not in (np.ndarray, float, str):
+        raise TypeError(f"an Extras field is np.ndarray, float or str (or X | None), not {hint}")
+    return hint
+
+
 # --------------------------------------------------------------------------- context
 
 def resolve_device(name: str) -> torch.device:
@@ -255,6 +318,8 @@ class Method:
     paper: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     Config: ClassVar[type[BaseConfig]] = BaseConfig
+    #: the type of its snapshots' extras (the base declares none)
+    Extras: ClassVar[type[Extras]] = Extras
 
     # What the app and the package say about the method; "" or () means "none".
     #: public name of its sklearn-style estimator: ``dcviz.<estimator>``

@@ -27,7 +27,7 @@ import torch
 from sklearn.cluster import KMeans
 
 from dcviz.methods.ae_kmeans import AEConfig, AEMethod
-from dcviz.methods.base import ConfigError, param, register
+from dcviz.methods.base import ConfigError, Extras, param, register
 from dcviz.nets import batches, encode_all, resolve_arch
 
 # The paper trains "single layer linear AEs with d = D" on SYNTH-25 (section 4). With arch="auto",
@@ -196,10 +196,18 @@ class CentroidAEMethod(AEMethod):
 
 # --------------------------------------------------------------------------- DCN
 
+@dataclass
+class DCNExtras(Extras):
+    centroids: np.ndarray | None = None      # (k, d), from the k-means initialisation on
+    cluster_sizes: np.ndarray | None = None  # (k,)
+    reseeded: float | None = None            # empty clusters reseeded this epoch
+
+
 @register
 class DCN(CentroidAEMethod):
     Config = DCNConfig
     id = "dcn"
+    Extras = DCNExtras
     estimator = "DCN"
     title = "DCN"
     paper = "Towards K-means-friendly Spaces: Simultaneous Deep Learning and Clustering (Yang et al., 2017)"

@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from dcviz.methods.base import ConfigError, param, register
+from dcviz.methods.dec import StudentTExtras
 from dcviz.methods.dec import (DECConfig, StudentTClustering, cluster_loss, reconstruction_loss,
                                student_t, target_distribution)
 from dcviz.nets import batches
@@ -163,6 +164,28 @@ def term_pressures(losses: dict[str, float], weights: dict[str, float],
     return out
 
 
+class StagePressures:
+    """The pressure of each stage term epoch by epoch (:func:`term_pressures`), against its size
+    in the first epoch that trains on all the terms; before that (the warm-up), only the
+    clustering term pushes, as hard as its weight alpha / alpha0. It only measures: training
+    never reads it."""
+
+    def __init__(self, alpha0: float, beta1: float):
+        self.full_weights = {"cluster": alpha0, "rank": 1.0, "lis": beta1}
+        self.reference: dict[str, float] = {}
+
+    def __call__(self, measured: dict[str, float], weights: dict[str, float],
+                 warm: bool) -> dict[str, float]:
+        if not warm and not self.reference:
+            # at that moment clustering and ranking push equally hard
+            self.reference = dict(measured)
+        if not self.reference:
+            alpha0 = self.full_weights["cluster"]
+            return {"cluster": weights["cluster"] / alpha0 if alpha0 else 0.0, "rank": 0.0,
+                    "lis": 0.0}
+        return term_pressures(measured, weights, self.full_weights, self.reference)
+
+
 def stage_of(pressures: dict[str, float], previous: int = 0) -> int:
     """Index (0, 1, 2) of the stage whose term has the largest pressure; ties go to the earlier
     stage. Training moves forward through the stages (Fig. 3), so the stage never returns
@@ -224,10 +247,25 @@ class DCRLConfig(DECConfig):
                               f"{self.continuation * self.epochs:g})")
 
 
+@dataclass
+class DCRLExtras(StudentTExtras):
+    """DEC's, plus the weight schedule and each stage term's pressure, per fine-tuning epoch."""
+
+    alpha: float | None = None
+    beta: float | None = None
+    ae_weight: float | None = None        # with fade_reconstruction
+    rank_manifolds: float | None = None   # Eq. 6 at the manifolds' latent means
+    pressure_cluster: float | None = None
+    pressure_rank: float | None = None
+    pressure_lis: float | None = None
+    kappa_dx: np.ndarray | None = None    # kappa times the manifolds' input distances (C, C)
+
+
 @register
 class DCRL(StudentTClustering):
     Config = DCRLConfig
     id = "dcrl"
+    Extras = DCRLExtras
     estimator = "DCRL"
     card = ("Three stages: clusters become spheres, manifolds move apart, then their local shape "
             "comes back.")
@@ -254,8 +292,7 @@ class DCRL(StudentTClustering):
         # The once-per-epoch step has its own Adam state: sharing one would let its single
         # full-data gradient ride on the momentum of the mini-batch steps that follow.
         opt_epoch = self.make_optimizer()
-        full_weights = {"cluster": cfg.alpha0, "rank": 1.0, "lis": cfg.beta1}
-        reference: dict[str, float] = {}
+        pressures = StagePressures(cfg.alpha0, cfg.beta1)
         stage = 0
         for epoch in range(cfg.epochs):
             warm = epoch < cfg.warmup_epochs
@@ -318,12 +355,7 @@ class DCRL(StudentTClustering):
                 separation = rank_loss(v_z, v_x, cfg.kappa, present & present_z).item()
             weights = {"cluster": alpha, "rank": w_rank, "lis": beta}
             measured = {"cluster": losses["cluster"], "rank": separation, "lis": losses["lis"]}
-            if not warm and not reference:
-                # every term is measured against its size in the first epoch that trains on all
-                # of them, so that at that moment clustering and ranking push equally hard
-                reference = dict(measured)
-            pressure = (term_pressures(measured, weights, full_weights, reference) if reference
-                        else {"cluster": alpha / cfg.alpha0 if cfg.alpha0 else 0.0, "rank": 0.0, "lis": 0.0})
+            pressure = pressures(measured, weights, warm)
             stage = stage_of(pressure, stage)
             # scalars (alpha, beta, pressures) go to metrics.jsonl, so the lens can draw their
             # history without opening every snapshot

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from dcviz.geometry import GeometryReference
 from dcviz.methods.ae_kmeans import AEConfig, AEMethod
-from dcviz.methods.base import ConfigError, param, register
+from dcviz.methods.base import ConfigError, Extras, param, register
 from dcviz.nets import batches, make_autoencoder
 
 
@@ -110,6 +110,31 @@ class DECConfig(AEConfig):
 
 
 # --------------------------------------------------------------------------- shared plumbing
+
+@dataclass
+class GeometryExtras(Extras):
+    """The latent geometry against the input (DCRL Fig. A5), in every snapshot of DEC, IDEC and
+    DCRL; the rank grid needs at least two clusters."""
+
+    dz_minus_dx: np.ndarray | None = None    # d_Z - d_X over neighbour pairs of the subsample
+    rank_grid: np.ndarray | None = None      # (C, C): is the rank of each centre pair kept?
+    rank_grid_ids: np.ndarray | None = None  # the cluster ids of its rows
+    rank_x: np.ndarray | None = None         # the ranks in the input space (C, C)
+    rank_z: np.ndarray | None = None         # ... and in the latent space
+
+
+@dataclass
+class StudentTExtras(GeometryExtras):
+    """... plus, once clustering starts, the centres and the cluster sizes."""
+
+    mu: np.ndarray | None = None             # (k, d)
+    cluster_sizes: np.ndarray | None = None  # (k,)
+
+
+@dataclass
+class DECExtras(StudentTExtras):
+    labels_changed: float | None = None      # share of labels that changed since last epoch
+
 
 class StudentTClustering(AEMethod):
     """What DEC, IDEC and DCRL share: the AE, the learnable centres mu, their initialisation,
@@ -256,6 +281,7 @@ class IDECConfig(DECConfig):
 class DEC(StudentTClustering):
     Config = DECMethodConfig
     id = "dec"
+    Extras = DECExtras
     estimator = "DEC"
     title = "DEC"
     paper = "Unsupervised Deep Embedding for Clustering Analysis (Xie et al., 2016)"

@@ -21,7 +21,7 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from dcviz.methods.ae_kmeans import AEConfig, AEMethod
-from dcviz.methods.base import param, register
+from dcviz.methods.base import Extras, param, register
 from dcviz.nets import batches
 
 
@@ -82,9 +82,24 @@ AXES_NAMES = ("Y₁: most cluster structure (smallest eigenvalue)|"
               "Y_d: least cluster structure (the greedy loss's axis)")
 
 
+@dataclass
+class DEKMExtras(Extras):
+    """Per clustering iteration (pretraining snapshots have none)."""
+
+    eigenvalues: np.ndarray | None = None  # of S_w, ascending (d,)
+    V: np.ndarray | None = None            # its eigenvectors, one per row (d, d)
+    centroids: np.ndarray | None = None    # k-means centroids in the embedding (k, d)
+    Y: np.ndarray | None = None            # Y = V·h of the subsample (n_sub, d)
+    axes: np.ndarray | None = None         # Y's first and last columns (n_sub, 2)
+    axes_names: str | None = None
+    changed: float | None = None           # share of points that changed cluster
+    iteration: float | None = None
+
+
 @register
 class DEKM(AEMethod):
     id = "dekm"
+    Extras = DEKMExtras
     estimator = "DEKM"
     card = ("k-means in a learned space, and the eigen-direction of the within-cluster scatter "
             "along which points are pulled to their centroids.")

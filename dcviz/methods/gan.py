@@ -31,7 +31,7 @@ import torch
 from torch.nn import functional as F
 
 from dcviz.gan_nets import make_gan_nets
-from dcviz.methods.base import BaseConfig, ConfigError, Method, param, register
+from dcviz.methods.base import BaseConfig, ConfigError, Extras, Method, param, register
 
 # --------------------------------------------------------------------------- the paper's terms
 
@@ -188,9 +188,26 @@ class GANConfig(BaseConfig):
 
 # --------------------------------------------------------------------------- the method
 
+@dataclass
+class GANExtras(Extras):
+    samples: np.ndarray            # G's grid: (k, m, D), fixed noise, one row per id
+    eta: float
+    cluster_sizes: np.ndarray      # C's clusters of the real data (k,)
+    confusion: np.ndarray | None = None   # C's clusters against the true classes (k, classes)
+    emd: float | None = None       # running means since the last snapshot
+    gp: float | None = None
+    fake_acc: float | None = None
+    entropy: float | None = None
+    ce: float | None = None
+    class_map: np.ndarray | None = None   # 2-D data: C's arg-max on a grid (r, r)
+    critic_map: np.ndarray | None = None  # ... and D's value (r, r)
+    map_extent: np.ndarray | None = None  # the grid's x0, x1, y0, y1
+
+
 @register
 class GANCluster(Method):
     id = "gan"
+    Extras = GANExtras
     estimator = "GAN"
     card = "A generator with one row per cluster id: watch each row become one class."
     picture = "gan.svg"

@@ -43,7 +43,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dcviz.augment import augment, jitter_scale
-from dcviz.methods.base import BaseConfig, ConfigError, Method, param, register
+from dcviz.methods.base import BaseConfig, ConfigError, Extras, Method, param, register
 
 # ============================================================================ the paper's terms
 
@@ -373,10 +373,30 @@ class MLCConfig(BaseConfig):
 # ============================================================================ the method
 
 
+@dataclass
+class MLCExtras(Extras):
+    R: float                        # coding rates of the view points with their own Pi
+    R_c: float
+    delta_R: float
+    rank_all: float                 # numerical rank of all features
+    rank_learned: np.ndarray        # ... of each learned cluster (k,)
+    size_learned: np.ndarray        # (k,)
+    cos: np.ndarray                 # |Z^T Z| of the view points (m, m), in view_index order
+    pi: np.ndarray                  # their membership Pi (m, m)
+    view_index: np.ndarray          # the heatmaps' fixed points (m,)
+    view_assign: np.ndarray         # their learned clusters
+    view_label: np.ndarray          # their true labels (-1 without labels)
+    principal_index: np.ndarray     # per cluster, per top PC, the nearest samples
+    pi_source: str                  # which head Pi comes from
+    rank_true: np.ndarray | None = None     # numerical rank of each true class
+    true_classes: np.ndarray | None = None
+
+
 @register
 class MLC(Method):
     Config = MLCConfig
     id = "mlc"
+    Extras = MLCExtras
     estimator = "MLC"
     card = ("Each cluster straightened into its own subspace: the cosine matrix turns "
             "block-diagonal.")
@@ -656,26 +676,14 @@ class MLC(Method):
             classes = np.unique(y)
             extras["rank_true"] = np.array([numerical_rank(Z[y == c]) for c in classes], np.int64)
             extras["true_classes"] = classes.astype(np.int64)
-        # |Z^T Z| and Pi of the view points, sorted by learned cluster (then true label). Cluster
-        # ids from spectral clustering are arbitrary and change from epoch to epoch, so the blocks
-        # are laid out by each cluster's most common true label (when there are labels): the
-        # picture stays put while the slider moves.
-        lab_v = labels[view_idx]
-        true_v = np.asarray(y)[view_idx] if y is not None else np.full(len(view_idx), -1)
-        block_pos = np.arange(k)
-        if y is not None:
-            _, y_codes = np.unique(y, return_inverse=True)
-            table = np.zeros((k, y_codes.max() + 1), np.int64)
-            np.add.at(table, (labels, y_codes), 1)
-            majority = np.where(table.sum(1) > 0, table.argmax(1), table.shape[1])
-            block_pos = np.argsort(np.argsort(majority * k + np.arange(k), kind="stable"))
-        order = np.lexsort((view_idx, true_v, block_pos[lab_v]))
-        Zs = Zv.numpy()[order]
+        # |Z^T Z| and Pi of the view points, in their own order (the lens sorts them for display)
+        Zs = Zv.numpy()
         extras["cos"] = np.abs(Zs @ Zs.T).astype(np.float16)
-        extras["pi"] = Pi_v.numpy()[np.ix_(order, order)].astype(np.float32)
-        extras["view_index"] = np.asarray(view_idx)[order].astype(np.int64)
-        extras["view_assign"] = lab_v[order].astype(np.int64)
-        extras["view_label"] = true_v[order].astype(np.int64)
+        extras["pi"] = Pi_v.numpy().astype(np.float32)
+        extras["view_index"] = np.asarray(view_idx).astype(np.int64)
+        extras["view_assign"] = labels[view_idx].astype(np.int64)
+        extras["view_label"] = (np.asarray(y)[view_idx] if y is not None
+                                else np.full(len(view_idx), -1)).astype(np.int64)
         # principal images (appendix A): per learned cluster, top PCs and the samples nearest them
         extras["principal_index"] = principal_samples(Z, labels, k)
         return extras

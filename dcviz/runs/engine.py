@@ -101,7 +101,7 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
             method.build(data.dim, data.image_shape)
         since, last_save = 0, time.time()
         for snap in method.fit(data, ctx):
-            index = rd.append_snapshot(snap)
+            index = rd.append_snapshot(snap, extras_type=cls.Extras)
             last_metrics = snap.metrics
             if on_snapshot is not None:
                 on_snapshot(index, snap)

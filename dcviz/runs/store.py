@@ -167,8 +167,13 @@ class RunDir:
         np.save(tmp, np.asarray(idx, dtype=np.int64), allow_pickle=False)
         os.replace(tmp, buf_path)
 
-    def append_snapshot(self, snap: Snapshot, wall: float | None = None) -> int:
-        """Write snapshot number ``count()`` and its metrics line; returns its index."""
+    def append_snapshot(self, snap: Snapshot, wall: float | None = None,
+                        extras_type=None) -> int:
+        """Write snapshot number ``count()`` and its metrics line; returns its index.
+
+        ``extras_type`` (the method's Extras class) checks the extras first (ExtrasError)."""
+        if extras_type is not None:
+            extras_type.check(snap.extras)
         snaps = self.path / "snapshots"
         snaps.mkdir(exist_ok=True)
         index = self.count()

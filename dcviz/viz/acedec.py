@@ -21,6 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from dcviz.methods.acedec import AceDecExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
 
 PALETTE = list(qualitative.D3) + list(qualitative.Light24) + list(qualitative.Dark24)
@@ -204,10 +205,11 @@ def _history(run, threshold):
         if i >= n:
             continue
         s = run.snapshot(i)
-        if "beta_cs" in s.extras:
+        beta_cs = AceDecExtras.from_snapshot(s).beta_cs
+        if beta_cs is not None:
             epochs.append(s.epoch)
             stages.append(s.stage)
-            betas.append(np.asarray(s.extras["beta_cs"], dtype=np.float64))
+            betas.append(np.asarray(beta_cs, dtype=np.float64))
     return epochs, stages, (np.stack(betas) if betas else None)
 
 
@@ -218,8 +220,8 @@ def build(run, index: int, options: dict) -> list[Panel]:
     snap = run.snapshot(index)
     threshold = _threshold(run)
     panels: list[Panel] = []
-    ex = snap.extras
-    if "beta_cs" not in ex:
+    ex = AceDecExtras.from_snapshot(snap)
+    if ex.beta_cs is None:
         panels.append(Panel(
             title=LIVE,
             table=[{"stage": snap.stage, "epoch": snap.epoch,
@@ -231,7 +233,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
         panels.extend(_decoded_panels(run, snap, options, threshold))
         return panels
 
-    beta = np.asarray(ex["beta_cs"], dtype=np.float64)
+    beta = np.asarray(ex.beta_cs, dtype=np.float64)
     n_cs = int((beta > threshold).sum())
     panels.append(Panel(
         title=LIVE, caption=f"{n_cs} of {len(beta)} dimensions in the cluster space",
@@ -256,14 +258,14 @@ def build(run, index: int, options: dict) -> list[Panel]:
     if len(panels) == 1:
         panels[0].wide = True
     epoch_panels: list[Panel] = []
-    cs, ss = ex.get("cluster_space"), ex.get("shared_space")
+    cs, ss = ex.cluster_space, ex.shared_space
     color, cname, names = _colour(run, snap, options.get("colour", "true label"))
     sub = run.subsample
     if cs is not None and ss is not None and cs.shape[1] > 0:
         pca = shared_pca(ss, n=1)
         if pca is not None:
             x = pca[2][:, 0]
-            top = int(ex["cluster_space_dims"][0])
+            top = int(ex.cluster_space_dims[0])
             epoch_panels.append(Panel(
                 title="Most clustered dimension vs shared PC1 (this epoch)",
                 figure=fig3_scatter(x, cs[:, 0], color, cname, names, sub,

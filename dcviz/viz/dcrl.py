@@ -11,6 +11,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from dcviz.methods.dcrl import DCRLExtras
+from dcviz.methods.dec import DECExtras, StudentTExtras
 from dcviz.viz.base import Lens, Option, Panel
 from plotly.subplots import make_subplots
 
@@ -341,6 +343,11 @@ def _closest_by_progress(other, progress: float) -> int | None:
 LIVE = "Training stage"
 
 
+def _extras_of(method_id: str) -> type[StudentTExtras]:
+    """The extras class of a run this lens draws (DCRL, or DEC and IDEC)."""
+    return DCRLExtras if method_id == "dcrl" else DECExtras
+
+
 def build(run, index: int, options: dict) -> list[Panel]:
     rows = run.rows()
     if not rows:
@@ -348,7 +355,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
     index = index if index >= 0 else len(rows) + index
     index = min(max(index, 0), len(rows) - 1)
     snap = run.snapshot(index)
-    ex = snap.extras
+    ex = _extras_of(run.method_id).from_snapshot(snap)
     stage = rows[index].get("stage", "")
     is_dcrl = run.method_id == "dcrl"
     panels: list[Panel] = []
@@ -379,35 +386,38 @@ def build(run, index: int, options: dict) -> list[Panel]:
 
     # 3. the centres over the run
     clustering = _clustering_indices(rows)
-    if clustering and "mu" in ex:
+    if clustering and ex.mu is not None:
         picks = _snapshot_sample(clustering)
         if index not in picks:
             picks = sorted(set(picks) | {index})
-        mus = [np.asarray(run.snapshot(i).extras["mu"], dtype=np.float64) for i in picks]
+        mus = [np.asarray(_extras_of(run.method_id).from_snapshot(run.snapshot(i)).mu,
+                          dtype=np.float64) for i in picks]
         cur = max(k for k, i in enumerate(picks) if i <= index)
         panels.append(Panel("Centre trajectories μ_j", figure=centres_figure(mus, cur),
                             text=CENTRES_TEXT))
 
     # 4. Fig. A5: the rank grid and the d_Z - d_X histogram
-    if "rank_grid" in ex:
-        grid = np.asarray(ex["rank_grid"])
-        ids = np.asarray(ex.get("rank_grid_ids", np.arange(len(grid))))
+    if ex.rank_grid is not None:
+        grid = np.asarray(ex.rank_grid)
+        ids = np.asarray(ex.rank_grid_ids if ex.rank_grid_ids is not None else np.arange(len(grid)))
         cra = snap.metrics.get("cra", float(grid.mean()))
         panels.append(Panel(f"Rank preservation of the cluster centres (CRA {cra:.2f})",
-                            figure=rank_grid_figure(grid, ids, ex.get("rank_x"), ex.get("rank_z")),
+                            figure=rank_grid_figure(grid, ids, ex.rank_x, ex.rank_z),
                             text=GRID_TEXT))
-    if "dz_minus_dx" in ex:
+    if ex.dz_minus_dx is not None:
         name = f"this run ({run.method_id}, epoch {snap.epoch})"
-        values = {name: np.asarray(ex["dz_minus_dx"], dtype=np.float64)}
+        values = {name: np.asarray(ex.dz_minus_dx, dtype=np.float64)}
         caption = f"{name}: {_hist_stats(values[name])}"
         other = _other_run(run, options.get("overlay"))
         if other is not None:
             j = _closest_by_progress(other, snap.progress)
             if j is not None:
                 osnap = other.snapshot(j)
-                if "dz_minus_dx" in osnap.extras:
+                other_dz = (_extras_of(other.method_id).from_snapshot(osnap).dz_minus_dx
+                            if other.method_id in LENS.method_ids else None)
+                if other_dz is not None:
                     oname = f"{other.method_id} run {other.run_id} (epoch {osnap.epoch})"
-                    values[oname] = np.asarray(osnap.extras["dz_minus_dx"], dtype=np.float64)
+                    values[oname] = np.asarray(other_dz, dtype=np.float64)
                     caption += f"\n{oname}: {_hist_stats(values[oname])}"
                 else:
                     caption += f"\nRun {other.run_id} ({other.method_id}) has no d_Z − d_X values."

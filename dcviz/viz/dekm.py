@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from dcviz.methods.dekm import DEKMExtras
 from dcviz.viz.base import Lens, Option, Panel
 from dcviz.viz.common import color_of, series
 
@@ -129,22 +130,22 @@ def build(run, index: int, options: dict) -> list[Panel]:
     shown = index if index in clustering else (clustering[0] if index < clustering[0] else clustering[-1])
     note = "" if shown == index else f" (showing snapshot {shown}: this one is from pretraining)"
     snap = run.snapshot(shown)
-    ex = snap.extras
+    ex = DEKMExtras.from_snapshot(snap)
     labels = run.labels_sub
     by_truth = options.get("colour") == "true label" and labels is not None
     colour = labels if by_truth else snap.assign
     names = run.dataset.class_names if by_truth and run.dataset is not None else None
     panels.append(Panel(
         f"Fig. 1: embedding, k-means regions and the last eigenvector{note}",
-        figure=fig1_figure(snap.latent, snap.assign, ex["V"], ex["centroids"], colour, names,
+        figure=fig1_figure(snap.latent, snap.assign, ex.V, ex.centroids, colour, names,
                            plane=options.get("plane", "pca"),
                            color_title="true label" if by_truth else "cluster"),
         text=FIG1_TEXT.format(colour="true label" if by_truth else "cluster"), wide=True))
-    eig_rows = [run.snapshot(i).extras["eigenvalues"] for i in clustering]
+    eig_rows = [DEKMExtras.from_snapshot(run.snapshot(i)).eigenvalues for i in clustering]
     it = clustering.index(shown)
     panels.append(Panel(LIVE,
                         figure=spectrum_figure(np.stack(eig_rows), it), text=SPECTRUM_TEXT))
-    panels.append(Panel("Y = V·h coordinates", figure=y_coordinates_figure(ex["Y"], snap.assign),
+    panels.append(Panel("Y = V·h coordinates", figure=y_coordinates_figure(ex.Y, snap.assign),
                         text=Y_TEXT))
     churn = series([rows[i] for i in clustering], "metrics").get("changed")
     if churn is not None:

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.optimize import linear_sum_assignment
 
+from dcviz.methods.gan import GANExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
 from dcviz.viz.common import color_of
 
@@ -302,12 +303,12 @@ def build(run, index: int, options: dict) -> list[Panel]:
     rows = run.rows()
     cfg = run.config
     image_shape = tuple(cfg.get("image_shape") or ()) or None
-    ex = snap.extras
-    samples = np.asarray(ex["samples"])
+    ex = GANExtras.from_snapshot(snap)
+    samples = np.asarray(ex.samples)
     k, m = samples.shape[:2]
     ds = run.dataset
     class_names = getattr(ds, "class_names", None) if ds is not None else None
-    confusion = np.asarray(ex["confusion"]) if "confusion" in ex else None
+    confusion = np.asarray(ex.confusion) if ex.confusion is not None else None
     panels: list[Panel] = []
 
     if image_shape:
@@ -319,7 +320,8 @@ def build(run, index: int, options: dict) -> list[Panel]:
     else:
         real = _real_points(run)
         if real is not None:
-            maps = {key: ex[key] for key in ("class_map", "critic_map", "map_extent") if key in ex}
+            maps = {key: getattr(ex, key) for key in ("class_map", "critic_map", "map_extent")
+                    if getattr(ex, key) is not None}
             fig = points_figure(real, samples, maps=maps or None,
                                 contours=bool(options.get("contours", True)))
             panels.append(Panel(title=LIVE, figure=fig,
@@ -335,9 +337,9 @@ def build(run, index: int, options: dict) -> list[Panel]:
     if confusion is not None:
         panels.append(Panel(title="C's clusters against the true classes",
                             figure=confusion_figure(confusion, class_names), text=CONFUSION_TEXT))
-    if "cluster_sizes" in ex:
+    if ex.cluster_sizes is not None:
         panels.append(Panel(title="Cluster sizes and the uniform prior",
-                            figure=sizes_figure(ex["cluster_sizes"]), text=SIZES_TEXT))
+                            figure=sizes_figure(ex.cluster_sizes), text=SIZES_TEXT))
     panels.append(interpolation_panel(run, options, k, image_shape))
     return panels
 

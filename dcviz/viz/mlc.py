@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from dcviz.methods.mlc import MLCExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
 
 PALETTE = list(qualitative.D3) + list(qualitative.Light24) + list(qualitative.Dark24)
@@ -29,20 +30,29 @@ WARMUP, MLC_STAGE, INIT = "warm-up", "MLC", "random init"
 
 # --------------------------------------------------------------------------- heatmaps
 
-def sort_view(extras: dict, by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sort_view(ex: MLCExtras, by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(permutation of the stored view points, group key per point after it, label of the key).
 
-    The snapshot stores |Z^T Z| and Pi already sorted by learned cluster (blocks laid out by each
-    cluster's most common true label); sorting by true label permutes rows and columns of both
-    the same way.
+    By learned cluster, the blocks are laid out by each cluster's most common true label among
+    the view points: spectral clustering's ids are arbitrary and change from epoch to epoch, and
+    this keeps the picture in place while the slider moves. Inside a block, and when sorting by
+    true label, points go by label, then by sample.
     """
-    assign = np.asarray(extras["view_assign"])
-    label = np.asarray(extras["view_label"])
+    assign, label = np.asarray(ex.view_assign), np.asarray(ex.view_label)
+    index = np.asarray(ex.view_index)
     if by == "true label" and (label >= 0).any():
-        # by label, then by sample: the same order at every epoch, so the slider animates
-        perm = np.lexsort((np.asarray(extras["view_index"]), label))
+        perm = np.lexsort((index, label))
         return perm, label[perm], np.array(["true label"])
-    return np.arange(len(assign)), assign, np.array(["learned cluster"])
+    k = int(assign.max(initial=-1)) + 1
+    block_pos = np.arange(k)
+    if (label >= 0).any():
+        _, codes = np.unique(label, return_inverse=True)
+        table = np.zeros((k, codes.max() + 1), np.int64)
+        np.add.at(table, (assign, codes), 1)
+        majority = np.where(table.sum(1) > 0, table.argmax(1), table.shape[1])
+        block_pos = np.argsort(np.argsort(majority * k + np.arange(k), kind="stable"))
+    perm = np.lexsort((index, label, block_pos[assign]))
+    return perm, assign[perm], np.array(["learned cluster"])
 
 
 def _block_shapes(key: np.ndarray) -> list[dict]:
@@ -141,7 +151,7 @@ def rank_series(run, of: str, indices: np.ndarray | None = None) -> dict[str, np
     out = {"all features": np.array([rows[i].get("scalars", {}).get("rank_all", np.nan)
                                      for i in indices], dtype=float)}
     key = "rank_true" if of == "true clusters" else "rank_learned"
-    per = [run.snapshot(int(i)).extras.get(key) for i in indices]
+    per = [getattr(MLCExtras.from_snapshot(run.snapshot(int(i))), key) for i in indices]
     width = max((len(p) for p in per if p is not None), default=0)
     names = None
     ds = run.dataset if key == "rank_true" else None
@@ -266,19 +276,19 @@ def build(run, index: int, options: dict) -> list[Panel]:
         return [Panel(title=LIVE, text="This run has no snapshots yet.")]
     index = index % n
     snap = run.snapshot(index)
-    ex = snap.extras
+    ex = MLCExtras.from_snapshot(snap)
     rows = run.rows()[:n]
     panels: list[Panel] = []
-    pi_from = str(ex.get("pi_source", "cluster head"))
+    pi_from = ex.pi_source
     stage = f"{snap.stage}, epoch {snap.epoch}"
 
     # -- cosine similarity and Pi, sorted
-    if "cos" in ex:
+    if ex.cos is not None:
         by = options.get("sort", "learned cluster")
         perm, key, key_name = sort_view(ex, by)
         key_name = str(key_name[0])
-        vidx = np.asarray(ex["view_index"])[perm]
-        cos = np.asarray(ex["cos"], np.float32)[np.ix_(perm, perm)]
+        vidx = np.asarray(ex.view_index)[perm]
+        cos = np.asarray(ex.cos, np.float32)[np.ix_(perm, perm)]
         ratio = snap.metrics.get("cos_ratio")
         panels.append(Panel(
             title=LIVE,
@@ -291,7 +301,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
                   "form."),
             caption=(f"mean |cos| within / between learned clusters (all data): {ratio:.2f}"
                      if ratio is not None and np.isfinite(ratio) else "")))
-        pi = np.asarray(ex["pi"], np.float32)[np.ix_(perm, perm)]
+        pi = np.asarray(ex.pi, np.float32)[np.ix_(perm, perm)]
         off = pi[~np.eye(len(pi), dtype=bool)]
         zmax = float(np.quantile(off, 0.995)) if off.size else None
         panels.append(Panel(
@@ -335,7 +345,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
               f"(linearised). Shown per {of[:-1]}; the paper's Fig. 3b uses the true clusters.")))
 
     # -- principal images, Fig. 5
-    pidx = ex.get("principal_index")
+    pidx = ex.principal_index
     ds = run.dataset
     if pidx is not None and ds is not None and ds.image_shape is not None:
         pidx = np.asarray(pidx)
