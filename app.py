@@ -19,7 +19,9 @@ page = st.navigation([
     st.Page(nav.PAGES["compare"], title="Compare", icon=":material/compare:"),
     st.Page(nav.PAGES["checkpoints"], title="Checkpoints", icon=":material/inventory_2:"),
     st.Page(nav.PAGES["sweeps"], title="Sweeps", icon=":material/table_chart:"),
+    st.Page(nav.PAGES["present"], title="Present", icon=":material/slideshow:"),
 ])
+nav.follow_present_link()  # ?run=...&present=1: the presenter view of that run
 nav.follow_deep_link()  # a link that reached a page before app.py ever ran (see nav.require_app)
 manager()  # the run manager of this process, created once
 with nav.through_app():

@@ -336,7 +336,7 @@ def to_figure(movie: Movie, frame_ms: int = 300):
                  args=[None, dict(mode="immediate", fromcurrent=True,
                                   frame=dict(duration=frame_ms, redraw=True),
                                   transition=dict(duration=0))]),
-            dict(label="⏸ Pause", method="animate", args=[[None], step])])],
+            dict(label="❚❚ Pause", method="animate", args=[[None], step])])],
         sliders=[dict(active=0, x=0.16, len=0.84, y=-0.06, yanchor="top",
                       currentvalue=dict(prefix="epoch "),
                       steps=[dict(method="animate", label=str(f.epoch), args=[[str(p)], step])

@@ -294,7 +294,7 @@ if not runs:
     default_run_button("explore_default")
     st.stop()
 
-top = st.columns([5, 2, 2], vertical_alignment="bottom")
+top = st.columns([5, 2, 2, 2], vertical_alignment="bottom")
 run_id = run_picker(runs, "explore_run", where=top[0],
                     help="Any run in the run store: finished, still training, stopped, failed or "
                          "interrupted. Newest first.")
@@ -318,6 +318,7 @@ follow = top[1].toggle("Follow training", value=True, key="explore_follow",
                        help="While the run trains, jump to each new snapshot as it arrives.")
 top[2].page_link(nav.PAGES["train"], label="Train page", icon=":material/model_training:",
                  help="Start or control runs.")
+nav.present_link(run_id, where=top[3])
 if row["state"] in STATE_HELP:
     st.caption(f"This run is **{row['state']}**: {STATE_HELP[row['state']]}.")
 # Redraw by itself while playing, while the run trains, or while UMAP computes.

@@ -221,7 +221,7 @@ def run_card(run_id: str, is_focus: bool) -> None:
             error = status.get("error") or (live and live.error) or "no message"
             left.error(f"This run failed: {md(error)}")
         # Callbacks act before the redraw, so the card shows the new state at once.
-        b = right.columns(4)
+        b = right.columns(5)
         if live is not None and state in ("queued", "running"):
             b[0].button("Pause", key=f"pause_{run_id}", on_click=control, args=(mgr.pause, run_id),
                         help="Pause training after the current batch.")
@@ -237,6 +237,7 @@ def run_card(run_id: str, is_focus: bool) -> None:
         with b[3]:
             st.page_link(nav.PAGES["explore"], label="Explore", query_params={"run": run_id},
                          help="Open this run on the Explore page (scrub epochs, click points).")
+        nav.present_link(run_id, where=b[4])
 
 
 def first_snapshot(view, run_id: str) -> int:

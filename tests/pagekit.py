@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
 PAGE_FILES = {"home": "pages/home.py", "train": "pages/train.py", "explore": "pages/explore.py",
               "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py",
-              "sweeps": "pages/sweeps.py"}
+              "sweeps": "pages/sweeps.py", "present": "pages/present.py"}
 
 
 def open_page(page: str = "home", *, run: str | None = None, runs: str | None = None,

@@ -261,3 +261,115 @@ def tour(page, url: str, runs: Path, tmp: Path, tiny: dict, t_tour: float) -> No
     wait_quiet(page)
     no_exception_text(page)
     shot(page, "8-checkpoints")
+
+
+# ---------------------------------------------------------------- take-aways and the presenter
+DCRL_TINY = {"hidden": "32,32", "pretrain_epochs": 3, "snapshot_every": 1, "subsample": 300,
+             "batch_size": 64, "epochs": 16, "warmup_epochs": 1, "init": "kmeans"}
+
+# The HTML export's plot: the first trace's x values and its first points' SVG positions.
+MOVIE_POINTS_JS = """() => { const gd = document.getElementById('dcviz-movie');
+  const pts = [...gd.querySelectorAll('.scatterlayer .trace')][0].querySelectorAll('.point');
+  return [Array.from(gd.data[0].x.slice(0, 20)),
+          [...pts].slice(0, 20).map(p => p.getAttribute('transform'))]; }"""
+
+
+@pytest.fixture
+def lecture_server(tmp_path):
+    """A finished (tiny) DCRL run on manifolds in the store before the app starts."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("DCVIZ_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing and DCVIZ_REQUIRE_BROWSER=1")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    import torch
+
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, execute, prepare
+    torch.set_num_threads(1)
+    runs = tmp_path / "runs"
+    ds = D.load("manifolds")
+    cls, cfg = prepare("dcrl", ds, DCRL_TINY, "quick")
+    rd = create_run(RunStore(runs), cls, cfg, ds, "quick")
+    assert execute(rd, cls, cfg, ds)["state"] == "done"
+    with streamlit_app(runs, tmp_path, "lecture") as url:
+        yield url, rd, tmp_path
+
+
+def test_tour_takeaways_and_presenter(lecture_server):
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    url, rd, tmp = lecture_server
+    run_id, count = rd.run_id, rd.count()
+    stages = list(dict.fromkeys(r["stage"] for r in rd.metrics_rows()))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium() as page:
+        try:
+            # ------------------------------------------------ Explore: the three downloads
+            page.goto(f"{url}/explore?run={run_id}")
+            page.locator(".st-key-explore_latent .js-plotly-plot").first.wait_for(state="visible")
+            wait_quiet(page)
+            press(page.get_by_text("Take it with you", exact=False).first)
+            files = {}
+            for fmt, label in (("gif", "Animation (.gif)"), ("html", "Interactive page (.html)"),
+                               ("png", "Stage pictures (.zip)")):
+                button = page.get_by_role("button", name=label)
+                button.wait_for(state="visible")
+                with page.expect_download(timeout=180_000) as download:
+                    button.click()
+                files[fmt] = tmp / download.value.suggested_filename
+                download.value.save_as(files[fmt])
+            shot(page, "9-explore-takeaways")
+            gif = Image.open(files["gif"])
+            assert gif.n_frames == count, (gif.n_frames, count)  # pretraining to the end
+            with zipfile.ZipFile(files["png"]) as zf:
+                names = zf.namelist()
+                assert len(names) == len(stages), (names, stages)  # one PNG per stage
+                for n in names:
+                    assert Image.open(io.BytesIO(zf.read(n))).format == "PNG"
+            sizes = {k: p.stat().st_size for k, p in files.items()}
+            print(f"take-aways of a {count}-snapshot run: {sizes}")
+
+            # ------------------------------------------------ the HTML from disk, no server
+            movie = page.context.browser.new_page(viewport={"width": 1200, "height": 900})
+            movie.goto(files["html"].resolve().as_uri())
+            movie.locator("#dcviz-movie .scatterlayer .point").first.wait_for(state="attached")
+            before = movie.evaluate(MOVIE_POINTS_JS)
+            movie.evaluate(f"() => {{ window.__before = JSON.stringify(({MOVIE_POINTS_JS})()); }}")
+            rail = movie.locator(".slider-rail-rect").first
+            box = rail.bounding_box()
+            movie.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+            movie.wait_for_function(
+                f"() => JSON.stringify(({MOVIE_POINTS_JS})()) !== window.__before",
+                timeout=30_000)
+            after = movie.evaluate(MOVIE_POINTS_JS)
+            assert after[0] != before[0] and after[1] != before[1], "the slider did not move the points"
+            movie.screenshot(path=str(ARTIFACTS / "tour-10-html-export.png"))
+            movie.close()
+
+            # ------------------------------------------------ the presenter view, by URL
+            page.goto(f"{url}/?run={run_id}&present=1")
+            page.locator(".st-key-present_latent .js-plotly-plot").first.wait_for(state="visible")
+            assert "/present" in page.url and run_id in page.url
+            slider = page.locator(".st-key-present_index input[type=range]").first
+            seen = set()
+            end = time.time() + 90
+            while len(seen) < 3 and time.time() < end:
+                try:
+                    seen.add(slider.evaluate("e => e.value", timeout=2000))
+                except Exception:  # noqa: BLE001 - redrawn while playing
+                    pass
+                page.wait_for_timeout(300)
+            assert len(seen) >= 3, f"the presenter view did not play by itself: {seen}"
+            stage = page.locator(".dcviz-present-stage").first
+            assert stage.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 30
+            assert stage.inner_text().split(" epoch ")[0] in stages
+            assert not page.locator("[data-testid='stSidebar']").first.is_visible()
+            assert not page.locator("[data-testid='stSidebarNav']").first.is_visible()
+            no_exception_text(page)
+            page.screenshot(path=str(ARTIFACTS / "tour-11-present.png"))
+        except Exception:
+            shot(page, "lecture-failure")
+            raise

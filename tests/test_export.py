@@ -110,7 +110,7 @@ def test_html_is_standalone_with_a_frame_per_snapshot_a_slider_and_play(dcrl_run
     fig = E.to_figure(E.latent_movie(dcrl_run.view))
     assert len(fig.frames) == dcrl_run.view.count
     assert len(fig.layout.sliders[0].steps) == dcrl_run.view.count
-    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "⏸ Pause"]
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause"]
     # the frames move the points
     assert fig.frames[0].data[0].x != fig.frames[-1].data[0].x
 

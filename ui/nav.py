@@ -12,7 +12,7 @@ import streamlit as st
 #: Page files, relative to app.py.
 PAGES = {"home": "pages/home.py", "train": "pages/train.py", "explore": "pages/explore.py",
          "compare": "pages/compare.py", "checkpoints": "pages/checkpoints.py",
-         "sweeps": "pages/sweeps.py"}
+         "sweeps": "pages/sweeps.py", "present": "pages/present.py"}
 
 _local = threading.local()
 
@@ -49,6 +49,22 @@ def follow_deep_link() -> None:
     link = st.session_state.pop("_deep_link", None)
     if link:
         st.switch_page(link[0], query_params=link[1] or None)
+
+
+def follow_present_link() -> None:
+    """``?run=<id>&present=1`` on any page opens the presenter view of that run (a link a
+    lecturer can bookmark; called by app.py)."""
+    if st.query_params.get("present") == "1":
+        run = st.query_params.get("run")
+        st.switch_page(PAGES["present"], query_params={"run": run} if run else None)
+
+
+def present_link(run_id: str, where=None) -> None:
+    """A link to the presenter view of a run."""
+    (where or st).page_link(PAGES["present"], label="Present", query_params={"run": run_id},
+                            icon=":material/slideshow:",
+                            help="This run for a lecture hall: large, no sidebar, playing by "
+                                 "itself. The address can be bookmarked.")
 
 
 def watch_in_train(run_id: str) -> None:

@@ -1,0 +1,136 @@
+"""Present: one run for a lecture hall, opened by a link a lecturer can bookmark.
+
+``/present?run=<run_id>`` (or any page with ``?run=<run_id>&present=1``, see app.py). No
+sidebar, no navigation, no form: the stage in large type, the latent scatter and the method's
+live panel side by side, and the player, which starts playing from the first snapshot as the
+page opens. Speed is a control beside it. Without ``?run=``, the newest finished run is shown.
+"""
+from __future__ import annotations
+
+from html import escape
+
+import streamlit as st
+
+from dcviz.plaintext import md
+from dcviz.runs.store import ACTIVE_STATES
+from dcviz.viz import get_lens
+from dcviz.viz.common import latent_figure
+from ui import nav
+from ui.panels import live_panel, render_panel
+from ui.pickers import colours
+from ui.player import player, rewind, timer
+from ui.shared import aligned_pca, manager, run_view
+
+nav.require_app("present")
+state = st.session_state
+
+#: Seconds between frames at 1x; the timer never goes faster than twice a redraw takes.
+FRAME_S = 0.8
+SPEEDS = {"0.5×": 2.0, "1×": 1.0, "2×": 0.5, "4×": 0.25}
+
+# The room sees the run, not the app: no sidebar (and with it the page list), no header bar.
+st.markdown("""<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stExpandSidebarButton"], [data-testid="stSidebarNav"],
+[data-testid="stHeader"], [data-testid="stToolbar"] { display: none !important; }
+.block-container { padding-top: 1.2rem; max-width: 100%; }
+div.dcviz-present-title { font-size: 1.6rem !important; font-weight: 600; margin: 0; }
+div.dcviz-present-stage { font-size: 2.6rem !important; font-weight: 700; line-height: 1.2;
+                          margin: 0.1rem 0 0.4rem 0; }
+span.dcviz-present-epoch { font-size: 1.4rem !important; font-weight: 400; opacity: 0.65; }
+</style>""", unsafe_allow_html=True)
+
+
+def chosen_run(runs: list[dict]) -> str | None:
+    """The run of the link, else the newest finished (or stopped) one, else the newest."""
+    asked = st.query_params.get("run")
+    ids = {r["run_id"] for r in runs}
+    if asked in ids:
+        return asked
+    if asked:
+        st.warning(f"There is no run {md(asked)} in this run store; showing the newest run.")
+    ended = [r["run_id"] for r in runs if r["state"] in ("done", "stopped")]
+    return (ended or [r["run_id"] for r in runs] or [None])[0]
+
+
+def live_now() -> bool:
+    return run_id in manager().live and manager().state(run_id) in ACTIVE_STATES
+
+
+def speed() -> float:
+    return SPEEDS.get(state.get("present_speed", "1×"), 1.0)
+
+
+def stage_heading(snap, cfg) -> None:
+    title = f"{cfg.get('method_title') or cfg['method']} on {cfg.get('data_name', '?')}"
+    scores = " · ".join(f"{k.upper()} {snap.metrics[k]:.2f}" for k in ("acc", "nmi", "ari")
+                        if k in snap.metrics)
+    # HTML, so the text is escaped as HTML (a run's name or stage is plain text)
+    st.markdown(f"<div class='dcviz-present-title'>{escape(title)}</div>"
+                f"<div class='dcviz-present-stage'>{escape(snap.stage)} "
+                f"<span class='dcviz-present-epoch'>epoch {snap.epoch}"
+                f"{' · ' + scores if scores else ''}</span></div>", unsafe_allow_html=True)
+
+
+def lens_panel(index: int):
+    """The method's live panel at ``index`` (cached per snapshot: playing revisits them)."""
+    lens = get_lens(view.method_id)
+    if lens is None:
+        return None
+    cache = state.setdefault("_present_panels", {})
+    key = (run_id, index)
+    if key not in cache:
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = live_panel(lens, view, index)
+    return cache[key]
+
+
+def body() -> None:
+    count = view.count
+    if count == 0:
+        st.info("This run has no snapshot yet; this view starts as soon as it has one.")
+        return
+    rows = view.rows()
+    c = st.columns([9, 2], vertical_alignment="bottom")
+    with c[0]:
+        index = player(range(count), "present", pos="index", label="Snapshot",
+                       caption=lambda i: f"epoch {rows[i].get('epoch', '?')}" if i < len(rows) else "",
+                       help="Which snapshot both pictures show. Play steps through them all.")
+    c[1].segmented_control("Speed", list(SPEEDS), default="1×", key="present_speed",
+                           required=True, help="How fast Play steps through the snapshots.")
+    snap = view.snapshot(index)
+    stage_heading(snap, view.config)
+    left, right = st.columns([1, 1])
+    color, names, ctitle = colours("Cluster", view, snap)
+    fig = latent_figure(aligned_pca(view, index), index=view.subsample, color=color,
+                        color_names=names, color_title=ctitle, height=640,
+                        axis_names=("PC 1 (aligned)", "PC 2 (aligned)"),
+                        uirevision=f"present:{run_id}")
+    left.plotly_chart(fig, key="present_latent", config={"displaylogo": False})
+    panel = lens_panel(index)
+    with right:
+        if panel is not None:
+            render_panel(panel, key="present_lens")
+        else:
+            st.caption("This method has no live panel of its own.")
+
+
+runs = manager().runs()
+run_id = chosen_run(runs)
+view = run_view(run_id) if run_id else None
+if view is None:
+    st.info("There is no run to present yet. Train one first; then open it here from the "
+            "Train or Explore page.")
+    st.page_link(nav.PAGES["train"], label="Train page", icon=":material/model_training:")
+    st.stop()
+st.query_params["run"] = run_id  # the address bar holds a link that can be bookmarked
+if state.get("_present_run") != run_id:  # a run opened here starts playing from the start
+    state["_present_run"] = run_id
+    rewind("present", "index")
+    state.pop("present_index", None)  # playing from no position starts at the first snapshot
+    state["present_playing"] = view.count > 1
+timer(body, "present", lambda: FRAME_S * speed() if state.get("present_playing") else
+      (1.5 if live_now() else None))
+st.page_link(nav.PAGES["explore"], label="Open in Explore", query_params={"run": run_id},
+             icon=":material/travel_explore:", help="Leave the presenter view for the full app.")

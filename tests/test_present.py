@@ -1,0 +1,47 @@
+"""The presenter view (pages/present.py): opened by link, playing from the start, no sidebar."""
+from __future__ import annotations
+
+from pagekit import page_text
+
+
+def _html(at) -> str:
+    return "\n".join(str(m.value) for m in at.markdown)
+
+
+def test_present_opens_the_linked_run_playing_from_the_first_snapshot(tiny_store, tiny_run, app):
+    at = app("present", run=tiny_run.run_id)
+    assert not at.exception
+    assert at.session_state["_present_run"] == tiny_run.run_id
+    assert at.session_state["present_playing"] is True      # starts by itself
+    assert at.session_state["present_index"] == 0            # from the first snapshot
+    first = tiny_run.view.snapshot(0)
+    html = _html(at)
+    assert "dcviz-present-stage" in html and first.stage in html
+    assert '[data-testid="stSidebar"]' in html and "display: none" in html
+    keys = [c.proto.id for c in at.get("plotly_chart")]
+    assert keys, "the latent scatter is drawn"
+    assert at.get("segmented_control")[0].proto.label == "Speed"
+
+
+def test_present_query_on_any_page_switches_to_the_presenter(tiny_store, tiny_run):
+    from streamlit.testing.v1 import AppTest
+    from pagekit import APP
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["run"] = tiny_run.run_id
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception
+    assert at.session_state["_present_run"] == tiny_run.run_id
+
+
+def test_present_without_a_run_says_what_to_do(runs_dir, app):
+    at = app("present")
+    assert not at.exception
+    assert "no run to present" in page_text(at)
+
+
+def test_train_and_explore_link_to_the_presenter(tiny_store, tiny_run, app):
+    at = app("explore", run=tiny_run.run_id)
+    assert not at.exception
+    links = [p.proto for p in at.get("page_link")]
+    assert any(p.label == "Present" and "present" in p.page for p in links), links
