@@ -100,17 +100,3 @@ def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
         raise HeaderError(f"its zip structure is damaged ({type(e).__name__}: {e})") from None
     return out
-
-
-def check_budget(shape, dtype: np.dtype, budget: int | None = None, *, what: str) -> int:
-    """The bytes an array declares; ValueError (caller rewords it) when over budget."""
-    budget = byte_budget() if budget is None else budget
-    n = declared_bytes(shape, np.dtype(dtype).itemsize)
-    if n > budget:
-        raise OverBudget(f"{what} declares shape {' x '.join(map(str, shape)) or '()'} of "
-                         f"{np.dtype(dtype)} ({mib(n)}), more than the {mib(budget)} budget")
-    return n
-
-
-class OverBudget(ValueError):
-    """A declared size larger than the byte budget."""
