@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dcviz import data as D
-from dcviz.gan_nets import conv_plan, make_gan_nets
+from dcviz.nets.gan import conv_plan, make_gan_nets
 from dcviz.methods import get_method
 from dcviz.methods.base import ConfigError, Context, choose_subsample
 from dcviz.methods.gan import (assignment_entropy, classifier_loss, critic_loss, emd_estimate,

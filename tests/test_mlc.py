@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dcviz import data as D
-from dcviz.augment import augment, augment_images, jitter, views
+from dcviz.nets.augment import augment, augment_images, jitter, views
 from dcviz.methods.base import ConfigError
 from dcviz.methods.mlc import (MLCConfig, coding_rate, coding_rate_c, cos_ratio, membership,
                                membership_penalty, mlc_objective, numerical_rank,

@@ -179,7 +179,7 @@ def augment_view(x: torch.Tensor, image_shape, generator: torch.Generator, rotat
                  shift: float) -> torch.Tensor:
     """x_aug = f(x) of section 2.2: a random rotation (up to ``rotation`` degrees either way) and
     shift (up to ``shift`` of the side either way), per image, written with torch ops."""
-    from dcviz.augment import ImageAugment, augment_images
+    from dcviz.nets.augment import ImageAugment, augment_images
     return augment_images(x, image_shape, generator,
                           ranges=ImageAugment(crop_scale=0.0, rotation=rotation, shift=shift))
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dcviz.gan_nets import make_gan_nets
+from dcviz.nets.gan import make_gan_nets
 from dcviz.methods.base import BaseConfig, ConfigError, Extras, Method, param, register
 
 # --------------------------------------------------------------------------- the paper's terms

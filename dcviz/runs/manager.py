@@ -44,7 +44,7 @@ class LiveRun:
     stop_event: threading.Event = field(default_factory=threading.Event)
     state: str = "queued"
     count: int = 0                       # snapshots written so far
-    latest: Snapshot | None = None
+    last_progress: float = 0.0           # of the latest snapshot
     first_snapshot_at: float | None = None
     launched_at: float = field(default_factory=time.time)
     error: str | None = None
@@ -55,7 +55,7 @@ class LiveRun:
     def progress(self) -> float:
         if self.state == "done":
             return 1.0
-        return self.latest.progress if self.latest is not None else 0.0
+        return self.last_progress
 
 
 class RunManager:
@@ -111,7 +111,7 @@ class RunManager:
                     started=time.time())["state"]
 
             def on_snapshot(index: int, snap: Snapshot) -> None:
-                live.latest = snap
+                live.last_progress = snap.progress
                 live.count = index + 1
                 if live.first_snapshot_at is None:
                     live.first_snapshot_at = time.time()

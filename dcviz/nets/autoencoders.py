@@ -1,16 +1,14 @@
-"""Network building blocks shared by the methods: MLP and conv autoencoders, and their pretraining.
-
-The whole data set lives on the device as one tensor; batches are indexed from a permutation,
-which for data that fits in memory is much faster than a DataLoader.
-"""
+"""The autoencoders of the AE methods (MLP, conv, linear), the one arch="auto" rule, and their
+reconstruction pretraining."""
 from __future__ import annotations
 
 from typing import Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from dcviz.nets.common import batches, encode_all
 
 
 def mlp(sizes: Sequence[int], act=nn.ReLU, last_act: bool = False) -> nn.Sequential:
@@ -155,19 +153,6 @@ def make_autoencoder(input_dim: int, image_shape, latent_dim: int, arch: str = "
     return MLPAutoencoder(input_dim, latent_dim, hidden)
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator, device) -> Iterator[torch.Tensor]:
-    """Index batches over a fresh random permutation of range(n)."""
-    perm = torch.randperm(n, generator=generator).to(device)
-    for i in range(0, n, batch_size):
-        yield perm[i:i + batch_size]
-
-
-@torch.no_grad()
-def encode_all(encode, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
-    """Run ``encode`` over all rows of x in eval mode, without gradients."""
-    return torch.cat([encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-
-
 def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
                          ctx, noise: float = 0.0,
                          augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -203,33 +188,3 @@ def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_s
             total += loss.item() * len(idx)
         ae.eval()
         yield epoch, total / n
-
-
-def warm_up() -> None:
-    """Pay torch's one-off lazy imports now rather than at the first run's first step.
-
-    The first optimiser a process builds imports torch._dynamo (~3 s of pure-Python import on
-    these CPUs, holding the GIL), which would otherwise sit between a Launch click and the first
-    snapshot and stall the web server's thread for as long.
-    """
-    layer = nn.Linear(2, 1)
-    opt = torch.optim.Adam(layer.parameters())
-    layer(torch.zeros(1, 2)).sum().backward()
-    opt.step()
-
-
-def set_seed(seed: int) -> None:
-    """Seed torch's global RNG, which nn.Module initialisation uses."""
-    torch.manual_seed(seed)
-
-
-def num_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def pca_2d(z: np.ndarray) -> np.ndarray:
-    """First two principal components (helper for quick views and tests)."""
-    z = z - z.mean(0)
-    _, _, vt = np.linalg.svd(z, full_matrices=False)
-    return z @ vt[:2].T if vt.shape[0] >= 2 else np.c_[z @ vt[:1].T, np.zeros(len(z))]
-

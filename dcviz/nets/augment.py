@@ -11,7 +11,7 @@ augmentation mode) need two or more random views of every sample. The views must
 Everything draws from the caller's generator, so a seed gives the same views on every run; the
 random numbers are drawn on the CPU (where the generator lives) and moved to the data's device.
 
-    from dcviz.augment import augment
+    from dcviz.nets.augment import augment
     x1 = augment(x, ds.image_shape, ctx.generator)                 # kind="auto"
     x2 = augment(x, None, ctx.generator, kind="jitter", sigma=0.05)
 """
