@@ -700,6 +700,9 @@ def test_pause_resume_hammer_keeps_disk_memory_and_listing_in_agreement(tmp_path
         t.join(300)
     for run_id in ids:
         assert mgr.wait(run_id, timeout=300) == "done"
+        for _ in range(5):  # late toggles, certainly after the end, change nothing
+            mgr.pause(run_id)
+            mgr.resume(run_id)
     rows = {r["run_id"]: r for r in mgr.runs()}
     for run_id in ids:
         rd = mgr.open(run_id)
@@ -709,8 +712,8 @@ def test_pause_resume_hammer_keeps_disk_memory_and_listing_in_agreement(tmp_path
         assert disk["metrics"] == last and disk["metrics"]["epoch_metric"] == epochs - 1
         assert rows[run_id]["metrics"] == last
         assert rd.count() == epochs
-    # the toggles reached the runs while they trained, and went on after they had finished
-    assert all("paused" in s and "done" in s for s in seen_states.values()), seen_states
+    # the toggles reached every run while it trained
+    assert all("paused" in s for s in seen_states.values()), seen_states
 
 
 def test_a_terminal_state_is_never_overwritten(tmp_path):
