@@ -20,7 +20,7 @@ from ui import nav
 from ui.fields import segmented
 from ui.launch import default_run_button, launch
 from ui.look import plot_config
-from ui.pickers import colour_picker, colours, runs_picker
+from ui.pickers import colour_picker, colours, factor_choices, runs_picker
 from ui.player import player, timer
 from ui.shared import aligned_pca, manager, run_view
 
@@ -102,6 +102,7 @@ def latent_columns(rows, picks, snaps) -> None:
     choice = colour_picker(
         "compare_color", all(views[i].labels_sub is not None for i in chosen),
         clusters=(MATCHED, CLUSTER_ID), labels_first=True,
+        factors=factor_choices(*(views[i] for i in chosen)),
         help="True label: the data's classes, the same in every column. Cluster, matched: each "
              "run's clusters renamed to the first run's cluster they overlap most, so one colour "
              "is one group of points across columns. Cluster id: each run's own numbering.")

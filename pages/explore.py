@@ -23,7 +23,7 @@ from ui import run_actions as R
 from ui.fields import segmented
 from ui.launch import default_run_button
 from ui.panels import build_panels, lens_options, render_panels
-from ui.pickers import colour_picker, colours, run_picker
+from ui.pickers import colour_picker, colours, factor_choices, run_picker
 from ui.player import player, rewind, timer
 from ui.takeaway import takeaway_buttons
 from ui.shared import aligned_pca, manager, projections, run_view, runs_root, umap_worker
@@ -109,6 +109,7 @@ def latent_tab(snap, index: int, count: int) -> None:
              "or the cluster space against the shared space). UMAP: a neighbourhood-preserving "
              "map, computed on demand for this snapshot in the background.")
     choice = colour_picker("explore_color", view.labels_sub is not None, where=c2,
+                           factors=factor_choices(view),
                            help="Cluster: the method's assignment at this snapshot. True label: "
                                 "the data's classes, which the method never sees.")
     coords, axis_names, note = projected(proj, snap, index)

@@ -45,6 +45,7 @@ def data_home(tmp_path, monkeypatch):
 EXPECTED = {
     # id: (N, D, image_shape, n_classes, per-class count or None)
     "digits": (1797, 64, (1, 8, 8), 10, None),
+    "artifact-digits": (1797, 64, (1, 8, 8), 10, None),
     "blobs8": (2000, 2, None, 8, 250),
     "sphere2": (200, 3, None, 2, 100),
     "manifolds": (2000, 10, None, 4, 500),

@@ -84,20 +84,38 @@ def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[st
 CLUSTER, TRUE_LABEL = "Cluster", "True label"
 
 
+def factor_choices(*views) -> list[str]:
+    """The categorical factors (a second labelling, e.g. ``artifact``) that every view's data
+    carries, in the first view's order."""
+    sets = [v.dataset.categorical_factors() if v.dataset is not None else [] for v in views]
+    return [f for f in (sets[0] if sets else []) if all(f in s for s in sets[1:])
+            and f not in (CLUSTER, TRUE_LABEL)]
+
+
 def colour_picker(key: str, has_labels: bool, *, clusters: Sequence[str] = (CLUSTER,),
-                  labels_first: bool = False, help: str, where=None) -> str:
+                  labels_first: bool = False, factors: Sequence[str] = (), help: str,
+                  where=None) -> str:
     """What colours the points: the method's clusters (``clusters`` names the ways a page
-    offers), or the true labels when the data has them."""
+    offers), the true labels when the data has them, or one of the data's categorical
+    ``factors`` (see :func:`factor_choices`)."""
     choices = list(clusters)
     if has_labels:
         choices.insert(0 if labels_first else len(choices), TRUE_LABEL)
+    choices += list(factors)
+    if factors:
+        help += (" " + ", ".join(factors) + ": a second labelling the data carries (its "
+                 "generator knows it), which the method never sees.")
     return segmented("Colour", choices, key, help=help, where=where)
 
 
 def colours(choice: str, view, snap):
     """(colour per point, class names or None, legend title) of a run's snapshot: its clusters,
-    or its points' true labels. Class names may come from a user's file (a CSV's label column),
-    so they reach the plot's legend as plain text."""
+    its points' true labels, or a categorical factor of its data. Class names may come from a
+    user's file (a CSV's label column), so they reach the plot's legend as plain text."""
+    ds = view.dataset
+    if choice in getattr(ds, "factors", {}) and choice not in (CLUSTER, TRUE_LABEL):
+        codes, names = ds.factor_codes(choice, view.subsample)
+        return codes, names, choice
     if choice == TRUE_LABEL and view.labels_sub is not None:
         ds = view.dataset
         names = [for_plotly(n) for n in ds.class_names] if ds is not None and ds.class_names else None

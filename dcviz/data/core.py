@@ -110,6 +110,22 @@ class Dataset:
             return imgs[:, 0]
         return np.ascontiguousarray(imgs.transpose(0, 2, 3, 1))
 
+    def categorical_factors(self, max_values: int = 20) -> list[str]:
+        """Names of the factors that are a second labelling of the points (one value per point,
+        at most ``max_values`` distinct values), e.g. the artifact of ``artifact-digits``; the
+        views can colour by these as they colour by the true label."""
+        out = []
+        for k, v in self.factors.items():
+            v = np.asarray(v)
+            if v.ndim == 1 and v.dtype.kind in "biuf" and np.unique(v).size <= max_values:
+                out.append(k)
+        return out
+
+    def factor_codes(self, name: str, idx: Any = slice(None)) -> tuple[np.ndarray, list[str]]:
+        """(code 0..m-1 per point of ``idx``, the m values as text) of a categorical factor."""
+        values, codes = np.unique(np.asarray(self.factors[name]), return_inverse=True)
+        return codes[idx].astype(np.int64), [f"{v:g}" for v in values]
+
     def label_name(self, label: int) -> str:
         """The class name of a label id (its number when there are no names)."""
         if self.class_names is not None and 0 <= int(label) < len(self.class_names):

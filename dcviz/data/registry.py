@@ -190,6 +190,14 @@ def _load_digits(opts: dict) -> Dataset:
                         labels_are_ids=True)
 
 
+def _load_artifact_digits(opts: dict) -> Dataset:
+    data, target = _digits_arrays()
+    x, artifact = synthetic.pixel_artifact(data / 16.0, seed=opts["seed"])
+    return make_dataset(x, target, where="artifact-digits", name="artifact-digits",
+                        image_shape=(1, 8, 8), class_names=[str(i) for i in range(10)],
+                        factors={"artifact": artifact}, labels_are_ids=True)
+
+
 def _synthetic(fn: Callable, name: str, image_shape=None) -> Callable[[dict], Dataset]:
     def loader(opts: dict) -> Dataset:
         x, y, names, factors = fn(**opts)
@@ -226,6 +234,17 @@ register(Entry(
     "digits", "Digits (8x8)", "built-in",
     "sklearn's bundled 1,797 handwritten digits, 8x8 grey; works offline and trains in seconds.",
     True, "1,797 images, 8x8 grey, 10 classes", _load_digits))
+
+register(Entry(
+    "artifact-digits", "Artifact digits (8x8)", "synthetic",
+    "The digits with a one-pixel artifact (the GAN paper's Artifact-MNIST): the first pixel of "
+    "each image is set to 0.1, 0.5 or 0.9 with equal probability, kept as a second label "
+    "(factor 'artifact'). What to look for: with k = 3 the GAN clusters can follow the artifact "
+    "(colour by 'artifact' to see it, NMI near 1), while k-means, AE + k-means and DEKM follow "
+    "the far larger digit strokes and ignore it (NMI against the artifact near 0).",
+    True, "1,797 images, 8x8 grey, 10 digit classes, 3 artifact values",
+    _load_artifact_digits,
+    paper="Learning the Precise Feature for Cluster Assignment, sec. IV-D.1 (Artifact-MNIST)"))
 
 register(Entry(
     "blobs8", "8 Gaussian blobs", "synthetic",

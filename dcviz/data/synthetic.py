@@ -139,3 +139,25 @@ def synth25(n_samples: int = 12000, noise_dims: int = 25, cluster_std: float = 0
         sd = x.std(0)
         x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
     return x, y, [f"cluster {i}" for i in range(4)], {}
+
+
+# ------------------------------------------------------------------------------------------------
+# GAN paper, section IV-D.1 (Artifact-MNIST): "we randomly set the first pixel of each image in
+# the MNIST dataset to 0.1, 0.5, and 0.9 with the same probability". The artifact is independent
+# of the digit, so with k = 3 a method can cluster by it only if it sees a one-pixel feature.
+# We apply it to any image set in [0, 1]; each image draws its value independently (i.i.d.
+# uniform over the three values, as the paper says), and the drawn value is the second label.
+
+ARTIFACT_VALUES = (0.1, 0.5, 0.9)
+
+
+def pixel_artifact(x: np.ndarray, seed: int = 0,
+                   values: tuple[float, ...] = ARTIFACT_VALUES) -> tuple[np.ndarray, np.ndarray]:
+    """(a copy of x (N, D) with x[:, 0] set to a random value of ``values``, the value per image).
+
+    Only pixel 0 (the top-left pixel of a flattened channel-first image) changes."""
+    rng = _rng(seed, 3)
+    value = np.asarray(values, dtype=x.dtype)[rng.integers(0, len(values), size=x.shape[0])]
+    out = np.array(x, copy=True)
+    out[:, 0] = value
+    return out, value

@@ -212,7 +212,7 @@ class GANCluster(Method):
     card = "A generator with one row per cluster id: watch each row become one class."
     picture = "gan.svg"
     try_it = "blobs8"
-    suits = ("digits", "blobs8", "mnist", "fashion-mnist", "usps")
+    suits = ("digits", "blobs8", "artifact-digits", "mnist", "fashion-mnist", "usps")
     title = "GAN clustering (WGAN-GP + classifier)"
     paper = "Gan, Dong, Zhou, Gao and Dong: Learning the Precise Feature for Cluster Assignment"
     summary = ("A generator draws samples from cluster ids under a WGAN-GP critic; a separate "
