@@ -117,8 +117,9 @@ class Dataset:
         out = []
         for k, v in self.factors.items():
             v = np.asarray(v)
-            if v.ndim == 1 and v.dtype.kind in "biuf" and np.unique(v).size <= max_values:
-                out.append(k)
+            if v.ndim == 1 and v.dtype.kind in "biuf" and np.unique(v).size <= max_values \
+                    and not (self.y is not None and np.array_equal(v, self.y)):
+                out.append(k)   # a copy of the true label (objects' shape) is not a new colour
         return out
 
     def factor_codes(self, name: str, idx: Any = slice(None)) -> tuple[np.ndarray, list[str]]:

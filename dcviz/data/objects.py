@@ -165,6 +165,7 @@ def objects(n_samples: int = 1500, size: int = 32, seed: int = 0):
             j = idx[s:s + chunk]
             x[j] = render_batch(shape, lights[j], scales[j], centers[j], rots[j], size)
     factors = {
+        "shape": y.copy(),  # the class label, named for the probes of dcviz.probes
         "light": lights,
         "light_azimuth": np.arctan2(lights[:, 1], lights[:, 0]),
         "light_elevation": np.rad2deg(np.arccos(np.clip(lights[:, 2], -1, 1))),
