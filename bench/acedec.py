@@ -9,8 +9,9 @@
     python bench/acedec.py synth25-std:noise_dims=2 synth25-std:noise_dims=10 --methods acedec dcn-1
                                        # Fig. 1a: NMI as noise dimensions are added
 
-Every run goes through dcviz.runs.execute (the engine the app and the CLI use) with the quick
-preset unless --preset says otherwise, and k = the number of classes of the data set.
+The runs of a data set are one sweep (bench/sweeps.py; the engine the app and the CLI use) with
+the quick preset unless --preset says otherwise, and k = the number of classes of the data set;
+its table (median, min and max over seeds) comes first.
 ``acedec-aug`` is ACe/DeC with the augmentation mode of section 2.2 (the lower half of the paper's
 Table 1), on image data only, with 100 pretraining and 40 clustering epochs. For each
 data set and method: NMI per seed, the median, ACe/DeC's cluster_dims (dimensions with beta_cs
@@ -22,18 +23,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import sweeps  # noqa: E402  (bench/sweeps.py)
 
 from dcviz import data as D  # noqa: E402
-from dcviz.runs import RunStore, create_run, execute, prepare  # noqa: E402
+from dcviz.runs.sweep import Plan  # noqa: E402
 from dcviz.runs.view import RunView  # noqa: E402
 
 DATA = {"synth25": "synth25", "digits": "digits", "objects": "objects",
@@ -72,20 +71,18 @@ def parse_data_name(name: str):
     return spec
 
 
-def run_one(method: str, ds, seed: int, preset: str, overrides: dict, root: Path):
-    cls, cfg = prepare(method, ds, {**overrides, "seed": seed}, preset)
-    rd = create_run(RunStore(root), cls, cfg, ds, preset)
-    start = time.perf_counter()
-    status = execute(rd, cls, cfg, ds)
-    if status["state"] != "done":
-        raise RuntimeError(status.get("traceback") or status.get("error"))
-    out = {"nmi": status["metrics"]["nmi"], "seconds": time.perf_counter() - start, "rd": rd}
-    if method == "acedec":
-        last = RunView(rd).snapshot(-1)
-        out["cluster_dims"] = int(status["metrics"]["cluster_dims"])
-        out["over_half"] = int(last.extras["cluster_dims_over_half"])
-        out["d"] = len(last.extras["beta_cs"])
-    return out
+def method_item(key: str, ds, base: dict, preset: str) -> str | None:
+    """The sweep's method item for a row of the table (None: the row does not apply here).
+    Its own fields come after a colon and win over the sweep's settings, so the augmentation
+    schedule is written out with the reduced epochs and --set values that override it."""
+    method, extra = METHODS[key]
+    own = dict(extra)
+    if extra.get("augment"):
+        if ds.image_shape is None:
+            return None
+        if preset == "quick":
+            own = {**AUG_SCHEDULE, **own, **{k: v for k, v in base.items() if k in AUG_SCHEDULE}}
+    return method + (":" + ",".join(f"{k}={v}" for k, v in own.items()) if own else "")
 
 
 def fig1b_png(rd, ds, path: str, n: int = 12) -> None:
@@ -119,45 +116,51 @@ def main() -> None:
                    help="config override applied to every method (after the reduced epochs)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--png", default="", help="save ACe/DeC's Fig. 1b on objects (first seed) here")
+    sweeps.add_arguments(p)
     args = p.parse_args()
-    torch.set_num_threads(int(torch.get_num_threads()))
     user = dict(s.split("=", 1) for s in args.set)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.data:
-            base_name = name.partition(":")[0]
-            ds = D.load(parse_data_name(name))
-            base = {"n_clusters": int(ds.n_classes), **REDUCED.get(base_name, {}), **user}
-            print(f"\n== {name}: {ds.summary()}  preset={args.preset} overrides={base}", flush=True)
-            print(f"{'method':<16}" + "".join(f"{'NMI s' + str(s):>9}" for s in args.seeds)
-                  + f"{'median':>8}  {'cluster_dims':<22}{'s/run':>7}", flush=True)
-            for key in args.methods:
-                method, extra = METHODS[key]
-                label = LABELS.get(key) or f"DCN lam={extra['lam']:g}"
-                conf = {**base, **extra}
-                if extra.get("augment"):
-                    if ds.image_shape is None:
-                        print(f"{label:<16}  n/a: the augmentation mode needs images", flush=True)
-                        continue
-                    if args.preset == "quick":
-                        conf = {**AUG_SCHEDULE, **conf}
-                res = []
-                for seed in args.seeds:
-                    res.append(run_one(method, ds, seed, args.preset, conf, Path(tmp)))
-                    if key == "acedec" and name == "objects" and args.png and seed == args.seeds[0]:
-                        fig1b_png(res[-1]["rd"], ds, args.png)
-                med = statistics.median(r["nmi"] for r in res)
-                dims = ""
-                if method == "acedec":
-                    dims = " ".join(f"{r['cluster_dims']}({r['over_half']})" for r in res) + f" /{res[0]['d']}"
-                secs = statistics.median(r["seconds"] for r in res)
-                print(f"{label:<16}" + "".join(f"{r['nmi']:>9.3f}" for r in res)
-                      + f"{med:>8.3f}  {dims:<22}{secs:>7.0f}", flush=True)
-                rows.append((name, label, med))
+    summary = []
+    for name in args.data:
+        base_name = name.partition(":")[0]
+        ds = D.load(parse_data_name(name))
+        base = {**REDUCED.get(base_name, {}), **user}
+        items = {}
+        for key in args.methods:
+            item = method_item(key, ds, base, args.preset)
+            label = LABELS.get(key) or f"DCN lam={METHODS[key][1]['lam']:g}"
+            if item is None:
+                print(f"{label:<16}  n/a on {name}: the augmentation mode needs images", flush=True)
+            else:
+                items[item] = label
+        plan = Plan(methods=list(items), data=[(name, parse_data_name(name))], seeds=args.seeds,
+                    preset=args.preset, sets=base)
+        sweep, _ = sweeps.run(plan, args, f"{name}: {ds.summary()}  preset={args.preset} "
+                                          f"overrides={base}")
+        done = list(sweeps.done_runs(sweep))
+        print(f"{'method':<16}" + "".join(f"{'NMI s' + str(s):>9}" for s in args.seeds)
+              + f"{'median':>8}  {'cluster_dims':<22}{'s/run':>7}", flush=True)
+        for item, label in items.items():
+            runs = [(t, rd) for t, rd in done if t["method_label"] == item]
+            if not runs:
+                continue
+            nmis = [rd.read_status()["metrics"]["nmi"] for _, rd in runs]
+            dims = ""
+            if item.startswith("acedec"):
+                lasts = [RunView(rd).snapshot(-1) for _, rd in runs]
+                dims = " ".join(f"{int(rd.read_status()['metrics']['cluster_dims'])}"
+                                f"({int(last.extras['cluster_dims_over_half'])})"
+                                for (_, rd), last in zip(runs, lasts)) + f" /{len(lasts[0].extras['beta_cs'])}"
+            secs = statistics.median(t["seconds"] for t, _ in runs)
+            med = statistics.median(nmis)
+            print(f"{label:<16}" + "".join(f"{v:>9.3f}" for v in nmis)
+                  + f"{med:>8.3f}  {dims:<22}{secs:>7.0f}", flush=True)
+            summary.append((name, label, med))
+            if item == "acedec" and base_name == "objects" and args.png:
+                fig1b_png(runs[0][1], ds, args.png)
     print("\nsummary (median NMI):")
     width = max(len(name) for name in args.data) + 2
     for name in args.data:
-        print(f"  {name:<{width}}" + "  ".join(f"{lab} {m:.3f}" for n, lab, m in rows if n == name))
+        print(f"  {name:<{width}}" + "  ".join(f"{lab} {m:.3f}" for n, lab, m in summary if n == name))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@
     python bench/dcrl.py manifolds --methods dcrl               # + the stage sequence of each run
     python bench/dcrl.py digits --methods dcrl dec dec:init=tsne  # a method with its own overrides
 
-Every run goes through dcviz.runs.execute (the engine the app and the CLI use) with the quick
-preset unless --preset says otherwise, and k = the number of classes of the data set. The
-table has, per method and seed, ACC, NMI, ARI (over all points) and the final snapshot's
+The runs of a data set are one sweep (bench/sweeps.py; the engine the app and the CLI use) with
+the quick preset unless --preset says otherwise, and k = the number of classes of the data set.
+Its table gives the median, min and max over the seeds; below it, per method and seed, ACC, NMI, ARI (over all points) and the final snapshot's
 Trust, Cont and CRA (on the run's fixed subsample of at most 2,000 points), the wall-clock
 seconds and the CPU seconds of the run, then the medians over the seeds. Seconds are inflated
 by whatever else runs on the machine. For digits it also prints the issue's claims (DCRL NMI
@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import sweeps  # noqa: E402  (bench/sweeps.py)
 import torch  # noqa: E402
 
-from dcviz import data as D  # noqa: E402
-from dcviz.runs import RunStore, create_run, execute, prepare  # noqa: E402
-from dcviz.runs.view import RunView  # noqa: E402
+from dcviz.runs.sweep import Plan  # noqa: E402
 
 DATA = {"digits": "digits", "manifolds": "manifolds",
         "mnist-test": {"path": str(ROOT.parent / "shared" / "datasets" / "mnist-test")}}
@@ -48,47 +44,24 @@ def _value(text: str):
     return text
 
 
-def parse_method(spec: str) -> tuple[str, dict]:
-    """"dec" or "dec:init=tsne,epochs=10": the method id and its own config overrides."""
-    name, _, rest = spec.partition(":")
-    pairs = [kv.split("=", 1) for kv in rest.split(",") if kv]
-    return name, {k: _value(v) for k, v in pairs}
+def print_runs(sweep) -> None:
+    """Per method and seed: the scores, wall and CPU seconds; DCRL's sequence of stages."""
+    width = max(8, *(len(t["method_label"]) for t in sweep.trials()))
+    print(f"{'method':{width}s} {'seed':>6s} " + " ".join(f"{c:>7s}" for c in COLUMNS)
+          + f" {'seconds':>8s} {'cpu s':>7s}")
+    for t, rd in sweeps.done_runs(sweep):
+        m = rd.read_status().get("metrics", {})
+        print(f"{t['method_label']:{width}s} {t['seed']:>6d} "
+              + " ".join(f"{m.get(c, float('nan')):7.3f}" for c in COLUMNS)
+              + f" {t.get('seconds') or float('nan'):8.1f} {t.get('cpu_seconds') or float('nan'):7.1f}")
+        if t["method"] == "dcrl":
+            stages = [r["stage"] for r in rd.metrics_rows()]
+            print("    stages: " + " -> ".join(f"{s} x{len(list(g))}"
+                                               for s, g in itertools.groupby(stages)), flush=True)
 
 
-def run_one(spec: str, ds, seed: int, preset: str, overrides: dict, root: Path) -> dict:
-    method, own = parse_method(spec)
-    config = {"n_clusters": ds.n_classes, **overrides, **own, "seed": seed}
-    cls, cfg = prepare(method, ds, config, preset)
-    rd = create_run(RunStore(root), cls, cfg, ds, preset)
-    wall, cpu = time.perf_counter(), time.process_time()
-    status = execute(rd, cls, cfg, ds)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    if status["state"] != "done":
-        raise RuntimeError(status.get("traceback") or status.get("error"))
-    stages = [r["stage"] for r in RunView(rd).rows()]
-    return {**{k: status["metrics"].get(k, float("nan")) for k in COLUMNS}, "seconds": wall,
-            "cpu": cpu, "stages": [(s, len(list(g))) for s, g in itertools.groupby(stages)]}
-
-
-def print_table(name: str, results: dict, seeds) -> dict:
-    width = max(8, *(len(m) for m in results))
-    head = f"{'method':{width}s} {'seed':>6s} " + " ".join(f"{c:>7s}" for c in COLUMNS) + \
-        f" {'seconds':>8s} {'cpu s':>7s}"
-    print(f"\n== {name}\n{head}")
-    medians = {}
-    for method, per_seed in results.items():
-        for seed in seeds:
-            r = per_seed[seed]
-            print(f"{method:{width}s} {seed:>6d} " + " ".join(f"{r[c]:7.3f}" for c in COLUMNS)
-                  + f" {r['seconds']:8.1f} {r['cpu']:7.1f}")
-        med = {c: statistics.median(per_seed[s][c] for s in seeds) for c in (*COLUMNS, "seconds", "cpu")}
-        medians[method] = med
-        print(f"{method:{width}s} {'median':>6s} " + " ".join(f"{med[c]:7.3f}" for c in COLUMNS)
-              + f" {med['seconds']:8.1f} {med['cpu']:7.1f}")
-    return medians
-
-
-def print_claims(medians: dict) -> None:
+def print_claims(rows) -> None:
+    medians = {r.method: {c: (r.stat(c) or (float("nan"),))[0] for c in COLUMNS} for r in rows}
     if "dcrl" not in medians or "dec" not in medians:
         return
     d, e = medians["dcrl"], medians["dec"]
@@ -107,30 +80,20 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--set", action="append", default=[], metavar="K=V",
-                    help="config override for every method (e.g. epochs=15)")
-    ap.add_argument("--runs", default=None, help="keep the runs in this store (default: a temp dir)")
+                    help="config override for every method that has the field (e.g. epochs=15)")
+    sweeps.add_arguments(ap)
     args = ap.parse_args(argv)
-    overrides = dict(kv.split("=", 1) for kv in args.set)
-    overrides = {k: _value(v) for k, v in overrides.items()}
-    root = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="dcrl-bench-"))
+    overrides = {k: _value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     print(f"preset {args.preset}; overrides {overrides or 'none'}; torch threads "
-          f"{torch.get_num_threads()}; runs in {root}")
+          f"{args.threads or torch.get_num_threads()}")
     for name in args.data:
-        ds = D.load(DATA.get(name, name))
-        results: dict = {}
-        for method in args.methods:
-            results[method] = {}
-            for seed in args.seeds:
-                r = run_one(method, ds, seed, args.preset, overrides, root)
-                results[method][seed] = r
-                print(f"  {name} {method} seed {seed}: NMI {r['nmi']:.3f} trust {r['trust']:.3f} "
-                      f"cra {r['cra']:.3f} {r['seconds']:.0f}s", flush=True)
-                if parse_method(method)[0] == "dcrl":
-                    print("    stages: " + " -> ".join(f"{s} x{n}" for s, n in r["stages"]), flush=True)
-        medians = print_table(f"{name} ({ds.n} points, k={ds.n_classes}, preset {args.preset}"
-                              f"{', ' + str(overrides) if overrides else ''})", results, args.seeds)
+        plan = Plan(methods=args.methods, data=[(name, DATA.get(name, name))], seeds=args.seeds,
+                    preset=args.preset, sets=overrides)
+        sweep, rows = sweeps.run(plan, args, f"{name} (preset {args.preset}"
+                                 f"{', ' + str(overrides) if overrides else ''})")
+        print_runs(sweep)
         if name == "digits":
-            print_claims(medians)
+            print_claims(rows)
 
 
 if __name__ == "__main__":

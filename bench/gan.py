@@ -6,8 +6,9 @@
    timed on its own (a critic step with its gradient penalty, a classifier step, a generator
    step), after a warm-up; then "generator steps/s" is what one full iteration costs
    (N_critic + N_class + 1 updates).
-2. Quality: a full run per seed through the run engine (the same code as the app and the CLI),
-   printing ACC/NMI/ARI of C on all real data, the final EMD estimate, and the wall time.
+2. Quality: the runs are one sweep (bench/sweeps.py: the run engine of the app and the CLI,
+   --jobs processes); its table gives the median, min and max over seeds of ACC/NMI/ARI of C on
+   all real data and of the time; then per run the wall time, steps and the final EMD estimate.
 
 3. The rows of the sample grid, read by a judge (image data with labels): a small MLP trained
    with the labels on the real data reads 200 samples per cluster id (fresh noise). Printed per
@@ -26,18 +27,19 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import sweeps  # noqa: E402  (bench/sweeps.py)
 import torch  # noqa: E402
 
 from dcviz import data as D  # noqa: E402
 from dcviz.methods import get_method  # noqa: E402
 from dcviz.nets import set_seed  # noqa: E402
-from dcviz.runs import RunStore, create_run, execute, prepare  # noqa: E402
+from dcviz.runs.store import RunDir  # noqa: E402
+from dcviz.runs.sweep import Plan  # noqa: E402
 from dcviz.runs.view import RunView  # noqa: E402
 
 
@@ -80,18 +82,11 @@ def time_updates(name: str, preset: str, sets: dict, repeats: int = 20) -> dict:
     return out
 
 
-def train(name: str, seed: int, preset: str, sets: dict, root: Path) -> dict:
-    ds = D.load(name)
-    cls, cfg = prepare("gan", ds, {"n_clusters": ds.n_classes, "seed": seed, **sets}, preset)
-    rd = create_run(RunStore(root), cls, cfg, ds, preset)
-    t = time.time()
-    status = execute(rd, cls, cfg, ds)
-    seconds = time.time() - t
+def run_facts(rd) -> dict:
+    """Steps and the final EMD estimate of a finished run, from its folder."""
     rows = RunView(rd).rows()
     last = rows[-1] if rows else {}
-    return {"state": status["state"], "seconds": seconds, "steps": last.get("step"),
-            **status.get("metrics", {}), "emd": (last.get("scalars") or {}).get("emd"),
-            "error": status.get("error"), "run_dir": str(rd.path)}
+    return {"steps": last.get("step"), "emd": (last.get("scalars") or {}).get("emd")}
 
 
 _JUDGES: dict[str, object] = {}
@@ -157,15 +152,14 @@ def main() -> int:
     p.add_argument("--preset", default="quick")
     p.add_argument("--set", action="append", help="config override field=value")
     p.add_argument("--speed-only", action="store_true")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="quality runs at once, one process each (wall times then include the "
-                        "sharing of the CPU)")
-    p.add_argument("--runs-dir", default=None, help="keep the runs here (default: a temp dir)")
+    sweeps.add_arguments(p)
     p.add_argument("--grid-dir", default=None,
                    help="save each image run's final sample grid as <dir>/gan_<data>_seed<S>.png")
     args = p.parse_args()
     sets = _parse_sets(args.set)
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    # one thread per run unless told otherwise, as this bench always measured
+    args.threads = args.threads or int(os.environ.get("OMP_NUM_THREADS", "1"))
+    torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), preset {args.preset}, "
           f"overrides {sets or 'none'}")
 
@@ -180,45 +174,31 @@ def main() -> int:
         return 0
 
     print("\n== quick runs (C's predictions on all real data)")
-    root = Path(args.runs_dir) if args.runs_dir else Path(tempfile.mkdtemp(prefix="bench-gan-"))
-    jobs = [(name, seed) for name in args.data for seed in args.seeds]
-    if args.jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        # spawn: the speed test above may have started CUDA, which a forked child cannot use
-        # each child gets the parent's thread count: left at torch's default (all cores), two
-        # children oversubscribe the CPU and run ~10x slower (blobs8: 450 steps in 15 min)
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=torch.set_num_threads,
-                                 initargs=(torch.get_num_threads(),)) as pool:
-            futures = [pool.submit(train, name, seed, args.preset, sets, root) for name, seed in jobs]
-            outcomes = [f.result() for f in futures]
-    else:
-        outcomes = [train(name, seed, args.preset, sets, root) for name, seed in jobs]
+    plan = Plan(methods=["gan"], data=list(args.data), seeds=args.seeds, preset=args.preset,
+                sets=sets)
+    sweep, _ = sweeps.run(plan, args, f"gan, preset {args.preset}")
     for name in args.data:
-        results = []
-        for (n, seed), r in zip(jobs, outcomes):
-            if n != name:
+        for t in sweep.trials():
+            if t["data_label"] != name:
                 continue
-            results.append(r)
-            if args.grid_dir and r["state"] == "done":
-                r["grid"] = save_grid(Path(r["run_dir"]), Path(args.grid_dir) / f"gan_{name}_seed{seed}.png")
-            judged = judge_rows(Path(r["run_dir"])) if r["state"] == "done" else None
-            print(f"{name:8} seed {seed}: {r['state']:5} {r['seconds']:7.1f}s  steps {r['steps']}  "
-                  f"ACC {r.get('acc', float('nan')):.3f}  NMI {r.get('nmi', float('nan')):.3f}  "
-                  f"ARI {r.get('ari', float('nan')):.3f}  EMD {r['emd'] if r['emd'] is None else round(r['emd'], 4)}"
-                  + (f"  error: {r['error']}" if r["error"] else "")
-                  + (f"  grid: {r['grid']}" if r.get("grid") else ""), flush=True)
+            seed, rd = t["seed"], RunDir(sweep.store.path_of(t["run_id"]))
+            done = t["state"] == "done"
+            r = {**run_facts(rd), **rd.read_status().get("metrics", {})} if done else {}
+            grid = (save_grid(rd.path, Path(args.grid_dir) / f"gan_{name}_seed{seed}.png")
+                    if args.grid_dir and done else None)
+            judged = judge_rows(rd.path) if done else None
+            emd = r.get("emd")
+            print(f"{name:8} seed {seed}: {t['state']:5} {t.get('seconds') or float('nan'):7.1f}s  "
+                  f"steps {r.get('steps')}  ACC {r.get('acc', float('nan')):.3f}  "
+                  f"NMI {r.get('nmi', float('nan')):.3f}  ARI {r.get('ari', float('nan')):.3f}  "
+                  f"EMD {emd if emd is None else round(emd, 4)}"
+                  + (f"  error: {t['error']}" if t.get("error") else "")
+                  + (f"  grid: {grid}" if grid else ""), flush=True)
             if judged:
                 print(f"{'':8} rows read by the judge: purity {judged['purity']:.2f}, "
                       f"{judged['distinct']} distinct main digits; id:main digit:share "
                       f"{judged['rows']}", flush=True)
-        done = [r for r in results if r["state"] == "done"]
-        if done:
-            med = {k: statistics.median(r[k] for r in done) for k in ("acc", "nmi", "ari", "seconds")}
-            print(f"{name:8} median over {len(done)} seeds: " + json.dumps(
-                {k: round(v, 3) for k, v in med.items()}), flush=True)
-    print(f"runs in {root}")
+    print(f"runs in {sweep.store.root}")
     return 0
 
 

@@ -207,3 +207,21 @@ def test_cli_sweep_killed_half_way_resumes_without_redoing_trials(tmp_path):
     assert body == [["ae-kmeans", DATA, "2"], ["dekm", DATA, "2"],
                     ["ae-kmeans", "blobs8:n_samples=240", "2"], ["dekm", "blobs8:n_samples=240", "2"]]
     assert (manifest.parent / "table.csv").exists() and (manifest.parent / "table.md").exists()
+
+
+def test_a_sweep_whose_runs_train_elsewhere_is_not_run_over(tmp_path):
+    """A trial's run still training in another process (the app's Compare methods) is never
+    deleted and trained again by a second driver."""
+    from dcviz.runs.store import atomic_write_json
+
+    sweep = Sweep.create(tmp_path, _plan(methods=["ae-kmeans"], seeds=[0],
+                                         sets={"pretrain_epochs": "2"}))
+    assert run_sweep(sweep, jobs=1, threads=1) == {"done": 1}
+    run_id = sweep.trials()[0]["run_id"]
+    status = tmp_path / run_id / "status.json"
+    atomic_write_json(status, {**json.loads(status.read_text()), "state": "running",
+                               "pid": os.getpid()})
+    with pytest.raises(SweepError, match="still training"):
+        run_sweep(sweep, jobs=1, threads=1)
+    assert (tmp_path / run_id / "config.json").exists()
+    assert sweep.read()["driver"] is None

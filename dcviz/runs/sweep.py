@@ -347,9 +347,11 @@ def run_trial(trial: dict, root: str | None, threads: int, run_id: str, sweep_id
         rd = create_run(store, cls, cfg, ds, trial["preset"], name=f"{name} seed {trial['seed']}",
                         run_id=run_id)
         rd.write_config({**rd.read_config(), "sweep": {"id": sweep_id, "trial": trial["id"]}})
+        cpu = time.process_time()
         status = execute(rd, cls, cfg, ds)
         out = {"state": status["state"], "error": status.get("error"),
-               "seconds": status.get("seconds"), "run_id": rd.run_id}
+               "seconds": status.get("seconds"), "cpu_seconds": time.process_time() - cpu,
+               "run_id": rd.run_id}
         if private is not None:
             from dcviz.runs.archive import export_zip
             out["archive"] = export_zip(rd.path)
@@ -412,14 +414,20 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
     store = sweep.store
     manifest = sweep.read()
     _claim(sweep, manifest)
+    busy = [t["run_id"] for t in manifest["trials"]
+            if _run_dir_state(store, t.get("run_id")) in ("queued", "running", "paused")]
+    if busy:  # e.g. the app's Compare methods is training them: never delete a live run
+        raise SweepError(f"sweep {sweep.sweep_id}: {len(busy)} of its runs are still training in "
+                         f"another process ({', '.join(busy[:3])}); wait for them or stop them")
     todo = []
     for t in manifest["trials"]:
         state = _run_dir_state(store, t.get("run_id"))
         if state == "done":  # done, even when a killed driver never wrote it down
             t.update(state="done", error=None)
             continue
-        if t.get("run_id") and (store.root / t["run_id"]).is_dir() and RUN_ID_RE.match(t["run_id"]):
-            shutil.rmtree(store.root / t["run_id"])  # a half-trained or failed attempt of ours
+        stale = t.get("run_id")
+        if isinstance(stale, str) and RUN_ID_RE.match(stale) and (store.root / stale).is_dir():
+            shutil.rmtree(store.root / stale)  # a half-trained or failed attempt of ours
         t.update(state="queued", run_id=new_run_id(t["method"]), error=None,
                  attempts=int(t.get("attempts") or 0) + 1)
         todo.append(t)
@@ -438,7 +446,7 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
                 result = _import_result(store, sweep.sweep_id, trial, result)
             trial.update(state="done" if result["state"] == "done" else "failed",
                          run_id=result.get("run_id") or trial["run_id"], error=result.get("error"),
-                         seconds=result.get("seconds"))
+                         seconds=result.get("seconds"), cpu_seconds=result.get("cpu_seconds"))
             if result["state"] not in ("done", "failed"):
                 trial["error"] = f"the run ended {result['state']}"
             sweep.write(manifest)
