@@ -272,3 +272,13 @@ def test_a_renamed_extras_key_fails_the_run_that_writes_it(tmp_path):
         assert run.rd.count() == 0
     finally:
         REGISTRY.pop("renamed-extras", None)
+
+
+def test_extras_history_reads_the_numbers_of_the_metrics_rows():
+    @dataclass
+    class E(Extras):
+        V: np.ndarray | None = None
+        eta: float | None = None
+    h = E.history([{"scalars": {"eta": 0.5}}, {"scalars": {}}, {}, {"scalars": {"eta": 2}}])
+    np.testing.assert_array_equal(h.eta, [0.5, np.nan, np.nan, 2.0])
+    assert h.V is None

@@ -207,6 +207,25 @@ class Extras:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in snap.extras.items() if k in names})
 
+    @classmethod
+    def history(cls, rows) -> "Extras":
+        """The float fields over a run's metrics rows (metrics.jsonl keeps every snapshot's
+        numbers as "scalars"), as an instance whose float fields hold arrays, NaN where a row
+        lacks the value; the other fields are None. For curves, without opening snapshots."""
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for f in dataclasses.fields(cls):
+            if _extra_kind(hints[f.name]) is float:
+                values[f.name] = np.array([_number((r.get("scalars") or {}).get(f.name))
+                                           for r in rows], dtype=float)
+            else:
+                values[f.name] = None
+        return cls(**values)
+
+
+def _number(v) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
+
 
 def _extra_kind(hint) -> type:
     """np.ndarray, float or str, from a field's type (``X`` or ``X | None``)."""

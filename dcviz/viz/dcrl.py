@@ -190,11 +190,11 @@ def _snapshot_sample(indices: list[int], limit: int = 80) -> list[int]:
 def pressure_figure(rows, current: int) -> go.Figure:
     """The three stage terms' pressures over the snapshots, stages shaded."""
     fig = go.Figure()
-    scal = series(rows, "scalars")
+    h = DCRLExtras.history(rows)
     x = np.arange(len(rows))
-    for k, term in enumerate(("cluster", "rank", "lis")):
-        y = scal.get(f"pressure_{term}")
-        if y is None:
+    for k, (term, y) in enumerate((("cluster", h.pressure_cluster), ("rank", h.pressure_rank),
+                                   ("lis", h.pressure_lis))):
+        if np.all(np.isnan(y)):
             continue
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if len(rows) < 80 else "lines",
                                  name=TERM_NAMES[term], line=dict(color=color_of(k), width=2),
@@ -222,12 +222,12 @@ def schedule_figure(rows, config: dict, current: int) -> go.Figure:
     fig.add_trace(go.Scatter(x=plan_e, y=plan[:, 1], mode="lines", name="β plan",
                              line=dict(color=color_of(2), width=2)))
     idx = _clustering_indices(rows)
-    scal = series(rows, "scalars")
-    if idx and "alpha" in scal:
+    h = DCRLExtras.history(rows)
+    if idx and not np.all(np.isnan(h.alpha)):
         ep = np.array([rows[i]["epoch"] - pre for i in idx])
-        fig.add_trace(go.Scatter(x=ep, y=scal["alpha"][idx], mode="markers", name="α used",
+        fig.add_trace(go.Scatter(x=ep, y=h.alpha[idx], mode="markers", name="α used",
                                  marker=dict(color=color_of(0), size=6)))
-        fig.add_trace(go.Scatter(x=ep, y=scal["beta"][idx], mode="markers", name="β used",
+        fig.add_trace(go.Scatter(x=ep, y=h.beta[idx], mode="markers", name="β used",
                                  marker=dict(color=color_of(2), size=6)))
     if 0 <= current < len(rows) and rows[current].get("stage") not in PRETRAIN:
         e = rows[current]["epoch"] - pre

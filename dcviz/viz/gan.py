@@ -127,11 +127,12 @@ def curves_figure(rows: list[dict], current_step: int | None = None) -> go.Figur
                                  hovertemplate=f"{name}: %{{y:.4g}}<br>step %{{x}}<extra></extra>"),
                       row=1, col=col, secondary_y=secondary if col < 3 else None)
 
-    add(_series(rows, "scalars", "ce"), "cross-entropy L_C", 1, "#d95f02")
-    add(_series(rows, "scalars", "entropy"), "entropy E[H(q)]", 1, "#e6ab02", dash="dot")
-    add(_series(rows, "scalars", "fake_acc"), "fake accuracy", 1, "#1f77b4", secondary=True)
-    add(_series(rows, "scalars", "emd"), "EMD estimate", 2, "#d95f02")
-    add(_series(rows, "scalars", "eta"), "eta", 2, "#1f77b4", secondary=True)
+    h = GANExtras.history(rows)
+    add(h.ce, "cross-entropy L_C", 1, "#d95f02")
+    add(h.entropy, "entropy E[H(q)]", 1, "#e6ab02", dash="dot")
+    add(h.fake_acc, "fake accuracy", 1, "#1f77b4", secondary=True)
+    add(h.emd, "EMD estimate", 2, "#d95f02")
+    add(h.eta, "eta", 2, "#1f77b4", secondary=True)
     for key, color in (("acc", "#2ca02c"), ("nmi", "#9467bd"), ("ari", "#8c564b")):
         add(_series(rows, "metrics", key), key.upper(), 3, color)
     fig.update_yaxes(title_text="CE (nats)", row=1, col=1, secondary_y=False)

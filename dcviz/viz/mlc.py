@@ -128,10 +128,8 @@ def curves(rows: list[dict], lines: dict[str, np.ndarray], *, current: int, y_ti
 
 def coding_rate_series(rows: list[dict]) -> dict[str, np.ndarray]:
     """R, R_c and Delta R of the view points per snapshot (from metrics.jsonl scalars)."""
-    out = {}
-    for key, name in (("R", "R"), ("R_c", "R_c"), ("delta_R", "ΔR = R − R_c")):
-        out[name] = np.array([r.get("scalars", {}).get(key, np.nan) for r in rows], dtype=float)
-    return out
+    h = MLCExtras.history(rows)
+    return {"R": h.R, "R_c": h.R_c, "ΔR = R − R_c": h.delta_R}
 
 
 def rank_indices(n: int, current: int, most: int = 120) -> np.ndarray:
@@ -148,8 +146,7 @@ def rank_series(run, of: str, indices: np.ndarray | None = None) -> dict[str, np
     n = run.count
     rows = run.rows()[:n]
     indices = np.arange(n) if indices is None else np.asarray(indices)
-    out = {"all features": np.array([rows[i].get("scalars", {}).get("rank_all", np.nan)
-                                     for i in indices], dtype=float)}
+    out = {"all features": MLCExtras.history(rows).rank_all[indices]}
     key = "rank_true" if of == "true clusters" else "rank_learned"
     per = [getattr(MLCExtras.from_snapshot(run.snapshot(int(i))), key) for i in indices]
     width = max((len(p) for p in per if p is not None), default=0)
