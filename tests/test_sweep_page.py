@@ -105,3 +105,20 @@ def test_compare_methods_runs_three_methods_over_three_seeds_and_shows_the_table
     df = at.dataframe[0].value
     assert sorted(df["method"]) == sorted(TINY_PRESETS) and list(df["seeds"]) == [3, 3, 3]
     assert Sweep.open(runs_dir, sweep_id).counts() == {"done": 9}
+
+
+def test_a_damaged_manifest_is_an_error_not_a_crash(sweep_store, tmp_path, monkeypatch):
+    import json
+    import shutil
+    root, sweep = sweep_store
+    copy = tmp_path / "runs"
+    shutil.copytree(root, copy)
+    manifest = copy / "sweeps" / sweep.sweep_id / "sweep.json"
+    m = json.loads(manifest.read_text())
+    del m["trials"][1]["data_label"]
+    m["trials"][2]["seed"] = "zero"
+    manifest.write_text(json.dumps(m))
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(copy))
+    at = open_page("sweeps")
+    assert not at.exception
+    assert "cannot be read" in page_text(at) and "damaged" in page_text(at)

@@ -52,6 +52,12 @@ RAY_MISSING = ("Ray is not installed. Sweeps on a Ray cluster need it: "
 FINAL = ("done", "failed")
 
 
+#: What every trial of a manifest must hold, and of which type (checked on every read).
+TRIAL_FIELDS = {"id": str, "method": str, "method_label": str, "data_label": str, "seed": int,
+                "state": str, "point": dict, "config": dict, "preset": str,
+                "run_id": (str, type(None))}
+
+
 class SweepError(ValueError):
     """A sweep that cannot be planned, opened or run; the message says why."""
 
@@ -283,8 +289,15 @@ class Sweep:
             m = json.loads(self.manifest_path.read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise SweepError(f"sweep {self.sweep_id}: {MANIFEST} is missing or broken ({e})") from None
-        if not isinstance(m, dict) or not isinstance(m.get("trials"), list) or "plan" not in m:
+        if not isinstance(m, dict) or not isinstance(m.get("trials"), list) \
+                or not isinstance(m.get("plan"), dict):
             raise SweepError(f"sweep {self.sweep_id}: {MANIFEST} is not a sweep manifest")
+        for i, t in enumerate(m["trials"]):
+            bad = [k for k, kind in TRIAL_FIELDS.items() if not isinstance(t, dict)
+                   or not isinstance(t.get(k), kind) or isinstance(t.get(k), bool) and kind is int]
+            if bad:
+                raise SweepError(f"sweep {self.sweep_id}: trial {i} of {MANIFEST} is damaged "
+                                 f"(field(s) {bad})")
         return m
 
     def write(self, manifest: dict) -> None:
