@@ -15,7 +15,8 @@ from dcviz import data as D
 from dcviz import forms as F
 from dcviz.methods import REGISTRY, ConfigError, default_run
 from dcviz.plaintext import error_text, md
-from dcviz.runs.labels import STATE_ICONS
+from dcviz.runs.eta import duration_note, expected_from_store, format_left, run_time_left
+from dcviz.runs.labels import STATE_ICONS, last_ended
 from dcviz.viz import get_lens
 from dcviz.viz.common import empty_figure, latent_figure, loss_figure, progress_text
 from ui import nav
@@ -133,6 +134,19 @@ def choose_method():
     return cls, preset
 
 
+def expected_duration_note(cls, preset: str, dataset) -> None:
+    """How long this method took on this data before, here (from finished runs in the store)."""
+    if dataset is None:
+        return
+    mgr = manager()
+    exp = expected_from_store(mgr.runs(), mgr.open, cls.id, dataset.name, preset)
+    text, warn = duration_note(exp, f"{cls.title} on {dataset.name} ({preset} preset)")
+    if warn:
+        side.warning(md(text), icon=":material/schedule:")
+    else:
+        side.caption(md(text))
+
+
 def config_form(cls, preset: str, spec, entry, dataset):
     """The config fields (k from the data), a run name and Launch: (fields, values, name,
     pressed)."""
@@ -215,8 +229,10 @@ def run_card(run_id: str, is_focus: bool) -> None:
     with st.container(border=True):
         left, right = st.columns([5, 3], vertical_alignment="center")
         left.markdown(title)
+        left_s = format_left(run_time_left(rows, status, time.time())) if state == "running" else ""
         left.progress(min(max(float(progress or 0.0), 0.0), 1.0),
-                      text=progress_text(state, row, max(live.count if live else 0, view.count), progress))
+                      text=progress_text(state, row, max(live.count if live else 0, view.count), progress)
+                      + (f" · {left_s}" if left_s else ""))
         if state == "failed":
             error = status.get("error") or (live and live.error) or "no message"
             left.error(f"This run failed: {md(error)}")
@@ -336,6 +352,7 @@ messages = st.container()  # launch errors show here, above everything else
 
 spec, entry, dataset = choose_data()
 cls, preset = choose_method()
+expected_duration_note(cls, preset, dataset)
 form = config_form(cls, preset, spec, entry, dataset)
 if form[3]:
     launch_from_form(cls, preset, spec, entry, *form[:3], where=messages)
@@ -344,8 +361,14 @@ compare_form(cls, preset, spec, dataset, messages)
 if st.session_state.get("train_focus") and run_view(st.session_state["train_focus"]) is None:
     st.session_state["train_focus"] = None
 if not manager().active() and not st.session_state.get("train_focus"):
-    st.info("Nothing is training. Choose data and a method in the sidebar and press **Launch**, "
-            "or start the default run:")
-    default_run_button("train_default")
-    st.stop()
+    # After a reload, or in a tab that did not launch it, the run that ended last stays in view.
+    st.session_state["train_focus"] = last_ended(manager().runs())
+    if st.session_state["train_focus"] is None:
+        st.info("Nothing is training. Choose data and a method in the sidebar and press "
+                "**Launch**, or start the default run:")
+        default_run_button("train_default")
+        st.stop()
+if not manager().active():
+    st.info("Nothing is training now. Below is the last run in focus; open it in **Explore** "
+            "(or **Present** it), or launch another run from the sidebar.")
 timer(runs_in_flight, "train", lambda: 1.0 if manager().active() else None)

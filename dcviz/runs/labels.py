@@ -133,3 +133,12 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+def last_ended(rows: Sequence[dict]) -> str | None:
+    """The run id of the run that finished or was stopped last (by its start plus its
+    duration), from a run listing; None when no run has."""
+    ended = [r for r in rows if r.get("state") in ("done", "stopped")]
+    if not ended:
+        return None
+    return max(ended, key=lambda r: (r.get("created") or 0.0) + (r.get("seconds") or 0.0))["run_id"]

@@ -1,0 +1,139 @@
+"""How long a run has left, from its own measured speed; and how long a run of a method is
+likely to take here, from earlier runs of the same method and data in the store.
+
+Every snapshot line of metrics.jsonl carries the wall-clock ``time`` it was written and the
+run's ``progress`` (the fraction done, which each method defines over its whole schedule), and
+status.json the ``started`` time. The speed is measured over the most recent half of the elapsed
+time, not since the start: a run changes pace between its stages (pretraining vs. clustering,
+DCRL's t-SNE initialisation), and the recent half follows the stage it is in while still
+averaging over several snapshots. The time since the last snapshot counts as time spent with no
+progress, so a run that stalls sees its estimate grow instead of freezing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+#: Below this fraction done, or with fewer snapshots than this, the speed is not yet known.
+MIN_PROGRESS = 0.02
+MIN_POINTS = 2
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds_left: float
+    rate: float        # progress per second over the measured window
+    window_s: float    # how many seconds of the run that speed was measured over
+
+
+def progress_points(rows: Sequence[dict], started: float | None = None) -> list[tuple[float, float]]:
+    """(wall time, progress) of a run from its metrics rows, with its start as progress 0."""
+    pts = [(float(started), 0.0)] if started else []
+    for r in rows:
+        t, p = r.get("time"), r.get("progress")
+        if isinstance(t, (int, float)) and isinstance(p, (int, float)) and math.isfinite(t) \
+                and math.isfinite(p):
+            pts.append((float(t), min(max(float(p), 0.0), 1.0)))
+    return sorted(pts)
+
+
+def time_left(points: Sequence[tuple[float, float]], now: float) -> Estimate | None:
+    """Seconds left for a run whose progress went through ``points`` ((time, progress), in
+    time order), seen at wall time ``now``; None while its speed cannot be measured yet."""
+    pts = [(t, p) for t, p in points if t <= now]
+    if len(pts) < MIN_POINTS:
+        return None
+    t_last, p_last = pts[-1]
+    if p_last >= 1.0:
+        return Estimate(0.0, math.inf, 0.0)
+    if p_last < MIN_PROGRESS:
+        return None
+    t0 = pts[0][0]
+    cut = now - 0.5 * (now - t0)
+    # the window starts at the last point at or before the cut (so it covers the recent half)
+    start = max((i for i, (t, _) in enumerate(pts) if t <= cut), default=0)
+    t_a, p_a = pts[start]
+    while start > 0 and p_last - p_a <= 0:  # no progress in the window: reach further back
+        start -= 1
+        t_a, p_a = pts[start]
+    span = now - t_a
+    if p_last <= p_a or span <= 0:
+        return None
+    rate = (p_last - p_a) / span
+    return Estimate((1.0 - p_last) / rate, rate, span)
+
+
+def run_time_left(rows: Sequence[dict], status: dict, now: float) -> Estimate | None:
+    """:func:`time_left` of a run from its metrics rows and status; None unless it is running."""
+    if status.get("state") != "running":
+        return None
+    return time_left(progress_points(rows, status.get("started")), now)
+
+
+def format_left(est: Estimate | None) -> str:
+    """ "about 3 min left", "about 40 s left", or "" while unknown."""
+    if est is None or not math.isfinite(est.seconds_left):
+        return ""
+    s = est.seconds_left
+    if s < 60:
+        return f"about {max(5, round(s / 5) * 5):.0f} s left"
+    if s < 3600:
+        return f"about {round(s / 60):.0f} min left"
+    return f"about {s / 3600:.1f} h left"
+
+
+# --------------------------------------------------------------------------- before Launch
+
+@dataclass(frozen=True)
+class Expected:
+    seconds: float     # median duration of the earlier runs
+    runs: int          # how many earlier runs it is based on
+
+
+def expected_duration(summaries: Sequence[dict], method: str, data: str,
+                      preset: str | None = None) -> Expected | None:
+    """The median duration of earlier finished runs of ``method`` on ``data`` (with ``preset``,
+    when given) in the run store's summaries (RunStore.list rows, plus "preset" where known);
+    None when there are none. The machine is this one, so its load and its cores are in it."""
+    secs = sorted(float(r["seconds"]) for r in summaries
+                  if r.get("state") == "done" and r.get("method") == method
+                  and r.get("data") == data and isinstance(r.get("seconds"), (int, float))
+                  and r["seconds"] > 0 and (preset is None or r.get("preset") in (None, preset)))
+    if not secs:
+        return None
+    mid = len(secs) // 2
+    median = secs[mid] if len(secs) % 2 else 0.5 * (secs[mid - 1] + secs[mid])
+    return Expected(median, len(secs))
+
+
+#: A run expected to take longer than this gets a warning before Launch.
+LONG_RUN_S = 5 * 60
+
+
+def expected_from_store(runs: Sequence[dict], open_run, method: str, data: str,
+                        preset: str | None) -> Expected | None:
+    """:func:`expected_duration` over a run listing (RunManager.runs()); each candidate's preset
+    is read from its config (``open_run(run_id)`` gives its RunDir)."""
+    rows = []
+    for r in runs:
+        if r.get("state") == "done" and r.get("method") == method and r.get("data") == data:
+            try:
+                rows.append({**r, "preset": open_run(r["run_id"]).read_config().get("preset")})
+            except (OSError, ValueError, KeyError):
+                continue  # removed or damaged meanwhile
+    return expected_duration(rows, method, data, preset)
+
+
+def duration_note(exp: Expected | None, what: str) -> tuple[str, bool]:
+    """(what the Train page says before Launch, whether it is a warning)."""
+    if exp is None:
+        return (f"No earlier run of {what} has finished here, so there is no estimate of how "
+                "long it takes on this machine; once it runs, its card shows the time left.", False)
+    minutes = exp.seconds / 60
+    took = f"{exp.seconds:.0f} s" if exp.seconds < 60 else f"{minutes:.0f} min"
+    basis = "the one earlier run" if exp.runs == 1 else f"the median of {exp.runs} earlier runs"
+    text = f"{what} took about {took} on this machine ({basis} in the run store)."
+    if exp.seconds > LONG_RUN_S:
+        return text + " That is long for a demo: the quick preset, or fewer epochs, is faster.", True
+    return text, False

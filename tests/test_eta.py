@@ -1,0 +1,95 @@
+"""Time left from a run's measured speed, and the expected duration before Launch (dcviz/runs/eta.py)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dcviz.runs.eta import (Estimate, expected_duration, format_left, progress_points,
+                            run_time_left, time_left)
+
+
+def steady(total_s: float, n: int, t0: float = 1000.0):
+    """A run that makes even progress: n snapshots over total_s seconds."""
+    return [(t0, 0.0)] + [(t0 + total_s * k / n, k / n) for k in range(1, n + 1)]
+
+
+def test_steady_run_is_estimated_exactly_at_each_snapshot():
+    pts = steady(600, 30)
+    for k in (5, 15, 25):
+        est = time_left(pts[:k + 1], now=pts[k][0])
+        assert est.seconds_left == pytest.approx(600 - pts[k][0] + 1000, rel=1e-9)
+
+
+def test_too_early_to_tell_and_finished():
+    pts = steady(600, 100)
+    assert time_left(pts[:1], now=1000.5) is None            # the start only
+    assert time_left(pts[:2], now=pts[1][0]) is None         # 1 % done: not yet measured
+    assert time_left(pts, now=1600).seconds_left == 0.0
+
+
+def test_a_stall_makes_the_estimate_grow_rather_than_freeze():
+    pts = steady(600, 30)[:16]  # half done at t=1300
+    at_once = time_left(pts, now=1300).seconds_left
+    later = time_left(pts, now=1500).seconds_left   # 200 s with no new snapshot
+    assert later > at_once * 1.3
+
+
+def test_the_speed_follows_the_current_stage():
+    # a fast first stage (half the progress in 100 s), then a slow one (0.1 per 100 s)
+    pts = [(0.0, 0.0)] + [(10.0 * k, 0.05 * k) for k in range(1, 11)]
+    pts += [(100.0 + 100.0 * k, 0.5 + 0.1 * k) for k in range(1, 3)]      # now at 0.7, t=300
+    est = time_left(pts, now=300.0)
+    truth = 300.0  # 0.3 left at 0.1 per 100 s
+    overall = (1 - 0.7) / (0.7 / 300.0)  # what the average since the start would say: 129 s
+    assert abs(est.seconds_left - truth) < abs(overall - truth)
+    assert abs(est.seconds_left - truth) / truth < 0.3
+
+
+def test_rows_and_status():
+    rows = [{"time": 1010.0, "progress": 0.1}, {"time": 1020.0, "progress": 0.2},
+            {"time": "bad", "progress": 0.3}, {"time": 1030.0}]
+    assert progress_points(rows, started=1000.0) == [(1000.0, 0.0), (1010.0, 0.1), (1020.0, 0.2)]
+    status = {"state": "running", "started": 1000.0}
+    assert run_time_left(rows, status, now=1020.0).seconds_left == pytest.approx(80.0)
+    assert run_time_left(rows, {**status, "state": "paused"}, now=1020.0) is None
+
+
+def test_format_left():
+    assert format_left(None) == ""
+    assert format_left(Estimate(42, 0.01, 10)) == "about 40 s left"
+    assert format_left(Estimate(610, 0.01, 10)) == "about 10 min left"
+    assert format_left(Estimate(7200, 0.01, 10)) == "about 2.0 h left"
+    assert format_left(Estimate(math.inf, 0.0, 10)) == ""
+
+
+def test_expected_duration_is_the_median_of_earlier_finished_runs():
+    rows = [{"method": "dcrl", "data": "manifolds", "state": "done", "seconds": s, "preset": "quick"}
+            for s in (300.0, 100.0, 200.0)]
+    rows += [{"method": "dcrl", "data": "manifolds", "state": "failed", "seconds": 5.0},
+             {"method": "dcrl", "data": "digits", "state": "done", "seconds": 9000.0},
+             {"method": "dcrl", "data": "manifolds", "state": "done", "seconds": 5000.0,
+              "preset": "paper"}]
+    got = expected_duration(rows, "dcrl", "manifolds", "quick")
+    assert (got.seconds, got.runs) == (200.0, 3)
+    assert expected_duration(rows, "dekm", "manifolds") is None
+
+
+def test_duration_note_warns_only_for_a_long_run():
+    from dcviz.runs.eta import Expected, duration_note
+    text, warn = duration_note(None, "DCRL on manifolds")
+    assert not warn and "No earlier run of DCRL on manifolds" in text
+    text, warn = duration_note(Expected(50.0, 1), "DEKM on digits")
+    assert not warn and "about 50 s" in text and "the one earlier run" in text
+    text, warn = duration_note(Expected(21 * 60, 3), "DCRL on manifolds")
+    assert warn and "about 21 min" in text and "median of 3" in text
+
+
+def test_last_ended_is_the_run_that_ended_last():
+    from dcviz.runs.labels import last_ended
+    rows = [{"run_id": "a", "state": "done", "created": 100.0, "seconds": 50.0},      # ended 150
+            {"run_id": "b", "state": "stopped", "created": 120.0, "seconds": 40.0},   # ended 160
+            {"run_id": "c", "state": "running", "created": 200.0, "seconds": None},
+            {"run_id": "d", "state": "failed", "created": 300.0, "seconds": 1.0}]
+    assert last_ended(rows) == "b"
+    assert last_ended(rows[2:]) is None
