@@ -131,7 +131,9 @@ def ray_cluster():
            "--metrics-export-port", str(metrics), "--include-dashboard", "false",
            "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
            "--min-worker-port", str(worker_lo), "--max-worker-port", str(worker_lo + 40),
-           "--object-store-memory", str(200 << 20), "--temp-dir", temp, "--disable-usage-stats"]
+           # the object store in the temp dir: a container's /dev/shm may be 64 MiB
+           "--object-store-memory", str(100 << 20), "--plasma-directory", temp,
+           "--temp-dir", temp, "--disable-usage-stats"]
     log = open(Path(temp) / "ray-start.log", "w+")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
