@@ -8,9 +8,12 @@ It starts ``streamlit run app.py`` on a free port on 127.0.0.1 with a fresh, emp
 DCVIZ_RUNS_DIR, as the README starts it (the repository's .streamlit/config.toml applies). One
 headless Chromium launches the runs the way a person does, from the Train page's sidebar: digits,
 one method after another (DEKM, DEC, IDEC, AE + k-means), the paper preset, Launch. The app's own
-run manager takes them (it runs ``max_concurrent`` at a time, 2 by default, and queues the rest),
-so its threads, queue and status writes are what is soaked. The paper presets are long enough on
-digits that the runs are still training for most of a 10-minute soak.
+run manager takes them: it trains 2 at a time (its limit) and queues the rest, so its threads,
+queue and status writes are what is soaked. So that 4 runs train at once, 2 more (DCN, DCRL, paper
+presets) are started by the CLI into the same runs folder (``python -m dcviz train``, as separate
+processes: their memory is not the server's); the pages show them like the others. The paper
+presets are long enough on digits that the runs are still training for most of a 10-minute soak.
+The pretrained-autoencoder store (DCVIZ_CACHE_DIR) is fresh too, so every run pretrains.
 
 Then 3 headless Chromium processes (separate browsers, so separate Streamlit sessions) poll the
 pages in a loop, each starting at a different page: Home, Train, Explore of a live run, Compare of
@@ -60,6 +63,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 #: of a soak.
 RUNS = [("dekm", "DEKM", "paper"), ("dec", "DEC", "paper"), ("idec", "IDEC", "paper"),
         ("ae-kmeans", "AE + k-means", "paper")]
+#: Methods trained by the CLI beside the app's runs.
+CLI_RUNS = ["dcn", "dcrl"]
 PAGES = ["home", "train", "explore", "compare", "checkpoints"]
 
 
@@ -70,9 +75,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def soak_env(runs: Path) -> dict:
+    return {**os.environ, "DCVIZ_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1",
+            "DCVIZ_CACHE_DIR": str(runs.parent / "pretrained")}
+
+
 def start_server(runs: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "DCVIZ_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
+    env = soak_env(runs)
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -91,11 +101,25 @@ def start_server(runs: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             pass
         time.sleep(0.5)
-    stop_server(proc)
+    stop_group(proc)
     raise TimeoutError("streamlit did not come up in 300 s")
 
 
-def stop_server(proc: subprocess.Popen) -> None:
+def start_cli_runs(runs: Path, n: int) -> list[subprocess.Popen]:
+    """``python -m dcviz train`` into the app's runs folder, each in its own process group."""
+    procs = []
+    for method in CLI_RUNS[:n]:
+        log = open(runs.parent / f"cli-{method}.log", "w")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "dcviz", "train", "--method", method, "--data", "digits",
+             "--preset", "paper", "--runs-dir", str(runs), "--quiet", "--name", f"soak {method}"],
+            cwd=ROOT, env=soak_env(runs), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True))
+        print(f"  started {method} (paper) on digits by the CLI, pid {procs[-1].pid}", flush=True)
+    return procs
+
+
+def stop_group(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
     try:
@@ -251,14 +275,11 @@ async def poll(browser, sid: int, url: str, runs: Path, deadline: float, dwell_m
         where["url"] = page_url(url, name, runs)
         try:
             await page.goto(where["url"], timeout=timeout_ms)
-            await page.locator("h1").first.wait_for(timeout=timeout_ms)
+            # the title, or an exception box in its place (a script that failed draws no title)
+            await page.locator("h1, [data-testid='stException']").first.wait_for(
+                timeout=timeout_ms)
             await page.wait_for_timeout(dwell_ms)  # the live fragments rerun meanwhile
             tally.loads += 1
-            if await page.locator("[data-testid='stException']").count():
-                error("exception box", await page.locator(
-                    "[data-testid='stException']").first.inner_text())
-            elif "Traceback" in await page.inner_text("body"):
-                error("Traceback", "in the page text")
         except Exception as e:  # noqa: BLE001 - a timeout under load is counted, not fatal
             if "Timeout" in type(e).__name__:
                 tally.slow += 1
@@ -266,11 +287,22 @@ async def poll(browser, sid: int, url: str, runs: Path, deadline: float, dwell_m
                 error("driver", f"{type(e).__name__}: {e}")
             if page.is_closed():
                 page = await context.new_page()
+                continue
+        try:
+            box = page.locator("[data-testid='stException']")
+            if await box.count():
+                error("exception box", await box.first.inner_text(timeout=10_000))
+            elif "Traceback" in await page.inner_text("body", timeout=10_000):
+                error("Traceback", "in the page text")
+        except Exception as e:  # noqa: BLE001 - the page went away while being read
+            if time.time() < deadline and "Timeout" not in type(e).__name__:
+                error("driver", f"{type(e).__name__}: {e}")
     await context.close()
 
 
 # ============================================================================ the soak
-async def soak(args, runs: Path, server: subprocess.Popen, url: str) -> None:
+async def soak(args, runs: Path, server: subprocess.Popen, url: str,
+               cli: list[subprocess.Popen]) -> None:
     from playwright.async_api import async_playwright
     start = time.time()
     deadline = start + args.minutes * 60
@@ -304,6 +336,7 @@ async def soak(args, runs: Path, server: subprocess.Popen, url: str) -> None:
             print(f"launching {args.runs} runs from the Train page…", flush=True)
             await launch_runs(launcher, url, runs, RUNS[:args.runs], args.timeout * 1000)
             await launcher.close()
+            cli.extend(start_cli_runs(runs, args.cli_runs))
             print(f"launched in {time.time() - start:.0f} s; polling {', '.join(PAGES)} with "
                   f"{args.sessions} browsers for {args.minutes:g} minutes", flush=True)
             start = time.time()  # the soak proper starts once the runs are in
@@ -349,6 +382,8 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=3, help="Headless Chromium processes.")
     ap.add_argument("--runs", type=int, default=4, choices=range(1, len(RUNS) + 1),
                     help="Runs launched from the Train page before polling starts.")
+    ap.add_argument("--cli-runs", type=int, default=2, choices=range(0, len(CLI_RUNS) + 1),
+                    help="Runs started by the CLI into the same folder, beside the app's.")
     ap.add_argument("--dwell", type=float, default=4, help="Seconds each page stays open.")
     ap.add_argument("--timeout", type=float, default=120,
                     help="Seconds a page may take to show its title before it counts as slow.")
@@ -362,10 +397,12 @@ def main() -> None:
           flush=True)
     server, url = start_server(runs, tmp / "streamlit.log")
     print(f"streamlit up at {url} (pid {server.pid})", flush=True)
+    cli: list[subprocess.Popen] = []
     try:
-        asyncio.run(soak(args, runs, server, url))
+        asyncio.run(soak(args, runs, server, url, cli))
     finally:
-        stop_server(server)
+        for proc in [server, *cli]:
+            stop_group(proc)
         print(f"load average after: {os.getloadavg()[0]:.1f}", flush=True)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
