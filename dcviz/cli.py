@@ -101,6 +101,8 @@ def cmd_train(args) -> int:
     result = {"run_dir": str(rd.path.resolve()), "method": cls.id, "data": ds.spec,
               "seconds": round(time.time() - start, 2), "state": status["state"],
               "metrics": status.get("metrics", {})}
+    if status.get("pretrained"):  # the pretrained AE it started from, and whether it was a hit
+        result["pretrained"] = status["pretrained"]
     print(json.dumps(result))
     return EXIT_OK if status["state"] == "done" else EXIT_RUN_FAILED
 

@@ -51,13 +51,20 @@ The manager of a run store lives in Streamlit's resource cache for the whole pyt
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+if "DCVIZ_CACHE_DIR" not in os.environ:
+    # The pretrained-AE store of this test session: never the user's cache (~/.cache/dcviz).
+    os.environ["DCVIZ_CACHE_DIR"] = tempfile.mkdtemp(prefix="dcviz-test-pretrained-")
+    atexit.register(shutil.rmtree, os.environ["DCVIZ_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from pagekit import APP, open_page, page_text  # noqa: F401  (helpers for page tests)

@@ -405,3 +405,115 @@ def test_pretrain_through_store_modes(tmp_path, monkeypatch):
     with pytest.raises(ValueError):
         run("sometimes")
 
+
+# --------------------------------------------------------------------------- through the AE methods
+
+TINY = {"ae-kmeans": {"pretrain_epochs": 3, "snapshot_every": 1},
+        "dekm": {"pretrain_epochs": 3, "snapshot_every": 1, "max_iter": 3, "batches_per_iter": 2}}
+
+
+def train_run(root: Path, method: str, **config):
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, execute, prepare
+    ds = D.load("digits")
+    cls, cfg = prepare(method, ds, {**TINY[method], **config})
+    rd = create_run(RunStore(root), cls, cfg, ds, "quick")
+    status = execute(rd, cls, cfg, ds)
+    assert status["state"] == "done", status.get("traceback")
+    return ds, rd, status
+
+
+@pytest.mark.parametrize("method", ["ae-kmeans", "dekm"])
+def test_a_run_from_an_entry_gives_the_labels_of_the_run_that_made_it(tmp_path, monkeypatch, method):
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    ds, first, s1 = train_run(tmp_path / "runs", method)
+    _, second, s2 = train_run(tmp_path / "runs", method)
+    _, plain, s3 = train_run(tmp_path / "runs", method, pretrained="off")
+    assert s1["pretrained"]["hit"] is False and s2["pretrained"]["hit"] is True
+    assert s1["pretrained"]["entry"] == s2["pretrained"]["entry"]
+    assert second.read_config()["pretrained"]["entry"] == s1["pretrained"]["entry"]
+    assert "pretrained" not in s3 and "pretrained" not in plain.read_config()
+    labels = [rd.load_checkpoint().predict(ds.x) for rd in (first, second, plain)]
+    assert np.array_equal(labels[0], labels[1]) and np.array_equal(labels[0], labels[2])
+    assert s1["metrics"] == s2["metrics"] == s3["metrics"]
+    # the replayed pretraining snapshots are those of the run that made the entry
+    assert first.count() == second.count() == plain.count()
+    for i in range(first.count()):
+        a, b = first.load_snapshot(i), second.load_snapshot(i)
+        assert (a.epoch, a.stage, a.losses) == (b.epoch, b.stage, b.losses)
+        assert np.array_equal(a.latent, b.latent) and np.array_equal(a.assign, b.assign)
+
+
+def test_pretraining_draws_only_from_the_runs_own_generators(tmp_path, monkeypatch):
+    """The store keeps and restores ctx's generators; torch's global one must stay untouched,
+    or a run from an entry would go on differently from the run that made it."""
+    from dcviz import data as D
+    from dcviz.methods import get_method
+    from dcviz.methods.base import Context
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    ds = D.load("digits")
+    cls = get_method("ae-kmeans")
+    m = cls(cls.Config.from_dict({**TINY["ae-kmeans"], "pretrained": "off"}))
+    m.build(ds.dim, ds.image_shape)
+    before = torch.get_rng_state()
+    snaps = list(m.pretrain(ds, Context(seed=0, subsample=np.arange(100)), m.tensor(ds.x),
+                            total_epochs=4))
+    assert len(snaps) == 4 and snaps[-1].latent.shape == (100, 10)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_pretrained_off_never_reads_or_writes_the_store(tmp_path, monkeypatch):
+    import dcviz.pretrained as P
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    train_run(tmp_path / "runs", "ae-kmeans")  # an entry that an "off" run must not use
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*")}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pretrained=off touched the store")
+
+    for name in ("get_or_train", "_load", "_build", "lookup", "_locked"):
+        monkeypatch.setattr(P.PretrainedStore, name, refuse)
+    _, rd, status = train_run(tmp_path / "runs", "ae-kmeans", pretrained="off")
+    assert "pretrained" not in status
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*")} == before
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "elsewhere"))
+    train_run(tmp_path / "runs", "ae-kmeans", pretrained="off")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_refresh_trains_again_and_a_damaged_entry_is_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    _, _, s1 = train_run(tmp_path / "runs", "ae-kmeans")
+    _, _, s2 = train_run(tmp_path / "runs", "ae-kmeans", pretrained="refresh")
+    assert s2["pretrained"]["hit"] is False and s2["metrics"] == s1["metrics"]
+    entry = PretrainedStore().path_of(s1["pretrained"]["entry"])
+    (entry / "weights.pt").write_bytes(b"")
+    _, rd, s3 = train_run(tmp_path / "runs", "ae-kmeans")
+    assert s3["pretrained"]["hit"] is False and "weights.pt" in s3["pretrained"]["repaired"]
+    assert "repaired" in rd.read_config()["pretrained"] and s3["metrics"] == s1["metrics"]
+
+
+def test_an_archive_of_a_run_from_a_hit_opens_with_an_empty_store(tmp_path, monkeypatch):
+    from dcviz.runs import RunStore
+    from dcviz.runs.archive import export_zip, import_archive
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    train_run(tmp_path / "runs", "ae-kmeans")
+    ds, rd, status = train_run(tmp_path / "runs", "ae-kmeans")
+    assert status["pretrained"]["hit"]
+    blob = export_zip(rd.path)
+    assert PretrainedStore().clear() == (1, 0)
+    other = RunStore(tmp_path / "other")
+    run_id = import_archive(other, blob)
+    imported = other.open(run_id)
+    assert imported.count() == rd.count()
+    assert np.array_equal(imported.load_checkpoint().predict(ds.x), rd.load_checkpoint().predict(ds.x))
+    assert imported.read_config()["pretrained"]["hit"] is True
+    assert PretrainedStore().list() == []
+
+
+def test_a_run_with_another_k_reuses_the_entry_and_relabels_its_snapshots(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    train_run(tmp_path / "runs", "ae-kmeans", n_clusters=10)
+    _, rd, status = train_run(tmp_path / "runs", "ae-kmeans", n_clusters=4)
+    assert status["pretrained"]["hit"]
+    assert all(rd.load_snapshot(i).assign.max() <= 3 for i in range(rd.count()))

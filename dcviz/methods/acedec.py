@@ -353,7 +353,9 @@ class AceDec(CentroidAEMethod):
             def aug(xb):
                 return augment_view(xb, self.image_shape, ctx.generator, cfg.aug_rotation,
                                     cfg.aug_shift)
-        yield from self.pretrain(data, ctx, x, total_epochs=self._total, augment=aug)
+        yield from self.pretrain(data, ctx, x, total_epochs=self._total, augment=aug,
+                                 augment_name=(f"images rotation {cfg.aug_rotation} shift "
+                                               f"{cfg.aug_shift}" if cfg.augment else "none"))
         yield from self._initialise(data, ctx, x)
         yield from self._train(data, ctx, x)
         if cfg.final_recluster:

@@ -100,7 +100,12 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
             method = cls(cfg)
             method.build(data.dim, data.image_shape)
         since, last_save = 0, time.time()
+        pretrained = None
         for snap in method.fit(data, ctx):
+            if pretrained is None and getattr(method, "pretrained_record", None):
+                # the pretrained AE this run started from (dcviz.pretrained), once it is known
+                pretrained = method.pretrained_record
+                rd.write_config({**rd.read_config(), "pretrained": pretrained})
             index = rd.append_snapshot(snap, extras_type=cls.Extras)
             last_metrics = snap.metrics
             if on_snapshot is not None:
@@ -114,8 +119,9 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
                 else:
                     since, last_save = 0, time.time()
         save()
+        extra = {"pretrained": pretrained} if pretrained else {}
         return rd.write_status("done", seconds=time.time() - start, metrics=last_metrics,
-                               finished=time.time(), progress=1.0)
+                               finished=time.time(), progress=1.0, **extra)
     except RunStopped:
         try:
             save()
