@@ -15,7 +15,8 @@ kernels 5-5-3, stride 2), it prints per precision:
   ``torch.utils.flop_counter`` on one batch and scaled to the data) over its seconds;
 - the share of the fp32 matmul peak, measured in this process as the rate of a 2048 x 2048 fp32
   matmul (the bf16 matmul rate is printed beside it);
-- the NMI of k-means (k = 10, n_init 10) on the embedding after those epochs.
+- the reconstruction MSE over all the data after those epochs, and the NMI of k-means (k = 10,
+  n_init 10) on the embedding.
 
 Beside it, on the same net (ReLU), data, batch, optimiser (Adam 1e-3) and epochs, ClustPy's
 ``FeedforwardAutoencoder.fit``, whose DataLoader batches the data from the CPU. ClustPy is not a
@@ -87,6 +88,13 @@ def flops_per_epoch(ae: nn.Module, x: torch.Tensor, batch_size: int) -> float:
     return counter.get_total_flops() * len(x) / len(xb)
 
 
+@torch.no_grad()
+def reconstruction_mse(ae: nn.Module, x: torch.Tensor) -> float:
+    """MSE of the trained AE over all the data, in fp32 (whatever precision it trained in)."""
+    ae.eval()
+    return float(F.mse_loss(encode_all(ae, x), x))
+
+
 def kmeans_nmi(z: np.ndarray, y: np.ndarray, seed: int) -> float:
     labels = KMeans(10, n_init=10, random_state=seed).fit_predict(z)
     return float(normalized_mutual_info_score(y, labels))
@@ -110,7 +118,7 @@ def ours(kind: str, ds, x: torch.Tensor, precision: str, epochs: int, args) -> d
         walls.append(time.perf_counter() - wall)
         last, wall = CLOCK(), time.perf_counter()
     z = encode_all(ae.encode, x).numpy()
-    return {"s": min(times), "wall": min(walls), "flops": flops,
+    return {"s": min(times), "wall": min(walls), "flops": flops, "mse": reconstruction_mse(ae, x),
             "nmi": kmeans_nmi(z, ds.y, args.seed)}
 
 
@@ -161,6 +169,7 @@ def clustpy(ds, x: torch.Tensor, epochs: int, args) -> dict | None:
         ae.eval()
         z = encode_all(ae.encode, x).numpy()
     return {"s": min(clock.times), "wall": min(clock.walls), "flops": flops,
+            "mse": reconstruction_mse(ae, x),
             "nmi": kmeans_nmi(z, ds.y, args.seed)}
 
 
@@ -189,12 +198,12 @@ def main() -> None:
     print(f"2048x2048 matmul in this process: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s "
           f"(bf16/fp32 {peak16 / peak32:.2f}); load average {load0[0]:.1f}")
     print(f"{'net':<28} {'code':<8} {'prec':<5} {'epochs':>6} {'CPU s/ep':>8} {'wall':>6} {'GFLOP/s':>8} "
-          f"{'% fp32 peak':>11} {'AE+k-means NMI':>15}")
+          f"{'% fp32 peak':>11} {'final MSE':>10} {'AE+k-means NMI':>15}")
 
     def row(net, code, prec, epochs, r):
         rate = r["flops"] / r["s"] / 1e9
         print(f"{net:<28} {code:<8} {prec:<5} {epochs:>6} {r['s']:>8.2f} {r['wall']:>6.2f} {rate:>8.0f} "
-              f"{100 * rate / peak32:>10.0f}% {r['nmi']:>15.3f}", flush=True)
+              f"{100 * rate / peak32:>10.0f}% {r['mse']:>10.5f} {r['nmi']:>15.3f}", flush=True)
 
     for kind in args.nets:
         epochs = args.epochs if kind == "mlp" else args.conv_epochs

@@ -479,7 +479,8 @@ def autoencoder_arch(ae: torch.nn.Module) -> dict:
                    + f"-{getattr(ae, 'latent_dim', '?')}")
     elif linears:
         encoder = linears[:len(linears) // 2] or linears
-        summary = "mlp " + "-".join(str(s) for s in [encoder[0].in_features,
+        kind = "linear" if type(ae).__name__.startswith("Linear") else "mlp"
+        summary = f"{kind} " + "-".join(str(s) for s in [encoder[0].in_features,
                                                         *(m.out_features for m in encoder)])
     else:
         summary = type(ae).__name__

@@ -155,19 +155,25 @@ class AEMethod(Method):
                                       metrics=metrics, extras=extras,
                                       progress=f.epoch / total_epochs)
 
-        key = None
-        if cfg.pretrained != "off":
-            key = PretrainKey.make(
-                data=data_fingerprint(data.x, data.image_shape), arch=autoencoder_arch(self.ae),
-                recipe={"epochs": cfg.pretrain_epochs, "batch_size": cfg.batch_size,
-                        "optimizer": "adam", "lr": cfg.lr, "loss": "mse", "noise": float(noise),
-                        "augment": augment_name, "precision": cfg.pretrain_precision,
-                        "device": self.device.type,
-                        "rng_start": rng_fingerprint(ctx.generator, ctx.rng)},
-                seed=cfg.seed)
+        key = (self.pretrain_key(data, ctx, noise=noise, augment_name=augment_name)
+               if cfg.pretrained != "off" else None)
         self.pretrained_record = yield from map_yields(
             pretrain_through_store(cfg.pretrained, key, train, restore, check=ctx.check),
             to_run_snapshot)
+
+    def pretrain_key(self, data, ctx, *, noise: float = 0.0, augment_name: str = "none") -> PretrainKey:
+        """The store's key of this run's pretraining: the data, the net with its initial weights,
+        the recipe, and where ctx's generators stand. Call it before pretraining starts (for a
+        lookup: right after ``build``, with a fresh Context of the run's seed)."""
+        cfg = self.config
+        return PretrainKey.make(
+            data=data_fingerprint(data.x, data.image_shape), arch=autoencoder_arch(self.ae),
+            recipe={"epochs": cfg.pretrain_epochs, "batch_size": cfg.batch_size,
+                    "optimizer": "adam", "lr": cfg.lr, "loss": "mse", "noise": float(noise),
+                    "augment": augment_name, "precision": cfg.pretrain_precision,
+                    "device": self.device.type,
+                    "rng_start": rng_fingerprint(ctx.generator, ctx.rng)},
+            seed=cfg.seed)
 
     def ae_state(self) -> dict:
         return {"ae": self.ae.state_dict()}
