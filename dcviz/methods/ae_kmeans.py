@@ -146,6 +146,7 @@ class AEMethod(Method):
         sub = ctx.subsample if ctx.subsample is not None else slice(None)
 
         def to_run_snapshot(f: Snapshot) -> Snapshot:
+            ctx.check()  # a run paused while this snapshot was made hands it over on resume
             labels = f.assign
             if int(f.extras.get("k", cfg.n_clusters)) != cfg.n_clusters:  # made by a run with another k
                 labels = KMeans(cfg.n_clusters, n_init=3, random_state=cfg.seed).fit_predict(f.latent)
