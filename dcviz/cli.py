@@ -112,6 +112,11 @@ def cmd_sweep(args) -> int:
                                   parse_seeds, run_sweep, split_items)
     from dcviz.runs.table import collect, to_text, write_tables
 
+    from dcviz.runs import RunStore, RunStoreError
+    try:
+        RunStore(args.runs_dir).check_writable()
+    except RunStoreError as e:
+        raise RunsDirError(str(e)) from None
     if args.ray:
         try:
             import ray  # noqa: F401

@@ -225,3 +225,14 @@ def test_a_sweep_whose_runs_train_elsewhere_is_not_run_over(tmp_path):
         run_sweep(sweep, jobs=1, threads=1)
     assert (tmp_path / run_id / "config.json").exists()
     assert sweep.read()["driver"] is None
+
+
+def test_cli_refuses_a_runs_folder_that_is_a_file_and_bad_seeds(tmp_path, capsys):
+    from dcviz import cli
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    base = ["sweep", "--methods", "ae-kmeans", "--data", DATA]
+    assert cli.main([*base, "--runs-dir", str(afile)]) == cli.EXIT_RUNS_DIR
+    assert cli.main([*base, "--seeds", "a-b", "--runs-dir", str(tmp_path / "r")]) == cli.EXIT_BAD_INPUT
+    assert "seeds" in capsys.readouterr().err
+    assert _run_folders(tmp_path / "r") == []
