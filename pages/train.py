@@ -8,6 +8,7 @@ not a polling interval late.
 from __future__ import annotations
 
 import time
+from html import escape
 
 import streamlit as st
 
@@ -295,8 +296,11 @@ def focus_panels(run_id: str, active: bool) -> None:
         return
     index = count - 1
     snap = view.snapshot(index)
-    cols = st.columns(5)
-    cols[0].metric("stage", snap.stage, help="The part of the method's schedule the run is in.")
+    # The stage as text that wraps: a metric tile cut names short ("stage 3: s…").
+    cols = st.columns([2, 1, 1, 1, 1])
+    cols[0].markdown(f"<div class='dcviz-stage-label'>stage</div><div class='dcviz-stage'>"
+                     f"{escape(snap.stage)}</div>", unsafe_allow_html=True,
+                     help="The part of the method's schedule the run is in.")
     cols[1].metric("epoch", snap.epoch, help="Epoch (or clustering iteration) of the latest snapshot.")
     for col, key in zip(cols[2:], ("acc", "nmi", "ari")):
         m = snap.metrics

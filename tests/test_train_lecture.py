@@ -11,6 +11,8 @@ def test_train_keeps_the_last_finished_run_in_view_after_a_reload(tiny_store, ti
     assert at.session_state["train_focus"] == tiny_run.run_id
     text = page_text(at)
     assert "Nothing is training now" in text and "Last snapshot" in text
+    stage = tiny_run.view.snapshot(-1).stage  # in full, not cut short as a metric tile did
+    assert any(f"<div class='dcviz-stage'>{stage}</div>" in str(m.value) for m in at.markdown)
     links = [p.proto for p in at.get("page_link")]
     assert any(p.label == "Explore" and "explore" in p.page and tiny_run.run_id in p.query_string
                for p in links), links
