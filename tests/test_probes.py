@@ -64,3 +64,124 @@ def test_factor_probes_names_and_only_the_factors_the_data_carries():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError):
         categorical_probe(np.zeros((10, 2)), np.zeros(9))
+
+
+# =========================================================================== in the methods and the lens
+
+# a linear AE on 8x8 objects keeps these runs to seconds on one core
+OBJECTS = {"name": "objects", "n_samples": 240, "size": 8}
+TINY = {"arch": "linear", "latent_dim": 6, "pretrain_epochs": 3, "cluster_epochs": 2,
+        "subsample": 120, "batch_size": 64}
+PROBE_KEYS = {"shape_acc_cluster", "shape_acc_shared", "light_r2_cluster", "light_r2_shared"}
+
+
+def _run(root, method, spec, config):
+    import torch
+
+    from dcviz import data
+    from dcviz.runs import RunStore, create_run, execute, prepare
+    torch.set_num_threads(1)
+    ds = data.load(spec)
+    cls, cfg = prepare(method, ds, config, "quick")
+    rd = create_run(RunStore(root), cls, cfg, ds, "quick")
+    status = execute(rd, cls, cfg, ds)
+    assert status["state"] == "done", status.get("traceback")
+    return rd
+
+
+@pytest.fixture(scope="module")
+def objects_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("probe-runs")
+    acedec = _run(root, "acedec", OBJECTS, {**TINY, "warmup_epochs": 2, "init_rounds": 1})
+    dcn = _run(root, "dcn", OBJECTS, TINY)
+    return root, acedec, dcn
+
+
+def test_acedec_and_dcn_report_the_probes_at_the_end_only(objects_runs):
+    from dcviz.runs.view import RunView
+    _, acedec, dcn = objects_runs
+    rows = RunView(acedec).rows()
+    final = rows[-1]["metrics"]
+    assert PROBE_KEYS <= set(final)
+    assert all(0.0 <= final[k] <= 1.0 for k in ("shape_acc_cluster", "shape_acc_shared"))
+    assert all(final[k] <= 1.0 for k in ("light_r2_cluster", "light_r2_shared"))
+    assert not any(PROBE_KEYS & set(r["metrics"]) for r in rows[:-1])
+    dcn_final = RunView(dcn).rows()[-1]["metrics"]
+    assert {"shape_acc", "light_r2"} <= set(dcn_final) and not PROBE_KEYS & set(dcn_final)
+
+
+def test_the_probes_are_what_the_checkpoint_gives(objects_runs):
+    """Recompute the cluster-space and shared-space probes from the saved model: same figures."""
+    from dcviz import data
+    from dcviz.runs.view import RunView
+    _, acedec, _ = objects_runs
+    view = RunView(acedec)
+    m, final = view.method, view.rows()[-1]["metrics"]
+    ds = data.load(view.config["data"])
+    zr = m.rotated(ds.x).cpu().numpy()
+    beta = m.beta_cs.cpu().numpy()
+    order = np.argsort(-beta, kind="stable")     # the snapshot's order of the dimensions
+    cs = order[beta[order] > m.config.cluster_threshold]
+    ss = order[beta[order] <= m.config.cluster_threshold][::-1]
+    out = factor_probes({"cluster": zr[:, cs], "shared": zr[:, ss]}, ds.factors,
+                        seed=m.config.seed)
+    for k in PROBE_KEYS:
+        assert out[k] == pytest.approx(final[k], abs=1e-6), k
+
+
+def test_no_probes_on_data_without_the_factors(tmp_path):
+    rd = _run(tmp_path, "dcn", {"name": "digits", "n": 200}, TINY)
+    from dcviz.runs.view import RunView
+    assert not {"shape_acc", "light_r2"} & set(RunView(rd).rows()[-1]["metrics"])
+
+
+def test_the_lens_shows_the_probes_beside_fig1b(objects_runs):
+    from dcviz.runs.view import RunView
+    from dcviz.viz import get_lens
+    from dcviz.viz.acedec import PROBES
+    _, acedec, _ = objects_runs
+    view = RunView(acedec)
+    final = view.rows()[-1]["metrics"]
+    panels = get_lens("acedec").panels(view, view.count - 1)
+    titles = [p.title for p in panels]
+    probe = panels[titles.index(PROBES)]
+    fig1b = next(i for i, t in enumerate(titles) if t.startswith("Fig. 1b"))
+    # rows of two: Fig. 1b and the probes share a row
+    assert titles.index(PROBES) == fig1b + 1
+    assert not any(p.wide for p in panels[fig1b:fig1b + 2])
+    open_row = 0                                   # panels before Fig. 1b fill whole rows
+    for p in panels[:fig1b]:
+        open_row = 0 if p.wide else (open_row + 1) % 2
+    assert open_row == 0, titles
+    shape, light = probe.table
+    assert shape["from the cluster space"] == f"{100 * final['shape_acc_cluster']:.0f} %"
+    assert light["from the shared space"] == f"{final['light_r2_shared']:.2f}"
+    assert shape["a blind guess scores"] == "33 %"
+    assert "cluster space" in probe.text and "unseen" in probe.text
+    # an earlier snapshot still shows the final probes (they are measured once, at the end)
+    early = get_lens("acedec").panels(view, view.count - 2)
+    assert next(p for p in early if p.title == PROBES).table == probe.table
+
+
+def test_the_probe_panel_in_the_explore_page(objects_runs, monkeypatch):
+    from pagekit import open_page, page_text
+    root, acedec, _ = objects_runs
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(root))
+    at = open_page("explore", run=acedec.run_id, tab="Lens")
+    assert not at.exception, [e.value for e in at.exception]
+    text = page_text(at)
+    assert "What each space knows" in text and "could not be drawn" not in text
+    assert "a probe names the shape" in text
+    frames = [df.value for df in at.dataframe]
+    probe = next(f for f in frames if "from the cluster space" in f.columns)
+    assert list(probe["what is read"]) == ["the shape (which object)", "the light direction"]
+
+
+def test_the_pair_shares_a_row_whatever_comes_before():
+    from dcviz.viz.acedec import _with_pair
+    from dcviz.viz.base import Panel
+    a, b, c, w = Panel("a"), Panel("b"), Panel("c"), Panel("w", wide=True)
+    f, p = Panel("fig1b"), Panel("probes")
+    assert [x.title for x in _with_pair([a, b, c], [f, p])] == ["a", "b", "fig1b", "probes", "c"]
+    assert [x.title for x in _with_pair([a, b], [f, p])] == ["a", "b", "fig1b", "probes"]
+    assert [x.title for x in _with_pair([a, w], [f, p])] == ["a", "w", "fig1b", "probes"]

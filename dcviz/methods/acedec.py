@@ -51,6 +51,7 @@ from dcviz.methods.base import ConfigError, Extras, param, register
 from dcviz.methods.dcn import (CentroidAEConfig, CentroidAEMethod, minibatch_kmeans_update,
                                reseed_empty_clusters)
 from dcviz.nets import batches, encode_all
+from dcviz.probes import factor_probes
 
 
 # --------------------------------------------------------------------------- the paper's symbols
@@ -429,7 +430,7 @@ class AceDec(CentroidAEMethod):
         self._recluster(z, features, ctx)
         self.epoch_done += 1
         yield self._snapshot(data, ctx, x, stage="final re-clustering in the cluster space",
-                             epoch=self.epoch_done, losses={}, z=z)
+                             epoch=self.epoch_done, losses={}, z=z, final=True)
 
     def _warm_up(self, z: torch.Tensor, ctx) -> dict:
         """One random start of the initialisation: random V and split, k-means in that cluster
@@ -529,7 +530,8 @@ class AceDec(CentroidAEMethod):
             self.epoch_done = ep0 + epoch + 1
             yield self._snapshot(data, ctx, x, stage="clustering", epoch=self.epoch_done,
                                  losses={k: v / n for k, v in sums.items()},
-                                 scalars={"reseeded": float(len(ids))}, z=z_all)
+                                 scalars={"reseeded": float(len(ids))}, z=z_all,
+                                 final=epoch + 1 == cfg.cluster_epochs and not cfg.final_recluster)
             if (epoch + 1) % cfg.checkpoint_every == 0 and epoch + 1 < cfg.cluster_epochs:
                 ctx.checkpoint()
 
@@ -565,7 +567,8 @@ class AceDec(CentroidAEMethod):
         return sums / n_k[:, None]
 
     # -- snapshots
-    def _snapshot(self, data, ctx, x, *, stage, epoch, losses, scalars=None, z=None):
+    def _snapshot(self, data, ctx, x, *, stage, epoch, losses, scalars=None, z=None,
+                  final=False):
         if z is None:
             z = self.encode(x)
         zr = rotate(z, self.V)
@@ -605,10 +608,17 @@ class AceDec(CentroidAEMethod):
         extras["axes_names"] = (f"shared space PC1|most clustered dimension z{top} "
                                 f"(beta_cs {beta_np[top]:.2f})")
         extras.update(scalars or {})
+        metrics = {"cluster_dims": float(len(cs_dims))}
+        if final:
+            # the paper's claim, measured: linear probes from each space (all the points) to the
+            # factors the data's generator knows (objects: shape and light; others: none)
+            zr_all = zr.cpu().numpy()
+            metrics.update(factor_probes({"cluster": zr_all[:, cs_dims],
+                                          "shared": zr_all[:, ss_dims]},
+                                         data.factors, seed=self.config.seed))
         return self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage=stage, labels=labels,
                                   latent_sub=z.cpu().numpy()[sub], losses=losses, extras=extras,
-                                  metrics={"cluster_dims": float(len(cs_dims))},
-                                  progress=epoch / self._total)
+                                  metrics=metrics, progress=epoch / self._total)
 
     # -- checkpoints
     def state_dict(self):

@@ -28,6 +28,7 @@ from sklearn.cluster import KMeans
 
 from dcviz.methods.ae_kmeans import AEConfig, AEMethod
 from dcviz.methods.base import ConfigError, Extras, param, register
+from dcviz.probes import factor_probes
 from dcviz.nets import batches, encode_all, resolve_arch
 
 # The paper trains "single layer linear AEs with d = D" on SYNTH-25 (section 4). With arch="auto",
@@ -266,9 +267,10 @@ class DCN(CentroidAEMethod):
             self.epoch_done = cfg.pretrain_epochs + epoch + 1
             yield self._snapshot(data, ctx, x, stage="clustering", epoch=self.epoch_done,
                                  losses={k: v / n for k, v in sums.items()},
-                                 scalars={"reseeded": float(reseeded)}, h=h)
+                                 scalars={"reseeded": float(reseeded)}, h=h,
+                                 final=epoch + 1 == cfg.cluster_epochs)
 
-    def _snapshot(self, data, ctx, x, *, stage, epoch, losses, scalars=None, h=None):
+    def _snapshot(self, data, ctx, x, *, stage, epoch, losses, scalars=None, h=None, final=False):
         if h is None:
             h = self.encode(x)
         labels = nearest_centroid(h, self.centroids).cpu().numpy()
@@ -276,9 +278,11 @@ class DCN(CentroidAEMethod):
         extras = {"centroids": self.centroids.cpu().numpy(),
                   "cluster_sizes": np.bincount(labels, minlength=self.config.n_clusters).astype(np.float32)}
         extras.update(scalars or {})
+        # ACe/DeC's probes on DCN's single space, for comparison (objects only; see dcviz.probes)
+        metrics = factor_probes({"": hn}, data.factors, seed=self.config.seed) if final else {}
         return self.make_snapshot(data, ctx, epoch=epoch, step=epoch, stage=stage, labels=labels,
                                   latent_sub=hn[ctx.subsample], losses=losses, extras=extras,
-                                  progress=epoch / max(1, self.total_epochs()))
+                                  metrics=metrics, progress=epoch / max(1, self.total_epochs()))
 
     def predict(self, x):
         return nearest_centroid(self.encode(self.tensor(x)), self.centroids).cpu().numpy()

@@ -279,10 +279,77 @@ def build(run, index: int, options: dict) -> list[Panel]:
                                 "this epoch: every dimension has beta_cs above the threshold"}],
                                 text="Every dimension currently counts as cluster space."))
     decoded = _decoded_panels(run, snap, options, threshold)
+    probes = probe_panels(run)
     # rows of two: Fig. 3's scatter beside its decoded grid, then this epoch's scatter and Fig. 1b
-    if len(decoded) == 3:
-        return panels + decoded[:2] + epoch_panels + decoded[2:]
-    return panels + decoded + epoch_panels
+    # (or, where the data knows its factors, Fig. 1b beside the probes that measure it)
+    if not probes:
+        if len(decoded) == 3:
+            return panels + decoded[:2] + epoch_panels + decoded[2:]
+        return panels + decoded + epoch_panels
+    fig1b = [p for p in decoded if p.title.startswith("Fig. 1b")]
+    head = panels + [p for p in decoded if p not in fig1b] + epoch_panels
+    return _with_pair(head, fig1b + probes)
+
+
+def _with_pair(head: list[Panel], pair: list[Panel]) -> list[Panel]:
+    """``head`` and then ``pair``, so that the pair shares one row (panels go two to a row, and a
+    wide panel takes a row of its own): a lone last panel of ``head`` moves behind the pair."""
+    open_row = 0
+    for p in head:
+        open_row = 0 if p.wide else (open_row + 1) % 2
+    if open_row and len(pair) == 2:
+        return head[:-1] + pair + head[-1:]
+    return head + pair
+
+
+PROBES = "What each space knows: linear probes"
+
+
+def _share(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def probe_panels(run) -> list[Panel]:
+    """The probes of the final snapshot (dcviz.probes, computed at the end of fit on all the
+    points): how well a linear model reads the shape and the light from each space. Only for
+    data whose generator knows those factors (objects); [] otherwise."""
+    ds = run.dataset
+    if ds is None or not {"shape", "light"} & set(ds.factors):
+        return []
+    m = run.snapshot(run.count - 1).metrics if run.count else {}
+    explain = ("A probe is a simple linear model trained to read one fact about each image from "
+               "a space, then tested on images it was not trained on (5-fold cross-validation). "
+               "If it reads the fact well, the space holds it. ACe/DeC's claim is that the "
+               "cluster space holds what tells the clusters apart (here the shape) and the "
+               "shared space the rest (here the light). DCN, with one space, gets the same probes "
+               "in its metrics (shape_acc, light_r2).")
+    if "shape_acc_cluster" not in m and "light_r2_cluster" not in m:
+        return [Panel(title=PROBES, table=[{"note": "the probes run once, at the end of "
+                                            "training; they appear when the run has finished"}],
+                      text=explain)]
+    rows, says = [], []
+    if "shape_acc_cluster" in m:
+        shape = np.asarray(ds.factors["shape"])
+        chance = float(np.bincount(shape).max() / len(shape))
+        c, s_ = m["shape_acc_cluster"], m.get("shape_acc_shared", float("nan"))
+        rows.append({"what is read": "the shape (which object)",
+                     "score": "accuracy on unseen images",
+                     "from the cluster space": _share(c), "from the shared space": _share(s_),
+                     "a blind guess scores": _share(chance)})
+        says.append(f"From the cluster space a probe names the shape of {_share(c)} of unseen "
+                    f"images, from the shared space {_share(s_)} (guessing: {_share(chance)}).")
+    if "light_r2_cluster" in m:
+        c, s_ = m["light_r2_cluster"], m.get("light_r2_shared", float("nan"))
+        rows.append({"what is read": "the light direction",
+                     "score": "R^2 on unseen images (1 = exact, 0 = no better than the average)",
+                     "from the cluster space": f"{c:.2f}", "from the shared space": f"{s_:.2f}",
+                     "a blind guess scores": "0.00"})
+        says.append(f"The light direction is read with R^2 {c:.2f} from the cluster space and "
+                    f"{s_:.2f} from the shared space.")
+    return [Panel(title=PROBES, table=rows,
+                  caption=f"Measured at the end of training (epoch {run.snapshot(-1).epoch}) on "
+                          "all the points.",
+                  text=" ".join(says) + " " + explain)]
 
 
 def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
