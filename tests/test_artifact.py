@@ -93,3 +93,19 @@ def test_explore_offers_the_artifact_as_a_colour(make_run):
               == "artifact"]
     assert latent, "no scatter coloured by the artifact"
     assert {t["name"] for t in latent[0]["data"]} <= {"0.1", "0.5", "0.9"}
+
+
+def test_compare_offers_the_artifact_as_a_colour(make_run):
+    import json
+
+    from pagekit import open_page
+    spec = {"name": "artifact-digits", "n": 200}
+    cfg = {"pretrain_epochs": 1, "snapshot_every": 1, "subsample": 100, "n_clusters": 3}
+    a, b = make_run("ae-kmeans", spec, cfg), make_run("ae-kmeans", spec, {**cfg, "seed": 1})
+    at = open_page("compare", runs=f"{a.run_id},{b.run_id}", compare_color="artifact")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["compare_color"] == "artifact"
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    coloured = [f for f in figs if f["layout"].get("legend", {}).get("title", {}).get("text")
+                == "artifact"]
+    assert len(coloured) == 2, "each run's column is coloured by the artifact"
