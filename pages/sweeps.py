@@ -48,7 +48,7 @@ def pick(sweeps: list[dict]) -> str:
         what = ", ".join(plan.get("methods", [])) or "?"
         return f"{sweep_id}: {what} · {done}/{s['trials']} done"
 
-    chosen = st.selectbox("Sweep", ids, key="sweep_pick", format_func=lambda i: md(label(i)),
+    chosen = st.selectbox("Sweep", ids, key="sweep_pick", format_func=label,
                           help="Sweeps of this run store, newest first: started from the CLI "
                                "(python -m dcviz sweep) or by Compare methods on the Train page.")
     st.query_params["sweep"] = chosen

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -268,3 +269,49 @@ def test_crafted_links_and_names_render_as_plain_text(tiny_run, tmp_path):
             assert page.locator("img[src*='evil']").count() == 0, path
         assert "No such run in" in page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / "browser-5-crafted-link.png"), full_page=True)
+
+
+# Pixel position of the first dot of a sweep's seed panel and the run ids of every dot drawn
+# within 8 px of it (a click there may pick any of them): [x, y, [run ids]].
+SWEEP_DOT_JS = """() => {
+  const gd = document.querySelector('.st-key-sweep_dots .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const r = gd.getBoundingClientRect();
+  const t = gd._fullData[0];
+  const px = i => [r.left + xa._offset + xa.d2p(t.x[i]), r.top + ya._offset + ya.d2p(t.y[i])];
+  const [x, y] = px(0);
+  const near = [];
+  for (let i = 0; i < t.x.length; i++) {
+    const [a, b] = px(i);
+    if (Math.hypot(a - x, b - y) < 8) near.push(String(t.customdata[i]));
+  }
+  return [x, y, near];
+}"""
+
+
+def test_sweep_table_dot_opens_its_run_in_explore(tmp_path):
+    """Issue 20: a sweep opens as the papers' table with a dot per seed; a click on a dot opens
+    that run in Explore."""
+    from dcviz.runs.sweep import Plan, Sweep, run_sweep
+
+    runs = tmp_path / "runs"
+    sweep = Sweep.create(runs, Plan(methods=["ae-kmeans"], data=["blobs8:n_samples=400"],
+                                    seeds=[0, 1], sets={"pretrain_epochs": "2"}))
+    assert run_sweep(sweep, jobs=1, threads=1) == {"done": 2}
+    with streamlit_app(runs, tmp_path, "browser-sweep") as url, chromium() as page:
+        page.goto(f"{url}/sweeps")
+        page.locator(".st-key-sweep_dots .js-plotly-plot .xtitle, "
+                     ".st-key-sweep_dots .js-plotly-plot .gtitle, "
+                     ".st-key-sweep_dots .js-plotly-plot .point").first.wait_for()
+        page.get_by_text("median [min, max]", exact=False).first.wait_for()
+        no_exception_text(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-5-sweep-table.png"), full_page=True)
+        x, y, near = page.evaluate(SWEEP_DOT_JS)
+        assert near, "no dot under the first dot's position"
+        page.mouse.click(x, y)
+        page.wait_for_url(re.compile(r"/explore\?.*run="), timeout=120_000)
+        opened = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["run"][0]
+        assert opened in near, (opened, near)
+        page.locator(".st-key-explore_latent .js-plotly-plot .xtitle").first.wait_for()
+        no_exception_text(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-6-sweep-dot-opened.png"), full_page=True)
