@@ -279,7 +279,7 @@ def run_tab(snap, index) -> None:
                      hide_index=True)
     st.markdown("**Files**")
     st.caption(md(view.rd.path))
-    st.dataframe(run_files(view.rd.path), hide_index=True)
+    st.dataframe(run_files(view.rd), hide_index=True)
     st.markdown("**Export and manage**")
     R.export_buttons(view, index, key="explore_export")
     R.manage_panel(view, key="explore_manage")

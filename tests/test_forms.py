@@ -116,7 +116,7 @@ def test_upscale_and_run_files(tiny_run):
     assert big.shape == (112, 112) and big[13, 13] == img[0, 0] and big[-1, -1] == img[-1, -1]
     rgb = upscale(np.ones((4, 6, 3)) * 2, 60)
     assert rgb.shape == (40, 60, 3) and rgb.max() == 1.0
-    files = {f["file"]: f for f in L.run_files(tiny_run.rd.path)}
+    files = {f["file"]: f for f in L.run_files(tiny_run.rd)}
     assert {"config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "snapshots/"} <= set(files)
     assert files["snapshots/"]["what"] == "5 files"
 

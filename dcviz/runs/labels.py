@@ -6,7 +6,6 @@ run's name and tags are the user's text.
 from __future__ import annotations
 
 import datetime as _dt
-from pathlib import Path
 from typing import Sequence
 
 # Plain symbols that every font has (emoji are missing on some systems).
@@ -102,29 +101,11 @@ def point_caption(sample: int, cluster: int | None, label: str | None, dist: flo
     return " · ".join(parts)
 
 
-def run_files(path) -> list[dict]:
-    """The files of a run folder with sizes (snapshots summarised as one row)."""
-    p = Path(path)
-    rows = []
-    if not p.is_dir():
-        return rows
-    for f in sorted(p.iterdir()):
-        if f.name.startswith("."):
-            continue
-        if f.is_dir():
-            files = [g for g in f.iterdir() if g.is_file() and not g.name.startswith(".")]
-            total = sum(g.stat().st_size for g in files)
-            rows.append({"file": f.name + "/", "size": _size(total), "what": f"{len(files)} files"})
-        else:
-            rows.append({"file": f.name, "size": _size(f.stat().st_size), "what": _FILE_WHAT.get(f.name, "")})
-    return rows
-
-
-_FILE_WHAT = {"config.json": "method, config, data spec, seed, versions",
-              "status.json": "state, timings, final metrics, error text",
-              "subsample.npy": "the fixed points every snapshot covers",
-              "metrics.jsonl": "one line per snapshot: losses, metrics",
-              "checkpoint.pt": "trained weights (loaded with weights_only=True)"}
+def run_files(rd) -> list[dict]:
+    """The run store's file list of a run (:meth:`RunDir.files`), sizes made readable."""
+    return [{"file": f["name"], "size": _size(f["bytes"]),
+             "what": f"{f['count']} files" if f["name"].endswith("/") else f["what"]}
+            for f in rd.files()]
 
 
 def _size(n: int) -> str:

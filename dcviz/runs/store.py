@@ -358,6 +358,33 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return (self.path / "checkpoint.pt").exists()
 
+    #: What each file of a run folder holds (DESIGN.md, "Run").
+    FILES = {"config.json": "method, config, data spec, seed, versions",
+             "status.json": "state, timings, final metrics, error text",
+             "subsample.npy": "the fixed points every snapshot covers",
+             "metrics.jsonl": "one line per snapshot: losses, metrics",
+             "checkpoint.pt": "trained weights (loaded with weights_only=True)",
+             "snapshots/": "one npz per snapshot (no pickle)"}
+
+    def files(self) -> list[dict]:
+        """The run's files: ``name``, ``bytes``, ``count`` (files inside, for a folder) and
+        ``what`` it holds. Only regular files count; links and hidden temporaries are skipped, so
+        a damaged folder lists what is really there."""
+        rows = []
+        if not self.path.is_dir():
+            return rows
+        for f in sorted(self.path.iterdir()):
+            if f.name.startswith(".") or f.is_symlink():
+                continue
+            if f.is_dir():
+                inside = [g for g in f.iterdir() if not g.name.startswith(".") and is_regular_file(g)]
+                rows.append({"name": f.name + "/", "bytes": sum(g.stat().st_size for g in inside),
+                             "count": len(inside), "what": self.FILES.get(f.name + "/", "")})
+            elif is_regular_file(f):
+                rows.append({"name": f.name, "bytes": f.stat().st_size, "count": 1,
+                             "what": self.FILES.get(f.name, "")})
+        return rows
+
     def load_checkpoint(self, device: str = "cpu"):
         """Rebuild the trained method from checkpoint.pt (weights_only: no pickled code runs)."""
         from dcviz.methods import get_method
