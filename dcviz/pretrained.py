@@ -56,6 +56,8 @@ from typing import Any, Callable, Generator, Iterator
 import numpy as np
 import torch
 
+from dcviz.safeio import file_sha256
+
 log = logging.getLogger("dcviz.pretrained")
 
 # Raise when the pretraining code changes what it computes for the same key: old entries then
@@ -197,14 +199,6 @@ class Entry:
         return out
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -302,7 +296,7 @@ class PretrainedStore:
             size = p.stat().st_size
             if size == 0 or size != info.get("size"):
                 raise DamagedEntry(f"{name} has {size} bytes, expected {info.get('size')}")
-            if _sha256_file(p) != info.get("sha256"):
+            if file_sha256(p) != info.get("sha256"):
                 raise DamagedEntry(f"{name} does not match its sha256")
         try:
             weights = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
@@ -383,7 +377,7 @@ class PretrainedStore:
             np.save(tmp / "losses.npy", losses, allow_pickle=False)
             (tmp / "metrics.jsonl").unlink(missing_ok=True)  # the snapshots hold the same lines
             files = {p.relative_to(tmp).as_posix(): {"size": p.stat().st_size,
-                                                     "sha256": _sha256_file(p)}
+                                                     "sha256": file_sha256(p)}
                      for p in sorted(tmp.rglob("*")) if p.is_file()}
             atomic_write_json(tmp / "meta.json", {
                 "format": ENTRY_FORMAT, "id": key.id, "key": key.to_dict(),

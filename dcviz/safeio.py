@@ -8,6 +8,7 @@ Nothing here imports the data registry or torch: the run store uses it too.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import zipfile
@@ -100,3 +101,12 @@ def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
         raise HeaderError(f"its zip structure is damaged ({type(e).__name__}: {e})") from None
     return out
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB chunks (files may be larger than memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -308,9 +308,9 @@ def test_a_pickled_object_in_the_weights_is_refused_as_damage(tmp_path):
     path = store.path_of(key.id)
     torch.save({"w": torch.zeros(1), "evil": Path("/")}, path / "weights.pt")  # not a tensor
     meta = json.loads((path / "meta.json").read_text())
-    from dcviz.pretrained import _sha256_file
+    from dcviz.safeio import file_sha256
     meta["files"]["weights.pt"] = {"size": (path / "weights.pt").stat().st_size,
-                                   "sha256": _sha256_file(path / "weights.pt")}
+                                   "sha256": file_sha256(path / "weights.pt")}
     (path / "meta.json").write_text(json.dumps(meta))
     (entry, hit), _ = consume(store.get_or_train(key, fake_train(calls)))
     assert not hit and "does not load" in entry.repaired and len(calls) == 2

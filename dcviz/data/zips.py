@@ -7,7 +7,6 @@ so a lying header does not help). Both the loader (a zip given by path) and uplo
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -15,6 +14,8 @@ import stat
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+
+from dcviz.safeio import file_sha256
 
 from .core import DataError, data_dir
 from .files import JUNK_NAMES
@@ -110,17 +111,9 @@ def safe_extract(zip_path: Path, dest: Path, *, max_bytes: int | None = None,
         raise
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def unpack_zip_path(path: Path) -> Path:
     """Unpack a zip given by path into ``data_dir()/unzipped/<sha256[:16]>/`` (once)."""
-    dest = data_dir() / "unzipped" / file_digest(path)[:16]
+    dest = data_dir() / "unzipped" / file_sha256(path)[:16]
     if dest.is_dir():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +131,7 @@ def load_zip_path(path: Path, load_folder) -> "object":
 
     Messages name the zip, never the unpack folder; a zip that does not load is not kept
     unpacked (whatever the error), so refused inputs leave nothing on disk."""
-    fresh = not (data_dir() / "unzipped" / file_digest(path)[:16]).is_dir()
+    fresh = not (data_dir() / "unzipped" / file_sha256(path)[:16]).is_dir()
     folder = unpack_zip_path(path)
     try:
         return load_folder(folder)
