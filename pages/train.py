@@ -228,7 +228,7 @@ def run_card(run_id: str, is_focus: bool) -> None:
              f"on **{md(cfg.get('data_name', '?'))}**")
     title += (f" · {md(cfg['name'])}" if cfg.get("name") else "") + (" · *in focus*" if is_focus else "")
     with st.container(border=True):
-        left, right = st.columns([5, 3], vertical_alignment="center")
+        left, right = st.columns([9, 7], vertical_alignment="center")
         left.markdown(title)
         left_s = format_left(run_time_left(rows, status, time.time())) if state == "running" else ""
         left.progress(min(max(float(progress or 0.0), 0.0), 1.0),
@@ -238,7 +238,8 @@ def run_card(run_id: str, is_focus: bool) -> None:
             error = status.get("error") or (live and live.error) or "no message"
             left.error(f"This run failed: {md(error)}")
         # Callbacks act before the redraw, so the card shows the new state at once.
-        b = right.columns(5)
+        # Wider columns for the two links, whose labels carry an icon ("Present" was cut off).
+        b = right.columns([1, 1, 1, 1.2, 1.4])
         if live is not None and state in ("queued", "running"):
             b[0].button("Pause", key=f"pause_{run_id}", on_click=control, args=(mgr.pause, run_id),
                         help="Pause training after the current batch.")
