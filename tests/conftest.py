@@ -154,3 +154,71 @@ def stop_live_runs():
         mgr.stop_all()
         for run_id in list(mgr.live):
             mgr.wait(run_id, timeout=60)
+
+
+# --------------------------------------------------------------------------- a sixth method
+
+#: A toy method and its lens in one module, as a newcomer would write them (issue 19): the
+#: method and lens tests check that it shows up everywhere with no other edit.
+TOY = '''
+import numpy as np
+from dcviz.methods import BaseConfig, Method, register
+from dcviz.viz import Lens, Panel, register_lens
+
+
+@register
+class Toy(Method):
+    """Cluster by the sign of the first feature."""
+    id = "toy"
+    title = "Toy sign clustering"
+    summary = "Splits the points by the sign of their first feature."
+    paper = "A toy for tests"
+    estimator = "Toy"
+    card = "Two clusters, one on each side of the first axis."
+    picture = "dekm.svg"
+    try_it = "blobs8"
+    suits = ("blobs8",)
+
+    def fit(self, data, ctx):
+        labels = self.predict(data.x)
+        yield self.make_snapshot(data, ctx, epoch=0, step=0, stage="signs", labels=labels,
+                                 latent_sub=self.embed(data.x[ctx.subsample]), progress=1.0)
+
+    def predict(self, x):
+        return (np.asarray(x)[:, 0] > 0).astype(np.int64)
+
+    def embed(self, x):
+        return np.asarray(x, dtype=np.float32)[:, :2]
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, d):
+        pass
+
+
+def build(run, index, options):
+    sizes = np.bincount(run.snapshot(index).assign, minlength=2)
+    return [Panel("Points per side", text=f"negative {sizes[0]}, positive {sizes[1]}"),
+            Panel("Something else", text="not the live one")]
+
+
+LENS = register_lens(Lens(method_ids=("toy",), title="Toy lens", live_panel="Points per side",
+                          build=build))
+'''
+
+
+@pytest.fixture
+def toy_method(tmp_path, monkeypatch):
+    """The toy method and its lens, registered by importing their module (and removed after)."""
+    import sys
+
+    from dcviz.methods import REGISTRY
+    from dcviz.viz import LENSES
+    (tmp_path / "toy_method.py").write_text(TOY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import toy_method as module
+    yield module
+    REGISTRY.pop("toy", None)
+    LENSES.pop("toy", None)
+    sys.modules.pop("toy_method", None)

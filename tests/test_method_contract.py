@@ -4,20 +4,20 @@ Also: every lens's live panel exists at the first and the last snapshot of a tin
 """
 from __future__ import annotations
 
-import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from types import SimpleNamespace
 
 import dcviz
 from dcviz import data as D
 from dcviz import methods as MM
 from dcviz.methods import REGISTRY, Method, get_method
 from dcviz.methods.base import Extras, ExtrasError
-from dcviz.viz import LENSES, Lens, NoLivePanel, Panel, get_lens, register_lens
+from dcviz.viz import Lens, NoLivePanel, Panel, get_lens
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -120,53 +120,8 @@ def test_an_estimator_name_is_taken_once():
 
 # --------------------------------------------------------------------------- a toy method
 
-TOY_SOURCE = '''
-import numpy as np
-from dcviz.methods import BaseConfig, Method, register
-from dcviz.viz import Lens, Panel, register_lens
 
-
-@register
-class Toy(Method):
-    """Cluster by the sign of the first feature."""
-    id = "toy"
-    title = "Toy"
-    estimator = "Toy"
-    card = "Points split by the sign of their first feature."
-    picture = "dekm.svg"
-    try_it = "blobs8"
-    suits = ("blobs8",)
-
-    def fit(self, data, ctx):
-        labels = self.predict(data.x)
-        yield self.make_snapshot(data, ctx, epoch=0, step=0, stage="done", labels=labels,
-                                 latent_sub=data.x[ctx.subsample], progress=1.0)
-
-    def predict(self, x):
-        return (np.asarray(x)[:, 0] > 0).astype(np.int64)
-
-    def embed(self, x):
-        return np.asarray(x, dtype=np.float32)
-
-
-LENS = register_lens(Lens(method_ids=("toy",), title="Toy", live_panel="Signs",
-                          build=lambda run, index, options: [Panel("Signs", text="+/-")]))
-'''
-
-
-@pytest.fixture
-def toy_module(tmp_path, monkeypatch):
-    """A method and its lens in a module outside the package, and no other edit."""
-    (tmp_path / "toy_method.py").write_text(TOY_SOURCE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import toy_method
-    yield toy_method
-    REGISTRY.pop("toy", None)
-    LENSES.pop("toy", None)
-    sys.modules.pop("toy_method", None)
-
-
-def test_a_toy_method_in_any_module_is_everywhere(toy_module):
+def test_a_toy_method_in_any_module_is_everywhere(toy_method):
     assert "Toy" in dcviz.ESTIMATORS
     from dcviz import Toy
     x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
@@ -174,7 +129,8 @@ def test_a_toy_method_in_any_module_is_everywhere(toy_module):
     assert "toy" in [c.id for c in MM.featured()]
     assert "toy" in {d["id"]: d for d in D.list_datasets()}["blobs8"]["suits"]
     lens = get_lens("toy")
-    assert lens.live(lens.panels(None, 0)).text == "+/-"
+    run = SimpleNamespace(snapshot=lambda i: SimpleNamespace(assign=np.array([0, 1, 1])))
+    assert lens.live(lens.panels(run, 0)).text == "negative 1, positive 2"
 
 
 # --------------------------------------------------------------------------- live panels
