@@ -12,6 +12,7 @@ import hashlib
 import os
 import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,8 @@ def read_npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
             shape, _, dtype = npf.read_array_header_2_0(f)
         else:  # 3.0 (utf-8 field names): numpy only offers the private reader
             shape, _, dtype = npf._read_array_header(f, version)  # noqa: SLF001
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as e:
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile,
+            zlib.error) as e:
         raise HeaderError(f"its NumPy header cannot be read ({type(e).__name__}: "
                           f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
     return tuple(int(s) for s in shape), np.dtype(dtype)
@@ -98,7 +100,8 @@ def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
                     continue
                 with zf.open(info) as f:
                     out[info.filename[:-4]] = read_npy_header(f)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
+            RuntimeError) as e:
         raise HeaderError(f"its zip structure is damaged ({type(e).__name__}: {e})") from None
     return out
 

@@ -227,12 +227,21 @@ def test_refuses_truncated_zip(tiny_run, store):
     rejects(store, data[:100], "truncated")
 
 
-def test_refuses_corrupted_member(tiny_run, store):
+@pytest.mark.parametrize("where", ["inside", "first block"])
+def test_refuses_corrupted_member(tiny_run, store, where):
+    # Zeros inside the stream fail either the CRC (BadZipFile) or the inflater (zlib.error),
+    # depending on the bytes; a reserved block type in the first byte always fails the inflater.
     files = run_files(tiny_run)
     data = bytearray(rezip(files, deflate=True))
-    start = data.find(b"run/checkpoint.pt") + 200  # inside its compressed bytes
-    data[start:start + 64] = bytes(64)
-    rejects(store, bytes(data), "bad.zip")
+    name = b"run/checkpoint.pt"
+    header = data.find(name) - 30  # the local file header ends with the name and its extra field
+    extra = int.from_bytes(data[header + 28:header + 30], "little")
+    start = header + 30 + len(name) + extra
+    if where == "inside":
+        data[start + 200:start + 264] = bytes(64)
+    else:
+        data[start] = 0b111  # BFINAL=1, BTYPE=11: "invalid block type"
+    assert "damaged" in rejects(store, bytes(data), "bad.zip")
 
 
 @pytest.mark.parametrize("mutate, fragment", [

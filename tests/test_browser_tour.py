@@ -341,8 +341,12 @@ def test_tour_takeaways_and_presenter(lecture_server):
             rail = movie.locator(".slider-rail-rect").first
             box = rail.bounding_box()
             movie.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+            # Plotly swaps the frame's data first and moves the drawn points after, in an
+            # animated transition: wait for both, not for the first of the two.
             movie.wait_for_function(
-                f"() => JSON.stringify(({MOVIE_POINTS_JS})()) !== window.__before",
+                f"""() => {{ const now = ({MOVIE_POINTS_JS})(), was = JSON.parse(window.__before);
+                    return JSON.stringify(now[0]) !== JSON.stringify(was[0])
+                        && JSON.stringify(now[1]) !== JSON.stringify(was[1]); }}""",
                 timeout=30_000)
             after = movie.evaluate(MOVIE_POINTS_JS)
             assert after[0] != before[0] and after[1] != before[1], "the slider did not move the points"

@@ -84,6 +84,16 @@ def npz_members(**members: bytes) -> bytes:
     return buf.getvalue()
 
 
+def npz_bad_inflate() -> bytes:
+    """A compressed npz whose member's first deflate block has the reserved type: zlib.error."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x=np.random.default_rng(0).random((50, 4)))
+    data = bytearray(buf.getvalue())
+    extra = int.from_bytes(data[28:30], "little")
+    data[30 + len("x.npy") + extra] = 0b111
+    return bytes(data)
+
+
 def idx(dims, body=b"", code=8) -> bytes:
     return bytes([0, 0, code, len(dims)]) + b"".join(int(d).to_bytes(4, "big") for d in dims) + body
 
@@ -160,6 +170,7 @@ UPLOAD_CASES = [
     ("npy-text", "s2.npy", npy_bytes(np.array([["a", "b"], ["c", "d"]])), ["s2.npy", "text"]),
     ("npz-no-arrays", "z.npz", npz_members(), ["z.npz", "no arrays"]),
     ("npz-ambiguous", "a.npz", npz_bytes(p=np.ones((3, 2)), q=np.ones((3, 2))), ["a.npz", "cannot tell"]),
+    ("npz-bad-inflate", "d.npz", npz_bad_inflate(), ["d.npz", "array 'x' is damaged"]),
     ("npz-label-count", "l.npz", npz_bytes(x=np.ones((10, 2)), y=np.arange(5)), ["l.npz", "5 labels but 10"]),
     ("idx-wraps-int64", "w-images-idx3-ubyte", idx([0xFFFFFFFF] * 4, b"\0" * 64),
      ["w-images-idx3-ubyte", "declares", "more than"]),

@@ -84,7 +84,7 @@ def _np_load(path: Path, where: str, kind: str, how: str):
                             f"not load for safety; save plain numeric arrays with {how}") from None
         raise DataError(f"{where}: not a readable NumPy {kind} file ({e}); expected a file "
                         f"written by {how}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise DataError(f"{where}: not a readable NumPy {kind} file ({type(e).__name__}: {e}); "
                         f"expected a file written by {how}") from None
 
@@ -130,7 +130,7 @@ def read_npz(path: Path, x_key: str | None = None, y_key: str | None = None) -> 
                                     "dcviz does not load for safety; store numbers (or text "
                                     "labels) as plain arrays") from None
                 raise DataError(f"{where}: array {key!r} cannot be read ({e})") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as e:
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
                 raise DataError(f"{where}: array {key!r} is damaged ({type(e).__name__}: "
                                 f"{e})") from None
 

@@ -13,6 +13,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from dcviz.safeio import file_sha256
@@ -102,7 +103,8 @@ def safe_extract(zip_path: Path, dest: Path, *, max_bytes: int | None = None,
             return dest
         os.replace(tmp, dest)
         return dest
-    except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, OSError) as e:
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError,
+            OSError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(f"{where}: the zip archive is damaged or unsupported "
                         f"({type(e).__name__}: {e})") from None

@@ -38,6 +38,7 @@ import shutil
 import stat
 import time
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -508,8 +509,8 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
             tmp.mkdir()
             try:
                 _extract(zf, members, tmp, where, max_file_bytes, max_total_bytes)
-            except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError,
-                    RuntimeError, ValueError, OSError) as e:
+            except (zipfile.BadZipFile, zlib.error, EOFError, zipfile.LargeZipFile,
+                    NotImplementedError, RuntimeError, ValueError, OSError) as e:
                 if isinstance(e, ArchiveError):
                     raise
                 raise ArchiveError(f"{where} is damaged: a file in it cannot be decompressed "

@@ -23,6 +23,7 @@ import shutil
 import threading
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -300,7 +301,7 @@ class RunDir:
                             metrics=dict(meta.get("metrics") or {}), extras=extras,
                             progress=float(meta.get("progress", 0.0) or 0.0))
         except (ValueError, KeyError, TypeError, AttributeError, OSError, EOFError,
-                zipfile.BadZipFile, RecursionError) as e:
+                zipfile.BadZipFile, zlib.error, RecursionError) as e:
             raise RunStoreError(f"run {self.run_id}: snapshots/{path.name} cannot be read "
                                 f"({type(e).__name__}: {str(e)[:200]})") from None
 
@@ -514,7 +515,7 @@ def _check_snapshot_file(path: Path, st, name: str, n_sub: int | None) -> str | 
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, RecursionError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RecursionError) as e:
         return f"{name}'s meta cannot be read ({type(e).__name__})"
     if not isinstance(meta, dict) or not all(k in meta for k in ("epoch", "step", "stage")):
         return f"{name}'s meta is not a snapshot record (epoch, step, stage)"
