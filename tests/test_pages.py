@@ -78,15 +78,19 @@ def test_explore_opens_a_run_and_every_control_works(tiny_store, tiny_run):
     at = open_page("explore", run=tiny_run.run_id)
     assert_clean(at)
     assert at.selectbox(key="explore_run").value == tiny_run.run_id
-    slider = at.slider(key="explore_index")
-    assert slider.value == 4 and slider.max == 4  # opens at the last snapshot
+    # The slider counts snapshots from 1, as its caption does ("snapshot 5 of 5" at 5 of 5);
+    # the page's position is the index from 0.
+    slider = at.slider(key="explore_index_number")
+    assert (slider.min, slider.value, slider.max) == (1, 5, 5)  # opens at the last snapshot
+    assert at.session_state["explore_index"] == 4
     assert at.get("plotly_chart"), "no latent scatter"
     assert "snapshot 5 of 5" in page_text(at)
     assert_help_everywhere(at)
 
-    slider.set_value(1).run()
+    slider.set_value(2).run()
     assert_clean(at)
-    assert "snapshot 2 of 5" in page_text(at)
+    assert at.session_state["explore_index"] == 1
+    assert at.slider(key="explore_index_number").value == 2 and "snapshot 2 of 5" in page_text(at)
 
     at.button_group(key="explore_color").set_value("True label").run()
     assert_clean(at)

@@ -207,16 +207,17 @@ def test_the_player_steps_through_snapshots_and_stops_at_the_end(tiny_store, tin
     playing, then a stop at the last one; Play at the end starts again from the first."""
     at = open_page("explore", run=tiny_run.run_id, explore_index=2)
     assert not at.exception, [e.value for e in at.exception]
-    assert at.slider(key="explore_index").value == 2 and not at.session_state["explore_playing"]
+    assert at.slider(key="explore_index_number").value == 3  # index 2: the third snapshot
+    assert not at.session_state["explore_playing"]
     at.session_state["explore_playing"] = True
     at.run()
-    assert at.slider(key="explore_index").value == 3
+    assert at.slider(key="explore_index_number").value == 4
     at.run()
-    assert at.slider(key="explore_index").value == 4
+    assert at.slider(key="explore_index_number").value == 5
     at.run()  # past the end: stop there
-    assert at.slider(key="explore_index").value == 4
+    assert at.slider(key="explore_index_number").value == 5
     assert at.session_state["explore_playing"] is False
     assert at.button(key="explore_play").label == "▶ Play"
     at.button(key="explore_play").click().run()
     assert at.session_state["explore_playing"] is True
-    assert at.slider(key="explore_index").value in (0, 1)  # from the start again
+    assert at.slider(key="explore_index_number").value in (1, 2)  # from the start again

@@ -2,7 +2,8 @@
 button, and the timer that redraws a part of a page while something moves.
 
 Session state, for a player named ``key`` with position ``pos``: ``{key}_{pos}`` (the position
-shown, the slider's key), ``{key}_playing`` (animating), ``{key}_play`` (the button).
+shown: an index from 0 over a range, else a value), ``{key}_{pos}_number`` (the slider of a
+range, which counts from 1), ``{key}_playing`` (animating), ``{key}_play`` (the button).
 
 AppTest does not fire the timer (tests/test_browser_tour.py plays in a browser).
 """
@@ -39,13 +40,27 @@ def player(values: Sequence, key: str, *, pos: str = "pos", label: str, help: st
             st.caption(("One snapshot so far." if index else f"One position so far: {values[0]}.")
                        if values else "Nothing to show yet.")
         elif index:
-            st.slider(label, 0, len(values) - 1, key=slider_key, help=help)
+            _number_slider(label, len(values), slider_key, help)
         else:
             st.select_slider(label, values, key=slider_key, help=help)
     current = st.session_state[slider_key]
     if caption:
         c[2].markdown(caption(current))
     return current
+
+
+def _number_slider(label: str, count: int, slider_key: str, help: str) -> None:
+    """A slider over positions 1..count for the 0-based index held in ``slider_key``: people
+    count snapshots from 1, and the caption beside it says "snapshot 67 of 69", so the slider
+    must show 67 too. Its container carries the index's key, for pages' CSS and browser tests."""
+    number_key = f"{slider_key}_number"
+
+    def moved():  # the user's choice, as an index, before the script reruns
+        st.session_state[slider_key] = st.session_state[number_key] - 1
+
+    st.session_state[number_key] = st.session_state[slider_key] + 1
+    with st.container(key=slider_key):
+        st.slider(label, 1, count, key=number_key, help=help, on_change=moved)
 
 
 def _step(values: list, key: str, slider_key: str, playing_key: str, follow: bool | None):
