@@ -34,6 +34,10 @@ METRIC_NAMES = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "trust": "Trust", "con
                 "rre": "RRE", "drmse": "d-RMSE", "lgd": "LGD", "cra": "CRA"}
 
 
+#: what a table shows for a value a run does not have
+MISSING = "–"
+
+
 class CompareError(ValueError):
     """Runs that cannot be compared; the message says why and what to choose instead."""
 
@@ -180,7 +184,7 @@ def metrics_table(entries: Sequence[dict], now: float | None = None) -> list[dic
         secs = training_seconds(e.get("status") or {}, now)
         line = {"run": e["label"], "method": e.get("method", "?"),
                 "state": (e.get("status") or {}).get("state", "?"),
-                "snapshot": f"{idx + 1} of {len(rows)}" if idx is not None else "–",
+                "snapshot": f"{idx + 1} of {len(rows)}" if idx is not None else MISSING,
                 "epoch": row.get("epoch"), "stage": row.get("stage", "")}
         for k in cols:
             v = metrics.get(k)
@@ -191,9 +195,30 @@ def metrics_table(entries: Sequence[dict], now: float | None = None) -> list[dic
     return out
 
 
+def scores_by_run(table: Sequence[dict], hide: Sequence[str] = ("seconds",)) -> list[dict]:
+    """:func:`metrics_table` turned on its side for a page: one row per measure, one column per
+    run, headed by its ``run`` label. Two to four runs fit across a page where fifteen measures
+    do not, and a measure a run does not record reads as a dash, not as "None"."""
+    heads: list[str] = []
+    for line in table:
+        head, n = str(line["run"]), 2
+        while head in heads:  # two runs with the same label keep a column each
+            head, n = f"{line['run']} ({n})", n + 1
+        heads.append(head)
+    measures = [k for k in (table[0] if table else {}) if k != "run" and k not in hide]
+    return [{"": k, **{h: _cell(line.get(k)) for h, line in zip(heads, table)}}
+            for k in measures]
+
+
+def _cell(v) -> str:
+    if v is None or v == "":
+        return MISSING
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
 def _fmt_seconds(s: float | None) -> str:
     if s is None:
-        return "–"
+        return MISSING
     return f"{s:.0f} s" if s < 60 else f"{int(s // 60)} min {int(s % 60):02d} s"
 
 

@@ -92,6 +92,21 @@ def test_metrics_table_has_scores_geometry_and_time():
     assert table[1]["seconds"] == 30.0 and table[1]["snapshot"] == "2 of 4"
 
 
+def test_scores_by_run_has_a_column_per_run_and_a_dash_for_what_a_run_lacks():
+    entries = [dict(label="a", method="m1", rows=ROWS_A, index=2, status={"state": "done", "seconds": 75.0}),
+               dict(label="a", method="m2", rows=ROWS_B, index=1,
+                    status={"state": "running", "started": 100.0})]
+    rows = K.scores_by_run(K.metrics_table(entries, now=130.0))
+    by = {r[""]: r for r in rows}
+    assert list(rows[0]) == ["", "a", "a (2)"]  # same label twice: still two columns
+    assert "run" not in by and "seconds" not in by and "training time" in by
+    assert by["ACC"]["a"] == "0.8000" and by["Trust"]["a"] == K.MISSING
+    assert by["Trust"]["a (2)"] == "0.9000" and by["NMI"]["a (2)"] == K.MISSING
+    assert by["snapshot"]["a (2)"] == "2 of 4" and by["training time"]["a"] == "1 min 15 s"
+    assert all(isinstance(v, str) and v != "None" for r in rows for v in r.values())
+    assert K.scores_by_run([]) == []
+
+
 def test_contingency_finds_the_matching_whatever_the_ids():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 4, 300)
@@ -220,8 +235,11 @@ def test_compare_two_runs_on_the_same_data(compare_store):
     assert at.query_params["runs"] == f"{ids['d0']},{ids['d1']}"
     charts = at.get("plotly_chart")
     assert len(charts) >= 4  # two latent views, curves, contingency
-    table = at.dataframe[0].value
-    assert list(table["ACC"].notna()) == [True, True] and "training time" in table.columns
+    table = at.dataframe[0].value.set_index("")
+    # one column per run, one row per measure; every run has ACC, none a geometry metric
+    assert len(table.columns) == 2 and "training time" in table.index and "seconds" not in table.index
+    assert all(v != K.MISSING and float(v) > 0 for v in table.loc["ACC"])
+    assert "None" not in table.to_string()
     text = page_text(at).replace("**", "")
     # seeds 0 and 1 follow different subsamples: only the points both follow are compared
     root = os.environ["DCVIZ_RUNS_DIR"]
@@ -292,9 +310,9 @@ def test_compare_dec_and_idec_shows_geometry_and_the_dz_dx_overlay(make_run):
     at = open_page("compare", compare_runs=[a.run_id, b.run_id])
     assert_clean(at)
     assert not at.error
-    table = at.dataframe[0].value
-    for col in ("ACC", "Trust", "Cont", "LGD"):
-        assert col in table.columns and table[col].notna().all(), col
+    table = at.dataframe[0].value.set_index("")
+    for measure in ("ACC", "Trust", "Cont", "LGD"):
+        assert measure in table.index and K.MISSING not in list(table.loc[measure]), measure
     text = page_text(at)
     assert "None of these runs records d_Z" not in text
     assert "Narrow around 0" in text
