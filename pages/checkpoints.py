@@ -165,7 +165,9 @@ def choose_new_data(model, run_id: str) -> dict | None:
 def built_in_data(model, data_key: str) -> None:
     choices = I.new_data_choices(model.config)
     labels = [c["label"] for c in choices]
-    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    # The button's column is wide enough for its whole label (a fifth of the row cut it to
+    # "Push through the m…" at 1500 px).
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     choice = c1.selectbox(
         "Data", labels, key="checkpoints_choice",
         help="What to push through the model. A data set whose shape does not fit the "

@@ -108,6 +108,29 @@ def test_import_twice_gives_two_runs(tiny_run, store):
     assert a != b and set(store.ids()) == {a, b}
 
 
+def test_an_imported_run_is_labelled_as_imported(tiny_run, store, monkeypatch):
+    """The copy shares method, data, start time and scores with the original: only the mark
+    tells them apart in every run list (issue 21). Marked once, however often it travels."""
+    from dcviz.runs.labels import run_label
+    original = tiny_run.rd.summary()
+    first = store.open(import_archive(store, export_zip(tiny_run.rd.path)))
+    assert first.read_config()["name"] == "(imported)"
+    assert run_label(first.summary()) != run_label(original)
+    assert run_label(first.summary()).endswith("· (imported)")
+    again = store.open(import_archive(store, export_zip(first.path)))
+    assert again.read_config()["name"] == "(imported)"
+    files = run_files(tiny_run)
+    cfg = json.loads(files["run/config.json"])
+    files["run/config.json"] = json.dumps({**cfg, "name": "lecture demo"}).encode()
+    named = store.open(import_archive(store, rezip(files)))
+    assert named.read_config()["name"] == "lecture demo (imported)"
+    # the pages' run pickers say it too
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(store.root))
+    at = open_page("explore", run=named.run_id)
+    assert not at.exception
+    assert any("lecture demo (imported)" in o for o in at.selectbox(key="explore_run").options)
+
+
 def test_files_at_the_top_level_are_accepted(tiny_run, store):
     files = {name[len("run/"):]: data for name, data in run_files(tiny_run).items()}
     run_id = import_archive(store, rezip(files))

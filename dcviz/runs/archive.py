@@ -565,7 +565,7 @@ def _imported_config(cfg: dict, run_id: str, now: float) -> dict:
     out.update(
         run_id=run_id, imported_at=now,
         imported_from=safe_text(original, 140) if isinstance(original, str) else None,
-        name=safe_text(cfg.get("name"), 100), tags=_clean_tags(cfg.get("tags")),
+        name=imported_name(cfg.get("name")), tags=_clean_tags(cfg.get("tags")),
         method_title=cls.title, data_name=safe_text(cfg.get("data_name") or "data", 60) or "data",
         preset=safe_text(cfg.get("preset") or "quick", 20),
         created=_number(cfg.get("created")) or now,
@@ -582,6 +582,19 @@ def _imported_config(cfg: dict, run_id: str, now: float) -> dict:
                        if isinstance(versions, dict) else {})
     out.update(_withhold_paths(cfg["data"]))
     return out
+
+
+IMPORTED = "(imported)"
+
+
+def imported_name(name) -> str:
+    """An imported run's name: the original's, marked, so that a list holding both tells them
+    apart (they share method, data, start time and scores). Marked once, however often the run
+    travels."""
+    base = safe_text(name, 100 - len(IMPORTED) - 1)
+    if base.endswith(IMPORTED):
+        return base
+    return f"{base} {IMPORTED}" if base else IMPORTED
 
 
 def _imported_status(status: dict, now: float) -> dict:
