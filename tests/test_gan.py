@@ -299,6 +299,9 @@ def test_lens_panels(gan_runs):
     grid = panels[0].figure
     assert len(grid.layout.yaxis.ticktext) == 10 and grid.layout.yaxis.ticktext[0].startswith("id 0")
     assert any("Fig. 3" in t for t in titles) and any("true classes" in t for t in titles)
+    diff = panels[1]
+    assert diff.title == "What the rows differ in" and diff.figure is not None
+    assert diff.caption.startswith("Largest difference per id: id 0 ")
     interp = panels[-1]
     assert interp.image is not None and interp.image.shape[1] > interp.image.shape[0]
     for p in panels:
@@ -329,4 +332,67 @@ def test_lens_in_the_explore_page(gan_runs, monkeypatch):
     text = page_text(at)
     assert "Generated samples of each cluster id" in text
     assert "Noise interpolation inside one cluster id" in text
+    assert "What the rows differ in" in text and "precise feature" in text
+    assert "Largest difference per id" in text
     assert "could not be drawn" not in text
+
+
+# --------------------------------------------------------------------------- what the rows differ in
+
+def test_row_means_are_each_ids_mean_over_shared_noise(digits, tmp_path):
+    m, snaps = _fit(digits, seed=2)
+    last = snaps[-1].extras["row_means"]
+    assert last.shape == (10, 64) and last.dtype == np.float32
+    # every id is fed the same noise vectors; row i is the mean of G(i, z) over them
+    with torch.no_grad():
+        row3 = m.generate(torch.full((len(m.mean_noise),), 3), m.mean_noise).mean(0).numpy()
+    assert np.allclose(last[3], row3, atol=1e-6)
+    assert len(m.mean_noise) >= 100  # enough samples that a row's mean is not one sample's
+    # training moves the rows' means (the first snapshot is the untrained G)
+    assert not np.allclose(snaps[0].extras["row_means"], last)
+    # the noise is saved with the nets, so a reloaded model gives the same row means
+    cls = get_method("gan")
+    m2 = cls(m.config)
+    m2.build(digits.dim, digits.image_shape)
+    m2.load_state_dict(m.state_dict())
+    assert np.allclose(m2.row_means(), last, atol=1e-6)
+
+
+def test_row_difference_figure_shows_a_one_pixel_cut():
+    # Three ids that generate the same digit and differ only in pixel 0 (the artifact of
+    # artifact-digits): 0.9, 0.5 and 0.1. Their differences from the mean are +0.4, 0 and -0.4
+    # at pixel (0, 0) and nothing elsewhere.
+    from dcviz.viz.gan import row_difference_figure, row_difference_panel, row_differences
+    from dcviz.methods.gan import GANExtras
+    shape = (1, 8, 8)
+    digit = np.zeros(64, dtype=np.float32)
+    digit[[10, 18, 26, 34, 42]] = 0.8
+    means = np.stack([digit] * 3)
+    means[:, 0] = [0.9, 0.5, 0.1]
+    diff = row_differences(means)
+    assert np.allclose(diff[:, 0], [0.4, 0.0, -0.4], atol=1e-6)
+    assert np.allclose(diff[:, 1:], 0.0, atol=1e-6)
+    fig = row_difference_figure(means, shape, ["id 0 · 0.9", "id 1 · 0.5", "id 2 · 0.1"])
+    (hm,) = fig.data
+    z = np.asarray(hm.z, dtype=float)
+    # a diverging scale centred at 0, symmetric, whose bound is the largest difference
+    assert hm.zmid == 0 and hm.zmax == pytest.approx(0.4, abs=1e-6)
+    assert hm.zmin == pytest.approx(-hm.zmax)
+    # three 8x8 tiles side by side; the gaps between them are empty (the page background)
+    assert z.shape[0] == 8 and z.shape[1] > 3 * 8
+    assert np.isnan(z[:, 8]).all()
+    tiles = [z[:, c:c + 8] for c in np.flatnonzero(~np.isnan(z[0]))[::8]]
+    assert len(tiles) == 3
+    assert [t[0, 0] for t in tiles] == pytest.approx([0.4, 0.0, -0.4], abs=1e-6)
+    assert all(np.allclose(np.delete(t.ravel(), 0), 0.0, atol=1e-6) for t in tiles)
+    assert [a.text for a in fig.layout.annotations] == ["id 0 · 0.9", "id 1 · 0.5", "id 2 · 0.1"]
+    # the caption names the pixel
+    ex = GANExtras(samples=np.zeros((3, 1, 64)), eta=1.0, cluster_sizes=np.ones(3),
+                   row_means=means)
+    panel = row_difference_panel(ex, shape, ["id 0", "id 1", "id 2"])
+    assert "id 0 +0.40 at (row 0, col 0)" in panel.caption
+    assert "id 2 -0.40 at (row 0, col 0)" in panel.caption
+    # a run made before row means were recorded gets a note, not an error
+    old = row_difference_panel(GANExtras(samples=np.zeros((3, 1, 64)), eta=1.0,
+                                         cluster_sizes=np.ones(3)), shape, [])
+    assert old.figure is None and "no row means" in old.table[0]["note"]

@@ -90,6 +90,9 @@ def assignment_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).sum(1).mean()
 
 
+#: Noise vectors per id behind each snapshot's row means (the same vectors for every id).
+MEAN_SAMPLES = 256
+
 # --------------------------------------------------------------------------- config
 
 @dataclass
@@ -202,6 +205,7 @@ class GANExtras(Extras):
     class_map: np.ndarray | None = None   # 2-D data: C's arg-max on a grid (r, r)
     critic_map: np.ndarray | None = None  # ... and D's value (r, r)
     map_extent: np.ndarray | None = None  # the grid's x0, x1, y0, y1
+    row_means: np.ndarray | None = None   # each id's mean generated sample (k, D), fixed noise
 
 
 @register
@@ -263,6 +267,7 @@ class GANCluster(Method):
             cfg.mlp_width, cfg.mlp_depth, cfg.conv_width))
         # Fixed noise of the sample grid: drawn from ctx.generator when fit starts.
         self.grid_noise = torch.zeros(self.grid_size(), self.n_noise)
+        self.mean_noise = torch.zeros(MEAN_SAMPLES, self.n_noise)
         self.steps_done = 0
 
     def grid_size(self) -> int:
@@ -288,6 +293,10 @@ class GANCluster(Method):
         x = self.tensor(data.x)
         # The grid noise comes first from ctx.generator, so one seed gives one grid.
         self.grid_noise = torch.randn(self.grid_size(), self.n_noise, generator=ctx.generator)
+        # The noise of the row means has its own generator, so that adding it left the training
+        # stream (and every seed's result) as it was.
+        self.mean_noise = torch.randn(MEAN_SAMPLES, self.n_noise,
+                                      generator=torch.Generator().manual_seed(ctx.seed + 7919))
         gen = ctx.generator
         if self.device.type != "cpu":
             # Drawing on the device avoids a host-to-device copy per update; seeded from ctx.
@@ -384,6 +393,16 @@ class GANCluster(Method):
         return self.generate(ids, z).view(k, m, -1).cpu().numpy()
 
     @torch.no_grad()
+    def row_means(self) -> np.ndarray:
+        """Each id's mean generated sample over the fixed ``mean_noise``: (k, D). Every row uses
+        the same noise vectors, so two rows differ only by what the id changes; minus their mean,
+        they show what the clusters are cut by (on artifact-digits, one pixel)."""
+        k, n = self.config.n_clusters, len(self.mean_noise)
+        return torch.stack([self.generate(torch.full((n,), i, dtype=torch.long),
+                                          self.mean_noise).mean(0)
+                            for i in range(k)]).cpu().numpy()
+
+    @torch.no_grad()
     def _maps(self, data) -> dict:
         """For 2-D data: C's arg-max and D's value on a grid over the data (supplement, Fig. 2)."""
         r = self.config.map_resolution
@@ -404,6 +423,7 @@ class GANCluster(Method):
         k = cfg.n_clusters
         eta = eta_schedule(max(step - 1, 0), self.eta0, cfg.gamma, cfg.tau)
         extras = {"samples": self.samples().astype(np.float32), "eta": eta,
+                  "row_means": self.row_means().astype(np.float32),
                   "cluster_sizes": np.bincount(labels, minlength=k).astype(np.int64)}
         means = log.means()
         for key in ("emd", "gp", "fake_acc", "entropy"):
@@ -457,7 +477,8 @@ class GANCluster(Method):
 
     def state_dict(self):
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "C": self.C.state_dict(),
-                "grid_noise": self.grid_noise.clone(), "n_noise": int(self.n_noise),
+                "grid_noise": self.grid_noise.clone(), "mean_noise": self.mean_noise.clone(),
+                "n_noise": int(self.n_noise),
                 "steps_done": int(self.steps_done)}
 
     def load_state_dict(self, d):
@@ -468,6 +489,8 @@ class GANCluster(Method):
         self.D.load_state_dict(d["D"])
         self.C.load_state_dict(d["C"])
         self.grid_noise = d["grid_noise"].float()
+        if "mean_noise" in d:  # absent from checkpoints written before the row means
+            self.mean_noise = d["mean_noise"].float()
         self.steps_done = int(d.get("steps_done", 0))
 
 
