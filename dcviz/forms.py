@@ -233,6 +233,14 @@ def data_groups(datasets: Sequence[dict]) -> dict[str, list[dict]]:
     return {k: v for k, v in groups.items() if v}
 
 
+def data_source(dataset_id: str) -> str:
+    """Where the Train page offers a registered data set: "Built in" (built-in and synthetic
+    sets) or "Download"."""
+    from dcviz.data import REGISTRY
+    entry = REGISTRY.get(dataset_id)
+    return "Download" if entry is not None and entry.kind == "download" else "Built in"
+
+
 def data_spec(dataset_id: str, options: dict, entry: dict | None = None) -> str | dict:
     """The spec to launch: the bare id when every option is at its default."""
     defaults = (entry or {}).get("defaults") or {}

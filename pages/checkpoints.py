@@ -20,7 +20,7 @@ from dcviz import inference as I
 from dcviz.images import upscale
 from dcviz.plaintext import error_text, md
 from dcviz.runs import RunStoreError
-from dcviz.runs.labels import format_seconds
+from dcviz.runs.labels import data_title, format_seconds
 from dcviz.runs.manage import data_withheld
 from dcviz.viz import compare as V
 from ui import nav
@@ -126,7 +126,7 @@ def model_summary(model, rd, view) -> None:
     cfg, status = model.config, rd.read_status()
     st.markdown(
         f"**{md(cfg.get('method_title') or model.method_id)}** trained on "
-        f"**{md(cfg.get('data_name', '?'))}** ({md(cfg.get('n_samples', '?'))} points) · k = "
+        f"**{md(data_title(cfg.get('data_name', '?')))}** ({md(cfg.get('n_samples', '?'))} points) · k = "
         f"{model.n_clusters} · expects {model.expected_shape()} · {md(status.get('state', '?'))}"
         + (f" after {format_seconds(status.get('seconds'))}" if status.get("seconds") else ""))
     if status.get("state") in ("queued", "running", "paused"):

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dcviz import compare as K
 from dcviz.plaintext import for_plotly, md
-from dcviz.runs.labels import run_label
+from dcviz.runs.labels import data_title, run_label
 from dcviz.runs.store import ACTIVE_STATES
 from dcviz.viz import compare as V
 from dcviz.viz.common import latent_figure
@@ -45,7 +45,7 @@ def another_run_button(run_id: str) -> None:
     """Offer the obvious second run: the same method and data with the next seed."""
     cfg = configs[run_id]
     seed = int(cfg.get("seed") or 0) + 1
-    if st.button(f"Train {md(cfg['method'])} on {md(cfg.get('data_name', '?'))} again with seed "
+    if st.button(f"Train {md(cfg['method'])} on {md(data_title(cfg.get('data_name', '?')))} again with seed "
                  f"{seed}", key="compare_another", icon=":material/add:",
                  help="Launch the same method, data, preset and config with the next seed; it "
                       "opens on the Train page, and shows up here once it has snapshots."):

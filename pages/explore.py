@@ -13,8 +13,8 @@ import streamlit as st
 from dcviz.images import upscale
 from dcviz.plaintext import for_plotly, md
 from dcviz.projection import method_axes, nearest_neighbors
-from dcviz.runs.labels import (STATE_HELP, STATE_ICONS, format_seconds, point_caption, run_files,
-                               snapshot_label)
+from dcviz.runs.labels import (STATE_HELP, STATE_ICONS, data_title, format_seconds, point_caption,
+                               run_files, snapshot_label)
 from dcviz.runs.store import ACTIVE_STATES
 from dcviz.viz import get_lens
 from dcviz.viz.common import format_number, latent_figure, loss_figure, metric_figure
@@ -270,7 +270,7 @@ def run_tab(snap, index) -> None:
         st.json(cfg.get("config", {}), expanded=True)
     with c2:
         st.markdown("**Data**")
-        st.caption(f"{md(cfg.get('data_name', '?'))}: {md(cfg.get('n_samples', '?'))} points, "
+        st.caption(f"{md(data_title(cfg.get('data_name', '?')))}: {md(cfg.get('n_samples', '?'))} points, "
                    f"{md(cfg.get('input_dim', '?'))} features"
                    + (f", images {md(cfg['image_shape'])}" if cfg.get("image_shape") else ""))
         st.json(cfg.get("data", {}), expanded=True)

@@ -12,6 +12,7 @@ from html import escape
 import streamlit as st
 
 from dcviz.plaintext import md
+from dcviz.runs.labels import data_title
 from dcviz.runs.store import ACTIVE_STATES
 from dcviz.viz import get_lens
 from dcviz.viz.common import latent_figure
@@ -62,7 +63,7 @@ def speed() -> float:
 
 
 def stage_heading(snap, cfg) -> None:
-    title = f"{cfg.get('method_title') or cfg['method']} on {cfg.get('data_name', '?')}"
+    title = f"{cfg.get('method_title') or cfg['method']} on {data_title(cfg.get('data_name', '?'))}"
     scores = " · ".join(f"{k.upper()} {snap.metrics[k]:.2f}" for k in ("acc", "nmi", "ari")
                         if k in snap.metrics)
     # HTML, so the text is escaped as HTML (a run's name or stage is plain text)

@@ -17,7 +17,7 @@ from dcviz import forms as F
 from dcviz.methods import REGISTRY, ConfigError, default_run
 from dcviz.plaintext import error_text, md
 from dcviz.runs.eta import duration_note, expected_from_store, format_left, run_time_left
-from dcviz.runs.labels import STATE_ICONS, last_ended
+from dcviz.runs.labels import STATE_ICONS, data_title, last_ended
 from dcviz.viz import get_lens
 from dcviz.viz.common import empty_figure, latent_figure, loss_figure, progress_text
 from ui import nav
@@ -82,20 +82,39 @@ def uploaded():
     return state.get("_upload_spec")
 
 
+def use_paper_data() -> None:
+    """When the method changes (a callback, before the page reruns): preselect the data set of
+    its paper, as its Home card's Try-it does, so that DCRL comes with its intersecting
+    manifolds and not with whatever was chosen before. A user's own file is never replaced."""
+    state = st.session_state
+    cls = REGISTRY.get(state.get("train_method"))
+    if cls is None or not cls.try_it or state.get("train_source") == "Upload":
+        return
+    source = F.data_source(cls.try_it)
+    state["train_source"] = source
+    state[f"train_data_{source}"] = cls.try_it
+
+
 def built_in(source: str):
     """A built-in or downloadable data set and its options: (spec, entry)."""
     datasets = D.list_datasets()
     entries = {d["id"]: d for d in datasets}
     groups = F.data_groups(datasets)
     kinds = ("built-in", "synthetic") if source == "Built in" else ("download",)
+    key = f"train_data_{source}"
+    if key not in st.session_state:  # the first visit: the data of the method shown first
+        first = REGISTRY.get(st.session_state.get("train_method") or (default_run() or ("",))[0])
+        if first is not None and first.try_it and F.data_source(first.try_it) == source:
+            st.session_state[key] = first.try_it
     data_id = side.selectbox(
         "Data set", [d["id"] for k in kinds for d in groups.get(k, [])],
-        key=f"train_data_{source}", persist_state="session",
+        key=key, persist_state="session",
         format_func=lambda i: f"{entries[i]['title']}  ({entries[i]['size']})",
-        help="Each method's paper has a small data set it suits; the Home page's cards launch "
-             "each method on it.")
+        help="Each method's paper has a small data set it suits: choosing the method below "
+             "preselects it (and the Home page's cards launch each method on it).")
     entry = entries[data_id]
-    suits = f" Suits: {', '.join(entry['suits'])}." if entry.get("suits") else ""
+    suits = (f" Suits: {', '.join(REGISTRY[m].title for m in entry['suits'] if m in REGISTRY)}."
+             if entry.get("suits") else "")
     side.caption(entry["description"] + suits)
     options = F.data_option_fields(entry)
     values = {}
@@ -109,7 +128,20 @@ def built_in(source: str):
 
 
 # =========================================================================== sidebar: method
-def choose_method():
+def paper_data_note(cls, data_id: str | None) -> None:
+    """Say whether the chosen data is the method's paper data set, or one it was not made for."""
+    if not cls.try_it or data_id is None:
+        return
+    if data_id == cls.try_it:
+        side.caption(f"Data: {md(data_title(data_id))}, preselected: the built-in data set "
+                     "closest to its paper's.")
+    elif cls.suits and data_id not in cls.suits:
+        side.warning(f"{md(cls.title)} was not made for {md(data_title(data_id))}; the built-in "
+                     f"data set closest to its paper's is {md(data_title(cls.try_it))}.",
+                     icon=":material/info:")
+
+
+def choose_method(data_id: str | None = None):
     """The method (any registered one) and its preset: (method class, preset)."""
     ids = list(REGISTRY)
     if not ids:
@@ -120,11 +152,13 @@ def choose_method():
     first = (default_run() or (ids[0],))[0]
     method = side.selectbox(
         "Method", ids, index=ids.index(first), key="train_method", persist_state="session",
-        format_func=lambda i: REGISTRY[i].title,
+        format_func=lambda i: REGISTRY[i].title, on_change=use_paper_data,
         help="The deep clustering method to train. Each follows its paper; the Explore page shows "
-             "the views the paper uses.")
+             "the views the paper uses. Choosing one preselects the built-in data set closest to "
+             "its paper's.")
     cls = REGISTRY[method]
     side.caption(f"{cls.summary}  \n*{cls.paper}*")
+    paper_data_note(cls, data_id)
     presets = [p for p in ("quick", "paper") if p in cls.Config.presets] or list(cls.Config.presets)
     preset = side.segmented_control(
         "Preset", presets, default=presets[0], required=True, key=f"train_preset_{method}",
@@ -141,7 +175,7 @@ def expected_duration_note(cls, preset: str, dataset) -> None:
         return
     mgr = manager()
     exp = expected_from_store(mgr.runs(), mgr.open, cls.id, dataset.name, preset)
-    text, warn = duration_note(exp, f"{cls.title} on {dataset.name} ({preset} preset)")
+    text, warn = duration_note(exp, f"{cls.title} on {data_title(dataset.name)} ({preset} preset)")
     if warn:
         side.warning(md(text), icon=":material/schedule:")
     else:
@@ -225,7 +259,7 @@ def run_card(run_id: str, is_focus: bool) -> None:
     row = rows[-1] if rows else None
     progress = live.progress if live else (1.0 if state == "done" else (row or {}).get("progress", 0.0))
     title = (f"{STATE_ICONS.get(state, '')} **{md(cfg.get('method_title') or cfg['method'])}** "
-             f"on **{md(cfg.get('data_name', '?'))}**")
+             f"on **{md(data_title(cfg.get('data_name', '?')))}**")
     title += (f" · {md(cfg['name'])}" if cfg.get("name") else "") + (" · *in focus*" if is_focus else "")
     with st.container(border=True):
         left, right = st.columns([9, 7], vertical_alignment="center")
@@ -356,7 +390,7 @@ st.caption("Pick data and a method in the sidebar, then Launch. Runs train in th
 messages = st.container()  # launch errors show here, above everything else
 
 spec, entry, dataset = choose_data()
-cls, preset = choose_method()
+cls, preset = choose_method(entry["id"] if entry is not None else None)
 expected_duration_note(cls, preset, dataset)
 form = config_form(cls, preset, spec, entry, dataset)
 if form[3]:

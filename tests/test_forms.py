@@ -100,7 +100,10 @@ def test_run_rows_and_picking():
             {"run_id": "a", "method": "dcrl", "data": "manifolds", "state": "failed", "created": 0,
              "snapshots": 0, "metrics": {}, "seconds": None, "name": "try 1"}]
     label = L.run_label(rows[0])
-    assert "dekm on digits" in label and "NMI 0.800" in label and label.endswith("b")
+    # data sets by their title, as the Train page's menu names them; a user's file by its name
+    assert "dekm on Digits (8x8)" in label and "NMI 0.800" in label and label.endswith("b")
+    assert L.run_label({**rows[0], "data": "my.npz"}).startswith("✓ dekm on my.npz ·")
+    assert L.run_table(rows)[1]["data"] == "Four intersecting manifolds"
     assert "failed" in L.run_label(rows[1]) and L.run_label(rows[1]).endswith("try 1")
     table = L.run_table(rows)
     assert table[0]["ACC"] == 0.812 and table[0]["time"] == "1 min 15 s" and table[1]["NMI"] is None

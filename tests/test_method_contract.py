@@ -81,8 +81,8 @@ def test_featured_methods_and_their_try_it_runs():
     assert featured[0] == MM.DEFAULT_RUN[0]
     assert set(featured) == {"dekm", "dcrl", "mlc", "gan", "acedec"}
     assert {c.id: c.try_it for c in MM.featured()} == {
-        "dekm": "digits", "dcrl": "manifolds", "mlc": "sphere2", "gan": "blobs8",
-        "acedec": "synth25"}
+        "dekm": "digits", "dcrl": "manifolds", "mlc": "sphere2", "gan": "digits",
+        "acedec": "objects"}
 
 
 def test_default_run_and_its_fallback():

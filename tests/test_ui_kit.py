@@ -30,7 +30,7 @@ def test_a_toy_method_and_its_lens_appear_everywhere(toy_method, runs_dir):
     at = open_page("home")
     assert not at.exception, [e.value for e in at.exception]
     assert "Two clusters, one on each side of the first axis." in page_text(at)
-    assert at.button(key="home_try_toy").label == "Try it on blobs8"
+    assert at.button(key="home_try_toy").label == "Try it on 8 Gaussian blobs"  # its title
 
     at = open_page("train")
     method = at.sidebar.selectbox(key="train_method")

@@ -6,6 +6,7 @@ import logging
 import streamlit as st
 
 from dcviz.plaintext import error_text, md
+from dcviz.runs.labels import data_title
 from ui import nav
 from ui.shared import manager
 
@@ -43,9 +44,10 @@ def launch_suited(method: str, data: str, preset: str = "quick", where=None) -> 
 def try_it_button(cls, key: str, where=None, width="content") -> None:
     """A method's "Try it" button: launch it on the data set it names, and watch it train."""
     w = where or st
-    if w.button(f"Try it on {cls.try_it}", key=key, width=width,
-                help=f"Launch {cls.title} on the {cls.try_it} data set (quick preset) and watch "
-                     "it train."):
+    title = data_title(cls.try_it)
+    if w.button(f"Try it on {title}", key=key, width=width,
+                help=f"Launch {cls.title} on {title}, the built-in data set closest to its "
+                     "paper's (quick preset), and watch it train."):
         run_id = launch_suited(cls.id, cls.try_it, "quick", where=w)
         if run_id:
             nav.watch_in_train(run_id)
@@ -62,10 +64,10 @@ def default_run_button(key: str, where=None, label: str | None = None) -> None:
         return
     method, data, preset = run
     cls = get_method(method)
-    what = "handwritten digits" if data == "digits" else f"the {data} data"
+    what = "handwritten digits" if data == "digits" else data_title(data)
     text = label or f"▶  Watch {cls.estimator or cls.title} cluster {what}"
     if w.button(text, key=key, type="primary",
-                help=f"Launches {cls.title} on the {data} data set with the {preset} preset "
+                help=f"Launches {cls.title} on {data_title(data)} with the {preset} preset "
                      "(about a minute on a laptop) and shows it learning on the Train page."):
         run_id = launch_suited(method, data, preset, where=w)
         if run_id:

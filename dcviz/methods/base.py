@@ -347,7 +347,8 @@ class Method:
     card: ClassVar[str] = ""
     #: the card's picture, a file in assets/
     picture: ClassVar[str] = ""
-    #: the built-in data set that Home's "Try it" button launches it on
+    #: the built-in data set of its paper (or the nearest one built in): Home's "Try it" button
+    #: launches it on this, and the Train page preselects it when the method is chosen
     try_it: ClassVar[str] = ""
     #: the data set ids it suits; the data registry's ``suits`` lists are made from these
     suits: ClassVar[tuple[str, ...]] = ()

@@ -215,7 +215,7 @@ class GANCluster(Method):
     estimator = "GAN"
     card = "A generator with one row per cluster id: watch each row become one class."
     picture = "gan.svg"
-    try_it = "blobs8"
+    try_it = "digits"  # image data, so the card's grid has one row of digits per cluster id
     suits = ("digits", "blobs8", "artifact-digits", "mnist", "fashion-mnist", "usps")
     title = "GAN clustering (WGAN-GP + classifier)"
     paper = "Gan, Dong, Zhou, Gao and Dong: Learning the Precise Feature for Cluster Assignment"

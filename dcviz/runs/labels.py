@@ -39,10 +39,19 @@ def format_seconds(s: float | None) -> str:
     return f"{int(s // 60)} min {int(s % 60):02d} s"
 
 
+def data_title(name) -> str:
+    """What every page calls a data set: the title of a registered one (the Train page's menu
+    shows titles, so Home, run lists and captions do too); any other name (a user's file) as
+    it is."""
+    from dcviz.data import REGISTRY
+    entry = REGISTRY.get(str(name))
+    return entry.title if entry is not None else str(name)
+
+
 def run_label(row: dict) -> str:
-    """One line for pickers: "✓ dekm on digits · 11:52:03 · NMI 0.830 · name"."""
+    """One line for pickers: "✓ dekm on Digits (8x8) · 11:52:03 · NMI 0.830 · name"."""
     icon = STATE_ICONS.get(row.get("state", "unknown"), "?")
-    parts = [f"{icon} {row.get('method', '?')} on {row.get('data', '?')}"]
+    parts = [f"{icon} {row.get('method', '?')} on {data_title(row.get('data', '?'))}"]
     when = format_time(row.get("created"))
     if when:
         parts.append(when)
@@ -63,7 +72,7 @@ def run_table(rows: Sequence[dict], limit: int | None = None) -> list[dict]:
         m = row.get("metrics") or {}
         out.append({
             "state": f"{STATE_ICONS.get(row.get('state', 'unknown'), '')} {row.get('state', '')}",
-            "method": row.get("method", "?"), "data": row.get("data", "?"),
+            "method": row.get("method", "?"), "data": data_title(row.get("data", "?")),
             "started": format_time(row.get("created")),
             "snapshots": int(row.get("snapshots") or 0),
             "ACC": _maybe(m.get("acc")), "NMI": _maybe(m.get("nmi")), "ARI": _maybe(m.get("ari")),
