@@ -239,7 +239,7 @@ def metrics_tab(rows, snap, index: int) -> None:
     st.markdown("**Metrics**")
     st.plotly_chart(metric_figure(rows, current=index), key="explore_metrics",
                     config={"displaylogo": False})
-    st.caption("The black line is the snapshot the slider shows; dashed lines mark where a new "
+    st.caption("The solid grey line is the snapshot the slider shows; dashed lines mark where a new "
                "stage of the method begins.")
     table = ([{"kind": "loss", "name": k, "value": format_number(v)} for k, v in snap.losses.items()]
              + [{"kind": "metric", "name": k, "value": format_number(v)} for k, v in snap.metrics.items()]

@@ -259,3 +259,262 @@ def test_views_on_a_real_run(tiny_run):
     assert len(fig.data) == len(np.unique(snap.assign))
     assert len(V.loss_figure(view.rows()).data) >= 1
     assert "ACC" in {t.name for t in V.metric_figure(view.rows()).data}
+
+
+# =========================================================================== figures: issue 21
+
+import re  # noqa: E402
+
+from dcviz.viz import style as S  # noqa: E402
+
+
+def _rows(stages: list[tuple[str, int]]) -> list[dict]:
+    """metrics.jsonl rows of a run with these (stage, snapshots) in order."""
+    out = []
+    for stage, n in stages:
+        for _ in range(n):
+            i = len(out)
+            out.append({"epoch": i, "step": i, "stage": stage, "losses": {"rec": 1.0 / (i + 1)},
+                        "metrics": {"acc": 0.5}, "scalars": {}})
+    return out
+
+
+# Stage sequences as the methods write them (dcviz/methods/*.py): ACe/DeC's init rounds are a
+# snapshot each, the GAN climbs a staircase of eta, DCRL has a one-snapshot random init.
+ACEDEC_STAGES = ([("random init", 1), ("pretrain", 6)]
+                 + [(f"init: warm-up of V and b, round {r}", 1) for r in range(1, 13)]
+                 + [("init: re-clustered, b in closed form", 1), ("clustering", 30),
+                    ("final re-clustering in the cluster space", 1)])
+GAN_STAGES = [("initial nets", 1)] + [(f"eta = {0.05 * 2 ** s:.4g} (stair {s})", 3) for s in range(8)]
+DCRL_STAGES = [("random init", 1), ("pretrain", 2), ("stage 1: clustering", 2),
+               ("stage 2: separation", 1), ("stage 3: structure recovery", 3)]
+
+
+def _stage_labels(fig) -> list:
+    return [a for a in fig.layout.annotations if a.yshift is not None and a.font.size == 10]
+
+
+def _extents(labels, n: int, plot_px: float):
+    """(row, x from, x to) in pixels of each label, from its text length."""
+    per_px = (n - 0.5 + 0.5) / plot_px
+    out = []
+    for a in labels:
+        w = V.label_width(a.text)
+        x = (a.x + 0.5) / per_px
+        lo = x if a.xanchor == "left" else x - w
+        out.append((a.yshift, lo, lo + w))
+    return out
+
+
+@pytest.mark.parametrize("stages", [ACEDEC_STAGES, GAN_STAGES, DCRL_STAGES],
+                         ids=["acedec", "gan", "dcrl"])
+def test_stage_labels_never_overlap(stages):
+    rows = _rows(stages)
+    from dcviz.viz import mlc
+    figures = {"loss": (V.loss_figure(rows, current=3), 560),
+               "metrics": (V.metric_figure(rows, current=3), 560),
+               "mlc curves": (mlc.curves(rows, {"a": np.ones(len(rows))}, current=3, y_title="y"), 560)}
+    for what, (fig, px) in figures.items():
+        labels = _stage_labels(fig)
+        assert labels, what
+        ext = _extents(labels, len(rows), px)
+        for i, (row_i, lo_i, hi_i) in enumerate(ext):
+            assert -1 <= lo_i and hi_i <= px + 1, (what, labels[i].text)  # inside the plot
+            for row_j, lo_j, hi_j in ext[i + 1:]:
+                assert row_i != row_j or hi_i <= lo_j or hi_j <= lo_i, (what, labels[i].text)
+    texts = [a.text for a in _stage_labels(V.loss_figure(rows))]
+    assert len(texts) == len(set(texts))
+    if stages is ACEDEC_STAGES:
+        # the twelve rounds are one span with one label, not twelve
+        assert V.stage_spans(rows)[2][2] == "init: warm-up of V and b, round 1–12"
+        assert sum("round" in t for t in texts) <= 1
+    if stages is GAN_STAGES:
+        assert V.stage_spans(rows)[1][2] == "eta = 0.05–6.4 (stair 0–7)"
+    if stages is DCRL_STAGES:
+        # DCRL's stages are short ("stage 2"); all five fit in two rows
+        assert set(texts) == {"random init", "pretrain", "stage 1", "stage 2", "stage 3"}
+    # every stage boundary keeps its dashed line, labelled or not
+    dashed = {s.x0 for s in V.loss_figure(rows).layout.shapes if s.line.dash == "dash"}
+    assert dashed == {i - 0.5 for i, _ in V.stage_boundaries(rows) if i > 0}
+
+
+def test_log_axes_have_round_labelled_ticks():
+    from dcviz.viz import dekm
+    eigs = np.geomspace(1e-3, 20, 40).reshape(10, 4)
+    fig = S.finish(dekm.spectrum_figure(eigs, 2))
+    ax = fig.layout.yaxis
+    assert ax.type == "log" and ax.tickmode == "array"
+    assert ax.tickvals[0] >= 1e-3 and ax.tickvals[-1] <= 20 and 3 <= len(ax.tickvals) <= 8
+    for v, t in zip(ax.tickvals, ax.ticktext):
+        # every label says its whole value: no bare "2" or "5" for 2e-3 or 5e-2
+        m = re.fullmatch(r"(?:([\d.]+)·)?10<sup>−?(\d+)</sup>", t)
+        if m:
+            sign = -1 if "−" in t else 1
+            assert np.isclose(float(m.group(1) or 1) * 10.0 ** (sign * int(m.group(2))), v)
+        else:
+            assert np.isclose(float(t), v)
+    assert S.log_ticks(0.05, 2.0) == [0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+    assert S.log_ticks(0.3, 0.8) == [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    assert len(S.log_ticks(1e-12, 1.0)) <= 8 and S.log_ticks(0.31, 0.33) == [0.31, 0.32, 0.33]
+
+
+def test_long_legend_goes_under_the_plot_and_the_toolbar_clears_a_side_legend():
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(500, 2))
+    labels = np.arange(500) % 25
+    small = V.latent_figure(coords, index=np.arange(500), color=labels % 4)
+    assert small.layout.legend.orientation in (None, "v")
+    assert small.layout.margin.t >= S.TOOLBAR_PX  # the toolbar sits above the legend's title
+    big = V.latent_figure(coords, index=np.arange(500), color=labels, highlight=3,
+                          neighbors=[4, 5])
+    assert len(S.legend_entries(big)) == 27  # 25 clusters, the neighbours, the selected point
+    assert big.layout.legend.orientation == "h" and big.layout.legend.yanchor == "top"
+    cols = S.ASSUMED_WIDTH_PX // big.layout.legend.entrywidth
+    assert big.layout.height >= 520 + np.ceil(27 / cols) * S.LEGEND_ROW_PX
+
+
+def test_palette_and_neutral_marks_read_on_both_themes():
+    assert len(S.PALETTE) >= 30 and len(set(S.PALETTE)) == len(S.PALETTE)
+    for c in S.PALETTE + [S.INK, S.MUTED]:
+        assert S.readable(c), c
+    # the colours that vanished: black crosses on the dark theme, Light24's pastels on white
+    assert not S.readable("black") and not S.readable("#FED4C4") and not S.readable("white")
+    assert np.isclose(S.contrast("black", "white"), 21.0)
+    assert np.isclose(S.contrast("rgba(0,0,0,0.0)", "#0e1117"), 1.0)
+
+
+def test_mlc_principal_images_are_large_enough_to_read():
+    from types import SimpleNamespace
+
+    from dcviz.viz import mlc
+    ds = SimpleNamespace(image_shape=(1, 8, 8), x=np.random.default_rng(0).random((500, 64)))
+    pidx = np.arange(10 * 8 * 8).reshape(10, 8, 8) % 500
+    img = mlc.principal_mosaic(ds, pidx)
+    # two rows of five clusters; each sample at least MIN_TILE_PX, each cluster's block at
+    # least 8 of them across
+    assert img.shape[1] >= 5 * 8 * mlc.MIN_TILE_PX and img.shape[0] >= 2 * 8 * mlc.MIN_TILE_PX
+    assert img.shape[1] / img.shape[0] < 3
+    f = -(-mlc.MIN_TILE_PX // 8)
+    one = mlc.principal_image(ds, pidx, 0)
+    assert np.allclose(img[:one.shape[0] * f:f, :one.shape[1] * f:f], one)  # whole-pixel enlargement
+
+
+# --------------------------------------------------------------------------- both themes
+
+@pytest.fixture(scope="module")
+def every_method_run(tmp_path_factory):
+    """A finished tiny run of every shipped method (the method-contract test's configs)."""
+    from conftest import train_run
+    from test_method_contract import TINY, TINY_DATA, shipped
+    root = tmp_path_factory.mktemp("theme-runs")
+    return {mid: train_run(root, mid, TINY_DATA, {**TINY.get(mid, {}), "subsample": 150})
+            for mid in shipped()}
+
+
+def _colours(fig):
+    """(where, colour) of every mark and text a figure draws in a fixed colour over the plot's
+    background: markers (their outline where the fill is transparent), lines, texts,
+    annotations, line shapes, axis titles. Heatmaps, images and surfaces paint their own
+    ground, so what they draw (and what is drawn on them) is left out."""
+    def strs(v):
+        if isinstance(v, str):
+            return [v]
+        if isinstance(v, (list, tuple, np.ndarray)):
+            return [c for c in v if isinstance(c, str)]
+        return []
+
+    out = []
+    for t in fig.data:
+        kind = t.type
+        if kind in ("heatmap", "image", "surface", "contour"):
+            continue
+        name = f"trace {t.name!r} ({kind})"
+        marker = getattr(t, "marker", None)
+        mode = getattr(t, "mode", None) or ""
+        if marker is not None and (kind in ("bar", "box") or "markers" in mode):
+            fills = strs(marker.color)
+            line = getattr(marker, "line", None)
+            see_through = fills and all(S.rgba(c) and S.rgba(c)[3] < 0.05 for c in fills)
+            symbol = str(getattr(marker, "symbol", "") or "")
+            if see_through or symbol.endswith("-open"):
+                out += [(name + " marker outline", c) for c in strs(getattr(line, "color", None))]
+                if symbol.endswith("-open"):
+                    out += [(name + " open marker", c) for c in fills]
+            else:
+                out += [(name + " marker", c) for c in fills]
+        if "lines" in mode and getattr(t, "line", None) is not None:
+            out += [(name + " line", c) for c in strs(t.line.color)]
+        if "text" in mode and getattr(t, "textfont", None) is not None:
+            out += [(name + " text", c) for c in strs(t.textfont.color)]
+    for a in fig.layout.annotations or ():
+        out += [(f"annotation {a.text!r}", c) for c in strs(a.font.color)]
+    heat = any(t.type == "heatmap" and t.xaxis in (None, "x") for t in fig.data)
+    for sh in fig.layout.shapes or ():
+        if sh.type == "line" and not heat:  # lines framing a heatmap's blocks lie on it
+            out += [("shape line", c) for c in strs(sh.line.color)]
+    for key in fig.layout.to_plotly_json():
+        if re.fullmatch(r"[xy]axis\d*", key):
+            out += [(f"{key} title", c) for c in strs(fig.layout[key].title.font.color)]
+    return out
+
+
+def _unreadable(fig) -> list[str]:
+    return [f"{where}: {c} (contrast {min(S.contrast(c, b) for b in S.BACKGROUNDS.values()):.2f})"
+            for where, c in _colours(fig) if S.rgba(c) is None or not S.readable(c)]
+
+
+def test_every_figure_reads_in_both_themes(every_method_run):
+    """Every lens's figures (two snapshots each, both colourings) and the shared views of a
+    tiny run of every method: no mark or text in a colour close to the light (#ffffff) or the
+    dark (#0e1117) theme's background."""
+    from dcviz import projection as P
+    from dcviz.viz import get_lens
+    checked, bad = 0, []
+    assert not _unreadable(V.latent_figure(np.eye(3)[:, :2], index=np.arange(3)))
+    for mid, run in every_method_run.items():
+        view = run.view
+        lens = get_lens(mid)
+        figures = []
+        for index in sorted({view.count // 2, view.count - 1}):
+            snap = view.snapshot(index)
+            coords = P.pca_2d(snap.latent)
+            figures.append(V.latent_figure(coords, index=view.subsample, color=snap.assign,
+                                           highlight=0, neighbors=[1, 2]))
+            figures += [V.loss_figure(view.rows(), current=index),
+                        V.metric_figure(view.rows(), current=index)]
+            if lens is not None:
+                for colour in ("true label", "cluster"):
+                    for p in lens.panels(view, index, {"colour": colour}):
+                        if p.figure is not None:
+                            figures.append(p.figure)
+        for fig in figures:
+            checked += 1
+            bad += [f"{mid}: {b}" for b in _unreadable(fig)]
+    assert checked >= 5 * len(every_method_run)
+    assert not bad, "\n".join(bad)
+
+
+def test_gan_fig3_axis_titles_sit_on_their_own_panels(every_method_run):
+    from dcviz.viz import gan
+    rows = every_method_run["gan"].view.rows()
+    fig = gan.curves_figure(rows, rows[-1]["step"])
+    layout = fig.layout
+    title_of = {t.name: layout["yaxis" + t.yaxis[1:]].title.text for t in fig.data}
+    assert title_of["cross-entropy L_C"] == "CE (nats)"
+    assert title_of["fake accuracy"] == "fake accuracy"
+    assert title_of["EMD estimate"] == "EMD"
+    assert title_of["eta"] == "eta"
+    assert title_of["ACC"] == title_of["NMI"] == "score"
+    # a panel's two y axes share its x axis, and no panel has a neighbour to its left or right:
+    # an axis title between two panels is what read as the other panel's
+    panel_x = {t.name: t.xaxis for t in fig.data}
+    assert panel_x["cross-entropy L_C"] == panel_x["fake accuracy"]
+    assert panel_x["EMD estimate"] == panel_x["eta"] != panel_x["fake accuracy"]
+    domains = {tuple(layout[k].domain) for k in layout.to_plotly_json() if re.fullmatch(r"xaxis\d*", k)}
+    assert len(domains) == 1  # one column
+    secondary = {t.name: layout["yaxis" + t.yaxis[1:]] for t in fig.data}
+    assert secondary["fake accuracy"].side == "right" and secondary["eta"].side == "right"
+    assert secondary["eta"].type == "log" and secondary["eta"].tickmode == "array"
+    # the subplot titles stack top to bottom in the paper's order (a), (b), (c)
+    heads = sorted((a for a in layout.annotations if a.text.startswith("(")), key=lambda a: -a.y)
+    assert [a.text[:3] for a in heads] == ["(a)", "(b)", "(c)"]

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
 from dcviz.methods.acedec import AceDecExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
-
-PALETTE = list(qualitative.D3) + list(qualitative.Light24) + list(qualitative.Dark24)
+from dcviz.viz.style import INK, MUTED, PALETTE
 N_STEPS = 7          # traversal markers along the PC, equidistant
 MAX_ROWS = 10        # traversal rows (clusters) shown
 MAX_SAMPLES = 10     # Fig. 1b columns
@@ -133,7 +131,7 @@ def beta_bar_figure(beta: np.ndarray, threshold: float, title: str = "") -> go.F
     colors = [PALETTE[0] if b > threshold else "#9e9e9e" for b in beta]
     fig = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(beta))], y=beta, marker_color=colors,
                            hovertemplate="%{x}: beta_cs %{y:.3f}<extra></extra>"))
-    fig.add_hline(y=threshold, line_dash="dot", line_color="#444",
+    fig.add_hline(y=threshold, line_dash="dot", line_color=MUTED,
                   annotation_text=f"cluster space above {threshold:g}", annotation_position="top left")
     fig.update_layout(yaxis=dict(range=[0, 1], title="beta_cs = sigmoid(b)"), height=320,
                       xaxis_title="rotated latent dimension (V^T z)", title=title or None,
@@ -149,9 +147,9 @@ def beta_history_figure(epochs: list, stages: list, betas: np.ndarray, current_e
                                  line=dict(color=PALETTE[i % len(PALETTE)]),
                                  text=stages, hovertemplate="z" + str(i) +
                                  " epoch %{x} (%{text}): %{y:.3f}<extra></extra>"))
-    fig.add_hline(y=threshold, line_dash="dot", line_color="#444")
+    fig.add_hline(y=threshold, line_dash="dot", line_color=MUTED)
     if current_epoch is not None:
-        fig.add_vline(x=current_epoch, line_color="#888")
+        fig.add_vline(x=current_epoch, line_color=INK)
     fig.update_layout(yaxis=dict(range=[0, 1], title="beta_cs"), xaxis_title="epoch", height=320,
                       margin=dict(l=10, r=10, t=30, b=10), uirevision="acedec-beta-history")
     return fig
@@ -173,7 +171,7 @@ def fig3_scatter(x: np.ndarray, y: np.ndarray, color: np.ndarray, color_name: st
         xs = np.tile(markers["steps"], len(markers["marker_y"]))
         ys = np.repeat(markers["marker_y"], len(markers["steps"]))
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="traversal",
-                                 marker=dict(symbol="x", size=11, color="black", line=dict(width=1)),
+                                 marker=dict(symbol="x", size=11, color=INK, line=dict(width=1, color=INK)),
                                  hovertemplate="decoded at (%{x:.2f}, %{y:.2f})<extra></extra>"))
     fig.update_layout(xaxis_title=xname, yaxis_title=yname, height=460, title=title or None,
                       margin=dict(l=10, r=10, t=40, b=10), legend=dict(itemsizing="constant"),
@@ -419,7 +417,7 @@ def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
             fig = go.Figure()
             p = proj(x_sub)
             fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], mode="markers", name="data",
-                                     marker=dict(size=3, color="#c8c8c8")))
+                                     marker=dict(size=3, color=MUTED)))
             q = proj(decoded).reshape(rows, cols, 2)
             for r in range(rows):
                 fig.add_trace(go.Scatter(x=q[r, :, 0], y=q[r, :, 1], mode="lines+markers",

@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from dcviz.viz.style import finish
+
 
 @dataclass
 class Option:
@@ -67,7 +69,10 @@ class Lens:
     def panels(self, run, index: int, options: dict | None = None) -> list[Panel]:
         opts = {o.name: o.default for o in self.options}
         opts.update(options or {})
-        return self.build(run, index, opts)
+        panels = self.build(run, index, opts)
+        for p in panels:
+            finish(p.figure)  # the touches every figure gets (log ticks, legend, both themes)
+        return panels
 
     def live(self, panels: list[Panel]) -> Panel:
         """The panel titled ``live_panel``; raises :class:`NoLivePanel` when there is none."""

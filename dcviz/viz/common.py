@@ -11,17 +11,19 @@ element (one context) is reused from snapshot to snapshot. Curves are always SVG
 from __future__ import annotations
 
 import math
+import re
 from typing import Iterable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
+
+from dcviz.viz.style import INK, MUTED, PALETTE, finish
 
 WEBGL_ABOVE = 1000
 
-# 10 distinct colours first (D3), then more for larger k.
-PALETTE = list(qualitative.D3) + list(qualitative.Light24) + list(qualitative.Dark24)
+# PALETTE (dcviz.viz.style): D3's 10 colours first, then more for larger k, all readable in
+# both themes.
 
 SCORE_KEYS = ("acc", "nmi", "ari")
 
@@ -46,8 +48,8 @@ def latent_figure(coords: np.ndarray, *, index: np.ndarray, color: np.ndarray | 
                 ``customdata`` of every point, so a click hands the page the sample index
     color       (n,) int values (cluster ids or true labels), or None for one colour
     color_names names of colour values (class names); values outside are shown as numbers
-    highlight   position (row of coords) of a selected point, drawn as a black ring
-    neighbors   positions of its neighbours, drawn as smaller grey rings
+    highlight   position (row of coords) of a selected point, drawn as a thick grey ring
+    neighbors   positions of its neighbours, drawn as thinner grey rings
     uirevision  keep the user's zoom and legend clicks while this string stays the same
     """
     coords = np.asarray(coords, dtype=np.float64)
@@ -109,12 +111,12 @@ def latent_figure(coords: np.ndarray, *, index: np.ndarray, color: np.ndarray | 
                 x=coords[nb, 0], y=coords[nb, 1], mode="markers", name="neighbours",
                 customdata=index[nb][:, None].tolist(), hovertemplate="neighbour of the selected point<br>"
                 "sample %{customdata[0]}<extra></extra>",
-                marker=dict(size=size + 8, color="rgba(0,0,0,0)", line=dict(width=1.5, color="#555"))))
+                marker=dict(size=size + 8, color="rgba(0,0,0,0)", line=dict(width=1.5, color=INK))))
         h = int(highlight)
         fig.add_trace(go.Scatter(
             x=[coords[h, 0]], y=[coords[h, 1]], mode="markers", name="selected",
             customdata=[[int(index[h])]], hovertemplate="selected: sample %{customdata[0]}<extra></extra>",
-            marker=dict(size=size + 12, color="rgba(0,0,0,0)", line=dict(width=3, color="black"))))
+            marker=dict(size=size + 12, color="rgba(0,0,0,0)", line=dict(width=3, color=INK))))
 
     fig.update_layout(
         title=dict(text=title) if title else None, height=height,
@@ -126,7 +128,7 @@ def latent_figure(coords: np.ndarray, *, index: np.ndarray, color: np.ndarray | 
     )
     if equal_axes:
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return fig
+    return finish(fig)
 
 
 def empty_figure(text: str, height: int = 460) -> go.Figure:
@@ -170,6 +172,93 @@ def stage_boundaries(rows: Sequence[dict]) -> list[tuple[int, str]]:
     return out
 
 
+_NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?")
+STAGE_FONT_PX = 10
+#: a label's width per character at STAGE_FONT_PX (the sans-serif of plotly and Streamlit
+#: averages about 0.55 em; a little more, so that estimates err on the wide side)
+CHAR_PX = 6.2
+STAGE_ROW_PX = 14
+
+
+def stage_spans(rows: Sequence[dict]) -> list[tuple[int, int, str]]:
+    """(first snapshot, one past the last, label) of each stage, where consecutive stages that
+    differ only in their numbers form one span: ACe/DeC's warm-up rounds ("round 1", "round
+    2", ...) or the GAN's eta stairs would otherwise be a label per snapshot. The label of such
+    a span gives the numbers' range: "init: warm-up of V and b, round 1–10"."""
+    bounds = stage_boundaries(rows)
+    spans: list[list] = []  # [start, end, family, first name, last name]
+    for b, (start, name) in enumerate(bounds):
+        end = bounds[b + 1][0] if b + 1 < len(bounds) else len(rows)
+        family = _NUMBER.sub("#", name)
+        if spans and spans[-1][2] == family and _NUMBER.search(name):
+            spans[-1][1], spans[-1][4] = end, name
+        else:
+            spans.append([start, end, family, name, name])
+    out = []
+    for start, end, _, first, last in spans:
+        if first == last:
+            out.append((start, end, first))
+            continue
+        a, b = _NUMBER.findall(first), _NUMBER.findall(last)
+        parts = iter([x if x == y else f"{x}–{y}" for x, y in zip(a, b)])
+        out.append((start, end, _NUMBER.sub(lambda _: next(parts), first)))
+    return out
+
+
+def short_stage(name: str) -> str:
+    """A stage's label on a plot: DCRL's "stage 2: separation" is "stage 2" (the text says the
+    rest)."""
+    return name.split(":")[0] if re.match(r"stage \d+:", name) else name
+
+
+def label_width(text: str, font_px: int = STAGE_FONT_PX) -> float:
+    """Estimated width in pixels of a one-line plot label."""
+    return len(re.sub(r"<[^>]+>", "", text)) * CHAR_PX * font_px / STAGE_FONT_PX + 4
+
+
+def stage_annotations(rows: Sequence[dict], *, xref: str = "x", yref: str = "y domain",
+                      width_px: float = 560, max_rows: int = 2, color: str = MUTED) -> list[dict]:
+    """Stage names inside the top of a plot, laid out so that no two overlap.
+
+    Longer stages are placed first, so that a long stage is never the one left unnamed. Each
+    label starts inside its own span: at the span's start if that is free, else as far left
+    as it clears the labels already placed, in the first of ``max_rows`` text rows where it
+    fits. A label that fits nowhere is left out (its dashed boundary and the hover still tell
+    the stage). ``width_px`` is the plot's assumed width, which turns text length into x
+    units."""
+    spans = [(start, end, short_stage(name)) for start, end, name in stage_spans(rows)]
+    spans = [sp for sp in spans if sp[2]]
+    if not spans:
+        return []
+    x_lo, x_hi = -0.5, max(len(rows) - 0.5, 0.5)
+    per_px = (x_hi - x_lo) / max(width_px, 1.0)
+    gap = 8 * per_px
+    taken: list[list[tuple[float, float]]] = [[] for _ in range(max_rows)]
+    out = []
+    for start, end, text in sorted(spans, key=lambda sp: (sp[0] - sp[1], sp[0])):
+        w = label_width(text) * per_px
+
+        def free(x0, r):
+            return x_lo <= x0 and x0 + w <= x_hi and not any(
+                x0 < hi + gap and lo < x0 + w + gap for lo, hi in taken[r])
+
+        for r in range(max_rows):
+            x0 = max(start - 0.5, x_lo)
+            for lo, hi in sorted(taken[r]):  # slide right past the labels in the way
+                if x0 < hi + gap and lo < x0 + w + gap:
+                    x0 = hi + gap
+            if x0 + w > x_hi:  # too near the right edge: end the label at the edge instead
+                x0 = x_hi - w
+            if x0 > end - 0.5 or not free(x0, r):
+                continue  # it would start past its own span, or collide: the next row
+            taken[r].append((x0, x0 + w))
+            out.append(dict(x=x0, y=1.0, xref=xref, yref=yref, text=text, showarrow=False,
+                            xanchor="left", yanchor="top", yshift=-STAGE_ROW_PX * r,
+                            font=dict(size=STAGE_FONT_PX, color=color)))
+            break
+    return sorted(out, key=lambda a: a["x"])
+
+
 def _hover_text(rows: Sequence[dict]) -> list[str]:
     return [f"snapshot {i} · epoch {r.get('epoch', '?')} · {r.get('stage', '')}"
             for i, r in enumerate(rows)]
@@ -178,11 +267,15 @@ def _hover_text(rows: Sequence[dict]) -> list[str]:
 def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.ndarray]]], *,
                   current: int | None = None, markers: Sequence[tuple[int, str]] | None = None,
                   height_per_row: int = 200, ncols: int = 2, title: str = "",
-                  y_range: dict[str, tuple[float, float]] | None = None) -> go.Figure:
+                  y_range: dict[str, tuple[float, float]] | None = None,
+                  plot_px: float = 560) -> go.Figure:
     """Small multiples: one subplot per group ``(subplot title, {line name: values})``.
 
     current   snapshot index to mark with a solid vertical line (the slider's position)
-    markers   (snapshot index, label) pairs drawn as dashed lines, e.g. stage boundaries
+    markers   (snapshot index, label) pairs drawn as dashed lines: the stage boundaries; with
+              them, the stage names of ``rows`` (:func:`stage_annotations`) go inside the
+              first subplot
+    plot_px   a subplot's assumed width in pixels, for laying out the stage names
     """
     groups = [(t, s) for t, s in groups if s]
     if not groups:
@@ -198,7 +291,7 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
                         horizontal_spacing=0.08)
     x = np.arange(len(rows))
     hover = _hover_text(rows)
-    color_cycle = list(qualitative.Plotly)
+    color_cycle = PALETTE
     legend_seen: set[str] = set()
     for gi, (gtitle, lines) in enumerate(groups):
         r, c = gi // ncols + 1, gi % ncols + 1
@@ -215,15 +308,13 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
             fig.update_yaxes(range=list(y_range[gtitle]), row=r, col=c)
         for idx, label in (markers or []):
             if idx > 0:
-                fig.add_vline(x=idx - 0.5, line=dict(color="#999", dash="dash", width=1), row=r, col=c)
+                fig.add_vline(x=idx - 0.5, line=dict(color=MUTED, dash="dash", width=1), row=r, col=c)
         if current is not None:
-            fig.add_vline(x=current, line=dict(color="black", width=1.5), row=r, col=c)
-    # Stage names once, above the first subplot.
-    for idx, label in (markers or []):
-        if label:
-            fig.add_annotation(x=max(idx - 0.5, 0), y=0.98, xref="x", yref="y domain", text=label,
-                               showarrow=False, xanchor="left", yanchor="top",
-                               font=dict(size=10, color="#666"), row=1, col=1)
+            fig.add_vline(x=current, line=dict(color=INK, width=1.5), row=r, col=c)
+    # Stage names once, inside the top of the first subplot, never on top of each other.
+    if markers:
+        for a in stage_annotations(rows, width_px=plot_px):
+            fig.add_annotation(a)
     fig.update_xaxes(title_text="snapshot", row=nrows)
     if len(rows) <= 10:
         fig.update_xaxes(tick0=0, dtick=1)  # whole snapshots only
@@ -232,7 +323,7 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
                       title=dict(text=title) if title else None,
                       legend=dict(orientation="h", y=-0.15 if nrows == 1 else -0.08),
                       hovermode="closest")
-    return fig
+    return finish(fig)
 
 
 def loss_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dcviz.compare import METRIC_NAMES, metric_columns
+from dcviz.viz.style import INK, MUTED, finish
 
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 RUN_DASHES = ["solid", "dash", "dot", "dashdot"]
@@ -78,7 +79,7 @@ def overlay_curves(runs: Sequence[tuple[str, Sequence[dict]]], *, x: str = "epoc
     fig.update_layout(height=max(280, height_per_row * nrows + 100),
                       margin=dict(l=10, r=10, t=70, b=10), hovermode="closest",
                       legend=dict(orientation="h", x=0, y=1.0, yref="container", yanchor="top"))
-    return fig
+    return finish(fig)
 
 
 def dz_dx_overlay(runs: Sequence[tuple[str, np.ndarray]], *, bins: int = 60) -> go.Figure:
@@ -107,7 +108,7 @@ def dz_dx_overlay(runs: Sequence[tuple[str, np.ndarray]], *, bins: int = 60) -> 
     for i, trace in enumerate(fig.data):
         trace.line.color = run_color(i)
         trace.line.dash = RUN_DASHES[i % len(RUN_DASHES)]
-    return fig
+    return finish(fig)
 
 
 def contingency_figure(table: np.ndarray, rows: Sequence[int], cols: Sequence[int], *,
@@ -126,7 +127,7 @@ def contingency_figure(table: np.ndarray, rows: Sequence[int], cols: Sequence[in
                                  type="category"),
                       yaxis=dict(title=dict(text=f"{name_a}: clusters"), autorange="reversed",
                                  type="category"))
-    return fig
+    return finish(fig)
 
 
 def placement_figure(train_coords: np.ndarray, coords: np.ndarray, assign: np.ndarray, *,
@@ -141,7 +142,7 @@ def placement_figure(train_coords: np.ndarray, coords: np.ndarray, assign: np.nd
     big = len(train_coords) + len(coords) > 3000
     Trace = go.Scattergl if big else go.Scatter
     fig = go.Figure()
-    tcol = ([color_of(int(a)) for a in train_assign] if train_assign is not None else "#bbb")
+    tcol = ([color_of(int(a)) for a in train_assign] if train_assign is not None else MUTED)
     fig.add_trace(Trace(x=train_coords[:, 0], y=train_coords[:, 1], mode="markers",
                         name="training points", hoverinfo="skip",
                         marker=dict(size=5, color=tcol, opacity=0.18, line=dict(width=0))))
@@ -163,7 +164,7 @@ def placement_figure(train_coords: np.ndarray, coords: np.ndarray, assign: np.nd
                       yaxis=dict(title=dict(text=axis_names[1]), zeroline=False, scaleanchor="x",
                                  scaleratio=1),
                       legend=dict(itemsizing="constant"))
-    return fig
+    return finish(fig)
 
 
 def sizes_figure(sizes: np.ndarray, train_sizes: np.ndarray | None = None) -> go.Figure:
@@ -179,14 +180,14 @@ def sizes_figure(sizes: np.ndarray, train_sizes: np.ndarray | None = None) -> go
         ts = np.asarray(train_sizes)[:k] if len(train_sizes) >= k else np.pad(train_sizes, (0, k - len(train_sizes)))
         fig.add_trace(go.Scatter(x=[str(i) for i in range(k)], y=ts / max(ts.sum(), 1), mode="markers",
                                  name="training points", marker=dict(symbol="line-ew-open", size=26,
-                                                                     color="black",
+                                                                     color=INK,
                                                                      line=dict(width=2)),
                                  hovertemplate="training: %{y:.1%} in cluster %{x}<extra></extra>"))
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), bargap=0.25,
                       xaxis=dict(title=dict(text="cluster"), type="category"),
                       yaxis=dict(title=dict(text="share of points"), tickformat=".0%"),
                       legend=dict(orientation="h", y=-0.3))
-    return fig
+    return finish(fig)
 
 
 def confidence_figure(values: np.ndarray, assign: np.ndarray, kind: str) -> go.Figure:
@@ -203,5 +204,5 @@ def confidence_figure(values: np.ndarray, assign: np.ndarray, kind: str) -> go.F
                                             else "distance margin (latent units)")))
     if kind == "probability":
         fig.update_yaxes(range=[0, 1.02])
-    return fig
+    return finish(fig)
 

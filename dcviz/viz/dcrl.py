@@ -16,7 +16,8 @@ from dcviz.methods.dec import DECExtras, StudentTExtras
 from dcviz.viz.base import Lens, Option, Panel
 from plotly.subplots import make_subplots
 
-from dcviz.viz.common import color_of, series, stage_boundaries
+from dcviz.viz.common import color_of, series, stage_annotations, stage_boundaries
+from dcviz.viz.style import INK, MUTED
 
 STAGES = ("stage 1: clustering", "stage 2: separation", "stage 3: structure recovery")
 #: the stages of the autoencoder's pretraining (AEMethod.pretrain), before the centres exist
@@ -71,7 +72,7 @@ SCHEDULE_TEXT = (
     "their end at the middle of fine-tuning (epoch 150 of 300 in the paper). Lines: the plan "
     "from the run's config; dots: the values the run used.")
 BANDS = ("Bands: grey pretraining, blue stage 1, orange stage 2, green stage 3 (red: DEC/IDEC "
-         "clustering); dashed lines mark where a stage begins, the black line is this snapshot.")
+         "clustering); dashed lines mark where a stage begins, the solid grey line is this snapshot.")
 LOSS_TEXT = (
     "Every loss term, each on its own axis (they differ by orders of magnitude). L_AE, L_cluster "
     "and L_rank are averaged over the epoch's mini-batches; L_LIS and L_align are the values of "
@@ -125,22 +126,16 @@ def _stage_shapes(rows, current: int | None, n_axes: int = 1) -> list[dict]:
                                fillcolor=STAGE_COLORS.get(name, "rgba(0,0,0,0.05)")))
             if start > 0:
                 shapes.append(dict(type="line", xref=xref, yref=yref, x0=start - 0.5, x1=start - 0.5,
-                                   y0=0, y1=1, line=dict(color="#999", dash="dash", width=1)))
+                                   y0=0, y1=1, line=dict(color=MUTED, dash="dash", width=1)))
         if current is not None:
             shapes.append(dict(type="line", xref=xref, yref=yref, x0=current, x1=current, y0=0,
-                               y1=1, line=dict(color="black", width=1.5)))
+                               y1=1, line=dict(color=INK, width=1.5)))
     return shapes
 
 
-def _stage_labels(rows) -> list[dict]:
-    """Short stage names at the top of each band, once, above the whole figure."""
-    out = []
-    for start, name in stage_boundaries(rows):
-        short = name.split(":")[0] if name.startswith("stage") else name
-        out.append(dict(x=start - 0.5, y=1.0, xref="x", yref="paper", text=short,
-                        showarrow=False, xanchor="left", yanchor="bottom",
-                        font=dict(size=10, color="#555")))
-    return out
+def _stage_labels(rows, width_px: float = 1100) -> list[dict]:
+    """Short stage names at the top of their bands, laid out so that none overlaps another."""
+    return stage_annotations(rows, width_px=width_px)
 
 
 def small_multiples(rows, groups: list[tuple[str, dict[str, np.ndarray]]], current: int,
@@ -232,7 +227,7 @@ def schedule_figure(rows, config: dict, current: int) -> go.Figure:
     if 0 <= current < len(rows) and rows[current].get("stage") not in PRETRAIN:
         e = rows[current]["epoch"] - pre
         fig.update_layout(shapes=[dict(type="line", xref="x", yref="y domain", x0=e, x1=e, y0=0,
-                                       y1=1, line=dict(color="black", width=1.5))])
+                                       y1=1, line=dict(color=INK, width=1.5))])
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
                       xaxis_title="fine-tuning epoch", yaxis_title="weight",
                       legend=dict(orientation="h", y=-0.3))
@@ -281,7 +276,8 @@ def rank_grid_figure(grid: np.ndarray, ids: np.ndarray, rank_x=None, rank_z=None
     fig = go.Figure(go.Heatmap(
         z=grid, x=labels, y=labels, zmin=0, zmax=1, showscale=False, xgap=2, ygap=2,
         colorscale=[[0, "#f2c14e"], [0.5, "#f2c14e"], [0.5, "#3a6fb0"], [1, "#3a6fb0"]],
-        text=marks, texttemplate="%{text}", textfont=dict(color="white", size=14 if c <= 12 else 9),
+        # no text colour: plotly picks dark or light per cell, readable on yellow and on blue
+        text=marks, texttemplate="%{text}", textfont=dict(size=14 if c <= 12 else 9),
         customdata=hover, hovertemplate="%{customdata}<extra></extra>"))
     side = min(460, 120 + 32 * c)
     fig.update_layout(height=side, margin=dict(l=10, r=10, t=10, b=10),
@@ -306,7 +302,7 @@ def histogram_figure(values: dict[str, np.ndarray], bins: int = 60) -> go.Figure
                                  fill="tozeroy" if k == 0 else None,
                                  line=dict(color=color_of(0 if k == 0 else 3), width=2)))
     fig.update_layout(shapes=[dict(type="line", xref="x", yref="y domain", x0=0, x1=0, y0=0, y1=1,
-                                   line=dict(color="#555", dash="dot"))])
+                                   line=dict(color=INK, dash="dot"))])
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10),
                       xaxis_title="d_Z − d_X (scaled by 1/√dim)", yaxis_title="density",
                       legend=dict(orientation="h", y=-0.3))

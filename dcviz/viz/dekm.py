@@ -9,10 +9,11 @@ import plotly.graph_objects as go
 from dcviz.methods.dekm import DEKMExtras
 from dcviz.viz.base import Lens, Option, Panel
 from dcviz.viz.common import color_of, series
+from dcviz.viz.style import INK, MUTED
 
 FIG1_TEXT = """**What you are seeing** (the paper's Fig. 1). Points are the subsample in the embedding
-space, coloured by {colour}; the background shows which k-means centroid (black crosses) is nearest,
-i.e. the decision regions. The black line is the direction of the **last eigenvector** of the
+space, coloured by {colour}; the background shows which k-means centroid (grey crosses) is nearest,
+i.e. the decision regions. The grey line is the direction of the **last eigenvector** of the
 within-class scatter S_w: the direction with the *least* cluster structure. DEKM's greedy loss
 (Eq. 6) pulls points towards their centroid along that line only, iteration after iteration, so
 the clusters tighten there first, then k-means re-clusters and the direction turns."""
@@ -66,7 +67,7 @@ def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pc
                                  marker=dict(size=5, color=color_of(int(value)), line=dict(width=0)),
                                  hovertemplate=f"{color_title} {name}<extra></extra>"))
     fig.add_trace(go.Scatter(x=cents[:, 0], y=cents[:, 1], mode="markers", name="centroids",
-                             marker=dict(symbol="x", size=13, color="black", line=dict(width=2)),
+                             marker=dict(symbol="x", size=13, color=INK, line=dict(width=2, color=INK)),
                              hovertemplate="centroid %{pointNumber}<extra></extra>"))
     direction = P @ V[-1]
     if np.linalg.norm(direction) > 1e-9:
@@ -74,7 +75,7 @@ def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pc
         span = np.abs(hi - lo).max()
         line = np.outer([-span, span], direction)
         fig.add_trace(go.Scatter(x=line[:, 0], y=line[:, 1], mode="lines", name="last eigenvector",
-                                 line=dict(color="black", width=3), hoverinfo="skip"))
+                                 line=dict(color=INK, width=3), hoverinfo="skip"))
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10),
                       xaxis=dict(title=dict(text=names[0]), range=[lo[0], hi[0]]),
                       yaxis=dict(title=dict(text=names[1]), range=[lo[1], hi[1]], scaleanchor="x"),
@@ -90,9 +91,9 @@ def spectrum_figure(eigs: np.ndarray, current: int | None) -> go.Figure:
         fig.add_trace(go.Scatter(x=np.arange(len(eigs)), y=eigs[:, j], mode="lines",
                                  name=f"λ{j + 1}" + (" (last)" if j == d - 1 else ""),
                                  line=dict(width=3 if j == d - 1 else 1.2,
-                                           color="black" if j == d - 1 else None)))
+                                           color=INK if j == d - 1 else None)))
     if current is not None:
-        fig.add_vline(x=current, line=dict(color="#888", dash="dot"))
+        fig.add_vline(x=current, line=dict(color=MUTED, dash="dot"))
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), yaxis_type="log",
                       xaxis_title="re-clustering iteration", yaxis_title="eigenvalue of S_w")
     return fig
@@ -150,7 +151,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
     churn = series([rows[i] for i in clustering], "metrics").get("changed")
     if churn is not None:
         fig = go.Figure(go.Scatter(x=np.arange(len(churn)), y=100 * churn, mode="lines+markers"))
-        fig.add_vline(x=it, line=dict(color="#888", dash="dot"))
+        fig.add_vline(x=it, line=dict(color=MUTED, dash="dot"))
         fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_type="log",
                           xaxis_title="re-clustering iteration", yaxis_title="% of points changed")
         panels.append(Panel("Points that changed cluster", figure=fig, text=CHURN_TEXT))

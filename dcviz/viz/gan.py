@@ -17,6 +17,7 @@ from scipy.optimize import linear_sum_assignment
 from dcviz.methods.gan import GANExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
 from dcviz.viz.common import color_of
+from dcviz.viz.style import INK, finish
 
 GRID_TEXT = """**What you are seeing** (the paper's Fig. 3d/h). Each row is one cluster id fed to the
 generator G; each column is one noise vector z, drawn once when the run started and kept for the
@@ -25,12 +26,12 @@ row is noise; then each row turns into one kind of sample, because the classifie
 rows apart and the critic D keeps every sample realistic. The label on a row is the true class
 that C's cluster of that id holds most of (over all real data) and its share."""
 
-CURVES_TEXT = """**The paper's Fig. 3.** Left: the classifier's cross-entropy on generated samples
+CURVES_TEXT = """**The paper's Fig. 3.** Top (a): the classifier's cross-entropy on generated samples
 (Eq. 6, the upper bound of the assignment entropy that G lowers) falls fast, and its accuracy on
-the fake labels goes to 1. Middle: the critic's Earth Mover estimate and the weight eta, raised in a
-staircase (Eq. 8). Right: ACC, NMI and ARI of C on the real data. As the EMD settles, ACC keeps
+the fake labels goes to 1. Middle (b): the critic's Earth Mover estimate and the weight eta, raised in a
+staircase (Eq. 8). Bottom (c): ACC, NMI and ARI of C on the real data. As the EMD settles, ACC keeps
 rising. If EMD and ACC drift apart late in training, the generator has too many noise inputs (the
-paper's synthetic experiment): lower `n_noise`. The black line is the snapshot the slider shows."""
+paper's synthetic experiment): lower `n_noise`. The grey line is the snapshot the slider shows."""
 
 CONFUSION_TEXT = """C's clusters (rows: the id C assigns to real data) against the true classes
 (columns), over all the real data. Rows are ordered by the Hungarian match, so a good clustering
@@ -189,42 +190,51 @@ def _series(rows, field, key):
 
 
 def curves_figure(rows: list[dict], current_step: int | None = None) -> go.Figure:
-    """Fig. 3: (a) CE, entropy and fake accuracy; (b) EMD and eta; (c) ACC, NMI, ARI; x = G steps."""
-    steps = np.array([r.get("step", i) for i, r in enumerate(rows)], dtype=float)
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09,
-                        specs=[[{"secondary_y": True}, {"secondary_y": True}, {}]],
-                        subplot_titles=["classifier on generated data", "critic EMD and eta",
-                                        "clustering of real data"])
-    line = dict(width=2)
+    """Fig. 3: (a) CE, entropy and fake accuracy; (b) EMD and eta; (c) ACC, NMI, ARI; x = G steps.
 
-    def add(y, name, col, color, secondary=False, dash=None):
+    The three panels are stacked, one above the other, on one shared x axis: side by side, the
+    right-hand axis title of one panel and the left-hand title of the next met in the gap
+    between them, and read as the other panel's (the EMD title beside the classifier's plot).
+    Each right-hand axis title takes its line's colour."""
+    steps = np.array([r.get("step", i) for i, r in enumerate(rows)], dtype=float)
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.09,
+                        specs=[[{"secondary_y": True}], [{"secondary_y": True}], [{}]],
+                        subplot_titles=["(a) the classifier on generated data",
+                                        "(b) the critic's EMD and the weight eta",
+                                        "(c) clustering of the real data"])
+    line = dict(width=2)
+    acc_color, eta_color = "#1f77b4", "#1f77b4"
+
+    def add(y, name, row, color, secondary=False, dash=None):
         if np.all(np.isnan(y)):
             return
         fig.add_trace(go.Scatter(x=steps, y=y, name=name, mode="lines",
                                  line=dict(**line, color=color, dash=dash),
                                  hovertemplate=f"{name}: %{{y:.4g}}<br>step %{{x}}<extra></extra>"),
-                      row=1, col=col, secondary_y=secondary if col < 3 else None)
+                      row=row, col=1, secondary_y=secondary if row < 3 else None)
 
     h = GANExtras.history(rows)
     add(h.ce, "cross-entropy L_C", 1, "#d95f02")
-    add(h.entropy, "entropy E[H(q)]", 1, "#e6ab02", dash="dot")
-    add(h.fake_acc, "fake accuracy", 1, "#1f77b4", secondary=True)
+    add(h.entropy, "entropy E[H(q)]", 1, "#a6761d", dash="dot")
+    add(h.fake_acc, "fake accuracy", 1, acc_color, secondary=True)
     add(h.emd, "EMD estimate", 2, "#d95f02")
-    add(h.eta, "eta", 2, "#1f77b4", secondary=True)
+    add(h.eta, "eta", 2, eta_color, secondary=True)
     for key, color in (("acc", "#2ca02c"), ("nmi", "#9467bd"), ("ari", "#8c564b")):
         add(_series(rows, "metrics", key), key.upper(), 3, color)
     fig.update_yaxes(title_text="CE (nats)", row=1, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="fake accuracy", range=[-0.02, 1.02], row=1, col=1, secondary_y=True)
-    fig.update_yaxes(title_text="EMD", row=1, col=2, secondary_y=False)
-    fig.update_yaxes(title_text="eta", type="log", row=1, col=2, secondary_y=True)
-    fig.update_yaxes(range=[-0.02, 1.02], row=1, col=3)
-    fig.update_xaxes(title_text="generator step")
+    fig.update_yaxes(title_text="fake accuracy", title_font_color=acc_color, range=[-0.02, 1.02],
+                     row=1, col=1, secondary_y=True)
+    fig.update_yaxes(title_text="EMD", row=2, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="eta", title_font_color=eta_color, type="log", row=2, col=1,
+                     secondary_y=True)
+    fig.update_yaxes(title_text="score", range=[-0.02, 1.02], row=3, col=1)
+    fig.update_xaxes(title_text="generator step", row=3, col=1)
     if current_step is not None:
-        for col in (1, 2, 3):
-            fig.add_vline(x=current_step, line=dict(color="black", width=1.5), row=1, col=col)
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.25), hovermode="closest")
-    return fig
+        for row in (1, 2, 3):
+            fig.add_vline(x=current_step, line=dict(color=INK, width=1.5), row=row, col=1)
+    fig.update_layout(height=640, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.1), hovermode="closest")
+    return finish(fig)
 
 
 def hungarian_order(confusion: np.ndarray) -> np.ndarray:
@@ -257,7 +267,7 @@ def sizes_figure(sizes: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Bar(x=[f"id {i}" for i in range(k)], y=sizes,
                            marker_color=[color_of(i) for i in range(k)],
                            hovertemplate="%{x}: %{y} points<extra></extra>"))
-    fig.add_hline(y=sizes.sum() / k, line=dict(color="black", dash="dash"),
+    fig.add_hline(y=sizes.sum() / k, line=dict(color=INK, dash="dash"),
                   annotation_text="uniform prior N/k", annotation_position="top right")
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=20, b=10), yaxis_title="real points",
                       showlegend=False)
@@ -302,11 +312,11 @@ def points_figure(real: np.ndarray, samples: np.ndarray, *, maps: dict | None = 
         if contours and "critic_map" in maps:
             fig.add_trace(go.Contour(x=gx, y=gy, z=np.asarray(maps["critic_map"]),
                                      contours=dict(coloring="none"), ncontours=14,
-                                     line=dict(width=1, color="rgba(60,60,60,0.55)"),
+                                     line=dict(width=1, color="rgba(140,140,140,0.8)"),
                                      showscale=False, name="critic D", hoverinfo="skip"))
     pr = proj(real)
     fig.add_trace(go.Scatter(x=pr[:, 0], y=pr[:, 1], mode="markers", name="real data",
-                             marker=dict(size=4, color="rgba(110,110,110,0.55)"),
+                             marker=dict(size=4, color="rgba(140,140,140,0.6)"),
                              hoverinfo="skip"))
     if path is not None:
         pp = proj(path)

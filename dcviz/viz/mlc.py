@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from dcviz.methods.mlc import MLCExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
-
-PALETTE = list(qualitative.D3) + list(qualitative.Light24) + list(qualitative.Dark24)
+from dcviz.viz.common import stage_annotations
+from dcviz.viz.style import INK, MUTED, PALETTE
 
 WARMUP, MLC_STAGE, INIT = "warm-up", "MLC", "random init"
 
@@ -109,16 +108,12 @@ def curves(rows: list[dict], lines: dict[str, np.ndarray], *, current: int, y_ti
             line=dict(width=2, dash=(dash or {}).get(name, "solid"),
                       color=(colors or {}).get(name, PALETTE[i % len(PALETTE)])),
             hovertemplate=f"{name}: %{{y:.4g}}<br>%{{text}}<extra></extra>"))
-    starts = _stage_starts(rows)
-    for s, (idx, stage) in enumerate(starts):
-        end = starts[s + 1][0] if s + 1 < len(starts) else len(rows)
+    for idx, _ in _stage_starts(rows):
         if idx > 0:
-            fig.add_vline(x=idx - 0.5, line=dict(color="#999", dash="dash", width=1))
-        if end - idx >= 2:  # a one-snapshot stage (random init) would overprint the next label
-            fig.add_annotation(x=max(idx - 0.5, 0), y=1.0, yref="paper", text=stage,
-                               showarrow=False, xanchor="left", yanchor="bottom",
-                               font=dict(size=10, color="#666"))
-    fig.add_vline(x=current, line=dict(color="black", width=1.5))
+            fig.add_vline(x=idx - 0.5, line=dict(color=MUTED, dash="dash", width=1))
+    for a in stage_annotations(rows, width_px=560):
+        fig.add_annotation(a)
+    fig.add_vline(x=current, line=dict(color=INK, width=1.5))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=50 if title else 30, b=10),
                       title=dict(text=title) if title else None, xaxis_title="snapshot",
                       yaxis_title=y_title, legend=dict(orientation="h", y=-0.2),
@@ -186,10 +181,19 @@ def principal_image(ds, principal_index: np.ndarray, cluster: int) -> np.ndarray
     return image_grid(_as_images(ds, block), ncols=n_s, pad=1)
 
 
-def principal_mosaic(ds, principal_index: np.ndarray, per_row: int = 5) -> np.ndarray:
-    """All learned clusters side by side (``per_row`` blocks a row), a blank gap between them."""
+#: the least size in pixels of one sample in the mosaic: 8x8 digits at their own size made a
+#: 380x150 picture of ten clusters that nobody could read
+MIN_TILE_PX = 30
+
+
+def principal_mosaic(ds, principal_index: np.ndarray, per_row: int = 5,
+                     min_tile_px: int = MIN_TILE_PX) -> np.ndarray:
+    """All learned clusters side by side (``per_row`` blocks a row), a blank gap between them,
+    each sample enlarged by whole pixels (no blur) to at least ``min_tile_px``."""
     k = principal_index.shape[0]
+    f = max(1, -(-min_tile_px // int(ds.image_shape[1])))
     blocks = [principal_image(ds, principal_index, j) for j in range(k)]
+    blocks = [np.repeat(np.repeat(b, f, axis=0), f, axis=1) for b in blocks]
     h, w = blocks[0].shape[:2]
     gap = max(2, h // 16)
     rows = -(-k // per_row)
@@ -331,7 +335,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
     at = rank_indices(n, index)
     ranks = rank_series(run, of, at)
     rank_fig = curves(rows, ranks, current=index, y_title="rank (95% energy)", x=at,
-                      dash={"all features": "solid"}, colors={"all features": "black"})
+                      dash={"all features": "solid"}, colors={"all features": INK})
     rank_fig.update_yaxes(tickformat="d", rangemode="tozero")
     panels.append(Panel(
         title="Numerical ranks (Fig. 3b)",

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from dcviz.plaintext import for_plotly
 from dcviz.runs.table import NAMES, Row
+from dcviz.viz.style import finish
 
 
 def seed_dots_figure(rows: Sequence[Row], columns: Sequence[str]) -> go.Figure:
@@ -51,7 +52,7 @@ def seed_dots_figure(rows: Sequence[Row], columns: Sequence[str]) -> go.Figure:
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category")
     fig.update_layout(height=max(220, 70 + 48 * len(rows)), margin=dict(l=10, r=10, t=40, b=30),
                       clickmode="event+select", dragmode=False)
-    return fig
+    return finish(fig)
 
 
 def run_from_selection(selection) -> str | None:
