@@ -235,13 +235,12 @@ def stage_annotations(rows: Sequence[dict], *, xref: str = "x", yref: str = "y d
     gap = 8 * per_px
     taken: list[list[tuple[float, float]]] = [[] for _ in range(max_rows)]
     out = []
+
+    def clashes(x0: float, w: float, r: int) -> bool:
+        return any(x0 < hi + gap and lo < x0 + w + gap for lo, hi in taken[r])
+
     for start, end, text in sorted(spans, key=lambda sp: (sp[0] - sp[1], sp[0])):
         w = label_width(text) * per_px
-
-        def free(x0, r):
-            return x_lo <= x0 and x0 + w <= x_hi and not any(
-                x0 < hi + gap and lo < x0 + w + gap for lo, hi in taken[r])
-
         for r in range(max_rows):
             x0 = max(start - 0.5, x_lo)
             for lo, hi in sorted(taken[r]):  # slide right past the labels in the way
@@ -249,7 +248,7 @@ def stage_annotations(rows: Sequence[dict], *, xref: str = "x", yref: str = "y d
                     x0 = hi + gap
             if x0 + w > x_hi:  # too near the right edge: end the label at the edge instead
                 x0 = x_hi - w
-            if x0 > end - 0.5 or not free(x0, r):
+            if x0 > end - 0.5 or x0 < x_lo or clashes(x0, w, r):
                 continue  # it would start past its own span, or collide: the next row
             taken[r].append((x0, x0 + w))
             out.append(dict(x=x0, y=1.0, xref=xref, yref=yref, text=text, showarrow=False,

@@ -223,7 +223,7 @@ def curves_figure(rows: list[dict], current_step: int | None = None) -> go.Figur
         add(_series(rows, "metrics", key), key.upper(), 3, color)
     fig.update_yaxes(title_text="CE (nats)", row=1, col=1, secondary_y=False)
     fig.update_yaxes(title_text="fake accuracy", title_font_color=acc_color, range=[-0.02, 1.02],
-                     row=1, col=1, secondary_y=True)
+                     tickmode="linear", tick0=0, dtick=0.25, row=1, col=1, secondary_y=True)
     fig.update_yaxes(title_text="EMD", row=2, col=1, secondary_y=False)
     fig.update_yaxes(title_text="eta", title_font_color=eta_color, type="log", row=2, col=1,
                      secondary_y=True)

@@ -103,12 +103,13 @@ def _fmt(v: float) -> str:
 
 def log_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
     """Tick values for a log axis over [lo, hi] (> 0): powers of ten over many decades, 1-2-5
-    over a few, 1..9 within one, and three round values inside a narrow range."""
+    over a few, 1..9 (with halves below 3) within one, and three round values inside a narrow
+    range."""
     lo, hi = min(lo, hi), max(lo, hi)
     e0, e1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
     inside = lambda vals: [v for v in vals if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9)]  # noqa: E731
     # the finest grid that gives at least three ticks and no more than ``most``
-    for mantissas in (tuple(range(1, 10)), (1, 2, 5), (1, 3)):
+    for mantissas in ((1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9), tuple(range(1, 10)), (1, 2, 5), (1, 3)):
         vals = inside([float(f"{m}e{e}") for e in range(e0, e1 + 1) for m in mantissas])
         if 3 <= len(vals) <= most:
             return vals
