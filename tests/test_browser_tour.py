@@ -377,3 +377,78 @@ def test_tour_takeaways_and_presenter(lecture_server):
         except Exception:
             shot(page, "lecture-failure")
             raise
+
+
+# ---------------------------------------------------------------- the dark theme
+
+def is_dark(css_colour: str) -> bool:
+    """An "rgb(r, g, b)" that is a dark background (Streamlit's #0e1117 or 1.67's #171614)."""
+    r, g, b = (int(v) for v in re.findall(r"\d+", css_colour)[:3])
+    return max(r, g, b) < 48
+
+
+@pytest.fixture
+def dark_server(tmp_path, monkeypatch):
+    """The app in Streamlit's dark theme (``theme.base`` from the environment), with a finished
+    tiny DCRL run on manifolds in its store."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("DCVIZ_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing and DCVIZ_REQUIRE_BROWSER=1")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    import torch
+
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, execute, prepare
+    torch.set_num_threads(1)
+    runs = tmp_path / "runs"
+    ds = D.load("manifolds")
+    cls, cfg = prepare("dcrl", ds, {**DCRL_TINY, "epochs": 6}, "quick")
+    rd = create_run(RunStore(runs), cls, cfg, ds, "quick")
+    assert execute(rd, cls, cfg, ds)["state"] == "done"
+    monkeypatch.setenv("STREAMLIT_THEME_BASE", "dark")
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))
+    with streamlit_app(runs, tmp_path, "dark") as url:
+        yield url, rd
+
+
+def test_tour_dark_theme(dark_server):
+    """Every page once in the dark theme, with a screenshot each (test-artifacts/dark-*.png):
+    the page is dark, and no page shows an exception. Whether each figure's marks stand out
+    from the dark background is test_views.py's test_every_figure_reads_in_both_themes; these
+    pictures are for a person to look at."""
+    url, rd = dark_server
+    run_id = rd.run_id
+    ARTIFACTS.mkdir(exist_ok=True)
+    chart = ".js-plotly-plot .main-svg"
+    with chromium() as page:
+        try:
+            for name, path, ready in (
+                    ("1-home", "", ".st-key-home_preview " + chart),
+                    ("2-train", "/train", None),
+                    ("3-explore-latent", f"/explore?run={run_id}", ".st-key-explore_latent " + chart),
+                    ("6-compare", f"/compare?runs={run_id},{run_id}", ".st-key-compare_latent_1 " + chart),
+                    ("7-checkpoints", f"/checkpoints?run={run_id}", None),
+                    ("8-sweeps", "/sweeps", None),
+                    ("9-present", f"/present?run={run_id}", ".st-key-present_latent " + chart)):
+                page.goto(url + path)
+                if ready:
+                    page.locator(ready).first.wait_for(state="visible")
+                wait_quiet(page)
+                page.wait_for_timeout(800)
+                bg = page.evaluate("() => getComputedStyle(document.querySelector("
+                                   "'[data-testid=\"stApp\"]')).backgroundColor")
+                assert is_dark(bg), (name, bg)
+                no_exception_text(page)
+                shot(page, name, ARTIFACTS / f"dark-{name}.png")
+                if name == "3-explore-latent":  # the lens and the curves: most of the figures
+                    for tab, shot_name in (("Lens", "4-explore-lens"), ("Metrics", "5-explore-metrics")):
+                        press(page.get_by_role("tab", name=tab))
+                        page.locator(f"[role=tabpanel]:not([hidden]) {chart}").first.wait_for(
+                            state="visible")
+                        wait_quiet(page)
+                        page.wait_for_timeout(800)
+                        no_exception_text(page)
+                        shot(page, shot_name, ARTIFACTS / f"dark-{shot_name}.png")
+        except Exception:
+            shot(page, "dark-failure")
+            raise

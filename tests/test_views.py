@@ -466,7 +466,7 @@ def _unreadable(fig) -> list[str]:
 def test_every_figure_reads_in_both_themes(every_method_run):
     """Every lens's figures (two snapshots each, both colourings) and the shared views of a
     tiny run of every method: no mark or text in a colour close to the light (#ffffff) or the
-    dark (#0e1117) theme's background."""
+    dark (#0e1117, or Streamlit 1.67's #171614) theme's background."""
     from dcviz import projection as P
     from dcviz.viz import get_lens
     checked, bad = 0, []

@@ -1,9 +1,10 @@
 """How figures look in both of Streamlit's themes, and the finishing touches every figure gets.
 
 Streamlit's plotly theme sets the background, the fonts and the grid to the page's theme (light:
-white, dark: #0e1117). What a figure hard-codes does not follow, so every fixed colour here must
-stand out from both backgrounds: :func:`readable` measures that with the WCAG contrast ratio,
-and the palette of cluster colours keeps only colours that pass it.
+white; dark: #0e1117, or #171614 in Streamlit's newer dark theme). What a figure hard-codes does
+not follow, so every fixed colour here must stand out from all these backgrounds:
+:func:`readable` measures that with the WCAG contrast ratio, and the palette of cluster colours
+keeps only colours that pass it.
 
 :func:`finish` is applied to every figure the views build (the lens contract applies it to each
 panel): it gives log axes clean tick labels, moves a legend with more entries than fit beside
@@ -18,8 +19,9 @@ import numpy as np
 from PIL import ImageColor
 from plotly.colors import qualitative
 
-#: Streamlit's plot backgrounds: the light and the dark theme
-BACKGROUNDS = {"light": "#ffffff", "dark": "#0e1117"}
+#: Streamlit's backgrounds: the light theme, the dark theme of Streamlit before 1.5x (still
+#: what most people mean by it) and the warmer dark of the Streamlit this app pins (1.67)
+BACKGROUNDS = {"light": "#ffffff", "dark": "#0e1117", "dark (Streamlit 1.67)": "#171614"}
 #: the least contrast (WCAG ratio, 1 to 21) a mark needs against either background; the
 #: standard's 3:1 for graphics would bar every mid-tone colour from one theme or the other,
 #: so a little less, which mid greys and the D3 colours clear on both
