@@ -174,6 +174,8 @@ class Trained:
     weights: dict[str, torch.Tensor]
     rng: dict
     losses: list[float]
+    flops: float | None = None  # floating-point operations of the training steps, for estimates
+    about: dict = field(default_factory=dict)  # for people, not the key: data name, made by
 
 
 @dataclass
@@ -193,10 +195,17 @@ class Entry:
         """What a run writes into its config and JSON line about the entry it started from."""
         out = {"entry": self.id, "hit": bool(hit), "summary": self.meta.get("summary", ""),
                "seconds": self.meta.get("seconds"), "final_loss": self.meta.get("final_loss"),
-               "created": self.meta.get("created")}
+               "epochs": self.meta.get("epochs"), "created": self.meta.get("created")}
         if self.repaired:
             out["repaired"] = self.repaired
         return out
+
+
+def _number(value) -> float | None:
+    """A finite number from a JSON value, else None (a meta.json is read, never trusted)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        return None
+    return float(value)
 
 
 def _dir_size(path: Path) -> int:
@@ -274,6 +283,14 @@ class PretrainedStore:
         except (OSError, ValueError):
             return None
         return meta if isinstance(meta, dict) and meta.get("key") == key.to_dict() else None
+
+    def building(self, key: PretrainKey) -> bool:
+        """Whether another run is pretraining the entry for ``key`` right now (its temporary
+        folder is there and its lock is held); a run that needs it then waits and reuses it."""
+        if not self.root.is_dir() or not any(self.root.glob(f".tmp-{key.id}-*")):
+            return False
+        with self._locked(key.id, wait=False) as got:
+            return not got
 
     def _load(self, key: PretrainKey) -> Entry | None:
         """The entry for ``key``, fully checked; None when there is none; DamagedEntry if bad."""
@@ -384,7 +401,9 @@ class PretrainedStore:
                 "summary": key.summary(), "seconds": round(seconds, 3),
                 "epochs": int(len(losses)),
                 "final_loss": float(losses[-1]) if len(losses) else None,
-                "created": time.time(), "snapshots": rd.count(), "versions": _versions(),
+                "flops": trained.flops, "about": _plain(trained.about),
+                "created": time.time(), "snapshots": rd.count(),
+                "versions": _versions(),
                 "files": files})
             dest = self.path_of(key.id)
             if dest.exists():  # refresh: move the old entry aside, then swap the new one in
@@ -413,13 +432,16 @@ class PretrainedStore:
                 meta = json.loads((p / "meta.json").read_text())
                 key = meta["key"]
                 row = {"id": p.name, "summary": summarize(key), "key": key,
-                       "created": meta.get("created"), "seconds": meta.get("seconds"),
-                       "epochs": meta.get("epochs"), "final_loss": meta.get("final_loss"),
+                       "created": _number(meta.get("created")),
+                       "seconds": _number(meta.get("seconds")), "epochs": meta.get("epochs"),
+                       "final_loss": _number(meta.get("final_loss")),
+                       "flops": _number(meta.get("flops")),
+                       "about": meta["about"] if isinstance(meta.get("about"), dict) else {},
                        "damaged": False}
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 row = {"id": p.name, "summary": "(damaged: meta.json unreadable)", "key": None,
                        "created": p.stat().st_mtime, "seconds": None, "epochs": None,
-                       "final_loss": None, "damaged": True}
+                       "final_loss": None, "flops": None, "about": {}, "damaged": True}
             row["bytes"] = _dir_size(p)
             rows.append(row)
         return sorted(rows, key=lambda r: r["created"] or 0.0, reverse=True)
@@ -482,6 +504,35 @@ def autoencoder_arch(ae: torch.nn.Module) -> dict:
             "init_sha256": digest.hexdigest()}
 
 
+def forward_flops(ae: torch.nn.Module, input_dim: int) -> float:
+    """Floating-point operations of one sample's forward pass through ``ae``: 2 per
+    multiply-add of its linear, conv and transposed-conv layers (the rest is negligible),
+    counted with forward hooks on one zero sample. A training step costs about three times this
+    (the backward pass twice the forward)."""
+    total = [0.0]
+
+    def count(m, inputs, output):
+        if isinstance(m, torch.nn.Linear):
+            total[0] += 2.0 * m.in_features * m.out_features
+        elif isinstance(m, torch.nn.Conv2d):
+            k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
+            total[0] += 2.0 * output.numel() * k
+        elif isinstance(m, torch.nn.ConvTranspose2d):
+            k = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+            total[0] += 2.0 * inputs[0].numel() * k
+
+    hooks = [m.register_forward_hook(count) for m in ae.modules()
+             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    try:
+        device = next(ae.parameters()).device
+        with torch.no_grad():
+            ae(torch.zeros(1, int(input_dim), device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0]
+
+
 def rng_fingerprint(generator: torch.Generator | None = None,
                     rng: np.random.Generator | None = None) -> str:
     """sha256 of the generators' states where pretraining starts to draw from them."""
@@ -537,3 +588,246 @@ def pretrain_through_store(mode: str, key: PretrainKey | None,
         replay = restore_fn(entry)
         yield from (entry.snapshots if replay is None else replay)
     return entry.record(hit)
+
+
+# =========================================================================== before a run, and after
+
+#: GFLOP/s assumed for a pretraining estimate before any pretraining has been measured on this
+#: machine's device kind: about what one busy CPU core gives these nets, and a modest GPU.
+DEFAULT_GFLOPS = {"cpu": 20.0, "cuda": 2000.0, "mps": 200.0}
+#: how many of the newest entries on the same device kind the speed is measured from
+RATE_ENTRIES = 5
+
+
+@dataclass
+class PretrainPlan:
+    """What a run of one method, config and data would do about its pretraining."""
+
+    mode: str                # reuse | refresh | off
+    key: PretrainKey | None  # None with "off"
+    epochs: int
+    flops: float             # of the whole pretraining
+    device: str              # the device kind: cpu, cuda, mps
+
+
+def plan_pretraining(cls, cfg, data, fingerprint: dict | None = None) -> PretrainPlan | None:
+    """The pretraining a run of ``cls`` with ``cfg`` on ``data`` would do, worked out without
+    running it: the method is built as the engine builds it (seeded, under the engine's build
+    lock, with torch's global generator put back after), so its key is the run's key. None for
+    a method without AE pretraining, or with 0 pretraining epochs. Costs one build and a hash
+    of the data (``fingerprint`` skips the hash), no training."""
+    from dcviz.methods.ae_kmeans import AEMethod  # late: the methods import this module
+    from dcviz.methods.base import Context
+    from dcviz.nets import set_seed
+    from dcviz.runs.engine import _BUILD_LOCK
+    if not (isinstance(cls, type) and issubclass(cls, AEMethod)) or cfg.pretrain_epochs <= 0:
+        return None
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
+        set_seed(cfg.seed)
+        method = cls(cfg)
+        method.build(data.dim, data.image_shape)
+    ctx = Context(seed=cfg.seed, device=method.device)
+    key = method.pretrain_key(data, ctx, fingerprint) if cfg.pretrained != "off" else None
+    return PretrainPlan(mode=cfg.pretrained, key=key, epochs=int(cfg.pretrain_epochs),
+                        flops=float(method.pretrain_flops(data.n)), device=method.device.type)
+
+
+def measured_rate(rows: list[dict], device: str) -> tuple[float, int]:
+    """(GFLOP/s, how many entries it comes from): the median speed of the newest
+    :data:`RATE_ENTRIES` entries pretrained on ``device`` (store rows, newest first), counting
+    their snapshots' k-means too, as a run pays them; the default guess when there are none."""
+    rates = [r["flops"] / r["seconds"] / 1e9 for r in rows
+             if r.get("flops") and r.get("seconds") and r["seconds"] > 0
+             and isinstance(r.get("key"), dict)
+             and (r["key"].get("recipe") or {}).get("device") == device][:RATE_ENTRIES]
+    if not rates:
+        return DEFAULT_GFLOPS.get(device, DEFAULT_GFLOPS["cpu"]), 0
+    return float(np.median(rates)), len(rates)
+
+
+@dataclass
+class PretrainStatus:
+    """The Train page's line before Launch: is the pretrained AE there, or how long it takes."""
+
+    state: str              # found (skipped) | train | building (by another run) | refresh | off
+    entry: dict | None      # the found entry's meta (with reuse or refresh)
+    estimate_s: float       # seconds of pretraining if it runs
+    measured: int           # entries the speed estimate comes from (0: a default guess)
+
+    def text(self, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        about = f"about {format_seconds(self.estimate_s)}"
+        basis = (f"estimated from {self.measured} pretraining{'s' * (self.measured > 1)} "
+                 "measured here" if self.measured else
+                 "a rough guess: no pretraining has been measured on this machine yet")
+        if self.state == "found":
+            return f"Pretrained AE found: {entry_facts(self.entry, now)}; pretraining is skipped."
+        if self.state == "building":
+            return ("Another run is pretraining this AE right now: this run will wait for it "
+                    f"({about} in all, {basis}) and then reuse it.")
+        if self.state == "refresh":
+            there = (f"A pretrained AE is there ({entry_facts(self.entry, now)}), but refresh "
+                     "trains it again" if self.entry else "No pretrained AE yet; refresh trains one")
+            return f"{there}: {about} ({basis}), then it replaces the entry."
+        if self.state == "off":
+            return (f"Pretrained-AE store off: the AE will be pretrained in this run, {about} "
+                    f"({basis}), and not kept.")
+        return (f"No pretrained AE yet for this data, net, recipe and seed: it will be "
+                f"pretrained, {about} ({basis}), and kept for the next run.")
+
+
+def pretrain_status(plan: PretrainPlan, store: PretrainedStore | None = None) -> PretrainStatus:
+    """Look ``plan``'s key up (a read of one meta.json, nothing is loaded) and estimate the
+    pretraining from the speed of earlier pretrainings in the store. With ``off`` the store is
+    never touched (no lookup, no listing)."""
+    store = store or PretrainedStore()
+    rows = [] if plan.mode == "off" else store.list()
+    rate, measured = measured_rate(rows, plan.device)
+    estimate = plan.flops / (rate * 1e9)
+    found = None if plan.key is None else store.lookup(plan.key)
+    state = {"off": "off", "refresh": "refresh"}.get(plan.mode, "found" if found else "train")
+    if state == "train" and store.building(plan.key):
+        state = "building"
+    return PretrainStatus(state=state, entry=found, estimate_s=estimate, measured=measured)
+
+
+def format_seconds(s: float) -> str:
+    """ "40 s", "3 min", "1.5 h"."""
+    if s < 60:
+        return f"{max(1, round(s)):.0f} s"
+    if s < 3600:
+        return f"{round(s / 60):.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def ago(t, now: float) -> str:
+    """ "just now", "40 s ago", "3 min ago", "2 h ago", "4 days ago"."""
+    if not isinstance(t, (int, float)):
+        return "at an unknown time"
+    s = max(0.0, now - float(t))
+    if s < 5:
+        return "just now"
+    if s < 86400:
+        return f"{format_seconds(s)} ago"
+    return f"{s / 86400:.0f} days ago"
+
+
+def entry_facts(meta: dict | None, now: float) -> str:
+    """ "trained 3 min ago, 200 epochs, loss 0.012" from an entry's meta (or a run's record)."""
+    meta = meta or {}
+    parts = [f"trained {ago(meta.get('created'), now)}"]
+    if isinstance(meta.get("epochs"), int):
+        parts.append(f"{meta['epochs']} epochs")
+    loss = _number(meta.get("final_loss"))
+    if loss is not None:
+        parts.append(f"loss {loss:.3g}")
+    return ", ".join(parts)
+
+
+def short_id(entry_id) -> str:
+    """The first 8 hex digits of an entry id: enough to tell entries apart on a page."""
+    return str(entry_id)[:8]
+
+
+def run_provenance(config: dict, store: PretrainedStore | None = None,
+                   now: float | None = None) -> str | None:
+    """Which pretrained AE a run started from, in one paragraph, from its config.json (the
+    record the engine writes, and the ``pretrained`` mode); None for a method without AE
+    pretraining. ``store`` (when given) says whether the entry is still there."""
+    now = time.time() if now is None else now
+    cfg = config.get("config") if isinstance(config.get("config"), dict) else {}
+    if "pretrain_epochs" not in cfg:
+        return None
+    record = config.get("pretrained")
+    if cfg.get("pretrained") == "off":
+        return ("Pretrained-AE store off: this run pretrained its own autoencoder and did not "
+                "keep it.")
+    if int(cfg.get("pretrain_epochs") or 0) <= 0:
+        return "No pretraining: this run started from an untrained autoencoder."
+    if not isinstance(record, dict) or not isinstance(record.get("entry"), str):
+        return ("No pretrained-AE record: a run from before the store, or one that has not "
+                "finished its pretraining yet.")
+    rid = short_id(record["entry"])
+    facts = entry_facts(record, now).replace("trained ", "created ", 1)
+    summary = f" ({record['summary']})" if record.get("summary") else ""
+    if record.get("hit"):
+        seconds = _number(record.get("seconds"))
+        saved = f"; it saved {format_seconds(seconds)} of pretraining" if seconds else ""
+        text = (f"Started from pretrained AE {rid}{summary}: {facts}. Pretraining was skipped"
+                f"{saved}, and the pretraining epochs shown are the entry's.")
+    else:
+        text = (f"Trained in this run: pretrained AE {rid}{summary}, {facts}, kept in the store "
+                "for later runs with the same data, net, recipe and seed.")
+        if record.get("repaired"):
+            text += f" (A damaged entry with this key was trained again: {record['repaired']}.)"
+    if store is not None:
+        try:
+            there = store.path_of(record["entry"]).is_dir()
+        except (ValueError, OSError):
+            there = False
+        text += (" The entry is still in the store." if there else
+                 " The entry is no longer in the store.")
+    return text
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def display_row(row: dict, now: float | None = None) -> dict:
+    """One entry of :meth:`PretrainedStore.list` as the app's table shows it (plain strings)."""
+    now = time.time() if now is None else now
+    about = row.get("about") or {}
+    seconds = row.get("seconds")
+    done = ", ".join(p for p in (
+        f"{format_seconds(seconds)}" if seconds else "",
+        f"{row['epochs']} epochs" if isinstance(row.get("epochs"), int) else "",
+        f"loss {row['final_loss']:.3g}" if row.get("final_loss") is not None else "") if p)
+    return {"entry": short_id(row["id"]), "autoencoder": row.get("summary", ""),
+            "data": str(about.get("data", "")), "made by": str(about.get("method", "")),
+            "pretraining": done or "–", "created": ago(row.get("created"), now),
+            "size": format_bytes(row.get("bytes") or 0)}
+
+
+def shared_ae_letters(records: dict[str, Any]) -> dict[str, str]:
+    """A letter per pretrained AE among runs (run id -> its config's ``pretrained`` record):
+    runs that started from the same entry get the same letter (A, B, ... in order of first
+    appearance); runs with no entry get "". Same letter: a fair comparison, as the papers make
+    it (one AE, several clustering methods)."""
+    letters: dict[str, str] = {}
+    out = {}
+    for run_id, record in records.items():
+        entry = record.get("entry") if isinstance(record, dict) else None
+        if not isinstance(entry, str):
+            out[run_id] = ""
+            continue
+        if entry not in letters:
+            n = len(letters)
+            letters[entry] = chr(ord("A") + n % 26) + (str(n // 26) if n >= 26 else "")
+        out[run_id] = letters[entry]
+    return out
+
+
+def shared_ae_note(letters: dict[str, str], names: dict[str, str]) -> str | None:
+    """One sentence on which runs started from the same pretrained AE (run id -> letter from
+    :func:`shared_ae_letters`, run id -> the name the page shows); None when no run has one."""
+    groups: dict[str, list[str]] = {}
+    for run_id, letter in letters.items():
+        if letter:
+            groups.setdefault(letter, []).append(names.get(run_id, run_id))
+    if not groups:
+        return None
+    shared = {k: v for k, v in groups.items() if len(v) > 1}
+    if not shared:
+        return (f"Each run started from its own pretrained autoencoder "
+                f"({', '.join('AE ' + k for k in groups)}): their differences include the "
+                "pretraining, not only the clustering.")
+    parts = [f"AE {k}: {', '.join(v)}" for k, v in shared.items()]
+    own = [f"AE {k}: {v[0]}" for k, v in groups.items() if len(v) == 1]
+    return ("Started from the same pretrained autoencoder, so they differ only in how they "
+            "cluster (the fair comparison the papers make): " + "; ".join(parts) + "."
+            + (f" Own AE: {'; '.join(own)}." if own else ""))

@@ -30,6 +30,7 @@ from ui.launch import default_run_button
 from ui.look import plot_config
 from ui.pickers import run_picker
 from ui.shared import aligned_pca, manager, run_view, runs_root
+from ui.store import provenance, store_section
 
 nav.require_app("checkpoints")
 
@@ -135,6 +136,7 @@ def model_summary(model, rd, view) -> None:
     withheld = data_withheld(cfg)
     if withheld:
         st.caption(withheld)
+    provenance(cfg, rd)
     if view is not None:
         with st.expander("Export, rename, tag, re-run or delete this run"):
             R.export_buttons(view, view.count - 1 if view.count else None, key="checkpoints_export")
@@ -321,6 +323,7 @@ st.caption("Open a trained model and push new data through it: which cluster eac
            "land among the training points.")
 R.deleted_notice()
 import_box(expanded=not with_checkpoint())
+store_section("checkpoints_store")
 runs = with_checkpoint()
 if not runs:
     st.info("No run has a checkpoint yet. A run saves its trained model when it ends. Launch one "

@@ -23,6 +23,7 @@ from ui.look import plot_config
 from ui.pickers import colour_picker, colours, factor_choices, runs_picker
 from ui.player import player, timer
 from ui.shared import aligned_pca, manager, run_view
+from ui.store import ae_letters
 
 nav.require_app("compare")
 MATCHED, CLUSTER_ID = "Cluster, matched to the first run", "Cluster id"
@@ -114,7 +115,8 @@ def latent_columns(rows, picks, snaps) -> None:
             col.info("No snapshot yet." + (" It refreshes by itself." if live(run_id) else ""))
             continue
         col.caption(f"snapshot {p.index + 1} of {len(rows[run_id])} · epoch {snap.epoch} · "
-                    f"{md(snap.stage)}" + (f" · {p.note}" if p.note else ""))
+                    f"{md(snap.stage)}" + (f" · {p.note}" if p.note else "")
+                    + (f" · **AE {letters[run_id]}**" if letters.get(run_id) else ""))
         color, names, ctitle = colours(choice, view, snap)
         if choice == MATCHED and snaps.get(ref) is not None:
             color = K.match_to(views[ref].subsample, snaps[ref].assign, view.subsample, snap.assign)
@@ -246,6 +248,7 @@ if any(v is None for v in views.values()):
              "choose again.")
     st.stop()
 
+letters = ae_letters(views, {i: short(i) for i in chosen})
 mode = segmented(
     "Align by", list(K.MODES), "compare_mode", format_func=K.MODES.get,
     help="Same epoch: every run at the same epoch number (a run holds its last snapshot once it "

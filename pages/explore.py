@@ -27,6 +27,7 @@ from ui.pickers import colour_picker, colours, factor_choices, run_picker
 from ui.player import player, rewind, timer
 from ui.takeaway import takeaway_buttons
 from ui.shared import aligned_pca, manager, projections, run_view, runs_root, umap_worker
+from ui.store import provenance
 
 nav.require_app("explore")
 state = st.session_state
@@ -268,6 +269,7 @@ def run_tab(snap, index) -> None:
         st.caption(f"{md(cfg.get('method_title') or cfg['method'])} · preset "
                    f"{md(cfg.get('preset', '?'))} · seed {md(cfg.get('seed', '?'))}")
         st.json(cfg.get("config", {}), expanded=True)
+        provenance(cfg, view.rd)
     with c2:
         st.markdown("**Data**")
         st.caption(f"{md(data_title(cfg.get('data_name', '?')))}: {md(cfg.get('n_samples', '?'))} points, "

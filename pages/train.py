@@ -27,6 +27,7 @@ from ui.panels import live_panel, render_panel
 from ui.pickers import colour_picker, colours
 from ui.player import timer
 from ui.shared import aligned_pca, manager, run_view
+from ui.store import pretrain_line
 
 nav.require_app("train")
 side = st.sidebar
@@ -393,6 +394,10 @@ spec, entry, dataset = choose_data()
 cls, preset = choose_method(entry["id"] if entry is not None else None)
 expected_duration_note(cls, preset, dataset)
 form = config_form(cls, preset, spec, entry, dataset)
+try:  # the pretrained AE this run would start from (from the form as last submitted)
+    pretrain_line(cls, F.read_form(form[0], form[1]), preset, dataset, where=side)
+except ConfigError:
+    pass  # the Launch button says what is wrong with the form
 if form[3]:
     launch_from_form(cls, preset, spec, entry, *form[:3], where=messages)
 compare_form(cls, preset, spec, dataset, messages)

@@ -409,7 +409,8 @@ def test_pretrain_through_store_modes(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- through the AE methods
 
 TINY = {"ae-kmeans": {"pretrain_epochs": 3, "snapshot_every": 1},
-        "dekm": {"pretrain_epochs": 3, "snapshot_every": 1, "max_iter": 3, "batches_per_iter": 2}}
+        "dekm": {"pretrain_epochs": 3, "snapshot_every": 1, "max_iter": 3, "batches_per_iter": 2},
+        "dcn": {"pretrain_epochs": 3, "snapshot_every": 1, "cluster_epochs": 1}}
 
 
 def train_run(root: Path, method: str, **config):
@@ -517,3 +518,111 @@ def test_a_run_with_another_k_reuses_the_entry_and_relabels_its_snapshots(tmp_pa
     _, rd, status = train_run(tmp_path / "runs", "ae-kmeans", n_clusters=4)
     assert status["pretrained"]["hit"]
     assert all(rd.load_snapshot(i).assign.max() <= 3 for i in range(rd.count()))
+
+
+# --------------------------------------------------------------------------- shared recipes
+
+def quick_key(method: str, ds, **config) -> PretrainKey:
+    """The store key of a quick-preset run of ``method`` on ``ds``, worked out before any run."""
+    from dcviz.methods import get_method
+    from dcviz.pretrained import plan_pretraining
+    cls = get_method(method)
+    return plan_pretraining(cls, cls.Config.from_preset("quick", **config), ds).key
+
+
+@pytest.mark.parametrize("data", ["digits", "objects"])  # the MLP kind and the conv kind
+def test_quick_presets_share_one_pretrained_ae_per_recipe(data):
+    from dcviz import data as D
+    ds = D.load(data)
+    plain = {m: quick_key(m, ds) for m in ("ae-kmeans", "dcn", "dekm", "acedec")}
+    denoising = {m: quick_key(m, ds) for m in ("dec", "idec", "dcrl")}
+    assert len({k.id for k in plain.values()}) == 1, {m: k.summary() for m, k in plain.items()}
+    assert len({k.id for k in denoising.values()}) == 1, {m: k.summary() for m, k in denoising.items()}
+    p, d = plain["dekm"], denoising["dec"]
+    assert p.id != d.id and p.recipe["noise"] == 0 and d.recipe["noise"] > 0
+    assert p.arch["summary"].startswith("conv" if data == "objects" else "mlp")
+    # k is not part of the pretraining: another number of clusters reuses the same AE
+    assert quick_key("dcn", ds, n_clusters=3).id == p.id
+    # the paper presets that keep their own recipe (DEKM: Xavier init) get their own entry
+    from dcviz.methods import get_method
+    from dcviz.pretrained import plan_pretraining
+    dekm = get_method("dekm")
+    assert plan_pretraining(dekm, dekm.Config.from_preset("paper"), ds).key.recipe["init"] == "xavier"
+    if ds.image_shape is not None:  # ACe/DeC's augmentation mode is a recipe of its own
+        aug = quick_key("acedec", ds, augment=True)
+        assert aug.id != p.id and aug.recipe["augment"] != "none"
+
+
+@pytest.mark.parametrize("field,value", [("pretrain_epochs", 21), ("pretrain_batch_size", 32),
+                                         ("lr", 2e-3), ("ae_init", "xavier"), ("seed", 1),
+                                         ("pretrain_precision", "bf16"), ("latent_dim", 5)])
+def test_every_recipe_field_changes_the_planned_key(field, value):
+    from dcviz import data as D
+    ds = D.load("digits")
+    assert quick_key("dekm", ds, **{field: value}).id != quick_key("dekm", ds).id
+    # fields of the clustering phase do not
+    assert quick_key("dekm", ds, max_iter=3, batch_size=32).id == quick_key("dekm", ds).id
+
+
+def test_the_planned_key_is_the_key_the_run_uses_and_leaves_torch_alone(tmp_path, monkeypatch):
+    from dcviz import data as D
+    from dcviz.pretrained import pretrain_status
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    ds = D.load("digits")
+    before = torch.get_rng_state()
+    key = quick_key("dekm", ds, **TINY["dekm"])
+    assert torch.equal(torch.get_rng_state(), before)
+    from dcviz.methods import get_method
+    from dcviz.pretrained import plan_pretraining
+    cls = get_method("dekm")
+    plan = plan_pretraining(cls, cls.Config.from_preset("quick", **TINY["dekm"]), ds)
+    status = pretrain_status(plan)
+    assert (status.state, status.measured) == ("train", 0) and status.estimate_s > 0
+    assert "will be pretrained" in status.text() and "rough guess" in status.text()
+    _, _, s1 = train_run(tmp_path / "runs", "dekm")
+    assert s1["pretrained"]["entry"] == key.id
+    status = pretrain_status(plan)
+    assert status.state == "found" and status.measured == 1
+    assert status.text().startswith("Pretrained AE found: trained ")
+    assert "3 epochs" in status.text() and "pretraining is skipped" in status.text()
+    # DCN's quick run now finds DEKM's AE: one AE for both
+    _, _, s2 = train_run(tmp_path / "runs", "dcn")
+    assert s2["pretrained"]["hit"] and s2["pretrained"]["entry"] == key.id
+
+
+def test_status_before_launch_in_every_state(tmp_path):
+    from dcviz.pretrained import PretrainPlan, pretrain_status
+    store, key = PretrainedStore(tmp_path / "store"), make_key()
+    plan = PretrainPlan(mode="reuse", key=key, epochs=3, flops=40e9, device="cpu")
+    s = pretrain_status(plan, store)
+    assert (s.state, s.measured, s.estimate_s) == ("train", 0, 2.0)  # 40 GFLOP at the 20 GFLOP/s guess
+    assert "will be pretrained, about 2 s (a rough guess" in s.text()
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_train():
+        started.set()
+        release.wait(10)
+        return (yield from fake_train()())
+
+    worker = threading.Thread(target=consume, args=(store.get_or_train(key, slow_train),))
+    worker.start()
+    assert started.wait(10)
+    s = pretrain_status(plan, store)
+    assert s.state == "building" and "Another run is pretraining this AE right now" in s.text()
+    release.set()
+    worker.join(10)
+
+    s = pretrain_status(plan, store)  # the fake entry has no flops: still the default guess
+    assert s.state == "found" and s.text().startswith("Pretrained AE found: trained just now, "
+                                                      "3 epochs, loss 0.333")
+    assert pretrain_status(PretrainPlan("refresh", key, 3, 40e9, "cpu"), store).state == "refresh"
+    off = pretrain_status(PretrainPlan("off", None, 3, 40e9, "cpu"), store)
+    assert off.state == "off" and "not kept" in off.text()
+    # the speed of entries that say their FLOPs and seconds replaces the guess
+    rows = [{"flops": 100e9, "seconds": 2.0, "key": {"recipe": {"device": "cpu"}}},
+            {"flops": 100e9, "seconds": 1.0, "key": {"recipe": {"device": "cpu"}}},
+            {"flops": 100e9, "seconds": 0.1, "key": {"recipe": {"device": "cuda"}}}]
+    from dcviz.pretrained import measured_rate
+    assert measured_rate(rows, "cpu") == (75.0, 2) and measured_rate(rows, "cuda") == (1000.0, 1)
+    assert measured_rate([], "mps")[1] == 0

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from dcviz.methods.base import ConfigError, Extras, param, register
+from dcviz.methods.ae_kmeans import QUICK_PRETRAIN
 from dcviz.methods.dcn import (CentroidAEConfig, CentroidAEMethod, minibatch_kmeans_update,
                                reseed_empty_clusters)
 from dcviz.nets import batches, encode_all
@@ -242,10 +243,13 @@ class AceDecConfig(CentroidAEConfig):
                                   "decoded views of a live run can be drawn.", min=1, max=1000,
                                   step=1, advanced=True)
     presets: ClassVar[dict] = {
-        # about a minute on digits on a 2-core CPU: a shorter pretraining, and fewer, larger
-        # clustering steps (10x the paper's rate) in place of the paper's 150 epochs
-        "quick": {"pretrain_epochs": 50, "cluster_epochs": 20, "batch_size": 256,
+        # about a minute on digits on a 2-core CPU: the pretraining recipe every AE method's quick
+        # preset shares (one AE for AE + k-means, DCN, DEKM and ACe/DeC without augmentation on
+        # one data set), and fewer, larger clustering steps (10x the paper's rate) in place of
+        # the paper's 150 epochs
+        "quick": {**QUICK_PRETRAIN, "cluster_epochs": 20, "batch_size": 256,
                   "cluster_lr": 1e-3, "kmeans_n_init": 5},
+        # paper: its own pretraining recipe (ClustPy's: 100 epochs of batches of 128)
         "paper": {},
     }
 
@@ -335,6 +339,17 @@ class AceDec(CentroidAEMethod):
                 "cluster_only": self.decode_rotated(mix_spaces(zr, mu_r, beta, t)),
                 "shared_only": self.decode_rotated(mix_spaces(mu_r, zr, beta, t))}
 
+    def pretrain_augment(self, ctx):
+        """The augmentation mode's recipe: the authors' code pretrains its AE on augmented views."""
+        cfg = self.config
+        if not cfg.augment:
+            return "none", None
+
+        def aug(xb):
+            return augment_view(xb, self.image_shape, ctx.generator, cfg.aug_rotation,
+                                cfg.aug_shift)
+        return f"images rotation {cfg.aug_rotation} shift {cfg.aug_shift}", aug
+
     def predict(self, x):
         zr = self.rotated(x)
         return assign_clusters(zr, rotate(self.centroids, self.V), self.beta_cs).cpu().numpy()
@@ -348,15 +363,7 @@ class AceDec(CentroidAEMethod):
                               "rotates and shifts images); this data set is vectors")
         x = self.tensor(data.x)
         self._total = cfg.pretrain_epochs + 1 + cfg.cluster_epochs + int(cfg.final_recluster)
-        aug = None
-        if cfg.augment:
-            # the authors' code pretrains the AE of its augmentation mode on augmented views
-            def aug(xb):
-                return augment_view(xb, self.image_shape, ctx.generator, cfg.aug_rotation,
-                                    cfg.aug_shift)
-        yield from self.pretrain(data, ctx, x, total_epochs=self._total, augment=aug,
-                                 augment_name=(f"images rotation {cfg.aug_rotation} shift "
-                                               f"{cfg.aug_shift}" if cfg.augment else "none"))
+        yield from self.pretrain(data, ctx, x, total_epochs=self._total)
         yield from self._initialise(data, ctx, x)
         yield from self._train(data, ctx, x)
         if cfg.final_recluster:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
-from dcviz.methods.ae_kmeans import AEConfig, AEMethod
+from dcviz.methods.ae_kmeans import QUICK_PRETRAIN, AEConfig, AEMethod
 from dcviz.methods.base import ConfigError, Extras, param, register
 from dcviz.probes import factor_probes
 from dcviz.nets import batches, encode_all, resolve_arch
@@ -136,7 +136,10 @@ class CentroidAEConfig(AEConfig):
                       choices=["auto", "mlp", "conv", "linear"], advanced=True)
     pretrain_epochs: int = param(100, "Epochs of reconstruction-only pretraining.", min=0,
                                  max=2000, step=10)
-    batch_size: int = param(128, "Mini-batch size.", min=2, max=8192, step=32)
+    pretrain_batch_size: int = param(128, "Mini-batch size of the pretraining.", min=2,
+                                     max=8192, step=32)
+    batch_size: int = param(128, "Mini-batch size of the clustering phase.", min=2, max=8192,
+                            step=32)
     cluster_epochs: int = param(150, "Epochs of the joint clustering phase.", min=1, max=2000, step=10)
     cluster_lr: float = param(1e-4, "Adam learning rate of the clustering phase.", min=1e-6,
                               max=1.0, log=True)
@@ -161,10 +164,12 @@ class DCNConfig(CentroidAEConfig):
                        "reconstruction (the paper compares 0.1, 1 and 10).", min=0.0, max=1000.0,
                        log=True, label="lambda")
     presets: ClassVar[dict] = {
-        # about a minute on digits on a 2-core CPU: a shorter pretraining, and fewer, larger
-        # clustering steps (10x the paper's rate) in place of the paper's 150 epochs
-        "quick": {"pretrain_epochs": 50, "cluster_epochs": 20, "batch_size": 256,
+        # about a minute on digits on a 2-core CPU: the pretraining recipe every AE method's quick
+        # preset shares (one AE for AE + k-means, DCN, DEKM and ACe/DeC on one data set), and
+        # fewer, larger clustering steps (10x the paper's rate) in place of the paper's 150 epochs
+        "quick": {**QUICK_PRETRAIN, "cluster_epochs": 20, "batch_size": 256,
                   "cluster_lr": 1e-3, "kmeans_n_init": 5},
+        # paper: its own pretraining recipe (ClustPy's: 100 epochs of batches of 128)
         "paper": {},
     }
 

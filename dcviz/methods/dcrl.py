@@ -50,6 +50,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from dcviz.methods.ae_kmeans import QUICK_DENOISING
 from dcviz.methods.base import ConfigError, param, register
 from dcviz.methods.dec import StudentTExtras
 from dcviz.methods.dec import (DECConfig, StudentTClustering, cluster_loss, reconstruction_loss,
@@ -234,7 +235,8 @@ class DCRLConfig(DECConfig):
     # reaches 0, three full-data steps of L_LIS + L_align per epoch keep them bound after, and
     # a few warm-up epochs let clustering act alone first, as in the authors' code.
     presets: ClassVar[dict] = {
-        "quick": {"pretrain_epochs": 20, "epochs": 30, "warmup_epochs": 3, "batch_size": 64,
+        # (the pretraining is the denoising recipe DEC and IDEC share, on their d-500-500-2000-10)
+        "quick": {**QUICK_DENOISING, "epochs": 30, "warmup_epochs": 3, "batch_size": 64,
                   "hidden": "500,500,2000", "mu_lr": 0.01, "alpha0": 1.0, "epoch_steps": 3},
         "paper": {"pretrain_epochs": 200, "epochs": 300},
     }
@@ -285,7 +287,7 @@ class DCRL(StudentTClustering):
         n, c = len(x), cfg.n_clusters
         total = cfg.pretrain_epochs + cfg.epochs
         ref = self.geometry_reference(data, ctx)
-        yield from self.pretrain(data, ctx, x, total_epochs=total, noise=cfg.noise)
+        yield from self.pretrain(data, ctx, x, total_epochs=total)
         z_all = self.encode(x)
         self.init_centres(z_all.cpu().numpy(), ctx)
         opt = self.make_optimizer()

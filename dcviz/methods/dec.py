@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dcviz.geometry import GeometryReference
-from dcviz.methods.ae_kmeans import AEConfig, AEMethod
+from dcviz.methods.ae_kmeans import QUICK_DENOISING, AEConfig, AEMethod
 from dcviz.methods.base import ConfigError, Extras, param, register
 from dcviz.nets import batches, make_autoencoder
 
@@ -229,6 +229,10 @@ class StudentTClustering(AEMethod):
             extras["rank_z"] = s["rank_z"].astype(np.int64)
         return metrics, extras
 
+    def pretrain_noise(self) -> float:
+        """DEC, IDEC and DCRL pretrain a denoising autoencoder."""
+        return self.config.noise
+
     def pretrain_scores(self, data, ctx, latent_sub, labels_sub):
         """The AE's own geometry metrics during pretraining: the baseline the clustering phase
         starts from."""
@@ -255,8 +259,9 @@ class StudentTClustering(AEMethod):
 # --------------------------------------------------------------------------- DEC and IDEC
 
 # "quick" uses the same autoencoder, pretraining and optimiser settings as DCRL's quick preset,
-# so that the Compare page and bench/dcrl.py compare the losses, not the budgets.
-QUICK = {"pretrain_epochs": 20, "epochs": 30, "batch_size": 64, "mu_lr": 0.01}
+# so that the Compare page and bench/dcrl.py compare the losses, not the budgets: the shared
+# denoising recipe, so DEC, IDEC and DCRL on one data set start from one pretrained AE.
+QUICK = {**QUICK_DENOISING, "epochs": 30, "batch_size": 64, "mu_lr": 0.01}
 
 
 @dataclass
@@ -305,7 +310,7 @@ class DEC(StudentTClustering):
         n = len(x)
         total = cfg.pretrain_epochs + cfg.epochs
         ref = self.geometry_reference(data, ctx)
-        yield from self.pretrain(data, ctx, x, total_epochs=total, noise=cfg.noise)
+        yield from self.pretrain(data, ctx, x, total_epochs=total)
         self.init_centres(self.encode(x).cpu().numpy(), ctx)
         opt = self.make_optimizer()
         prev, step = None, 0

@@ -18,9 +18,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
-from torch import nn
 
-from dcviz.methods.ae_kmeans import AEConfig, AEMethod
+from dcviz.methods.ae_kmeans import QUICK_PRETRAIN, AEConfig, AEMethod
 from dcviz.methods.base import Extras, param, register
 from dcviz.nets import batches
 
@@ -70,9 +69,17 @@ class DEKMConfig(AEConfig):
                           min=0, max=1000, step=1, advanced=True)
     cluster_lr: float = param(1e-3, "Adam learning rate of the clustering phase.", min=1e-6,
                               max=1.0, log=True)
+    # The paper: "The weights of all the layers are initialized by Xavier approach".
+    ae_init: str = param("xavier", "Initial weights of the autoencoder: Xavier-uniform with zero "
+                         "biases (the paper) or PyTorch's default (Kaiming-uniform).",
+                         choices=["torch", "xavier"], advanced=True)
 
     presets: ClassVar[dict] = {
-        "quick": {"pretrain_epochs": 100, "max_iter": 80},
+        # quick: the pretraining recipe every AE method's quick preset shares (PyTorch's default
+        # init, not the paper's Xavier), so DEKM starts from the AE that AE + k-means, DCN and
+        # ACe/DeC use on the same data
+        "quick": {**QUICK_PRETRAIN, "max_iter": 80},
+        # paper: its own recipe, Xavier init and 200 epochs of batches of 256
         "paper": {"pretrain_epochs": 200, "max_iter": 300},
     }
 
@@ -114,11 +121,6 @@ class DEKM(AEMethod):
 
     def build(self, input_dim, image_shape):
         super().build(input_dim, image_shape)
-        # The paper: "The weights of all the layers are initialized by Xavier approach".
-        for m in self.ae.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
         d = self.config.latent_size()
         self.V = torch.eye(d)
         self.centroids = torch.zeros(self.config.n_clusters, d)
