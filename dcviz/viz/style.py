@@ -84,11 +84,12 @@ def _distinct(colours, min_distance: float = 40.0) -> list[str]:
     return out
 
 
-#: cluster colours: D3's ten first (the colours the papers' figures use), then those of plotly's
-#: larger sets that read on both backgrounds (Light24's pastels vanish on white, some of
-#: Dark24's on the dark theme)
-PALETTE = _distinct([c for c in list(qualitative.D3) + list(qualitative.Dark24)
-                     + list(qualitative.Light24) + list(qualitative.Alphabet) if readable(c)])
+#: cluster colours: D3's ten first (the colours the papers' figures use; all clear 2:1), then
+#: those of plotly's larger sets that clear 2.5:1 on every background (Light24's pastels
+#: vanish on white, Dark24's browns and navies on the dark themes)
+PALETTE = _distinct([c for c in qualitative.D3 if readable(c)]
+                    + [c for c in list(qualitative.Dark24) + list(qualitative.Light24)
+                       + list(qualitative.Alphabet) if readable(c, 2.5)])
 
 
 # --------------------------------------------------------------------------- log axes
