@@ -223,10 +223,12 @@ def curves_figure(rows: list[dict], current_step: int | None = None) -> go.Figur
         add(_series(rows, "metrics", key), key.upper(), 3, color)
     fig.update_yaxes(title_text="CE (nats)", row=1, col=1, secondary_y=False)
     fig.update_yaxes(title_text="fake accuracy", title_font_color=acc_color, range=[-0.02, 1.02],
-                     tickmode="linear", tick0=0, dtick=0.25, row=1, col=1, secondary_y=True)
-    fig.update_yaxes(title_text="EMD", row=2, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="eta", title_font_color=eta_color, type="log", row=2, col=1,
+                     tickmode="linear", tick0=0, dtick=0.25, showgrid=False, row=1, col=1,
                      secondary_y=True)
+    fig.update_yaxes(title_text="EMD", row=2, col=1, secondary_y=False)
+    # the right-hand axes draw no grid of their own: two grids in one panel read as one muddle
+    fig.update_yaxes(title_text="eta", title_font_color=eta_color, type="log", showgrid=False,
+                     row=2, col=1, secondary_y=True)
     fig.update_yaxes(title_text="score", range=[-0.02, 1.02], row=3, col=1)
     fig.update_xaxes(title_text="generator step", row=3, col=1)
     if current_step is not None:
