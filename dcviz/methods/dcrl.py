@@ -40,6 +40,14 @@ because Adam moves each parameter about lr per step. And the once-per-epoch step
 more than once (``epoch_steps``): with one step, short runs lose the points from their
 centres when alpha reaches 0 (L_LIS unfolds each cluster faster than L_align can hold its
 mean), and the manifolds drift back together before they recover.
+
+What the method cannot do, measured on dcviz's `manifolds` (issue 22; bench/dcrl.py prints it):
+its clusters are the cells of its centres (argmax of the Student-t Q, Eq. 1), and L_rank spaces
+the centres by the distances of the manifolds' input-space means. The ring, line, wave and helix
+of `manifolds` all have their mean at the origin (at most 0.08 apart, for points 0.88 from it),
+so even the true means, taken as centres, label the points with NMI 0.17, and Eq. 6 at the true
+partition asks the centres to coincide. DCRL keeps the partition its initial centres give (with
+the quick preset, NMI 0.11-0.16 after the first epoch and 0.14-0.17 at the end, seeds 0-2).
 """
 from __future__ import annotations
 
