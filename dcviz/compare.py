@@ -249,7 +249,7 @@ class Contingency:
             rec = {f"{name_a} cluster": a, "points": int(self.table[i].sum())}
             for j, b in enumerate(self.cols):
                 rec[f"{name_b} {b}"] = int(self.table[i, j])
-            rec[f"maps to {name_b}"] = self.matched.get(a)
+            rec[f"maps to {name_b}"] = self.matched.get(a, MISSING)  # more clusters than B has
             out.append(rec)
         return out
 

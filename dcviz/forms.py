@@ -32,6 +32,8 @@ class Field:
     format: str | None = None
     slider: bool = False            # an int with both bounds, drawn as a slider
     labels: dict | None = None      # what a select shows for each choice (default: the choice)
+    auto: Any = None                # a number that means a choice made at run time ...
+    auto_label: str = ""            # ... and the word the form shows for it (an empty box)
 
     def initial(self) -> Any:
         """The widget's starting value (lists and dicts as text)."""
@@ -40,6 +42,10 @@ class Field:
         if self.kind == "json":
             return json.dumps(self.default)
         return self.default
+
+    def value(self, widget_value):
+        """The config value of a widget's value: an empty number box is the ``auto`` value."""
+        return self.auto if widget_value is None and self.auto is not None else widget_value
 
     def show(self, choice) -> str:
         """A select's text for one choice."""
@@ -79,10 +85,12 @@ def _config_field(info: dict, default) -> Field:
         f.kind = "bool"
     elif isinstance(default, int):
         f.kind, f.step = "int", int(step) if step else 1
-        f.min, f.max = _bounds(default, lo, hi, int)
+        lo = _auto(f, info.get("auto"), lo)
+        f.min, f.max = _bounds(f.default if f.default is not None else lo, lo, hi, int)
     elif isinstance(default, float):
         f.kind = "float"
-        f.min, f.max = _bounds(default, lo, hi, float)
+        lo = _auto(f, info.get("auto"), lo)
+        f.min, f.max = _bounds(f.default if f.default is not None else lo, lo, hi, float)
         small = default != 0 and abs(default) < 1e-2
         f.format = "%.2e" if (info.get("log") or small) else "%.4f"
         # One step moves the leading digit (a log-scaled field: the whole decade).
@@ -94,6 +102,19 @@ def _config_field(info: dict, default) -> Field:
         f.kind = "json"
         f.help += " (a JSON object)"
     return f
+
+
+def _auto(f: Field, auto, lo):
+    """A number field whose special value means "decided at run time" (DCN's latent_dim 0, the
+    GAN's -1s): the form shows an empty box with the word instead of the number, and its lower
+    bound is the first real value (the special one sits just below the real range)."""
+    if not auto:
+        return lo
+    f.auto, f.auto_label = auto[0], str(auto[1])
+    f.help += f" Leave the box empty for {f.auto_label}."
+    if f.default == f.auto:
+        f.default = None
+    return auto[0] + 1 if lo is not None and lo <= auto[0] else lo
 
 
 def _bounds(default, lo, hi, cast):
@@ -143,6 +164,11 @@ def lens_option_fields(options, runs: Sequence[dict] = (), run_label=str) -> lis
         help_text = o.help or o.label
         if o.kind == "toggle":
             fields.append(Field(o.name, o.label, "bool", bool(o.default), help_text))
+        elif o.kind == "int" and getattr(o, "auto", None):
+            f = Field(o.name, o.label, "int", o.default, help_text, min=o.min, max=o.max, step=1)
+            lo = _auto(f, o.auto, o.min)
+            f.min = lo
+            fields.append(f)
         elif o.kind == "int":
             default = int(o.default if o.default is not None else (o.min or 0))
             slider = o.min is not None and o.max is not None and o.min < o.max
@@ -172,7 +198,7 @@ def read_form(fields: Sequence[Field], values: dict) -> dict:
     for f in fields:
         if f.name not in values:
             continue
-        v = values[f.name]
+        v = f.value(values[f.name])
         if f.kind == "list":
             out[f.name] = _parse_list(f, v)
         elif f.kind == "json":
@@ -216,7 +242,8 @@ def _parse_list(f: Field, text) -> list:
 
 def changed_values(fields: Sequence[Field], config: dict) -> dict:
     """Fields whose value differs from the field's default (for a short run summary)."""
-    return {f.name: config[f.name] for f in fields if f.name in config and config[f.name] != f.default}
+    return {f.name: config[f.name] for f in fields
+            if f.name in config and config[f.name] != f.value(f.default)}
 
 
 # --------------------------------------------------------------------------- data choices

@@ -370,8 +370,8 @@ def test_lens_panels_on_vector_data(synth_run):
     assert len(lines) == 4 and all(len(t.x) == 7 for t in lines)
     # an earlier snapshot says the decoded views come from the final checkpoint
     early = lens.panels(rv, 2)
-    assert any("computed with the final checkpoint" in p.text for p in early)
-    assert all("computed with the final checkpoint" not in p.text for p in panels)
+    assert any("Decoded with the final checkpoint" in p.text for p in early)
+    assert all("Decoded with the final checkpoint" not in p.text for p in panels)
     # pretraining snapshots have no split yet, and say so
     first = lens.panels(rv, 0)
     assert "No split yet" in str(first[0].table)

@@ -27,6 +27,9 @@ def test_every_registered_method_gets_a_complete_form():
             for f in fields:
                 assert f.help.strip(), f"{cls.id}.{f.name} has no help text"
                 assert f.kind in ("int", "float", "bool", "select", "text", "list", "json")
+                if f.default is None:  # an empty number box: the run decides (see below)
+                    assert f.auto is not None and f.auto_label, (cls.id, f.name)
+                    continue
                 if f.min is not None:
                     assert f.default >= f.min
                 if f.max is not None:
@@ -35,6 +38,28 @@ def test_every_registered_method_gets_a_complete_form():
                     assert f.default in f.choices
             values = F.read_form(fields, {f.name: f.initial() for f in fields})
             assert cls.Config.from_dict(values) == cls.Config.from_preset(preset), cls.id
+
+
+def test_numbers_that_mean_a_choice_show_as_words():
+    """DCN's latent_dim 0 and the GAN's -1s mean "decided at run time": the form shows an empty
+    box with the word, never "latent dim 0", and gives the number back to the config."""
+    dcn = {f.name: f for f in F.config_fields(get_method("dcn").Config, "quick")}
+    latent = dcn["latent_dim"]
+    assert latent.default is None and latent.auto == 0 and latent.auto_label == "automatic"
+    assert latent.min == 1 and "Leave the box empty for automatic" in latent.help
+    assert F.read_form([latent], {"latent_dim": None}) == {"latent_dim": 0}
+    assert F.read_form([latent], {"latent_dim": 12}) == {"latent_dim": 12}
+    gan = {f.name: f for f in F.config_fields(get_method("gan").Config, "quick")}
+    assert all(gan[n].default is None for n in ("n_noise", "eta0", "class_noise"))
+    assert gan["n_noise"].min == 0 and gan["eta0"].min == 0.0
+    paper = {f.name: f for f in F.config_fields(get_method("gan").Config, "paper")}
+    assert paper["eta0"].default == 10.0 and paper["eta0"].auto == -1.0  # a number, still
+    # a lens option: MLC's principal images of one cluster, or of all
+    from dcviz.viz import get_lens
+    cluster = next(f for f in F.lens_option_fields(get_lens("mlc").options) if f.name == "cluster")
+    assert (cluster.default, cluster.auto, cluster.auto_label, cluster.min) == (None, -1, "all clusters", 0)
+    assert cluster.value(None) == -1 and cluster.value(3) == 3
+    assert "-1" not in cluster.label
 
 
 def test_form_overrides_and_bad_values():

@@ -24,6 +24,13 @@ def field(f: Field, key: str, where=None):
         return w.selectbox(f.label, f.choices, index=index, format_func=f.show, **common)
     if f.kind == "int" and f.slider:
         return w.slider(f.label, int(f.min), int(f.max), value=int(f.default), **common)
+    if f.kind in ("int", "float") and f.auto is not None:
+        # An empty box shows the word (e.g. "automatic"); the field gives back its number.
+        number = int if f.kind == "int" else float
+        value = None if f.default is None else number(f.default)
+        extra = dict(step=int(f.step or 1)) if f.kind == "int" else dict(step=f.step, format=f.format)
+        return f.value(w.number_input(f.label, value=value, min_value=f.min, max_value=f.max,
+                                      placeholder=f.auto_label, **extra, **common))
     if f.kind == "int":
         return w.number_input(f.label, value=int(f.default), min_value=f.min, max_value=f.max,
                               step=int(f.step or 1), **common)

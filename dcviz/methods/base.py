@@ -32,13 +32,15 @@ class RunStopped(Exception):
 # --------------------------------------------------------------------------- configs
 
 def param(default, help: str, *, min=None, max=None, step=None, choices=None, advanced=False,
-          log=False, label=None):
+          log=False, label=None, auto=None):
     """A config field with its UI hints, so the Train page can build a form for any method.
 
-    ``min``/``max`` are also enforced by :meth:`BaseConfig.validate`.
+    ``min``/``max`` are also enforced by :meth:`BaseConfig.validate`. ``auto``: (value, word)
+    for a number that stands for a choice made at run time (``(-1, "automatic")``): the form
+    shows the word, never the number.
     """
     meta = dict(help=help, min=min, max=max, step=step, choices=choices, advanced=advanced,
-                log=log, label=label)
+                log=log, label=label, auto=auto)
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)

@@ -129,7 +129,7 @@ class CentroidAEConfig(AEConfig):
 
     latent_dim: int = param(0, "Size d of the embedding; 0 = automatic: d = D for the linear AE "
                             "(the paper's synthetic setting), else 10 (the paper's image setting).",
-                            min=0, max=256, step=1)
+                            min=0, max=256, step=1, auto=(0, "automatic"))
     arch: str = param("auto", "Autoencoder: conv for images of 16x16 and more, a single linear "
                       "layer for vectors of at most 32 features (as the paper on SYNTH-25), "
                       "the MLP d-500-500-2000-d otherwise.",

@@ -84,7 +84,8 @@ class DECConfig(AEConfig):
     nu: float = param(1.0, "Degrees of freedom of the Student-t kernel.", min=0.01, max=100.0,
                       advanced=True)
     update_interval: int = param(0, "Recompute the target P every this many batches "
-                                 "(0: once per epoch).", min=0, max=10000, step=10, advanced=True)
+                                 "(0: once per epoch).", min=0, max=10000, step=10, advanced=True,
+                                 auto=(0, "once per epoch"))
     tol: float = param(0.0, "Stop when fewer than this fraction of labels change between two "
                        "epochs (DEC/IDEC use 0.001; 0: run every epoch).", min=0.0, max=1.0,
                        advanced=True)

@@ -79,7 +79,21 @@ class RunView:
             return None
         return np.asarray(ds.y)[self.subsample]
 
-    @cached_property
+    @property
     def method(self):
-        """The trained method from checkpoint.pt (raises RunStoreError if there is none)."""
-        return self.rd.load_checkpoint()
+        """The trained method from checkpoint.pt (raises RunStoreError if there is none).
+
+        Loaded again when the file changes: a view lives as long as the server, and a run that
+        was live when it was opened saves newer checkpoints (ACe/DeC's decoded views kept saying
+        "the final checkpoint (epoch 51)" on a run that had ended at epoch 72)."""
+        try:
+            st = (self.rd.path / "checkpoint.pt").stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        cached = getattr(self, "_method", None)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        method = self.rd.load_checkpoint()
+        self._method = (stamp, method)
+        return method

@@ -350,6 +350,16 @@ def probe_panels(run) -> list[Panel]:
                   text=" ".join(says) + " " + explain)]
 
 
+def checkpoint_note(ck_epoch: int, epoch: int, state: str | None) -> str:
+    """Which trained network the decoded views come from, said only when it is not the one of
+    the selected snapshot (a sentence of its own)."""
+    if ck_epoch == epoch:
+        return ""
+    which = "final" if state in ("done", "stopped", "failed", "interrupted") else "latest saved"
+    return (f"Decoded with the {which} checkpoint (epoch {ck_epoch}), not with the selected "
+            f"epoch {epoch}: the decoder of each epoch is not kept.")
+
+
 def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
     """Fig. 3 with its decoded traversal and Fig. 1b, from the checkpoint."""
     try:
@@ -363,12 +373,8 @@ def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
     if ds is None or not getattr(method, "initialised", False):
         return [Panel(title="Decoded views", table=[{"note": "the checkpoint predates the "
                       "initialisation of V and b, or the data set cannot be loaded here"}])]
-    ck_epoch = int(getattr(method, "epoch_done", -1))
-    if ck_epoch == snap.epoch:
-        source = f"computed with the checkpoint, saved at this epoch ({ck_epoch})."
-    else:
-        source = (f"computed with the final checkpoint (the latest saved, epoch {ck_epoch}), not "
-                  f"with the selected epoch {snap.epoch}.")
+    source = checkpoint_note(int(getattr(method, "epoch_done", -1)), snap.epoch,
+                             run.status.get("state"))
     sub = run.subsample
     x_sub = ds.x[sub]
     zr = method.rotated(x_sub).cpu().numpy()

@@ -30,6 +30,7 @@ class Option:
     help: str = ""
     min: int | None = None
     max: int | None = None
+    auto: tuple | None = None  # (value, word): an "int" option's value that the form shows as a word
 
 
 @dataclass

@@ -1,0 +1,77 @@
+"""Issue 21's page findings, seen in a real browser (Streamlit's layout cannot be read in an
+AppTest): nothing cut short, and the snapshot slider agrees with its caption.
+
+One `streamlit run app.py` on a local port, with two tiny runs on digits, and headless Chromium
+at 1500 x 1000 px. Screenshots go to test-artifacts/pages-*.png (git-ignored).
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_browser import ARTIFACTS, chromium, no_exception_text, streamlit_app
+
+pytestmark = pytest.mark.browser
+
+#: Elements under ``root`` whose text is wider than their box (CSS cuts it with an ellipsis).
+CUT_JS = """
+(root) => [...root.querySelectorAll('*')]
+  .filter(e => e.children.length === 0 && e.textContent.trim() && e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.textContent.trim())
+"""
+
+
+@pytest.fixture
+def two_runs_server(tmp_path):
+    from conftest import train_run
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    tiny = {"pretrain_epochs": 2, "snapshot_every": 1, "subsample": 300}
+    a = train_run(runs, "ae-kmeans", "digits", {**tiny, "seed": 0})
+    b = train_run(runs, "dec", "digits", {**tiny, "epochs": 2, "hidden": "64,64"})
+    with streamlit_app(runs, tmp_path, "browser-pages") as url:
+        yield url, a.run_id, b.run_id
+
+
+def quiet(page) -> None:
+    page.wait_for_timeout(500)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+
+
+def test_labels_are_whole_and_the_slider_agrees_with_its_caption(two_runs_server):
+    url, a, b = two_runs_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium() as page:
+        # Checkpoints: the button's label is not cut ("Push through the m…")
+        page.goto(f"{url}/checkpoints?run={b}")
+        button = page.locator(".st-key-checkpoints_go button")
+        button.wait_for()
+        quiet(page)
+        no_exception_text(page)
+        assert "Push through the model" in button.inner_text()
+        assert button.evaluate(CUT_JS) == []
+        page.screenshot(path=str(ARTIFACTS / "pages-checkpoints.png"))
+
+        # Explore: the slider shows the snapshot's number, as its caption does
+        page.goto(f"{url}/explore?run={a}")
+        thumb = page.locator(".st-key-explore_index [data-testid='stSliderThumbValue']")
+        thumb.wait_for()
+        quiet(page)
+        shown = int(thumb.inner_text())
+        caption = page.get_by_text(re.compile(r"^snapshot \d+ of \d+")).first.inner_text()
+        number, count = map(int, re.match(r"snapshot (\d+) of (\d+)", caption).groups())
+        assert shown == number == count  # opens at the last snapshot
+        page.screenshot(path=str(ARTIFACTS / "pages-explore.png"))
+
+        # Compare: the scores table fits the page (no column behind a scroll bar)
+        page.goto(f"{url}/compare?runs={a},{b}")
+        table = page.locator(".st-key-compare_scores")
+        table.wait_for()
+        quiet(page)
+        no_exception_text(page)
+        overflow = table.evaluate(
+            "(e) => [...e.querySelectorAll('.dvn-scroller')].map(s => s.scrollWidth - s.clientWidth)")
+        assert overflow and max(overflow) <= 1, overflow
+        page.screenshot(path=str(ARTIFACTS / "pages-compare.png"), full_page=True)
