@@ -268,8 +268,8 @@ def run_tab(snap, index) -> None:
         st.markdown("**Method and config**")
         st.caption(f"{md(cfg.get('method_title') or cfg['method'])} · preset "
                    f"{md(cfg.get('preset', '?'))} · seed {md(cfg.get('seed', '?'))}")
-        st.json(cfg.get("config", {}), expanded=True)
         provenance(cfg, view.rd)
+        st.json(cfg.get("config", {}), expanded=True)
     with c2:
         st.markdown("**Data**")
         st.caption(f"{md(data_title(cfg.get('data_name', '?')))}: {md(cfg.get('n_samples', '?'))} points, "

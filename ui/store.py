@@ -112,13 +112,14 @@ def store_section(key: str = "store", limit: int = 50) -> None:
                     "its own.")
             return
         now = time.time()
-        head = st.columns([1.1, 4.5, 1.4, 2.2, 1.3, 1.0, 1.0], vertical_alignment="center")
+        widths = [1.0, 4.2, 1.1, 2.0, 1.2, 1.0, 1.3]
+        head = st.columns(widths, vertical_alignment="center")
         for col, name in zip(head, ("entry", "autoencoder and recipe", "data", "pretraining",
-                                    "created", "size", "")):
+                                    "created", "size")):
             col.markdown(f"**{name}**")
         for row in rows[:limit]:
             shown = P.display_row(row, now)
-            cols = st.columns([1.1, 4.5, 1.4, 2.2, 1.3, 1.0, 1.0], vertical_alignment="center")
+            cols = st.columns(widths, vertical_alignment="center")
             cols[0].text(shown["entry"])
             cols[1].text(shown["autoencoder"] + (f"  (made by {shown['made by']})"
                                                  if shown["made by"] else ""))
@@ -127,7 +128,7 @@ def store_section(key: str = "store", limit: int = 50) -> None:
             cols[4].text(shown["created"])
             cols[5].text(shown["size"])
             cols[6].button("Delete", key=f"{key}_delete_{row['id']}", on_click=_delete,
-                           args=(row["id"],), icon=":material/delete:",
+                           args=(row["id"],), width="stretch",
                            help="Remove this pretrained AE from the store. The next run that "
                                 "needs it pretrains it again.")
         if len(rows) > limit:
