@@ -179,7 +179,9 @@ def built_in_data(model, data_key: str) -> None:
                    icon=":material/play_arrow:",
                    help="Embed, assign and place the chosen data (at most "
                         f"{I.MAX_NEW_POINTS:,} points, a fixed random subset of larger sets).")
-    st.caption(entry["why"] + (" Downloaded on first use (needs the network once)."
+    why = entry["why"][:1].upper() + entry["why"][1:]  # a sentence, with its capital
+    st.caption(why + ("." if not why.endswith(".") else "")
+               + (" Downloaded on first use (needs the network once)."
                                if entry.get("download") else ""))
     if go:
         st.session_state[data_key] = {"spec": entry["spec"], "label": entry["label"]}

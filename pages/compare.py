@@ -146,8 +146,8 @@ def scores(rows, picks) -> None:
     entries = [dict(label=short(i), method=configs[i].get("method", "?"), rows=rows[i],
                     index=picks[i].index, status=status(i)) for i in chosen]
     # One column per run (two to four fit across the page; fifteen measures as columns did not).
-    st.dataframe(K.scores_by_run(K.metrics_table(entries)), hide_index=True, width="stretch",
-                 key="compare_scores")
+    with st.container(key="compare_scores"):
+        st.dataframe(K.scores_by_run(K.metrics_table(entries)), hide_index=True, width="stretch")
     st.caption("Scores of the snapshots shown above (move the control to the end for the final "
                f"ones); {K.MISSING} where a run does not record that measure. ACC, NMI and ARI are measured against the true labels over all points; "
                "Trust, Cont, RRE, d-RMSE, LGD and CRA are the geometry metrics of DCRL and of the "

@@ -46,9 +46,9 @@ def test_labels_are_whole_and_the_slider_agrees_with_its_caption(two_runs_server
     with chromium() as page:
         # Checkpoints: the button's label is not cut ("Push through the m…")
         page.goto(f"{url}/checkpoints?run={b}")
-        button = page.locator(".st-key-checkpoints_go button")
-        button.wait_for()
+        page.locator(".st-key-checkpoints_go button").first.wait_for()
         quiet(page)
+        button = page.locator(".st-key-checkpoints_go button").last
         no_exception_text(page)
         assert "Push through the model" in button.inner_text()
         assert button.evaluate(CUT_JS) == []
@@ -56,9 +56,9 @@ def test_labels_are_whole_and_the_slider_agrees_with_its_caption(two_runs_server
 
         # Explore: the slider shows the snapshot's number, as its caption does
         page.goto(f"{url}/explore?run={a}")
-        thumb = page.locator(".st-key-explore_index [data-testid='stSliderThumbValue']")
-        thumb.wait_for()
+        page.locator(".st-key-explore_index [data-testid='stSliderThumbValue']").first.wait_for()
         quiet(page)
+        thumb = page.locator(".st-key-explore_index [data-testid='stSliderThumbValue']").last
         shown = int(thumb.inner_text())
         caption = page.get_by_text(re.compile(r"^snapshot \d+ of \d+")).first.inner_text()
         number, count = map(int, re.match(r"snapshot (\d+) of (\d+)", caption).groups())
@@ -67,9 +67,9 @@ def test_labels_are_whole_and_the_slider_agrees_with_its_caption(two_runs_server
 
         # Compare: the scores table fits the page (no column behind a scroll bar)
         page.goto(f"{url}/compare?runs={a},{b}")
-        table = page.locator(".st-key-compare_scores")
-        table.wait_for()
+        page.locator(".st-key-compare_scores").first.wait_for()
         quiet(page)
+        table = page.locator(".st-key-compare_scores").last
         no_exception_text(page)
         overflow = table.evaluate(
             "(e) => [...e.querySelectorAll('.dvn-scroller')].map(s => s.scrollWidth - s.clientWidth)")
