@@ -608,6 +608,7 @@ class PretrainPlan:
     epochs: int
     flops: float             # of the whole pretraining
     device: str              # the device kind: cpu, cuda, mps
+    net: str = ""            # the autoencoder's class (conv nets run at another speed than MLPs)
 
 
 def plan_pretraining(cls, cfg, data, fingerprint: dict | None = None) -> PretrainPlan | None:
@@ -629,17 +630,24 @@ def plan_pretraining(cls, cfg, data, fingerprint: dict | None = None) -> Pretrai
     ctx = Context(seed=cfg.seed, device=method.device)
     key = method.pretrain_key(data, ctx, fingerprint) if cfg.pretrained != "off" else None
     return PretrainPlan(mode=cfg.pretrained, key=key, epochs=int(cfg.pretrain_epochs),
-                        flops=float(method.pretrain_flops(data.n)), device=method.device.type)
+                        flops=float(method.pretrain_flops(data.n)), device=method.device.type,
+                        net=type(method.ae).__name__)
 
 
-def measured_rate(rows: list[dict], device: str) -> tuple[float, int]:
+def measured_rate(rows: list[dict], device: str, net: str = "") -> tuple[float, int]:
     """(GFLOP/s, how many entries it comes from): the median speed of the newest
     :data:`RATE_ENTRIES` entries pretrained on ``device`` (store rows, newest first), counting
-    their snapshots' k-means too, as a run pays them; the default guess when there are none."""
-    rates = [r["flops"] / r["seconds"] / 1e9 for r in rows
-             if r.get("flops") and r.get("seconds") and r["seconds"] > 0
-             and isinstance(r.get("key"), dict)
-             and (r["key"].get("recipe") or {}).get("device") == device][:RATE_ENTRIES]
+    their snapshots' k-means too, as a run pays them; those of the same ``net`` class when there
+    are some (a conv net runs at another speed than an MLP); the default guess when there are
+    none."""
+    def speeds(same_net: bool) -> list[float]:
+        return [r["flops"] / r["seconds"] / 1e9 for r in rows
+                if r.get("flops") and r.get("seconds") and r["seconds"] > 0
+                and isinstance(r.get("key"), dict)
+                and (r["key"].get("recipe") or {}).get("device") == device
+                and (not same_net or (r["key"].get("arch") or {}).get("class") == net)
+                ][:RATE_ENTRIES]
+    rates = (net and speeds(True)) or speeds(False)
     if not rates:
         return DEFAULT_GFLOPS.get(device, DEFAULT_GFLOPS["cpu"]), 0
     return float(np.median(rates)), len(rates)
@@ -682,7 +690,7 @@ def pretrain_status(plan: PretrainPlan, store: PretrainedStore | None = None) ->
     never touched (no lookup, no listing)."""
     store = store or PretrainedStore()
     rows = [] if plan.mode == "off" else store.list()
-    rate, measured = measured_rate(rows, plan.device)
+    rate, measured = measured_rate(rows, plan.device, plan.net)
     estimate = plan.flops / (rate * 1e9)
     found = None if plan.key is None else store.lookup(plan.key)
     state = {"off": "off", "refresh": "refresh"}.get(plan.mode, "found" if found else "train")

@@ -627,3 +627,7 @@ def test_status_before_launch_in_every_state(tmp_path):
     from dcviz.pretrained import measured_rate
     assert measured_rate(rows, "cpu") == (75.0, 2) and measured_rate(rows, "cuda") == (1000.0, 1)
     assert measured_rate([], "mps")[1] == 0
+    # entries of the same net first: a conv AE runs at another speed than an MLP
+    rows[0]["key"]["arch"] = {"class": "ConvAutoencoder"}
+    assert measured_rate(rows, "cpu", "ConvAutoencoder") == (50.0, 1)
+    assert measured_rate(rows, "cpu", "MLPAutoencoder") == (75.0, 2)  # none: all of the device
