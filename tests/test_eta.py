@@ -93,3 +93,96 @@ def test_last_ended_is_the_run_that_ended_last():
             {"run_id": "d", "state": "failed", "created": 300.0, "seconds": 1.0}]
     assert last_ended(rows) == "b"
     assert last_ended(rows[2:]) is None
+
+
+# =========================================================================== honest progress
+# Synthetic runs whose snapshot times follow what was measured on digits (quick presets, CPU
+# seconds): the estimate at each snapshot is compared with the time the run really had left.
+
+def errors_at(points, end, fractions=(0.25, 0.5, 0.75)):
+    """Relative error of the estimate at the snapshot nearest each fraction of the run."""
+    out = {}
+    for f in fractions:
+        k = min(range(1, len(points)), key=lambda i: abs(points[i][0] / end - f))
+        now = points[k][0]
+        est = time_left(points[:k + 1], now)
+        out[f] = (est.seconds_left - (end - now)) / (end - now)
+    return out
+
+
+def dekm_run(progress_of, stop=28, pretrain=100, max_iter=80, n=1797):
+    """DEKM on digits: 0.41 s per pretraining epoch (a snapshot every 5), 0.35 s per clustering
+    iteration; the share of changed points falls from 6 % by 15 % an iteration, so the stopping
+    rule (tol 0.1 %) ends the run after ``stop`` of ``max_iter`` iterations."""
+    pts, t, changes = [(0.0, 0.0)], 0.0, []
+    for e in range(5, pretrain + 1, 5):
+        t += 5 * 0.41
+        pts.append((t, progress_of("pretrain", e, changes)))
+    for it in range(stop):
+        t += 0.35
+        if it:
+            changes.append(0.06 * math.exp(-0.15 * (it - 1)) * (1.3 if it % 3 == 0 else 0.8))
+        pts.append((t, 1.0 if it == stop - 1 else progress_of("clustering", it, changes)))
+    return pts, t
+
+
+def test_dekm_progress_models_its_early_stop():
+    from dcviz.methods.dekm import expected_iterations, iteration_cost
+    cost = iteration_cost(1797, 256, 10)
+
+    shown = [0.0]
+
+    def honest(stage, e, changes):  # as DEKM.fit: work over expected work, never backwards
+        total = 100 + cost * expected_iterations(changes, 1797, 0.001, 5, 80)
+        shown[0] = max(shown[0], e / total if stage == "pretrain" else (100 + cost * (e + 1)) / total)
+        return shown[0]
+
+    def by_epochs(stage, e, changes):  # what progress said before: epochs of max_iter
+        return e / 180 if stage == "pretrain" else (100 + e + 1) / 180
+
+    pts, end = dekm_run(honest)
+    assert all(abs(err) < 0.3 for err in errors_at(pts, end).values())
+    assert [p for _, p in pts] == sorted(p for _, p in pts)
+    pts, end = dekm_run(by_epochs)
+    assert errors_at(pts, end)[0.5] > 0.3  # the old count overestimates: it waits for max_iter
+
+
+def test_expected_iterations_forecast():
+    from dcviz.methods.dekm import expected_iterations
+    prior = expected_iterations([], 1797, 0.001, 5, 80)
+    assert prior == pytest.approx(math.sqrt(6 * 80))
+    # a clean exponential fall from 6 % crosses 0.1 % at iteration 1 + ln(60) / 0.15 = 28.3
+    clean = [0.06 * math.exp(-0.15 * j) for j in range(20)]
+    assert abs(expected_iterations(clean, 1797, 0.001, 5, 80) - 29.3) < 3
+    # no fall yet: the prior holds; never more than max_iter, never less than one more iteration
+    assert expected_iterations([0.05] * 10, 1797, 0.001, 5, 80) == pytest.approx(prior)
+    assert expected_iterations([0.05] * 40, 1797, 0.001, 5, 30) == 30
+    assert expected_iterations([1e-4] * 25, 1797, 0.001, 5, 80) >= 27
+
+
+def test_dcrl_progress_counts_the_tsne_stage_that_has_no_snapshot():
+    from dcviz.methods.dcrl import DCRLConfig, epoch_costs
+    cfg = DCRLConfig.from_preset("quick")
+    pre, tsne, costs = epoch_costs(cfg, 1797, 2_610_074)
+    total = pre + tsne + sum(costs)
+    assert tsne > 5 and costs[-1] > 2 * costs[0] / 1.5 > 1
+
+    def run(progress):
+        """DCRL on digits: 0.57 s per pretraining epoch, then 7.1 s of t-SNE with no snapshot,
+        then 1.55 s per fine-tuning epoch (1.0 s in warm-up)."""
+        pts, t = [(0.0, 0.0)], 0.0
+        for e in range(5, cfg.pretrain_epochs + 1, 5):
+            t += 5 * 0.57
+            pts.append((t, progress(e, None)))
+        t += 7.1
+        for e in range(cfg.epochs):
+            t += 1.0 if e < cfg.warmup_epochs else 1.55
+            pts.append((t, progress(None, e)))
+        return pts, t
+
+    pts, end = run(lambda pe, e: pe / total if e is None else (pre + tsne + sum(costs[:e + 1])) / total)
+    errs = errors_at(pts, end)
+    assert all(abs(err) < 0.15 for err in errs.values()), errs
+    n = cfg.pretrain_epochs + cfg.epochs
+    pts, end = run(lambda pe, e: pe / n if e is None else (cfg.pretrain_epochs + e + 1) / n)
+    assert max(abs(err) for err in errors_at(pts, end).values()) > 0.3  # epochs alone: off

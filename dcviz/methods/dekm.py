@@ -12,6 +12,7 @@ and the line of the last eigenvector.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -54,6 +55,41 @@ def greedy_loss(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     which pins them while the last one moves towards the centroid.
     """
     return ((y - target) ** 2).sum(1).mean()
+
+
+# --------------------------------------------------------------------------- progress
+
+def iteration_cost(n: int, batch_size: int, batches_per_iter: int) -> float:
+    """The work of one clustering iteration, in pretraining epochs (one pass of the data
+    through the whole AE, forward and backward, about 3 forward passes). Encoding all points is
+    one forward pass of the encoder, half the net: 1/6 epoch; each greedy mini-batch trains the
+    encoder only: half a mini-batch of pretraining. (Measured on digits, quick preset, CPU:
+    0.35 s per iteration against 0.41 s per pretraining epoch, 0.85; this gives 0.88.)"""
+    return 1.0 / 6.0 + 0.5 * batches_per_iter * batch_size / max(n, 1)
+
+
+def expected_iterations(changed: list[float], n: int, tol: float, min_iter: int,
+                        max_iter: int) -> float:
+    """How many clustering iterations the run will likely make before its stopping rule ends it.
+
+    ``changed`` is the share of points that changed cluster at iterations 1, 2, ... so far.
+    Before the run has seen how it converges, the guess is the geometric middle of
+    [min_iter + 1, max_iter], the value whose worst ratio to either end is smallest. Then the
+    share of changed points falls about exponentially (digits: from 6 % to 0.1 % in ~28
+    iterations), so a straight line through log(changed) says when it crosses ``tol``; that
+    forecast is weighed against the guess by how many iterations it rests on.
+    """
+    prior = math.sqrt((min_iter + 1) * max_iter)
+    done = len(changed) + 1  # iteration 0 has no "changed"
+    guess = prior
+    if len(changed) >= 6:  # fewer points give a slope that is mostly noise
+        j = np.arange(1, len(changed) + 1, dtype=np.float64)
+        y = np.log(np.maximum(np.asarray(changed, dtype=np.float64), 0.5 / max(n, 1)))
+        slope, intercept = np.polyfit(j, y, 1)
+        # a fall slower than 1 % an iteration is no fall: it says nothing of when it ends
+        forecast = (math.log(max(tol, 1e-12)) - intercept) / slope + 1 if slope < -0.01 else prior
+        guess = (5 * prior + len(changed) * forecast) / (5 + len(changed))
+    return float(min(max(guess, done + 1, min_iter + 1), max_iter))
 
 
 @dataclass
@@ -128,8 +164,18 @@ class DEKM(AEMethod):
     def fit(self, data, ctx):
         cfg = self.config
         x = self.tensor(data.x)
-        total = cfg.pretrain_epochs + cfg.max_iter
-        yield from self.pretrain(data, ctx, x, total_epochs=total)
+        # progress is the share of the expected WORK done, in pretraining epochs, with the
+        # clustering phase's length forecast from how fast it converges (expected_iterations):
+        # the stopping rule usually ends the run long before max_iter (digits: ~28 of 80)
+        it_cost = iteration_cost(len(x), cfg.batch_size, cfg.batches_per_iter)
+        changes: list[float] = []
+
+        def planned() -> float:
+            n_iter = expected_iterations(changes, len(x), cfg.tol, cfg.min_iter, cfg.max_iter)
+            return cfg.pretrain_epochs + it_cost * n_iter
+
+        yield from self.pretrain(data, ctx, x, total_epochs=planned())
+        progress = cfg.pretrain_epochs / planned()
 
         # The decoder is discarded in this phase: only the encoder learns (Section III-B).
         opt = torch.optim.Adam(self.ae.encoder_parameters(), lr=cfg.cluster_lr)
@@ -149,6 +195,8 @@ class DEKM(AEMethod):
             s_w = within_class_scatter(h, labels, centroids)
             eigvals, V = eigen_directions(s_w)
             changed = 1.0 if prev_labels is None else float(np.mean(labels != prev_labels))
+            if prev_labels is not None:
+                changes.append(changed)
             self.V = torch.as_tensor(V, dtype=torch.float32)
             self.centroids = torch.as_tensor(centroids, dtype=torch.float32)
             stop = prev_labels is not None and it >= cfg.min_iter and changed < cfg.tol
@@ -181,6 +229,8 @@ class DEKM(AEMethod):
 
             sub = ctx.subsample
             y_sub = h[sub] @ V.T
+            # never backwards: a forecast that grows holds the bar until the work catches up
+            progress = max(progress, (cfg.pretrain_epochs + it_cost * (it + 1)) / planned())
             yield self.make_snapshot(
                 data, ctx, epoch=it, step=step + it, stage="clustering", labels=labels,
                 latent_sub=h[sub],
@@ -192,7 +242,7 @@ class DEKM(AEMethod):
                         "axes": y_sub[:, [0, -1]].astype(np.float32), "axes_names": AXES_NAMES,
                         "changed": changed,
                         "iteration": it},
-                progress=1.0 if last else (cfg.pretrain_epochs + it + 1) / total)
+                progress=1.0 if last else min(progress, 0.999))
             if stop:
                 break
             prev_labels, prev_centroids = labels, centroids
