@@ -77,21 +77,22 @@ def projected(proj: str, snap, index: int):
         note = ("This snapshot has no method axes (the method adds them in a later stage); "
                 "showing aligned PCA.")
     elif proj == "UMAP":
-        worker, ukey = umap_worker(), (*key, index)
-        status = worker.status(ukey)
-        if status is None and not state.get("explore_playing"):
-            status = worker.request(ukey, snap.latent, seed=0, init=worker.nearest_done(key, index))
-        if status == "done":
-            return worker.result(ukey), ("UMAP 1", "UMAP 2"), ""
-        if status == "failed":
-            note = f"UMAP failed for this snapshot: {md(worker.error(ukey))}. Showing aligned PCA."
-        elif status in ("queued", "running"):
-            note = ("Computing UMAP for this snapshot… (the very first one takes a minute while "
-                    "its code compiles; later ones take seconds). Showing aligned PCA meanwhile; "
-                    "the picture switches by itself.")
-            state["_explore_wait_umap"] = True
+        # all snapshots at once, each layout started from the one before, kept in the run folder
+        job = umap_worker().request_run(key, view.rd.path, view.count, len(view.subsample),
+                                        lambda i: view.rd.load_snapshot(i).latent)
+        coords = job.layout(index)
+        if coords is not None:
+            return coords, ("UMAP 1", "UMAP 2"), ""
+        if job.status == "failed":
+            note = f"UMAP failed at snapshot {job.done + 1}: {md(job.error)}. Showing aligned PCA."
         else:
-            note = "UMAP is computed for a snapshot you stop on; showing aligned PCA while playing."
+            st.progress(job.done / max(job.total, 1),
+                        text=f"UMAP of every snapshot: {job.done} of {job.total} done")
+            note = ("Computing UMAP for all snapshots, each started from the one before so that "
+                    "the picture only moves as the latent space does (the very first takes a "
+                    "minute while its code compiles; then seconds each, once per run: they are "
+                    "kept with the run). Showing aligned PCA until this snapshot's is ready.")
+            state["_explore_wait_umap"] = True
     else:
         note = ""
     return aligned_pca(view, index), PCA_AXES, note
@@ -108,7 +109,8 @@ def latent_tab(snap, index: int, count: int) -> None:
              "snapshot so the picture does not flip. Method axes: the method's own coordinates "
              "(where its lens gives them, e.g. eigen-directions of the within-cluster scatter, "
              "or the cluster space against the shared space). UMAP: a neighbourhood-preserving "
-             "map, computed on demand for this snapshot in the background.")
+             "map, computed in the background for every snapshot once, each from the last, "
+             "and kept with the run.")
     choice = colour_picker("explore_color", view.labels_sub is not None, where=c2,
                            factors=factor_choices(view),
                            help="Cluster: the method's assignment at this snapshot. True label: "

@@ -128,7 +128,7 @@ def dekm_run(progress_of, stop=28, pretrain=100, max_iter=80, n=1797):
 
 def test_dekm_progress_models_its_early_stop():
     from dcviz.methods.dekm import expected_iterations, iteration_cost
-    cost = iteration_cost(1797, 256, 10)
+    cost = iteration_cost(1797, 256, 10, 256)
 
     shown = [0.0]
 
@@ -150,10 +150,10 @@ def test_dekm_progress_models_its_early_stop():
 def test_expected_iterations_forecast():
     from dcviz.methods.dekm import expected_iterations
     prior = expected_iterations([], 1797, 0.001, 5, 80)
-    assert prior == pytest.approx(math.sqrt(6 * 80))
-    # a clean exponential fall from 6 % crosses 0.1 % at iteration 1 + ln(60) / 0.15 = 28.3
+    assert prior == 30 and expected_iterations([], 1797, 0.001, 5, 20) == 20
+    # a clean exponential fall from 6 % reaches 0.05 % at iteration 1 + ln(120) / 0.15 = 32.9
     clean = [0.06 * math.exp(-0.15 * j) for j in range(20)]
-    assert abs(expected_iterations(clean, 1797, 0.001, 5, 80) - 29.3) < 3
+    assert abs(expected_iterations(clean, 1797, 0.001, 5, 80) - 33.9) < 3
     # no fall yet: the prior holds; never more than max_iter, never less than one more iteration
     assert expected_iterations([0.05] * 10, 1797, 0.001, 5, 80) == pytest.approx(prior)
     assert expected_iterations([0.05] * 40, 1797, 0.001, 5, 30) == 30

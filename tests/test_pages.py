@@ -98,12 +98,14 @@ def test_explore_opens_a_run_and_every_control_works(tiny_store, tiny_run):
     assert_clean(at)
 
 
-def test_explore_umap_is_computed_in_the_background(tiny_store, tiny_run, monkeypatch):
-    """Choosing UMAP never blocks: the page says it is computing and shows PCA; once the
-    worker is done, the same snapshot shows the layout. (A stand-in replaces the real UMAP,
-    whose first call compiles for minutes; tests/test_views.py has the real one.)"""
+def test_explore_umap_is_computed_in_the_background(make_run, monkeypatch):
+    """Choosing UMAP never blocks: the page shows how many snapshots have their layout and
+    shows PCA meanwhile; once the worker is done, every snapshot shows its layout, kept in the
+    run folder. (A stand-in replaces the real UMAP, whose first call compiles for minutes;
+    tests/test_projection_umap.py has the real one.)"""
     import threading
 
+    from dcviz.projection import UMAP_FILE
     from ui import shared
     release = threading.Event()
 
@@ -111,21 +113,26 @@ def test_explore_umap_is_computed_in_the_background(tiny_store, tiny_run, monkey
         release.wait(30)
         return np.column_stack([latent[:, 0], latent[:, 1]])
 
+    run = make_run("ae-kmeans", "digits", {"pretrain_epochs": 3, "snapshot_every": 1,
+                                           "subsample": 300})
     worker = shared.umap_worker()
     monkeypatch.setattr(worker, "compute", slow_stand_in)
-    at = open_page("explore", run=tiny_run.run_id, explore_index=2)
+    at = open_page("explore", run=run.run_id, explore_index=2)
     at.button_group(key="explore_projection").set_value("UMAP").run()
     assert_clean(at)
-    assert "Computing UMAP" in page_text(at)
-    key = (shared.runs_root(), tiny_run.run_id, 2)
-    assert worker.status(key) in ("queued", "running")
+    assert "Computing UMAP for all snapshots" in page_text(at)
+    assert "0 of 5 done" in page_text(at)
+    key = (shared.runs_root(), run.run_id)
+    assert worker.run_state(key).status in ("queued", "running")
     release.set()
-    assert worker.wait(key, timeout=30) == "done"
-    at.run()
-    assert_clean(at)
-    assert "Computing UMAP" not in page_text(at)
-    chart = at.get("plotly_chart")[0]
-    assert "UMAP 1" in chart.proto.spec
+    assert worker.wait_run(key, timeout=30).status == "done"
+    assert np.load(run.rd.path / UMAP_FILE, allow_pickle=False).shape == (5, 300, 2)
+    for index in (2, 0, 4):  # scrubbing: UMAP at every snapshot, never PCA
+        at.session_state["explore_index"] = index
+        at.run()
+        assert_clean(at)
+        assert "Computing UMAP" not in page_text(at)
+        assert "UMAP 1" in at.get("plotly_chart")[0].proto.spec
 
 
 def test_explore_selected_point_shows_image_and_neighbours(tiny_store, tiny_run):
