@@ -4,6 +4,7 @@
     python bench/acedec.py synth25 synth25-noise2 --seeds 0 1 2
     python bench/acedec.py mnist-test --set pretrain_epochs=20 --set cluster_epochs=10
     python bench/acedec.py objects --png /tmp/acedec_objects.png   # + Fig. 1b picture
+    python bench/acedec.py objects --methods acedec dcn-1   # issue 22: ACC/NMI vs the shape, probes
     python bench/acedec.py digits --preset paper --methods acedec dcn-1 --seeds 0
     python bench/acedec.py digits objects --methods acedec-aug   # the augmentation mode only
     python bench/acedec.py synth25-std:noise_dims=2 synth25-std:noise_dims=10 --methods acedec dcn-1
@@ -16,7 +17,10 @@ its table (median, min and max over seeds) comes first.
 Table 1), on image data only, with 100 pretraining and 40 clustering epochs. For each
 data set and method: NMI per seed, the median, ACe/DeC's cluster_dims (dimensions with beta_cs
 above the 0.55 read-out, and in brackets the bare count above 0.5) out of the latent size, and the
-seconds per run (inflated by whatever else runs on the machine). Nothing is asserted.
+seconds per run (inflated by whatever else runs on the machine). On data whose generator knows
+its factors (objects), a second table per run: ACC and NMI against the shape, and the linear
+probes of dcviz.probes from ACe/DeC's cluster and shared spaces (DCN: its one space), with the
+median over seeds. Nothing is asserted.
 """
 from __future__ import annotations
 
@@ -104,6 +108,47 @@ def fig1b_png(rd, ds, path: str, n: int = 12) -> None:
           f"columns = samples {idx.tolist()} (classes {ds.y[idx].tolist()})", flush=True)
 
 
+#: the probe figures of a run, in the table's order: ACe/DeC's two spaces, DCN's single space
+PROBES = (("shape_acc_cluster", "shape_acc_shared", "light_r2_cluster", "light_r2_shared"),
+          ("shape_acc", None, "light_r2", None))
+
+
+def print_probes(name: str, rows, seeds) -> None:
+    """Issue 22's figures on data whose generator knows the factors (objects): per run, ACC and
+    NMI against the shape, the cross-validated linear probes (dcviz.probes) from the cluster and
+    the shared space (DCN: its one space, in the "cluster" columns), and the seconds (wall, and
+    the trial's CPU seconds); then the
+    median over seeds, with the isolation gap light_r2_shared - light_r2_cluster."""
+    print(f"\n{name}: clustering against the shape, and linear probes of the factors "
+          "(5-fold CV; shape: logistic regression accuracy, light: ridge R^2; cs/ss = cluster/"
+          "shared space, DCN's one space under cs; gap = light ss - light cs)", flush=True)
+    head = (f"{'method':<16}{'seed':>5}{'ACC':>7}{'NMI':>7}{'shape cs':>10}{'shape ss':>10}"
+            f"{'light cs':>10}{'light ss':>10}{'gap':>7}{'s':>7}{'cpu s':>7}")
+    print(head, flush=True)
+
+    def fmt(v):
+        return f"{v:>10.3f}" if v is not None else f"{'-':>10}"
+
+    for label, runs in rows:
+        per = []
+        for t, rd in runs:
+            m = rd.read_status()["metrics"]
+            keys = PROBES[0] if "shape_acc_cluster" in m else PROBES[1]
+            vals = [m.get(k) if k else None for k in keys]
+            gap = vals[3] - vals[2] if vals[3] is not None else None
+            cpu = t.get("cpu_seconds") or float("nan")
+            per.append((m["acc"], m["nmi"], *vals, gap, t["seconds"], cpu))
+            print(f"{label:<16}{t['seed']:>5}{m['acc']:>7.3f}{m['nmi']:>7.3f}"
+                  + "".join(fmt(v) for v in vals) + (f"{gap:>7.3f}" if gap is not None else f"{'-':>7}")
+                  + f"{t['seconds']:>7.0f}{cpu:>7.0f}", flush=True)
+        cols = list(zip(*per))
+        med = [statistics.median(c) if None not in c else None for c in cols]
+        print(f"{label + ' median':<21}{med[0]:>7.3f}{med[1]:>7.3f}"
+              + "".join(fmt(v) for v in med[2:6])
+              + (f"{med[6]:>7.3f}" if med[6] is not None else f"{'-':>7}")
+              + f"{med[7]:>7.0f}{med[8]:>7.0f}", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data", nargs="*", default=["synth25", "synth25-paper", "digits", "objects",
@@ -137,6 +182,7 @@ def main() -> None:
         sweep, _ = sweeps.run(plan, args, f"{name}: {ds.summary()}  preset={args.preset} "
                                           f"overrides={base}")
         done = list(sweeps.done_runs(sweep))
+        probe_rows = []
         print(f"{'method':<16}" + "".join(f"{'NMI s' + str(s):>9}" for s in args.seeds)
               + f"{'median':>8}  {'cluster_dims':<22}{'s/run':>7}", flush=True)
         for item, label in items.items():
@@ -155,8 +201,12 @@ def main() -> None:
             print(f"{label:<16}" + "".join(f"{v:>9.3f}" for v in nmis)
                   + f"{med:>8.3f}  {dims:<22}{secs:>7.0f}", flush=True)
             summary.append((name, label, med))
+            if ds.factors and "shape" in ds.factors:
+                probe_rows.append((label, runs))
             if item == "acedec" and base_name == "objects" and args.png:
                 fig1b_png(runs[0][1], ds, args.png)
+        if probe_rows:
+            print_probes(name, probe_rows, args.seeds)
     print("\nsummary (median NMI):")
     width = max(len(name) for name in args.data) + 2
     for name in args.data:
