@@ -526,7 +526,7 @@ def test_a_run_with_another_k_reuses_the_entry_and_relabels_its_snapshots(tmp_pa
 def quick_key(method: str, ds, **config) -> PretrainKey:
     """The store key of a quick-preset run of ``method`` on ``ds``, worked out before any run."""
     from dcviz.methods import get_method
-    from dcviz.pretrained import plan_pretraining
+    from dcviz.runs.pretraining import plan_pretraining
     cls = get_method(method)
     return plan_pretraining(cls, cls.Config.from_preset("quick", **config), ds).key
 
@@ -546,7 +546,7 @@ def test_quick_presets_share_one_pretrained_ae_per_recipe(data):
     assert quick_key("dcn", ds, n_clusters=3).id == p.id
     # the paper presets that keep their own recipe (DEKM: Xavier init) get their own entry
     from dcviz.methods import get_method
-    from dcviz.pretrained import plan_pretraining
+    from dcviz.runs.pretraining import plan_pretraining
     dekm = get_method("dekm")
     assert plan_pretraining(dekm, dekm.Config.from_preset("paper"), ds).key.recipe["init"] == "xavier"
     if ds.image_shape is not None:  # ACe/DeC's augmentation mode is a recipe of its own
@@ -567,14 +567,14 @@ def test_every_recipe_field_changes_the_planned_key(field, value):
 
 def test_the_planned_key_is_the_key_the_run_uses_and_leaves_torch_alone(tmp_path, monkeypatch):
     from dcviz import data as D
-    from dcviz.pretrained import pretrain_status
+    from dcviz.runs.pretraining import pretrain_status
     monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
     ds = D.load("digits")
     before = torch.get_rng_state()
     key = quick_key("dekm", ds, **TINY["dekm"])
     assert torch.equal(torch.get_rng_state(), before)
     from dcviz.methods import get_method
-    from dcviz.pretrained import plan_pretraining
+    from dcviz.runs.pretraining import plan_pretraining
     cls = get_method("dekm")
     plan = plan_pretraining(cls, cls.Config.from_preset("quick", **TINY["dekm"]), ds)
     status = pretrain_status(plan)
@@ -592,7 +592,7 @@ def test_the_planned_key_is_the_key_the_run_uses_and_leaves_torch_alone(tmp_path
 
 
 def test_status_before_launch_in_every_state(tmp_path):
-    from dcviz.pretrained import PretrainPlan, pretrain_status
+    from dcviz.runs.pretraining import PretrainPlan, pretrain_status
     store, key = PretrainedStore(tmp_path / "store"), make_key()
     plan = PretrainPlan(mode="reuse", key=key, epochs=3, flops=40e9, device="cpu")
     s = pretrain_status(plan, store)
@@ -624,7 +624,7 @@ def test_status_before_launch_in_every_state(tmp_path):
     rows = [{"flops": 100e9, "seconds": 2.0, "key": {"recipe": {"device": "cpu"}}},
             {"flops": 100e9, "seconds": 1.0, "key": {"recipe": {"device": "cpu"}}},
             {"flops": 100e9, "seconds": 0.1, "key": {"recipe": {"device": "cuda"}}}]
-    from dcviz.pretrained import measured_rate
+    from dcviz.runs.pretraining import measured_rate
     assert measured_rate(rows, "cpu") == (75.0, 2) and measured_rate(rows, "cuda") == (1000.0, 1)
     assert measured_rate([], "mps")[1] == 0
     # entries of the same net first: a conv AE runs at another speed than an MLP

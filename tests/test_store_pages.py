@@ -39,7 +39,7 @@ def planned_key(method: str, data: str = "digits", **config):
     from dcviz import data as D
     from dcviz.forms import guess_k
     from dcviz.methods import get_method
-    from dcviz.pretrained import plan_pretraining
+    from dcviz.runs.pretraining import plan_pretraining
     ds = D.load(data)
     cls = get_method(method)
     cfg = cls.Config.from_preset("quick", **{"n_clusters": guess_k(ds), **config})

@@ -12,19 +12,20 @@ import time
 import streamlit as st
 
 from dcviz import pretrained as P
+from dcviz.runs import pretraining as R
 from dcviz.plaintext import error_text, md
 
 LOG = logging.getLogger("dcviz.app")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _plan(method_id: str, config_json: str, data_key: str, _data) -> P.PretrainPlan | None:
+def _plan(method_id: str, config_json: str, data_key: str, _data) -> R.PretrainPlan | None:
     """The run's pretraining plan (one build of the method and a hash of the data), kept per
     method, config and data: the page redraws often, the plan only changes with them."""
     from dcviz.methods import get_method
     cls = get_method(method_id)
     cfg = cls.Config.from_dict(json.loads(config_json))
-    return P.plan_pretraining(cls, cfg, _data)
+    return R.plan_pretraining(cls, cfg, _data)
 
 
 def pretrain_line(cls, config: dict, preset: str, dataset, where=None) -> None:
@@ -40,7 +41,7 @@ def pretrain_line(cls, config: dict, preset: str, dataset, where=None) -> None:
                      json.dumps(dataset.spec, sort_keys=True, default=str), dataset)
         if plan is None:
             return
-        status = P.pretrain_status(plan)
+        status = R.pretrain_status(plan)
     except Exception as e:  # noqa: BLE001 - a bad config is reported at Launch; the page stays up
         LOG.debug("no pretraining line: %s", error_text(e))
         return
