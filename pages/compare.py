@@ -147,7 +147,8 @@ def scores(rows, picks) -> None:
                     index=picks[i].index, status=status(i)) for i in chosen]
     # One column per run (two to four fit across the page; fifteen measures as columns did not).
     with st.container(key="compare_scores"):
-        st.dataframe(K.scores_by_run(K.metrics_table(entries)), hide_index=True, width="stretch")
+        st.dataframe(K.scores_by_run(K.metrics_table(entries)), hide_index=True, width="stretch",
+                     height="content")
     st.caption("Scores of the snapshots shown above (move the control to the end for the final "
                f"ones); {K.MISSING} where a run does not record that measure. ACC, NMI and ARI are measured against the true labels over all points; "
                "Trust, Cont, RRE, d-RMSE, LGD and CRA are the geometry metrics of DCRL and of the "

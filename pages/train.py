@@ -53,7 +53,8 @@ def choose_data():
     if spec is not None and (entry is None or entry["kind"] != "download"):
         try:
             dataset = D.load(spec)
-            side.caption(f"✔ {md(dataset.summary())}")
+            # the data set's title is in the menu above: its size and kind only
+            side.caption(f"✔ {md(dataset.summary().split(': ', 1)[-1])}")
         except (D.DataError, ValueError, OSError) as e:
             side.error(md(error_text(e)))
     return spec, entry, dataset
