@@ -186,3 +186,28 @@ def test_dcrl_progress_counts_the_tsne_stage_that_has_no_snapshot():
     n = cfg.pretrain_epochs + cfg.epochs
     pts, end = run(lambda pe, e: pe / n if e is None else (cfg.pretrain_epochs + e + 1) / n)
     assert max(abs(err) for err in errors_at(pts, end).values()) > 0.3  # epochs alone: off
+
+
+def test_a_pretraining_replayed_from_the_store_counts_no_work(tmp_path, monkeypatch):
+    """A run whose AE comes from the pretrained store replays its pretraining in a moment: those
+    snapshots add no progress, and the clustering is the whole run's work."""
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, execute, prepare
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    ds = D.load("digits")
+    runs = []
+    for _ in range(2):
+        cls, cfg = prepare("dekm", ds, {"pretrain_epochs": 3, "snapshot_every": 1, "max_iter": 4,
+                                        "min_iter": 3, "batches_per_iter": 2, "subsample": 200})
+        rd = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")
+        assert execute(rd, cls, cfg, ds)["pretrained"]["hit"] is (len(runs) == 1)
+        runs.append([(r["stage"], r["progress"]) for r in rd.metrics_rows()])
+    for rows in runs:
+        progress = [p for _, p in rows]
+        assert progress == sorted(progress) and progress[-1] == 1.0
+    from dcviz.methods.dekm import iteration_cost
+    c = iteration_cost(ds.n, cfg.batch_size, cfg.batches_per_iter, cfg.pretrain_batch_size)
+    trained, replayed = runs   # 4 iterations planned (max_iter), each c pretraining epochs
+    assert [p for s, p in trained if s == "pretrain"][-1] == pytest.approx(3 / (3 + 4 * c))
+    assert all(p == 0.0 for s, p in replayed if s != "clustering")
+    assert next(p for s, p in replayed if s == "clustering") == pytest.approx(1 / 4)

@@ -151,7 +151,7 @@ class AEMethod(Method):
         which entry the run started from and whether it was a hit.
         """
         cfg = self.config
-        self.pretrained_record = None
+        self.pretrained_record, self.pretrain_replayed = None, False
         if cfg.pretrain_epochs <= 0:
             return
         noise = self.pretrain_noise()
@@ -187,6 +187,7 @@ class AEMethod(Method):
                            about={"data": str(data.name), "method": self.id})
 
         def restore(entry):
+            self.pretrain_replayed = True  # no work: its snapshots add no progress
             self.ae.load_state_dict(entry.weights)
             self.ae.eval()
             restore_rng(entry.rng, ctx.generator, ctx.rng)
@@ -203,7 +204,7 @@ class AEMethod(Method):
             return self.make_snapshot(data, ctx, epoch=f.epoch, step=f.step, stage=f.stage,
                                       labels=labels, latent_sub=f.latent[sub], losses=f.losses,
                                       metrics=metrics, extras=extras,
-                                      progress=f.epoch / total_epochs)
+                                      progress=0.0 if self.pretrain_replayed else f.epoch / total_epochs)
 
         key = self.pretrain_key(data, ctx) if cfg.pretrained != "off" else None
         self.pretrained_record = yield from map_yields(

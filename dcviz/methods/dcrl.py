@@ -324,6 +324,8 @@ class DCRL(StudentTClustering):
         total = pre + tsne + sum(costs)
         ref = self.geometry_reference(data, ctx)
         yield from self.pretrain(data, ctx, x, total_epochs=total)
+        if self.pretrain_replayed:  # the store had it: the run's work starts here
+            pre, total = 0.0, tsne + sum(costs)
         z_all = self.encode(x)
         self.init_centres(z_all.cpu().numpy(), ctx)
         opt = self.make_optimizer()

@@ -88,12 +88,14 @@ def expected_iterations(changed: list[float], n: int, tol: float, min_iter: int,
 
     ``changed`` is the share of points that changed cluster at iterations 1, 2, ... so far.
     Before the run has seen how it converges, the guess is TYPICAL_ITERATIONS, what the rule
-    took in the runs measured (within [min_iter + 1, max_iter]). Then the
-    share of changed points falls about exponentially (digits: from 6 % to 0.1 % in 28-32
-    iterations), so a straight line through log(changed) says when it gets there; that forecast
-    is weighed against the guess by how many iterations it rests on. The line is followed down
-    to tol / 2, not tol: the readings scatter about it by a factor of 2 or so, and it takes one
-    reading below tol to stop, which the trend reaches only near the floor of a few points.
+    took in the runs measured (within [min_iter + 1, max_iter]). Then the share of changed
+    points falls about exponentially (digits: from 6 % to 0.1 % in 28-32 iterations), so a
+    straight line through log(changed) says when it gets there. That forecast is weighed
+    against the guess by how many iterations it rests on, the guess counting as 20: the
+    readings are noisy, and a trend needs many of them to beat what was measured. The line is
+    followed down to tol / 2, not tol: the readings scatter about it by a factor of 2 or so,
+    and it takes one reading below tol to stop, which the trend reaches only near the floor of
+    a few points.
     """
     prior = min(max(TYPICAL_ITERATIONS, min_iter + 1), max_iter)
     done = len(changed) + 1  # iteration 0 has no "changed"
@@ -104,7 +106,7 @@ def expected_iterations(changed: list[float], n: int, tol: float, min_iter: int,
         slope, intercept = np.polyfit(j, y, 1)
         # a fall slower than 1 % an iteration is no fall: it says nothing of when it ends
         forecast = (math.log(max(tol / 2, 1e-12)) - intercept) / slope + 1 if slope < -0.01 else prior
-        guess = (5 * prior + len(changed) * forecast) / (5 + len(changed))
+        guess = (20 * prior + len(changed) * forecast) / (20 + len(changed))
     return float(min(max(guess, done + 1, min_iter + 1), max_iter))
 
 
@@ -186,13 +188,16 @@ class DEKM(AEMethod):
         it_cost = iteration_cost(len(x), cfg.batch_size, cfg.batches_per_iter,
                                  cfg.pretrain_batch_size)
         changes: list[float] = []
+        pre = cfg.pretrain_epochs
 
         def planned() -> float:
             n_iter = expected_iterations(changes, len(x), cfg.tol, cfg.min_iter, cfg.max_iter)
-            return cfg.pretrain_epochs + it_cost * n_iter
+            return pre + it_cost * n_iter
 
         yield from self.pretrain(data, ctx, x, total_epochs=planned())
-        progress = cfg.pretrain_epochs / planned()
+        if self.pretrain_replayed:
+            pre = 0  # the store had it: the run's work is the clustering alone
+        progress = pre / planned()
 
         # The decoder is discarded in this phase: only the encoder learns (Section III-B).
         opt = torch.optim.Adam(self.ae.encoder_parameters(), lr=cfg.cluster_lr)
@@ -247,7 +252,7 @@ class DEKM(AEMethod):
             sub = ctx.subsample
             y_sub = h[sub] @ V.T
             # never backwards: a forecast that grows holds the bar until the work catches up
-            progress = max(progress, (cfg.pretrain_epochs + it_cost * (it + 1)) / planned())
+            progress = max(progress, (pre + it_cost * (it + 1)) / planned())
             yield self.make_snapshot(
                 data, ctx, epoch=it, step=step + it, stage="clustering", labels=labels,
                 latent_sub=h[sub],

@@ -2,12 +2,17 @@
 likely to take here, from earlier runs of the same method and data in the store.
 
 Every snapshot line of metrics.jsonl carries the wall-clock ``time`` it was written and the
-run's ``progress`` (the fraction done, which each method defines over its whole schedule), and
-status.json the ``started`` time. The speed is measured over the most recent half of the elapsed
-time, not since the start: a run changes pace between its stages (pretraining vs. clustering,
-DCRL's t-SNE initialisation), and the recent half follows the stage it is in while still
-averaging over several snapshots. The time since the last snapshot counts as time spent with no
-progress, so a run that stalls sees its estimate grow instead of freezing.
+run's ``progress``, and status.json the ``started`` time. Progress is the share of the run's
+expected WORK done, not of its epochs: each method weighs its stages by what they cost (DCRL's
+fine-tuning epochs cost ~2.8 pretraining epochs, and its t-SNE initialisation, which hands over
+no snapshot, ~12) and forecasts a stopping rule that ends it early (DEKM). Then speed measured
+in one stage holds for the next, and the estimate below needs no model of the method.
+
+The speed is measured over the most recent half of the elapsed time, not since the start: the
+machine's load changes, a run reusing a stored pretrained AE replays its pretraining in a
+moment, and a method's weights are never exact; the recent half follows what happens now while
+still averaging over several snapshots. The time since the last snapshot counts as time spent
+with no progress, so a run that stalls sees its estimate grow instead of freezing.
 """
 from __future__ import annotations
 
