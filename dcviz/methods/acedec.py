@@ -371,12 +371,9 @@ class AceDec(CentroidAEMethod):
         A step through the autoencoder costs about 3 forward passes (forward and backward) of
         its batch, plus the step's overhead; a warm-up step works on the fixed d-dimensional
         embedding, so it is the overhead alone."""
-        from torch.utils.flop_counter import FlopCounterMode
+        from dcviz.pretrained import forward_flops  # torch's FlopCounterMode costs ~6 s to load
         cfg = self.config
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            one = torch.zeros(1, self.input_dim, device=self.device)
-            self.ae.decode(self.ae.encode(one))
-        forward = float(counter.get_total_flops())  # per sample, encoder and decoder
+        forward = forward_flops(self.ae, self.input_dim)  # per sample, encoder and decoder
         steps = math.ceil(n / cfg.batch_size)
         overhead = self.STEP_OVERHEAD_FLOPS
         views = 2 if cfg.augment else 1  # the augmentation mode encodes and decodes two views
