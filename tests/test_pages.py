@@ -127,6 +127,7 @@ def test_explore_umap_is_computed_in_the_background(make_run, monkeypatch):
     release.set()
     assert worker.wait_run(key, timeout=30).status == "done"
     assert np.load(run.rd.path / UMAP_FILE, allow_pickle=False).shape == (5, 300, 2)
+    assert any(f["name"] == UMAP_FILE and f["what"] for f in run.rd.files())  # the Run tab's list
     for index in (2, 0, 4):  # scrubbing: UMAP at every snapshot, never PCA
         at.session_state["explore_index"] = index
         at.run()

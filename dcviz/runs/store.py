@@ -365,7 +365,8 @@ class RunDir:
              "subsample.npy": "the fixed points every snapshot covers",
              "metrics.jsonl": "one line per snapshot: losses, metrics",
              "checkpoint.pt": "trained weights (loaded with weights_only=True)",
-             "snapshots/": "one npz per snapshot (no pickle)"}
+             "snapshots/": "one npz per snapshot (no pickle)",
+             "umap.npy": "UMAP layouts of the snapshots, once Explore has made them"}
 
     def files(self) -> list[dict]:
         """The run's files: ``name``, ``bytes``, ``count`` (files inside, for a folder) and
