@@ -214,7 +214,11 @@ def test_train_form_for_every_registered_method(runs_dir):
         drawn = {w.key.split(":")[3] for w in widgets(at) if w.key and w.key.startswith(f"cfg:{m['id']}:")}
         assert fields == drawn, (m["id"], fields ^ drawn)
         assert_help_everywhere(at)
-        assert at.sidebar.button_group(key=f"train_preset_{m['id']}").value == "quick"
+        presets = at.sidebar.button_group(key=f"train_preset_{m['id']}")
+        assert presets.value == "quick"
+        # quick first, paper last, a method's own presets (the GAN's demo) in between
+        assert presets.options == (["quick", "demo", "paper"] if m["id"] == "gan"
+                                   else ["quick", "paper"])
 
 
 def _cfg_widget(at, method, name):
