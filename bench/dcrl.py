@@ -13,7 +13,8 @@ Trust, Cont and CRA (on the run's fixed subsample of at most 2,000 points), the 
 seconds and the CPU seconds of the run, then the medians over the seeds. Seconds are inflated
 by whatever else runs on the machine. For digits it also prints the issue's claims (DCRL NMI
 >= 0.80; DCRL beats DEC on Trust, Cont and CRA; DCRL NMI no more than 0.03 below DEC's) as
-met or not, from the medians. For manifolds (DCRL's Fig. 3 data) it prints issue 22's table:
+met or not, from the medians, and per seed DCRL's NMI and the stages it went through in order
+(Fig. 3: 1 -> 2 -> 3 in every seed). For manifolds (DCRL's Fig. 3 data) it prints issue 22's table:
 per seed, DCRL's NMI and ACC, the stages it went through in order, its seconds and CPU seconds,
 the NMI of k-means on the same run's pretrained AE (the phase DCRL starts from) and DEC's NMI on
 the same data and seed; then the issue's claims, and the two figures of the data that decide what
@@ -136,6 +137,24 @@ def print_manifolds(sweep, spec) -> None:
           f"most {gap:.3f} apart, points {spread:.3f} from the centre on average")
 
 
+def print_digits_stages(sweep) -> None:
+    """Per DCRL seed: its NMI and the stages it went through in order (Fig. 3 asks for
+    1 -> 2 -> 3), then whether every seed showed all three."""
+    ordered = []
+    print("\nDCRL per seed: NMI and stages in order")
+    for t, rd in sweeps.done_runs(sweep):
+        if t["method"] != "dcrl":
+            continue
+        nmi = rd.read_status().get("metrics", {}).get("nmi", float("nan"))
+        seen, ok = stage_sequence(rd.metrics_rows())
+        ordered.append(ok)
+        print(f"  seed {t['seed']}: NMI {nmi:.3f}  " + " -> ".join(s.split(":")[0] for s in seen)
+              + ("" if ok else "  (NOT 1 -> 2 -> 3)"), flush=True)
+    if ordered:
+        print(f"  [{'met' if all(ordered) else 'NOT met'}] stages 1 -> 2 -> 3 in every seed "
+              f"({sum(ordered)} of {len(ordered)})")
+
+
 def print_claims(rows) -> None:
     medians = {r.method: {c: (r.stat(c) or (float("nan"),))[0] for c in COLUMNS} for r in rows}
     if "dcrl" not in medians or "dec" not in medians:
@@ -169,6 +188,7 @@ def main(argv=None) -> None:
                                  f"{', ' + str(overrides) if overrides else ''})")
         print_runs(sweep)
         if name == "digits":
+            print_digits_stages(sweep)
             print_claims(rows)
         if name == "manifolds":
             print_manifolds(sweep, DATA[name])
