@@ -2,6 +2,7 @@
 
     python -m dcviz train --method dekm --data digits --seed 0 [--runs-dir D] [--preset quick|paper]
                           [--set field=value ...]
+    python -m dcviz resume RUN_DIR [--quiet]
     python -m dcviz sweep --methods dec,dekm --data digits,blobs8 --seeds 0-4 [--jobs N]
                           [--preset P] [--set field=value ...] [--grid field=v1,v2 ...]
                           [--runs-dir D] [--name ID] [--ray ADDRESS|auto [--ray-archive]]
@@ -75,12 +76,49 @@ def validate_train(args):
 
 
 def cmd_train(args) -> int:
-    from dcviz.runs import create_run, execute
+    from dcviz.runs import create_run
 
     store, cls, cfg, ds = validate_train(args)
     rd = create_run(store, cls, cfg, ds, args.preset, name=args.name or "")
     print(f"run {rd.run_id}: {cls.title} on {ds.name} ({ds.n} points), preset {args.preset}",
           file=sys.stderr)
+    return _train(args, rd, cls, cfg, ds)
+
+
+def cmd_resume(args) -> int:
+    """Go on with an interrupted run (its process killed) from its last checkpoint, in its own
+    folder. RUN_DIR must be a run folder of a runs store; the run id is the store's name for
+    it, never the path as typed."""
+    from pathlib import Path
+
+    from dcviz.runs import RunStore, RunStoreError
+    from dcviz.runs.engine import prepare_resume
+
+    folder = Path(args.run_dir)
+    if not (folder.is_dir() and (folder / "config.json").is_file()):
+        raise ValueError(f"{args.run_dir} is not a run folder (a folder with a config.json)")
+    folder = folder.resolve()
+    try:
+        store = RunStore(folder.parent)
+        store.check_writable()
+    except RunStoreError as e:
+        raise RunsDirError(str(e)) from None
+    run_id = next((i for i in store.ids() if i == folder.name), None)
+    if run_id is None:
+        raise ValueError(f"{args.run_dir} is not a run of the runs store {folder.parent}")
+    rd = store.open(run_id)
+    plan = prepare_resume(rd)
+    how = (f"from its checkpoint after snapshot {plan.start - 1} ({plan.dropped} later "
+           "snapshot(s) dropped)" if plan.checkpoint is not None else
+           f"from the start: it has no checkpoint to go on from ({plan.dropped} snapshot(s) "
+           "dropped)")
+    print(f"run {rd.run_id}: {plan.cls.title} on {plan.data.name} resumes {how}", file=sys.stderr)
+    return _train(args, rd, plan.cls, plan.cfg, plan.data, resume=plan)
+
+
+def _train(args, rd, cls, cfg, ds, resume=None) -> int:
+    """Train (or resume) the run in ``rd`` with a progress bar; the JSON line; the exit code."""
+    from dcviz.runs import execute
 
     bar = tqdm(total=1000, file=sys.stderr, disable=args.quiet, bar_format=(
         "{l_bar}{bar}| {elapsed}<{remaining} {postfix}"))
@@ -92,7 +130,7 @@ def cmd_train(args) -> int:
         bar.refresh()
 
     start = time.time()
-    status = execute(rd, cls, cfg, ds, on_snapshot=on_snapshot)
+    status = execute(rd, cls, cfg, ds, on_snapshot=on_snapshot, resume=resume)
     bar.close()
     if status["state"] != "done":
         # one line; the traceback is kept in the run's status.json
@@ -248,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="a name for the run, shown in the app")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+    r = sub.add_parser("resume", help="go on with an interrupted run (its process was killed) "
+                       "from its last checkpoint, in the same run folder")
+    r.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder, inside a runs store")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_resume)
     w = sub.add_parser("sweep", help="methods x data sets x seeds (x a grid), one run folder per "
                        "trial; run again to resume")
     w.add_argument("--methods", required=True, action="append",

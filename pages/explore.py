@@ -326,6 +326,8 @@ top[2].page_link(nav.PAGES["train"], label="Train page", icon=":material/model_t
 nav.present_link(run_id, where=top[3])
 if row["state"] in STATE_HELP:
     st.caption(f"This run is **{row['state']}**: {STATE_HELP[row['state']]}.")
+if row["state"] == "interrupted" and manager().is_interrupted(run_id):
+    R.resume_control(run_id, key="explore_resume")
 # Redraw by itself while playing, while the run trains, or while UMAP computes.
 timer(body, "explore", lambda: 0.8 if state.get("explore_playing") else
       (1.5 if live_now() or state.get("_explore_wait_umap") else None))

@@ -1,5 +1,5 @@
 """Streamlit widgets for one run: export downloads and run management (rename, tags, delete with
-a confirmation, re-run). Used on Explore's Run tab and on the Checkpoints page.
+a confirmation, re-run, resume an interrupted run). Used on Explore and on the Checkpoints page.
 
 Thin: the work is in :mod:`dcviz.runs.archive` (zip, CSV, NPZ) and :mod:`dcviz.runs.manage`.
 """
@@ -79,6 +79,8 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
     if flash:
         st.success(flash)
 
+    if mgr.is_interrupted(run_id):
+        resume_control(run_id, key=f"{key}:resume")
     c1, c2 = st.columns(2)
     if c1.button("Re-run with the same config and seed", key=f"{key}:rerun",
                  icon=":material/replay:",
@@ -94,6 +96,34 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
     label = cfg.get("name") or f"{cfg.get('method', '?')} on {cfg.get('data_name', '?')}"
     delete_control(run_id, label, f"its {view.count} snapshots and its checkpoint", key,
                    where=c2, after_delete_page=after_delete_page)
+
+
+def resume_control(run_id: str, key: str, where=None) -> None:
+    """"Resume" for an interrupted run (its process was killed): it goes on from its last
+    checkpoint in this app, and the Train page shows it. Disabled, saying why, for a method
+    that cannot resume."""
+    from dcviz.methods import REGISTRY
+    mgr = manager()
+    try:
+        method = mgr.store.open(run_id).read_config()["method"]
+    except RunStoreError:
+        return
+    cls = REGISTRY.get(method)
+    why_not = None if cls is not None and cls.resumable else (
+        f"{cls.title if cls else method} cannot resume; re-run it instead")
+    if (where or st).button(
+            "Resume", key=key, icon=":material/restart_alt:", disabled=why_not is not None,
+            help=("Go on training from the run's last checkpoint (taken every few snapshots or "
+                  "minute): the snapshots after it are dropped and made again, and the run "
+                  "carries on in this app, in the same folder." if why_not is None
+                  else f"Not possible: {why_not}.")):
+        try:
+            mgr.resume_interrupted(run_id)
+        except Exception as e:  # noqa: BLE001 - ConfigError, DataError, RunStoreError: say why
+            st.error(f"Could not resume: {md(error_text(e))}")
+        else:
+            forget_view(run_id)
+            nav.watch_in_train(run_id)
 
 
 def delete_control(run_id: str, label: str, what: str, key: str, where=None,

@@ -16,6 +16,7 @@ from torch import nn
 
 from dcviz.methods.base import BaseConfig, Extras, Method, Snapshot, param, register
 from dcviz.nets import encode_all, make_autoencoder, pretrain_autoencoder, resolve_arch
+from dcviz.nets.autoencoders import pretrain_optimizer
 from dcviz.pretrained import (PRETRAINED_MODES, PretrainKey, Trained, autoencoder_arch, capture_rng,
                               data_fingerprint, forward_flops, keep_frames, map_yields,
                               pretrain_through_store, restore_rng, rng_fingerprint)
@@ -149,10 +150,19 @@ class AEMethod(Method):
         the generator states its pretraining ended with, and its snapshots are shown again, so
         the run goes on exactly as the run that made it did. ``self.pretrained_record`` then says
         which entry the run started from and whether it was a hit.
+
+        A resumed run (``ctx.resume``) skips pretraining if it ended before the checkpoint, and
+        otherwise goes on from the checkpoint's epoch, outside the store (an entry is made by
+        one pretraining from start to end, and the run's config already says which).
         """
         cfg = self.config
         self.pretrained_record, self.pretrain_replayed = None, False
         if cfg.pretrain_epochs <= 0:
+            return
+        if ctx.resume_phase not in (None, "pretrain"):
+            # pretraining ended before the checkpoint; the position says if it was replayed
+            self.pretrain_replayed = bool(ctx.resume["position"].get("replayed", False))
+            return
             return
         noise = self.pretrain_noise()
         augment_name, augment = self.pretrain_augment(ctx)
@@ -167,20 +177,27 @@ class AEMethod(Method):
                             losses={"reconstruction": loss}, extras={"k": cfg.n_clusters})
 
         def train():
-            # The untrained encoder first ("epoch 0"): where the data starts from, and a first
-            # picture on the page within a moment of Launch instead of after a whole epoch.
-            with torch.no_grad():
-                self.ae.eval()
-                rec = float(torch.nn.functional.mse_loss(encode_all(self.ae, x), x))
-            yield frame(0, "random init", rec)
+            opt = pretrain_optimizer(self.ae, cfg.lr, x.device)
+            resumed = ctx.resume_point("pretrain", pretrain=opt)
+            if resumed is None:
+                # The untrained encoder first ("epoch 0"): where the data starts from, and a
+                # first picture on the page within a moment of Launch instead of after an epoch.
+                with torch.no_grad():
+                    self.ae.eval()
+                    rec = float(torch.nn.functional.mse_loss(encode_all(self.ae, x), x))
+                ctx.at("pretrain", epoch=0)
+                yield frame(0, "random init", rec)
             losses = []
             for epoch, loss in pretrain_autoencoder(self.ae, x, epochs=cfg.pretrain_epochs,
                                                     batch_size=cfg.pretrain_batch_size, lr=cfg.lr,
                                                     ctx=ctx, noise=noise, augment=augment,
-                                                    precision=cfg.pretrain_precision):
+                                                    precision=cfg.pretrain_precision,
+                                                    optimizer=opt,
+                                                    start_epoch=resumed["epoch"] if resumed else 0):
                 losses.append(loss)
                 done = epoch + 1  # snapshots are numbered by epochs done
                 if done % cfg.snapshot_every == 0 or done == cfg.pretrain_epochs:
+                    ctx.at("pretrain", epoch=done)
                     yield frame(done, "pretrain", loss)
             return Trained(weights=self.ae.state_dict(), rng=capture_rng(ctx.generator, ctx.rng),
                            losses=losses, flops=self.pretrain_flops(len(x)),
@@ -206,9 +223,10 @@ class AEMethod(Method):
                                       metrics=metrics, extras=extras,
                                       progress=0.0 if self.pretrain_replayed else f.epoch / total_epochs)
 
-        key = self.pretrain_key(data, ctx) if cfg.pretrained != "off" else None
+        mode = "off" if ctx.resume_phase == "pretrain" else cfg.pretrained
+        key = self.pretrain_key(data, ctx) if mode != "off" else None
         self.pretrained_record = yield from map_yields(
-            pretrain_through_store(cfg.pretrained, key, train, restore, check=ctx.check),
+            pretrain_through_store(mode, key, train, restore, check=ctx.check),
             to_run_snapshot)
 
     def pretrain_key(self, data, ctx, fingerprint: dict | None = None) -> PretrainKey:
@@ -253,11 +271,14 @@ class AEKMeans(AEMethod):
     paper = "Baseline: an autoencoder, then k-means on its embedding"
     summary = "Learn a representation by reconstruction alone, then cluster it once with k-means."
 
+    resumable = True  # all its training is the shared pretraining, which resumes
+
     def fit(self, data, ctx):
         cfg = self.config
         x = self.tensor(data.x)
         total = cfg.pretrain_epochs + 1
         yield from self.pretrain(data, ctx, x, total_epochs=total)
+        ctx.resume_point("k-means")  # nothing to carry over: pretraining's Adam is dropped
         h = self.encode(x).cpu().numpy()
         km = KMeans(cfg.n_clusters, n_init=10, random_state=cfg.seed).fit(h)
         self.centroids = torch.as_tensor(km.cluster_centers_, dtype=torch.float32)

@@ -263,7 +263,8 @@ class Context:
 
     def __init__(self, seed: int = 0, device: str | torch.device = "cpu",
                  subsample: np.ndarray | None = None, pause_event: threading.Event | None = None,
-                 stop_event: threading.Event | None = None, on_checkpoint=None):
+                 stop_event: threading.Event | None = None, on_checkpoint=None,
+                 resume: dict | None = None):
         self.seed = int(seed)
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.rng = np.random.default_rng(self.seed)
@@ -272,6 +273,11 @@ class Context:
         self._paused = pause_event  # set = running, clear = paused
         self._stop = stop_event
         self._on_checkpoint = on_checkpoint
+        #: a killed run's :meth:`resume_record`, from its checkpoint, until fit reaches the
+        #: point it was taken at (:meth:`resume_point`); None for a fresh run
+        self.resume = resume
+        self._optimizers: dict[str, torch.optim.Optimizer] = {}
+        self._position: dict | None = None
 
     def check(self) -> None:
         """Call inside long loops: blocks while paused, raises RunStopped once stopped."""
@@ -288,6 +294,59 @@ class Context:
         """Ask the engine to save the method's state now."""
         if self._on_checkpoint is not None:
             self._on_checkpoint()
+
+    # -- resuming a killed run. A method that can resume says, as it yields each snapshot, where
+    # fit stands (:meth:`at`); the engine keeps that with the next checkpoint, together with
+    # the optimisers' states and the generators' (:meth:`resume_record`). A resumed run runs
+    # fit again from the top with the checkpoint's weights: it skips the phases done before
+    # (:attr:`resume_phase`), and where the checkpoint was taken it gets back the optimisers'
+    # and generators' states and the position (:meth:`resume_point`), and goes on from there.
+    # Only ctx's two generators are saved: methods draw from nothing else (torch's, numpy's
+    # and Python's global generators are shared by every run of the process, so one run's
+    # checkpoint must not set them).
+
+    def at(self, phase: str, **where) -> None:
+        """Say where fit stands as it yields a snapshot: the ``phase`` ("pretrain", "cluster")
+        and what is done in it, plain values and tensors only. A snapshot yielded without it
+        makes no point to resume from."""
+        self._position = {"phase": str(phase), **where}
+
+    def take_position(self) -> dict | None:
+        """The position given for the snapshot just yielded, if any (the engine's side)."""
+        position, self._position = self._position, None
+        return position
+
+    @property
+    def resume_phase(self) -> str | None:
+        """The phase a resumed run has still to reach (None: a fresh run, or already there)."""
+        return self.resume["position"]["phase"] if self.resume else None
+
+    def resume_point(self, phase: str, **optimizers: torch.optim.Optimizer) -> dict | None:
+        """Call where ``phase`` starts its loop, once its optimisers exist (and before anything
+        draws from the generators). Registers the optimisers, whose states go into checkpoints
+        from now on. When the run resumes in ``phase``: loads their saved states and the
+        generators', and returns the position given with :meth:`at`; else returns None."""
+        self._optimizers = dict(optimizers)
+        if self.resume_phase != phase:
+            return None
+        record, self.resume = self.resume, None
+        saved = record.get("optimizers") or {}
+        if set(saved) != set(optimizers):
+            raise ValueError(f"the checkpoint holds optimiser(s) {sorted(saved)} for phase "
+                             f"{phase!r}; this fit has {sorted(optimizers)}")
+        for name, opt in optimizers.items():
+            opt.load_state_dict(saved[name])
+        self.generator.set_state(record["rng"]["torch"])
+        self.rng.bit_generator.state = record["rng"]["numpy"]
+        return dict(record["position"])
+
+    def resume_record(self, position: dict) -> dict:
+        """What a checkpoint keeps to resume from ``position``: it, the registered optimisers'
+        states and the generators' states (tensors, dicts, numbers: weights_only loads it)."""
+        return {"position": position,
+                "optimizers": {k: o.state_dict() for k, o in self._optimizers.items()},
+                "rng": {"torch": self.generator.get_state(),
+                        "numpy": self.rng.bit_generator.state}}
 
     def randperm(self, n: int) -> torch.Tensor:
         return torch.randperm(n, generator=self.generator)
@@ -354,6 +413,9 @@ class Method:
     try_it: ClassVar[str] = ""
     #: the data set ids it suits; the data registry's ``suits`` lists are made from these
     suits: ClassVar[tuple[str, ...]] = ()
+    #: whether a killed run of it can go on from its last checkpoint: its fit says where it
+    #: stands with ``ctx.at`` at every snapshot and picks up there (``ctx.resume_point``)
+    resumable: ClassVar[bool] = False
 
     def __init__(self, config: BaseConfig | None = None, **overrides):
         if config is None:

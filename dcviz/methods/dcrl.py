@@ -327,14 +327,19 @@ class DCRL(StudentTClustering):
         if self.pretrain_replayed:  # the store had it: the run's work starts here
             pre, total = 0.0, tsne + sum(costs)
         z_all = self.encode(x)
-        self.init_centres(z_all.cpu().numpy(), ctx)
         opt = self.make_optimizer()
         # The once-per-epoch step has its own Adam state: sharing one would let its single
         # full-data gradient ride on the momentum of the mini-batch steps that follow.
         opt_epoch = self.make_optimizer()
         pressures = StagePressures(cfg.alpha0, cfg.beta1)
-        stage = 0
-        for epoch in range(cfg.epochs):
+        stage, first = 0, 0
+        resumed = ctx.resume_point("cluster", opt=opt, opt_epoch=opt_epoch)
+        if resumed is None:
+            self.init_centres(z_all.cpu().numpy(), ctx)
+        else:  # mu and the AE come from the checkpoint; go on after its epoch
+            first, stage = resumed["epoch"] + 1, int(resumed["stage"])
+            pressures.reference = dict(resumed["reference"])
+        for epoch in range(first, cfg.epochs):
             warm = epoch < cfg.warmup_epochs
             alpha, beta = weight_schedule(epoch, cfg.epochs, cfg.alpha0, cfg.beta1,
                                           cfg.continuation, cfg.warmup_epochs)
@@ -407,6 +412,8 @@ class DCRL(StudentTClustering):
             snap, _ = self.clustering_snapshot(
                 data, ctx, ref, epoch=epoch, stage=STAGES[stage], losses=losses, z=z_all,
                 extras=extras, progress=(pre + tsne + sum(costs[:epoch + 1])) / total)
+            ctx.at("cluster", epoch=epoch, stage=stage, reference=dict(pressures.reference),
+                   replayed=self.pretrain_replayed)
             yield snap
             if (epoch + 1) % 25 == 0:
                 ctx.checkpoint()

@@ -142,6 +142,7 @@ class StudentTClustering(AEMethod):
     the soft assignment, checkpointing, and geometry-aware snapshots."""
 
     Config = DECConfig
+    resumable = True  # DEC, IDEC and DCRL: their fits say where they stand (ctx.at)
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         """One Adam over the encoder/decoder and mu (mu with its own rate if ``mu_lr`` > 0)."""
@@ -312,10 +313,15 @@ class DEC(StudentTClustering):
         total = cfg.pretrain_epochs + cfg.epochs
         ref = self.geometry_reference(data, ctx)
         yield from self.pretrain(data, ctx, x, total_epochs=total)
-        self.init_centres(self.encode(x).cpu().numpy(), ctx)
         opt = self.make_optimizer()
-        prev, step = None, 0
-        for epoch in range(cfg.epochs):
+        prev, step, first = None, 0, 0
+        resumed = ctx.resume_point("cluster", opt=opt)
+        if resumed is None:
+            self.init_centres(self.encode(x).cpu().numpy(), ctx)
+        else:  # mu and the AE come from the checkpoint; go on after its epoch
+            first, step = resumed["epoch"] + 1, int(resumed["step"])
+            prev = resumed["labels"].to(x.device)
+        for epoch in range(first, cfg.epochs):
             p = target_distribution(self.soft_assign(x))
             labels = p.argmax(1)
             changed = 1.0 if prev is None else float((labels != prev).float().mean())
@@ -341,6 +347,7 @@ class DEC(StudentTClustering):
             snap, _ = self.clustering_snapshot(
                 data, ctx, ref, epoch=epoch, stage="clustering", losses=losses, x=x,
                 extras={"labels_changed": changed}, progress=(cfg.pretrain_epochs + epoch + 1) / total)
+            ctx.at("cluster", epoch=epoch, step=step, labels=prev.cpu())
             yield snap
             if (epoch + 1) % 25 == 0:
                 ctx.checkpoint()

@@ -22,7 +22,6 @@ from sklearn.cluster import KMeans
 
 from dcviz.methods.ae_kmeans import QUICK_PRETRAIN, AEConfig, AEMethod
 from dcviz.methods.base import Extras, param, register
-from dcviz.nets import batches
 
 
 def within_class_scatter(h: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -110,6 +109,33 @@ def expected_iterations(changed: list[float], n: int, tol: float, min_iter: int,
     return float(min(max(guess, done + 1, min_iter + 1), max_iter))
 
 
+class BatchStream:
+    """Mini-batches taken one at a time from successive random permutations of range(n), a new
+    one drawn when the last is used up (the last batch of each may be short), so that an
+    iteration's few batches go on where the previous iteration's stopped. Its state is plain
+    (the permutation and the position in it), for checkpoints."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, device):
+        self.n, self.batch_size, self.generator, self.device = n, batch_size, generator, device
+        self.perm: torch.Tensor | None = None
+        self.pos = 0
+
+    def next(self) -> torch.Tensor:
+        if self.perm is None or self.pos >= self.n:
+            self.perm, self.pos = torch.randperm(self.n, generator=self.generator).to(self.device), 0
+        idx = self.perm[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return idx
+
+    def state(self) -> dict:
+        return {"perm": None if self.perm is None else self.perm.cpu().clone(), "pos": self.pos}
+
+    def load_state(self, state: dict) -> None:
+        perm = state["perm"]
+        self.perm = None if perm is None else perm.to(self.device)
+        self.pos = int(state["pos"])
+
+
 @dataclass
 class DEKMConfig(AEConfig):
     max_iter: int = param(300, "Maximum number of k-means / representation iterations (Iter "
@@ -172,6 +198,7 @@ class DEKM(AEMethod):
     summary = ("K-means in an autoencoder's space, then move points towards their centroids along "
                "the eigen-direction of S_w with the least cluster structure.")
     Config = DEKMConfig
+    resumable = True
 
     def build(self, input_dim, image_shape):
         super().build(input_dim, image_shape)
@@ -203,8 +230,18 @@ class DEKM(AEMethod):
         opt = torch.optim.Adam(self.ae.encoder_parameters(), lr=cfg.cluster_lr)
         prev_labels, prev_centroids = None, None
         step = cfg.pretrain_epochs
-        batch_iter = iter(())
-        for it in range(cfg.max_iter):
+        stream = BatchStream(len(x), cfg.batch_size, ctx.generator, self.device)
+        first = 0
+        resumed = ctx.resume_point("cluster", opt=opt)
+        if resumed is not None:  # go on after the iteration the checkpoint was taken at
+            if resumed["stop"]:
+                return
+            first = resumed["iteration"] + 1
+            changes, progress = list(resumed["changes"]), float(resumed["progress"])
+            prev_labels = resumed["labels"].numpy()
+            prev_centroids = resumed["centroids"].numpy()
+            stream.load_state(resumed["batches"])
+        for it in range(first, cfg.max_iter):
             ctx.check()
             h = self.encode(x).cpu().numpy()
             # Start from the previous centroids so that cluster ids stay stable across
@@ -233,10 +270,7 @@ class DEKM(AEMethod):
             total_loss = 0.0
             for _ in range(cfg.batches_per_iter):
                 ctx.check()
-                idx = next(batch_iter, None)
-                if idx is None:
-                    batch_iter = batches(len(x), cfg.batch_size, ctx.generator, self.device)
-                    idx = next(batch_iter)
+                idx = stream.next()
                 # The run's answer is this iteration's clustering, so after the last one the
                 # encoder is left as it was: the checkpoint then labels points as it did.
                 with torch.set_grad_enabled(not last):
@@ -253,6 +287,9 @@ class DEKM(AEMethod):
             y_sub = h[sub] @ V.T
             # never backwards: a forecast that grows holds the bar until the work catches up
             progress = max(progress, (pre + it_cost * (it + 1)) / planned())
+            ctx.at("cluster", iteration=it, stop=bool(stop), labels=torch.from_numpy(labels),
+                   centroids=torch.from_numpy(centroids), batches=stream.state(),
+                   changes=list(changes), progress=progress, replayed=self.pretrain_replayed)
             yield self.make_snapshot(
                 data, ctx, epoch=it, step=step + it, stage="clustering", labels=labels,
                 latent_sub=h[sub],

@@ -153,10 +153,19 @@ def make_autoencoder(input_dim: int, image_shape, latent_dim: int, arch: str = "
     return MLPAutoencoder(input_dim, latent_dim, hidden)
 
 
+def pretrain_optimizer(ae: nn.Module, lr: float, device) -> torch.optim.Optimizer:
+    """The Adam of :func:`pretrain_autoencoder`."""
+    # The fused Adam kernel: one pass over all parameters instead of a chain of elementwise ops per
+    # tensor. On one CPU thread the unfused step of the d-500-500-2000-10 AE cost ~12 ms of
+    # processor time a batch (~3 ms fused), a fifth of the batch's forward and backward.
+    return torch.optim.Adam(ae.parameters(), lr=lr, fused=torch.device(device).type in ("cpu", "cuda"))
+
+
 def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
                          ctx, noise: float = 0.0,
                          augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                         precision: str = "fp32") -> Iterator[tuple[int, float]]:
+                         precision: str = "fp32", optimizer: torch.optim.Optimizer | None = None,
+                         start_epoch: int = 0) -> Iterator[tuple[int, float]]:
     """Train ``ae`` on MSE reconstruction with Adam; yields (epoch, mean loss) after each epoch.
 
     ``noise`` > 0 makes it a denoising AE (Gaussian corruption of the input, as DCRL pretrains).
@@ -164,15 +173,14 @@ def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_s
     learns the augmented data (ACe/DeC's augmentation mode pretrains this way in the authors' code).
     ``precision="bf16"`` runs the forward pass under bf16 autocast (mixed precision: the weights,
     gradients and Adam state stay fp32), about 2x the matmul rate on CPUs with AVX-512 BF16 or AMX.
+    ``optimizer`` (from :func:`pretrain_optimizer`) and ``start_epoch`` let a resumed run go on
+    with the Adam state it had after ``start_epoch`` epochs.
     """
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
-    # The fused Adam kernel: one pass over all parameters instead of a chain of elementwise ops per
-    # tensor. On one CPU thread the unfused step of the d-500-500-2000-10 AE cost ~12 ms of
-    # processor time a batch (~3 ms fused), a fifth of the batch's forward and backward.
-    opt = torch.optim.Adam(ae.parameters(), lr=lr, fused=x.device.type in ("cpu", "cuda"))
+    opt = optimizer if optimizer is not None else pretrain_optimizer(ae, lr, x.device)
     n = len(x)
-    for epoch in range(epochs):
+    for epoch in range(start_epoch, epochs):
         ae.train()
         total = 0.0
         for idx in batches(n, batch_size, ctx.generator, x.device):

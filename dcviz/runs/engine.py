@@ -1,17 +1,22 @@
 """Running one method on one data set into a run folder. Threads (RunManager) and the CLI share it."""
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+import torch
+
 from dcviz.methods import get_method
-from dcviz.methods.base import (ConfigError, Context, Method, RunStopped, choose_subsample,
-                                resolve_device)
+from dcviz.methods.base import (BaseConfig, ConfigError, Context, Method, RunStopped,
+                                choose_subsample, resolve_device)
 from dcviz.nets import set_seed
-from dcviz.runs.store import RunDir, RunStore, check_model_size, new_run_id, package_versions
+from dcviz.runs.store import (TEMP_RE, RunDir, RunStore, RunStoreError, _json_default,
+                              atomic_write_bytes, check_model_size, new_run_id, package_versions)
 
 if TYPE_CHECKING:
     from dcviz.data import Dataset
@@ -69,43 +74,190 @@ CHECKPOINT_EVERY = 10
 CHECKPOINT_SECONDS = 60.0
 
 
+# --------------------------------------------------------------------------- resuming
+
+@dataclass
+class Resume:
+    """An interrupted run, checked, and where it goes on from (:func:`prepare_resume`)."""
+
+    cls: type[Method]
+    cfg: BaseConfig
+    data: Dataset
+    #: snapshots kept: the run goes on with snapshot number ``start``
+    start: int
+    #: snapshots written after the checkpoint: deleted, and made again by the resumed run
+    dropped: int
+    #: the checkpoint (weights, position, optimiser and generator states), or None when the
+    #: run has no point to resume from yet and starts again from the beginning
+    checkpoint: dict | None
+
+    def record(self) -> dict:
+        """What status.json keeps about this resume (its ``resumes`` list)."""
+        return {"at": time.time(), "from_snapshot": self.start, "dropped": self.dropped,
+                "from_checkpoint": self.checkpoint is not None}
+
+
+def not_interrupted(run_id: str, status: dict) -> str:
+    """Why a run in ``status`` cannot be resumed (it is not interrupted)."""
+    state = status.get("state")
+    if state == "done":
+        return f"run {run_id} is done; there is nothing to resume"
+    if state in ("stopped", "failed"):
+        how = "was stopped" if state == "stopped" else "failed"
+        return (f"run {run_id} {how}; only a run whose process was killed can be resumed. "
+                "Re-run it to train it again")
+    if state in ("queued", "running", "paused"):
+        return (f"run {run_id} is still {state} (process {status.get('pid')}); only a run whose "
+                "process has ended can be resumed")
+    return f"run {run_id} is {state}; it cannot be resumed"
+
+
+def _resume_record(blob: dict) -> dict | None:
+    """The checkpoint's resume record if it is whole (RunStoreError if it is there but bad)."""
+    rec = blob.get("resume")
+    if rec is None:
+        return None
+    ok = (isinstance(rec, dict) and isinstance(rec.get("position"), dict)
+          and isinstance(rec["position"].get("phase"), str)
+          and isinstance(rec.get("optimizers"), dict) and isinstance(rec.get("rng"), dict)
+          and isinstance(rec["rng"].get("torch"), torch.Tensor)
+          and isinstance(rec["rng"].get("numpy"), dict))
+    if not ok:
+        raise RunStoreError("checkpoint.pt's resume record is damaged; re-run the run instead")
+    return rec
+
+
+def prepare_resume(rd: RunDir, interrupted: bool | None = None) -> Resume:
+    """Check that the run in ``rd`` can go on here, before anything on disk changes: it is
+    interrupted (active on disk, its process gone; ``interrupted`` is the caller's own finding,
+    else status.json's), its method can resume, its data loads and still matches, its config
+    is valid here, and its checkpoint (if any) belongs to it. ConfigError, DataError or
+    RunStoreError say why not."""
+    from dcviz import data as D
+    from dcviz.runs.manage import data_withheld
+
+    problem = rd.check(deep=False)
+    if problem:
+        raise RunStoreError(f"{problem}; it cannot be resumed")
+    status = rd.read_status()
+    if interrupted is None:
+        interrupted = status.get("state") == "interrupted"
+    if not interrupted:
+        raise ConfigError(not_interrupted(rd.run_id, status))
+    config = rd.read_config()
+    cls = get_method(config["method"])
+    if not cls.resumable:
+        raise ConfigError(f"{cls.title} cannot resume: its training does not record where it "
+                          "stands. Start it again (re-run it)")
+    withheld = data_withheld(config)
+    if withheld:
+        raise ConfigError(f"run {rd.run_id} cannot be resumed here: {withheld}")
+    data = D.load(config["data"])
+    if (data.n, data.dim) != (config.get("n_samples"), config.get("input_dim")):
+        raise ConfigError(f"run {rd.run_id} trained on {config.get('n_samples')} points x "
+                          f"{config.get('input_dim')} features, but its data set now has "
+                          f"{data.n} x {data.dim}; it cannot be resumed")
+    cfg = cls.Config.from_dict(config.get("config") or {})
+    cfg.validate(n_samples=data.n)
+    resolve_device(cfg.device)
+    count = rd.count()
+    blob = rd.read_checkpoint() if rd.has_checkpoint() else None
+    if not isinstance(blob, dict) or _resume_record(blob) is None:
+        # no point to resume from (the run was killed before its first checkpoint): every
+        # snapshot it has is less than one checkpoint interval of work
+        return Resume(cls, cfg, data, start=0, dropped=count, checkpoint=None)
+    taken = blob.get("snapshots")
+    if isinstance(taken, bool) or not isinstance(taken, int) or not 1 <= taken <= count:
+        raise RunStoreError(f"run {rd.run_id}: checkpoint.pt was taken after {taken!r} "
+                            f"snapshots, but the run has {count}; it cannot be resumed")
+    if blob.get("method") != cls.id or blob.get("config") != cfg.to_dict():
+        raise RunStoreError(f"run {rd.run_id}: checkpoint.pt was saved by another method or "
+                            "config than config.json holds; it cannot be resumed")
+    return Resume(cls, cfg, data, start=taken, dropped=count - taken, checkpoint=blob)
+
+
+def drop_snapshots_from(rd: RunDir, start: int) -> None:
+    """Delete the snapshots numbered ``start`` and up, last first (so that the numbers never
+    have a gap, even if this is killed half-way), their lines of metrics.jsonl, and the
+    temporary files of writes that a kill cut short."""
+    for i in reversed(rd.snapshot_numbers()):
+        if i < start:
+            break
+        (rd.path / "snapshots" / f"{i:06d}.npz").unlink(missing_ok=True)
+    rows = {r["index"]: r for r in rd.metrics_rows()
+            if isinstance(r, dict) and isinstance(r.get("index"), int) and 0 <= r["index"] < start}
+    atomic_write_bytes(rd.path / "metrics.jsonl", "".join(
+        json.dumps(rows[i], default=_json_default) + "\n" for i in sorted(rows)).encode())
+    for folder in (rd.path, rd.path / "snapshots"):
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if TEMP_RE.match(f.name) and f.is_file():
+                    f.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- training
+
 def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=None, stop_event=None,
-            on_snapshot: Callable | None = None, status_lock=None) -> dict:
+            on_snapshot: Callable | None = None, status_lock=None,
+            resume: Resume | None = None) -> dict:
     """Train, writing every snapshot and the checkpoint; returns the final status dict.
 
     Never raises for a failure of the method: the run is marked failed with the error text.
     The final state is written with the final metrics, in one write. ``status_lock`` (the
     manager's lock of this run) is held for writes that race with pause/resume.
+
+    ``resume`` (from :func:`prepare_resume`) continues an interrupted run in the same folder:
+    the snapshots after its checkpoint are dropped, the method is rebuilt with the
+    checkpoint's weights, and fit goes on from where the checkpoint was taken, so that the
+    snapshot numbers go on without a gap.
     """
     lock = status_lock if status_lock is not None else threading.Lock()
     start = time.time()
-    method = None
+    method = ctx = None
+    position = None  # where fit stood at the latest snapshot (ctx.at), for resumable checkpoints
+    blob = resume.checkpoint if resume is not None else None
 
-    def save():
-        if method is not None:
-            rd.save_checkpoint(method)
+    def save(resumable: bool = True):
+        if method is None:
+            return
+        extra = {"elapsed": time.time() - start}  # training seconds, carried over by a resume
+        if resumable and cls.resumable and position is not None:
+            extra["resume"] = ctx.resume_record(position)
+        rd.save_checkpoint(method, **extra)
 
     last_metrics: dict = {}
     try:
         if stop_event is not None and stop_event.is_set():
             raise RunStopped()
+        if resume is not None:
+            drop_snapshots_from(rd, resume.start)
+            start -= float(blob.get("elapsed") or 0.0) if blob else 0.0
         with lock:
             paused = pause_event is not None and not pause_event.is_set()
-            if rd.read_status(raw=True).get("state") not in ("running", "paused"):
+            current = rd.read_status(raw=True)
+            if resume is not None:  # this process writes the run now (status.json's pid)
+                history = current.get("resumes") if isinstance(current.get("resumes"), list) else []
+                rd.write_status("paused" if paused else "running",
+                                resumes=[*history, resume.record()])
+            elif current.get("state") not in ("running", "paused"):
                 rd.write_status("paused" if paused else "running", started=start)
         ctx = Context(seed=cfg.seed, device=cfg.device, subsample=rd.read_subsample(),
-                      pause_event=pause_event, stop_event=stop_event, on_checkpoint=save)
+                      pause_event=pause_event, stop_event=stop_event, on_checkpoint=save,
+                      resume=blob["resume"] if blob else None)
         with _BUILD_LOCK:
             set_seed(cfg.seed)
             method = cls(cfg)
             method.build(data.dim, data.image_shape)
+        if blob:
+            method.load_state_dict(blob["state"])
         since, last_save = 0, time.time()
-        pretrained = None
+        pretrained = rd.read_config().get("pretrained") if resume is not None else None
         for snap in method.fit(data, ctx):
             if pretrained is None and getattr(method, "pretrained_record", None):
                 # the pretrained AE this run started from (dcviz.pretrained), once it is known
                 pretrained = method.pretrained_record
                 rd.write_config({**rd.read_config(), "pretrained": pretrained})
+            position = ctx.take_position()
             index = rd.append_snapshot(snap, extras_type=cls.Extras)
             last_metrics = snap.metrics
             if on_snapshot is not None:
@@ -124,7 +276,7 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
                                finished=time.time(), progress=1.0, **extra)
     except RunStopped:
         try:
-            save()
+            save(resumable=False)  # stopped mid-epoch: the weights are past the last position
         except Exception:  # noqa: BLE001 - a half-built method has nothing worth saving
             pass
         return rd.write_status("stopped", seconds=time.time() - start, metrics=last_metrics,

@@ -10,9 +10,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from dcviz.methods.base import Snapshot
-from dcviz.runs.engine import create_run, execute, prepare
-from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore
+from dcviz.methods.base import ConfigError, Snapshot
+from dcviz.runs.engine import create_run, execute, not_interrupted, prepare, prepare_resume
+from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore, _pid_alive
+
+
+def _thread_name(run_id: str) -> str:
+    return f"dcviz-run-{run_id}"
+
+
+def _thread_alive(run_id: str) -> bool:
+    """Whether a thread of this process trains the run (one of this manager's, or of a manager
+    that an earlier app session of this process made)."""
+    return any(t.name == _thread_name(run_id) and t.is_alive() for t in threading.enumerate())
 
 
 def _lower_priority() -> None:
@@ -66,6 +76,7 @@ class RunManager:
         self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._lock = threading.Lock()
+        self._resuming = threading.Lock()
         self.live: dict[str, LiveRun] = {}
         self.store.remove_stale_temps()
         threading.Thread(target=_warm_up, name="dcviz-warm-up", daemon=True).start()
@@ -82,14 +93,48 @@ class RunManager:
         self.store.check_writable()
         rd = create_run(self.store, cls, cfg, data, preset, name=name)
         live = LiveRun(rd.run_id, cls.id, data.name)
+        self._start(live, rd, cls, cfg, data)
+        return rd.run_id
+
+    def _start(self, live: LiveRun, rd: RunDir, cls, cfg, data, resume=None) -> None:
         live.pause_event.set()
-        thread = threading.Thread(target=self._work, args=(live, rd, cls, cfg, data),
-                                  name=f"dcviz-run-{rd.run_id}", daemon=True)
+        thread = threading.Thread(target=self._work, args=(live, rd, cls, cfg, data, resume),
+                                  name=_thread_name(rd.run_id), daemon=True)
         live.thread = thread
         with self._lock:
             self.live[rd.run_id] = live
         thread.start()
-        return rd.run_id
+
+    def is_interrupted(self, run_id: str) -> bool:
+        """Whether the run was cut off mid-training: queued, running or paused on disk, but
+        neither this manager, nor a thread of this process, nor a live process of its own
+        writes it."""
+        live = self.live.get(run_id)
+        if live is not None and live.state in ACTIVE_STATES:
+            return False
+        status = self.store.open(run_id).read_status(raw=True)
+        if status.get("state") not in ACTIVE_STATES or _thread_alive(run_id):
+            return False
+        pid = status.get("pid")
+        return pid == os.getpid() or not _pid_alive(pid)
+
+    def resume_interrupted(self, run_id: str) -> str:
+        """Continue an interrupted run from its last checkpoint, in a thread of this process
+        (see :func:`dcviz.runs.engine.prepare_resume`); returns its id. Raises ConfigError,
+        DataError or RunStoreError with the reason, before anything on disk changes."""
+        rd = self.store.open(run_id)
+        if not self.is_interrupted(run_id):
+            raise ConfigError(not_interrupted(run_id, rd.read_status()))
+        plan = prepare_resume(rd, interrupted=True)
+        self.store.check_writable()
+        live = LiveRun(run_id, plan.cls.id, plan.data.name, count=plan.start)
+        with self._resuming:  # a second click meanwhile finds the run live
+            if not self.is_interrupted(run_id):
+                raise ConfigError(not_interrupted(run_id, rd.read_status()))
+            # status.json says who writes the run from now on: it is no longer interrupted
+            rd.write_status("queued")
+            self._start(live, rd, plan.cls, plan.cfg, plan.data, resume=plan)
+        return run_id
 
     def relaunch(self, run_id: str) -> str:
         """Run again with the same method, data, config and seed."""
@@ -97,7 +142,7 @@ class RunManager:
         return self.launch(cfg["method"], cfg["data"], cfg["config"], preset=cfg.get("preset", "quick"),
                            name=(cfg.get("name") or run_id) + " (re-run)")
 
-    def _work(self, live: LiveRun, rd: RunDir, cls, cfg, data) -> None:
+    def _work(self, live: LiveRun, rd: RunDir, cls, cfg, data, resume=None) -> None:
         _lower_priority()
         with self._slots:
             with live.lock:
@@ -106,9 +151,9 @@ class RunManager:
                     return
                 # disk and memory agree from the first write: a run paused while queued
                 # starts as "paused"
+                started = {} if resume is not None else {"started": time.time()}
                 live.state = rd.write_status(
-                    "running" if live.pause_event.is_set() else "paused",
-                    started=time.time())["state"]
+                    "running" if live.pause_event.is_set() else "paused", **started)["state"]
 
             def on_snapshot(index: int, snap: Snapshot) -> None:
                 live.last_progress = snap.progress
@@ -118,7 +163,7 @@ class RunManager:
 
             status = execute(rd, cls, cfg, data, pause_event=live.pause_event,
                              stop_event=live.stop_event, on_snapshot=on_snapshot,
-                             status_lock=live.lock)
+                             status_lock=live.lock, resume=resume)
             with live.lock:
                 live.error = status.get("error")
                 live.state = status["state"]
@@ -186,7 +231,7 @@ class RunManager:
                 # Active on disk, written by this process, but no thread here: it died with a
                 # previous app session (Streamlit reloads modules) -- treat as interrupted.
                 status = self.store.open(row["run_id"]).read_status(raw=True)
-                if status.get("pid") == os.getpid():
+                if status.get("pid") == os.getpid() and not _thread_alive(row["run_id"]):
                     row["state"] = "interrupted"
         return rows
 

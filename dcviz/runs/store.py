@@ -202,12 +202,14 @@ class RunDir:
             f.write(json.dumps(meta, default=_json_default) + "\n")
         return index
 
-    def save_checkpoint(self, method) -> None:
+    def save_checkpoint(self, method, **extra) -> None:
         """Save the method's state with what is needed to rebuild it without the data, and the
-        number of snapshots written when it was taken (where a resume would continue)."""
+        number of snapshots written when it was taken (where a resume would continue);
+        ``extra``: more plain fields (the engine's resume record)."""
         blob = {"format": 1, "method": method.id, "config": method.config.to_dict(),
                 "input_dim": method.input_dim, "image_shape": list(method.image_shape or []),
-                "state": method.state_dict(), "snapshots": self.count(), "saved": time.time()}
+                "state": method.state_dict(), "snapshots": self.count(), "saved": time.time(),
+                **extra}
         tmp = self.path / ".checkpoint.pt.tmp"
         torch.save(blob, tmp)
         os.replace(tmp, self.path / "checkpoint.pt")
@@ -389,7 +391,17 @@ class RunDir:
 
     def load_checkpoint(self, device: str = "cpu"):
         """Rebuild the trained method from checkpoint.pt (weights_only: no pickled code runs)."""
-        from dcviz.methods import get_method
+        blob = self.read_checkpoint()
+        try:
+            return method_from_checkpoint(blob, device=device)
+        except RunStoreError as e:
+            raise RunStoreError(f"run {self.run_id}: {e}") from None
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+            raise RunStoreError(f"run {self.run_id}: checkpoint.pt does not rebuild its model "
+                                f"({type(e).__name__}: {str(e)[:200]})") from None
+
+    def read_checkpoint(self):
+        """checkpoint.pt as saved (weights_only: plain tensors, dicts, numbers and strings)."""
         path = self.path / "checkpoint.pt"
         if not os.path.lexists(path):
             raise RunStoreError(f"run {self.run_id} has no checkpoint yet")
@@ -403,13 +415,7 @@ class RunDir:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
             raise RunStoreError(f"run {self.run_id}: checkpoint.pt cannot be loaded safely ({e})") from None
-        try:
-            return method_from_checkpoint(blob, device=device)
-        except RunStoreError as e:
-            raise RunStoreError(f"run {self.run_id}: {e}") from None
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
-            raise RunStoreError(f"run {self.run_id}: checkpoint.pt does not rebuild its model "
-                                f"({type(e).__name__}: {str(e)[:200]})") from None
+        return blob
 
     def summary(self) -> dict:
         """One row for run lists: id, method, data, state, snapshots, final metrics.

@@ -1,0 +1,253 @@
+"""Resuming a killed run from its last checkpoint (issue 18, item 6).
+
+- One DEKM run trained by the CLI is killed with SIGKILL five times, at five moments (during
+  pretraining, mid-snapshot write, mid-checkpoint write, during clustering, just after a
+  checkpoint), each time resumed by ``python -m dcviz resume``; it ends with the same
+  snapshots and metrics as an uninterrupted run with the same seed, and nothing on disk is
+  torn. The moments are hit exactly by bench/holdpoint.py, which patches the writes in the
+  child process and waits there to be killed.
+- DCRL and DEC resumed in-process end exactly where uninterrupted runs end.
+- The checks that refuse: a finished run, a method that cannot resume, a path that is not a
+  run folder; the run manager and the Explore page's Resume button.
+
+bench/crash.py is the full-size version (digits, quick presets, NMI table).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dcviz import data as D
+from dcviz.cli import main as cli_main
+from dcviz.methods import ConfigError
+from dcviz.runs import RunManager, RunStore, RunStoreError, create_run, execute, prepare
+from dcviz.runs import engine
+from dcviz.runs.engine import prepare_resume
+from dcviz.runs.store import TEMP_RE
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = {"name": "digits", "n": 200}
+EVERY = 3  # the checkpoint interval (snapshots) of these tests
+DEKM = {"pretrain_epochs": 12, "snapshot_every": 2, "max_iter": 12, "min_iter": 100,
+        "batch_size": 64, "pretrained": "off", "n_clusters": 10, "seed": 3}
+
+# bench/holdpoint.py runs the CLI with one write patched: at the moment it is given it leaves a
+# marker file and sleeps there, to be killed exactly at that moment
+HOLD = ROOT / "bench" / "holdpoint.py"
+
+
+def _env() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def _kill_at(tmp_path: Path, moment: str, *cli_args) -> None:
+    """Run the CLI until ``moment``, then SIGKILL it there."""
+    marker = tmp_path / "held"
+    marker.unlink(missing_ok=True)
+    p = subprocess.Popen([sys.executable, str(HOLD), moment, str(marker), str(EVERY), "--",
+                          *cli_args], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.time() + 240
+        while not marker.exists() and p.poll() is None and time.time() < end:
+            time.sleep(0.02)
+        assert marker.exists(), f"never reached {moment}: {p.poll()} {p.stderr.read()[-2000:]}"
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+
+def _nothing_torn(rd) -> None:
+    """Every snapshot and the checkpoint load; the numbers have no gap."""
+    assert rd.check(deep=True) is None
+    for i in range(rd.count()):
+        rd.load_snapshot(i)
+    if rd.has_checkpoint():
+        torch.load(rd.path / "checkpoint.pt", weights_only=True)
+
+
+def _temps(rd) -> list[str]:
+    return [f.name for d in (rd.path, rd.path / "snapshots") for f in d.iterdir()
+            if TEMP_RE.match(f.name)]
+
+
+def _reference(tmp_path, method, config):
+    ds = D.load(DATA)
+    cls, cfg = prepare(method, ds, config, "quick")
+    rd = create_run(RunStore(tmp_path / "ref"), cls, cfg, ds, "quick")
+    assert execute(rd, cls, cfg, ds)["state"] == "done"
+    return rd
+
+
+def _same_run(rd, ref) -> None:
+    """The same snapshots (bit for bit), metrics lines and final metrics as ``ref``."""
+    assert rd.count() == ref.count()
+    for i in range(ref.count()):
+        a, b = ref.load_snapshot(i), rd.load_snapshot(i)
+        assert (a.epoch, a.stage) == (b.epoch, b.stage)
+        np.testing.assert_array_equal(a.latent, b.latent, err_msg=f"snapshot {i}")
+        np.testing.assert_array_equal(a.assign, b.assign)
+    assert [r["index"] for r in rd.metrics_rows()] == list(range(ref.count()))
+    assert rd.read_status()["metrics"]["nmi"] == pytest.approx(ref.read_status()["metrics"]["nmi"],
+                                                               abs=1e-9)
+
+
+def test_dekm_killed_at_five_moments_resumes_to_the_same_run(tmp_path):
+    ref = _reference(tmp_path, "dekm", DEKM)
+    # 7 pretraining snapshots (epochs 0, 2, ..., 12), then 12 clustering iterations
+    assert [ref.load_snapshot(i).stage for i in (6, 7)] == ["pretrain", "clustering"]
+    runs = tmp_path / "runs"
+    sets = [a for k, v in DEKM.items() for a in ("--set", f"{k}={v}")]
+    _kill_at(tmp_path, "snapshot:4", "train", "--method", "dekm", "--data", json.dumps(DATA),
+             "--runs-dir", str(runs), "--quiet", *sets)
+    store = RunStore(runs)
+    (run_id,) = store.ids()
+    rd = store.open(run_id)
+    assert store.list()[0]["state"] == "interrupted"
+    assert rd.count() == 5  # killed in pretraining, 2 snapshots after the checkpoint at 3
+    # resumed 4 times and killed again, then resumed to the end; checkpoints every 3 snapshots
+    # of each process: lost (snapshots made again) 2 = 5 - 3, then 1 = 7 - 6 (torn snapshot 7),
+    # 3 = 9 - 6 (the checkpoint at 9 torn: the one at 6 holds), 2 = 14 - 12, 0 = 15 - 15
+    moments = ["tmp-snapshot:7", "tmp-checkpoint:1", "snapshot:13", "after-checkpoint:1"]
+    lost = []
+    for moment in [*moments, None]:
+        _nothing_torn(rd)
+        lost.append(rd.count() - torch.load(rd.path / "checkpoint.pt",
+                                            weights_only=True)["snapshots"])
+        if moment is None:
+            break
+        _kill_at(tmp_path, moment, "resume", str(rd.path), "--quiet")
+        assert store.list()[0]["state"] == "interrupted", moment
+        assert bool(_temps(rd)) == moment.startswith("tmp-"), (moment, _temps(rd))  # torn temps
+    p = subprocess.run([sys.executable, "-m", "dcviz", "resume", str(rd.path), "--quiet"],
+                       cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout.strip().splitlines()[-1])["state"] == "done"
+    assert not _temps(rd)  # resuming removed the torn writes' temporary files
+    _nothing_torn(rd)
+    _same_run(rd, ref)
+    assert lost == [2, 1, 3, 2, 0] and max(lost) <= EVERY  # at most one interval each time
+    resumes = rd.read_status()["resumes"]
+    assert [(r["dropped"], r["from_checkpoint"]) for r in resumes] == [(n, True) for n in lost]
+
+
+class _Kill(BaseException):
+    """Stands in for SIGKILL in-process: nothing after it runs (status stays "running")."""
+
+
+def _kill_after(index):
+    def on_snapshot(i, snap):
+        if i == index:
+            raise _Kill()
+    return on_snapshot
+
+
+@pytest.mark.parametrize("method, config, kills", [
+    ("dcrl", {"pretrain_epochs": 4, "snapshot_every": 1, "epochs": 10, "warmup_epochs": 1,
+              "hidden": "64,64", "init": "kmeans", "pretrained": "off", "n_clusters": 10}, (3, 11)),
+    ("dec", {"pretrain_epochs": 4, "snapshot_every": 1, "epochs": 6, "hidden": "64,64",
+             "pretrained": "off", "n_clusters": 10, "update_interval": 2}, (7,)),
+])
+def test_resumed_in_process_ends_as_uninterrupted(tmp_path, monkeypatch, method, config, kills):
+    """Killed in pretraining and in clustering (DCRL), resumed each time: the same run."""
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", EVERY)
+    ref = _reference(tmp_path, method, config)
+    ds = D.load(DATA)
+    cls, cfg = prepare(method, ds, config, "quick")
+    rd = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")
+    with pytest.raises(_Kill):
+        execute(rd, cls, cfg, ds, on_snapshot=_kill_after(kills[0]))
+    for k in (*kills[1:], None):
+        plan = prepare_resume(rd, interrupted=True)  # our own pid is alive: we say it
+        assert plan.checkpoint is not None and rd.count() - plan.start <= EVERY
+        if k is None:
+            assert execute(rd, cls, cfg, ds, resume=plan)["state"] == "done"
+        else:
+            with pytest.raises(_Kill):
+                execute(rd, cls, cfg, ds, resume=plan, on_snapshot=_kill_after(k))
+    _same_run(rd, ref)
+
+
+def test_resume_refuses_what_it_cannot_resume(tmp_path, capsys):
+    """A finished run, a method that cannot resume, a run killed before its first checkpoint
+    (it starts again), and paths that are no run folders."""
+    ds = D.load(DATA)
+    done = _reference(tmp_path, "ae-kmeans", {"pretrain_epochs": 2, "n_clusters": 10})
+    assert cli_main(["resume", str(done.path)]) == 2
+    assert "is done; there is nothing to resume" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        prepare_resume(done)
+
+    cls, cfg = prepare("gan", ds, {"n_clusters": 10}, "quick")
+    gan = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")
+    with pytest.raises(ConfigError, match="cannot resume"):
+        prepare_resume(gan, interrupted=True)
+
+    cls, cfg = prepare("dekm", ds, DEKM, "quick")
+    rd = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")
+    with pytest.raises(_Kill):
+        execute(rd, cls, cfg, ds, on_snapshot=_kill_after(1))  # before any checkpoint
+    plan = prepare_resume(rd, interrupted=True)
+    assert (plan.checkpoint, plan.start, plan.dropped) == (None, 0, 2)
+
+    for bad in (tmp_path / "nowhere", tmp_path, done.path / "snapshots"):
+        assert cli_main(["resume", str(bad)]) == 2
+        assert "not a run folder" in capsys.readouterr().err
+    (done.path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RunStoreError, match="checkpoint.pt cannot be loaded"):
+        prepare_resume(done, interrupted=True)
+
+
+def test_manager_resumes_an_interrupted_run(tmp_path, monkeypatch):
+    """A run of this process whose thread is gone is interrupted; the manager resumes it in a
+    thread, once (a second call is refused), and it ends done with all its snapshots."""
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", EVERY)
+    mgr = RunManager(tmp_path / "runs", max_concurrent=1)
+    ds = D.load(DATA)
+    config = {**DEKM, "pretrain_epochs": 4, "max_iter": 4}
+    cls, cfg = prepare("dekm", ds, config, "quick")
+    rd = create_run(mgr.store, cls, cfg, ds, "quick")
+    with pytest.raises(_Kill):
+        execute(rd, cls, cfg, ds, on_snapshot=_kill_after(4))
+    assert mgr.is_interrupted(rd.run_id)
+    assert next(r for r in mgr.runs() if r["run_id"] == rd.run_id)["state"] == "interrupted"
+    mgr.resume_interrupted(rd.run_id)
+    assert not mgr.is_interrupted(rd.run_id)
+    with pytest.raises(ConfigError, match="still"):
+        mgr.resume_interrupted(rd.run_id)
+    assert mgr.wait(rd.run_id, timeout=300) == "done"
+    assert rd.count() == 3 + 4 and rd.check(deep=True) is None  # epochs 0, 2, 4 + 4 iterations
+    assert rd.read_status()["resumes"][0]["dropped"] == 2
+
+
+def test_explore_offers_resume_on_an_interrupted_run(tmp_path, monkeypatch, runs_dir, app):
+    """Explore shows "Resume" on an interrupted run, with help; pressing it resumes the run
+    through the app's manager, and the Train page shows it."""
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", EVERY)
+    ds = D.load(DATA)
+    config = {**DEKM, "pretrain_epochs": 4, "max_iter": 3}
+    cls, cfg = prepare("dekm", ds, config, "quick")
+    rd = create_run(RunStore(runs_dir), cls, cfg, ds, "quick")
+    with pytest.raises(_Kill):
+        execute(rd, cls, cfg, ds, on_snapshot=_kill_after(4))
+    at = app("explore", run=rd.run_id)
+    assert not at.exception
+    button = next(b for b in at.button if b.label == "Resume")
+    assert "last checkpoint" in button.help and not button.disabled
+    button.click().run()
+    assert not at.exception
+    from ui.shared import manager
+    mgr = manager()
+    assert rd.run_id in mgr.live
+    assert mgr.wait(rd.run_id, timeout=300) == "done"
+    assert rd.count() == 3 + 3
