@@ -20,8 +20,18 @@ any snapshot's latent coordinates from the uninterrupted run's, and the final NM
 The issue asks: every run completes, no file is torn, at most one checkpoint interval
 (CHECKPOINT_EVERY = 10 snapshots, or 60 s) is lost, and |dNMI| <= 0.02.
 
-Every run pretrains for real (pretrained=off) on one thread; --jobs runs that many at once.
+Every run pretrains for real (pretrained=off) on one thread, with a snapshot every pretraining
+epoch (snapshot_every=1: the quick presets' 20 epochs would otherwise make 5 snapshots, fewer
+than a checkpoint interval, and a kill in pretraining would always start again from epoch 0;
+snapshots draw no random numbers, so training is the preset's); --jobs runs that many at once.
 Processor seconds of all the runs are printed at the end (wall times depend on the load).
+
+Measured (2026-11-30, quick presets, seed 0, 2 jobs on a 2-core CPU at load 9-23): 10 of 10
+runs complete, no file torn, snapshots lost at the kill 4/7/1/10/0 (DEKM: pretraining,
+clustering, mid-snapshot, mid-checkpoint, after-checkpoint) and 4/1/6/10/0 (DCRL), every
+snapshot of every resumed run equal to the uninterrupted run's (max |dz| = 0), final NMI
+0.7917 (DEKM, 53 snapshots) and 0.8190 (DCRL, 51) resumed and uninterrupted alike (dNMI 0);
+693 processor s in all.
 """
 from __future__ import annotations
 
@@ -194,11 +204,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of every run")
     ap.add_argument("--data", default="digits", help="data set of every run (train's --data)")
     ap.add_argument("--set", action="append", metavar="FIELD=VALUE",
-                    help="config field of every run (for a quick look; the check uses none)")
+                    help="config field of every run; default snapshot_every=1 (see above)")
     ap.add_argument("--jobs", type=int, default=2, help="runs at once")
     ap.add_argument("--out", default=None, help="folder for the runs (default: a new temp folder)")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = ap.parse_args()
+    args.set = args.set or ["snapshot_every=1"]
     methods, moments = args.methods.split(","), args.moments.split(",")
     out = Path(args.out or tempfile.mkdtemp(prefix="dcviz-crash-"))
     os.environ.setdefault("DCVIZ_CACHE_DIR", str(out / "pretrained-cache"))
