@@ -60,12 +60,13 @@ STAGE_TEXT = {
 STAGE_TEXT["random init"] = STAGE_TEXT["pretrain"]
 
 PRESSURE_TEXT = (
-    "The stage is named after the loss term that pushes hardest. The raw terms have different "
-    "units, so each is measured against its own size in the first epoch that trains on all of "
-    "them, times its schedule weight relative to its full weight: 1 means “as strong as at the "
-    "start”. L_rank acts on the centres μ and moves the manifolds only through them, so its "
-    "pressure is Eq. 6 evaluated at the manifolds' latent means. Stages only move forward; "
-    "the shaded bands show where each stage began.")
+    "The stage is named after the loss term that pushed hardest over the epoch, read from what "
+    "each term did: the share of its own size (when all the terms start training) that its "
+    "objective lost between the epoch's start and end, times its schedule weight relative to "
+    "its full weight; below 0, the term lost ground. L_rank acts on the centres μ and moves "
+    "the manifolds only through them, so its part is measured as Eq. 6 at the manifolds' "
+    "latent means. In the warm-up only the clustering term trains: stage 1. Stages only move "
+    "forward; the shaded bands show where each stage began.")
 SCHEDULE_TEXT = (
     "Weight continuation (section 3.3.2): α, the weight of the clustering loss, falls linearly "
     "to 0 and β, the weight of the isometry loss, rises linearly to its final value; both reach "
@@ -196,7 +197,7 @@ def pressure_figure(rows, current: int) -> go.Figure:
                                  marker=dict(size=4)))
     fig.update_layout(shapes=_stage_shapes(rows, current), annotations=_stage_labels(rows))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="snapshot",
-                      yaxis_title="pressure (1 = as strong as at the start)",
+                      yaxis_title="pressure (share of its size removed this epoch)",
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
