@@ -187,6 +187,8 @@ def test_term_pressures_and_stage_rule():
     assert same == {"cluster": 0.0, "rank": 0.0, "lis": 0.0} and stage_of(same) == 0  # tie: earlier
     late = {"cluster": 0.0, "rank": 0.9, "lis": 0.3}
     assert stage_of(late, previous=2) == 2            # stages never go back
+    lost = {"cluster": -0.21, "rank": -0.31, "lis": -0.002}
+    assert stage_of(lost, previous=1) == 1            # no term made progress: none leads
     assert term_pressures(start, end, {"cluster": 1, "rank": 1, "lis": 1}, full, {}) == \
         {"cluster": 0.0, "rank": 0.0, "lis": 0.0}
 
