@@ -410,6 +410,9 @@ class AceDec(CentroidAEMethod):
         # pretrain() reports epoch / total_epochs: the whole run in pretraining epochs
         total_in_epochs = self._plan["total"] / max(self._plan["pretrain_epoch"], 1e-12)
         yield from self.pretrain(data, ctx, x, total_epochs=total_in_epochs)
+        if self.pretrain_replayed:  # the store had the AE: the run's work starts here
+            p = self._plan
+            self._plan = {**p, "pretrain": 0.0, "total": p["total"] - p["pretrain"]}
         yield from self._initialise(data, ctx, x)
         yield from self._train(data, ctx, x)
         if cfg.final_recluster:
