@@ -46,3 +46,12 @@ def for_plotly(text) -> str:
     """User text for a plotly title or legend, which read ``<a href>``, ``<b>`` and ``<br>`` as
     markup: angle brackets become look-alike quotes, so no tag is ever formed."""
     return str(text).replace("<", "‹").replace(">", "›")
+
+
+def format_bytes(n: float) -> str:
+    """A size for people: 512 B, 1.5 KB, 3.2 MB."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"

@@ -56,6 +56,7 @@ from typing import Any, Callable, Generator, Iterator
 import numpy as np
 import torch
 
+from dcviz.plaintext import format_bytes
 from dcviz.safeio import file_sha256
 
 log = logging.getLogger("dcviz.pretrained")
@@ -670,14 +671,6 @@ def run_provenance(config: dict, store: PretrainedStore | None = None,
         text += (" The entry is still in the store." if there else
                  " The entry is no longer in the store.")
     return text
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 def display_row(row: dict, now: float | None = None) -> dict:

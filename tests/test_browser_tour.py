@@ -274,9 +274,9 @@ MOVIE_POINTS_JS = """() => { const gd = document.getElementById('dcviz-movie');
           [...pts].slice(0, 20).map(p => p.getAttribute('transform'))]; }"""
 
 
-@pytest.fixture
-def lecture_server(tmp_path):
-    """A finished (tiny) DCRL run on manifolds in the store before the app starts."""
+def finished_dcrl_run(runs: Path, config: dict):
+    """A finished tiny DCRL run on manifolds in the store at ``runs`` (the browser is checked
+    first: without it the run would be trained for nothing)."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("DCVIZ_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing and DCVIZ_REQUIRE_BROWSER=1")
@@ -286,11 +286,18 @@ def lecture_server(tmp_path):
     from dcviz import data as D
     from dcviz.runs import RunStore, create_run, execute, prepare
     torch.set_num_threads(1)
-    runs = tmp_path / "runs"
     ds = D.load("manifolds")
-    cls, cfg = prepare("dcrl", ds, DCRL_TINY, "quick")
+    cls, cfg = prepare("dcrl", ds, config, "quick")
     rd = create_run(RunStore(runs), cls, cfg, ds, "quick")
     assert execute(rd, cls, cfg, ds)["state"] == "done"
+    return rd
+
+
+@pytest.fixture
+def lecture_server(tmp_path):
+    """A finished (tiny) DCRL run on manifolds in the store before the app starts."""
+    runs = tmp_path / "runs"
+    rd = finished_dcrl_run(runs, DCRL_TINY)
     with streamlit_app(runs, tmp_path, "lecture") as url:
         yield url, rd, tmp_path
 
@@ -391,20 +398,8 @@ def is_dark(css_colour: str) -> bool:
 def dark_server(tmp_path, monkeypatch):
     """The app in Streamlit's dark theme (``theme.base`` from the environment), with a finished
     tiny DCRL run on manifolds in its store."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("DCVIZ_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and DCVIZ_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    import torch
-
-    from dcviz import data as D
-    from dcviz.runs import RunStore, create_run, execute, prepare
-    torch.set_num_threads(1)
     runs = tmp_path / "runs"
-    ds = D.load("manifolds")
-    cls, cfg = prepare("dcrl", ds, {**DCRL_TINY, "epochs": 6}, "quick")
-    rd = create_run(RunStore(runs), cls, cfg, ds, "quick")
-    assert execute(rd, cls, cfg, ds)["state"] == "done"
+    rd = finished_dcrl_run(runs, {**DCRL_TINY, "epochs": 6})
     monkeypatch.setenv("STREAMLIT_THEME_BASE", "dark")
     monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))
     with streamlit_app(runs, tmp_path, "dark") as url:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dcviz import pretrained as P
 from dcviz.runs import pretraining as R
-from dcviz.plaintext import error_text, md
+from dcviz.plaintext import error_text, format_bytes, md
 
 LOG = logging.getLogger("dcviz.app")
 
@@ -99,7 +99,7 @@ def store_section(key: str = "store", limit: int = 50) -> None:
         return
     total = sum(r.get("bytes") or 0 for r in rows)
     title = (f"Pretrained autoencoders: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}, "
-             f"{P.format_bytes(total)}")
+             f"{format_bytes(total)}")
     notice = st.session_state.pop("_store_notice", None)
     with st.expander(title, expanded=notice is not None, icon=":material/inventory_2:"):
         st.caption(f"Every AE method (AE + k-means, DEC, IDEC, DCN, DEKM, DCRL, ACe/DeC) starts "
@@ -140,7 +140,7 @@ def store_section(key: str = "store", limit: int = 50) -> None:
                       on_click=st.session_state.__setitem__, args=("_store_confirm_clear", True),
                       help="Delete every pretrained AE (asks first).")
         else:
-            st.warning(f"Delete all {len(rows)} pretrained autoencoders ({P.format_bytes(total)})? "
+            st.warning(f"Delete all {len(rows)} pretrained autoencoders ({format_bytes(total)})? "
                        "Runs that need them pretrain them again.")
             c1, c2 = st.columns(2)
             c1.button("Yes, delete them all", key=f"{key}_clear_yes", type="primary",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Sequence
 
+from dcviz.plaintext import format_bytes
+
 # Plain symbols that every font has (emoji are missing on some systems).
 STATE_ICONS = {"queued": "…", "running": "▶", "paused": "‖", "stopped": "■", "done": "✓",
                "failed": "✗", "interrupted": "!", "damaged": "✗", "unknown": "?"}
@@ -112,17 +114,11 @@ def point_caption(sample: int, cluster: int | None, label: str | None, dist: flo
 
 def run_files(rd) -> list[dict]:
     """The run store's file list of a run (:meth:`RunDir.files`), sizes made readable."""
-    return [{"file": f["name"], "size": _size(f["bytes"]),
+    return [{"file": f["name"], "size": format_bytes(f["bytes"]),
              "what": f"{f['count']} files" if f["name"].endswith("/") else f["what"]}
             for f in rd.files()]
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def last_ended(rows: Sequence[dict]) -> str | None:
