@@ -15,7 +15,6 @@ from dcviz.methods.dcrl import (DCRL, STAGE_TERMS, STAGES, StagePressures, align
                                 stage_of, term_pressures, weight_schedule)
 from dcviz.methods.dec import (DEC, cluster_loss, reconstruction_loss, student_t,
                                target_distribution)
-from dcviz.runs import RunStore, create_run, execute, prepare
 from dcviz.runs.view import RunView
 from dcviz.viz import get_lens
 
@@ -232,13 +231,11 @@ def test_config_validation():
 # --------------------------------------------------------------------------- end to end
 
 def _train(root, method, spec, config):
-    torch.set_num_threads(1)
-    ds = D.load(spec)
-    cls, cfg = prepare(method, ds, config, "quick")
-    rd = create_run(RunStore(root), cls, cfg, ds, "quick")
-    status = execute(rd, cls, cfg, ds)
+    from conftest import train_run
+    rd = train_run(root, method, spec, config).rd
+    status = rd.read_status()
     assert status["state"] == "done", status.get("error")
-    return rd, ds
+    return rd, D.load(spec)
 
 
 @pytest.fixture(scope="module")

@@ -76,15 +76,9 @@ PROBE_KEYS = {"shape_acc_cluster", "shape_acc_shared", "light_r2_cluster", "ligh
 
 
 def _run(root, method, spec, config):
-    import torch
-
-    from dcviz import data
-    from dcviz.runs import RunStore, create_run, execute, prepare
-    torch.set_num_threads(1)
-    ds = data.load(spec)
-    cls, cfg = prepare(method, ds, config, "quick")
-    rd = create_run(RunStore(root), cls, cfg, ds, "quick")
-    status = execute(rd, cls, cfg, ds)
+    from conftest import train_run
+    rd = train_run(root, method, spec, config).rd
+    status = rd.read_status()
     assert status["state"] == "done", status.get("traceback")
     return rd
 
