@@ -1,0 +1,329 @@
+"""The papers' table on the MNIST test split: seven AE methods on one pretrained AE per seed.
+
+    python bench/mnist.py                                   # seeds 0 1 2, all seven methods, CPU
+    python bench/mnist.py --seeds 0 --methods ae-kmeans dekm --jobs 1 --threads 1
+    python bench/mnist.py --jobs 2 --threads 1 --store-off ae-kmeans --out bench/results/mnist
+    python bench/mnist.py --device cuda --threads 4          # where a GPU is lent
+
+Issue 17, item 5. For each seed the shared MNIST recipe pretrains ONE autoencoder (the MLP
+d-500-500-2000-10 of DEC, IDEC, DCN, DCRL and ACe/DeC) into the pretrained-AE store
+(``$DCVIZ_CACHE_DIR``, else ``~/.cache/dcviz/pretrained``), or finds it there; then AE + k-means,
+DEC, IDEC, DCN (lambda 0.1, ACe/DeC's best DCN), DEKM, DCRL and ACe/DeC run with their ``paper``
+presets, each starting from that seed's AE (``pretrained=reuse``). The runs are one sweep
+(bench/sweeps.py, the engine of the app and the CLI), one run folder each.
+
+Before training, the bench checks that the seven methods' pretraining keys coincide per seed
+(same data, net, initial weights, recipe and generator state): a method whose ``paper`` preset
+would pretrain an AE of its own is named, since it then pays its own pretraining and is not
+compared on the same AE.
+
+It prints, per method: the paper's NMI beside NMI and ACC per seed and their median, the
+issue's bar and whether the median meets it, and the seconds of its clustering (its run minus
+the pretraining it paid, if it paid one). Then the time of the table: each seed's pretraining,
+paid once (the store entry's seconds), plus every run's clustering; set against the same runs
+with the store off, where every run pretrains its own AE: the sum over runs of the entry's
+seconds plus that run's clustering seconds. That sum is computed from the measured parts;
+``--store-off METHOD`` also runs METHOD once per seed with ``pretrained=off`` and prints its
+seconds beside entry + clustering, the check that a store-off run costs what the sum says.
+Wall seconds come from the runs (inflated by whatever else the machine runs); CPU seconds of
+each run beside them (process time of its worker, all its threads).
+
+The pretraining recipe: the ``paper`` presets' (the recipe the AE engineer chose for MNIST; see
+dcviz/methods/ae_kmeans.py and /work/prompts/s18/AE_STATUS.md for why), unless ``--set``
+overrides its fields (``--set pretrain_epochs=30`` for a development run; the output says so).
+Results go to stdout and, with ``--out PREFIX``, to PREFIX.json and PREFIX.md. Nothing is
+asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import sweeps  # noqa: E402  (bench/sweeps.py)
+
+from dcviz import data as D  # noqa: E402
+from dcviz.methods import get_method  # noqa: E402
+from dcviz.pretrained import PretrainedStore, data_fingerprint  # noqa: E402
+from dcviz.runs.engine import prepare  # noqa: E402
+from dcviz.runs.pretraining import plan_pretraining  # noqa: E402
+from dcviz.runs.sweep import Plan, parse_method_item  # noqa: E402
+
+MNIST_TEST = ROOT.parent / "shared" / "datasets" / "mnist-test"
+DATA_LABEL = "mnist-test"
+METHODS = ["ae-kmeans", "dec", "idec", "dcn:lam=0.1", "dekm", "dcrl", "acedec"]
+
+#: NMI on MNIST-test in the papers (where a paper has no MNIST-test figure, the nearest it has)
+PAPER = {
+    "ae-kmeans": (0.79, "ACe/DeC Tab. 1, MNIST-test"),
+    "dec": (0.75, "ACe/DeC Tab. 2, MNIST-test"),
+    "idec": (0.77, "ACe/DeC Tab. 2, MNIST-test"),
+    "dcn": (0.86, "ACe/DeC Tab. 1, MNIST-test, lambda 0.1"),
+    "acedec": (0.87, "ACe/DeC Tab. 1, MNIST-test, no augmentation"),
+    "dekm": (0.91, "DEKM Tab. III, MNIST-full, conv AE"),
+    "dcrl": (0.929, "DCRL Tab. A5, MNIST-test"),
+}
+#: issue 17's bars: median NMI over seeds 0, 1 and 2
+BAR = {"ae-kmeans": 0.78, "dec": 0.74, "idec": 0.76, "dcn": 0.84, "acedec": 0.85,
+       "dekm": 0.85, "dcrl": 0.90}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, spec=".3f", none="-"):
+    return none if v is None else format(v, spec)
+
+
+# --------------------------------------------------------------------------- the shared AE
+
+def check_keys(plan: Plan, ds) -> dict[int, dict[str, str]]:
+    """Per seed, each method item's pretraining entry id (the store key a run would use), and
+    whether the store has it now. Built as the engine builds the run; nothing is trained."""
+    fingerprint = data_fingerprint(ds.x, ds.image_shape)
+    store = PretrainedStore()
+    out: dict[int, dict[str, str]] = {}
+    for seed in plan.seeds:
+        out[seed] = {}
+        for item in plan.methods:
+            mid, own = parse_method_item(item)
+            known = {f["name"] for f in get_method(mid).Config.fields_info()}
+            sets = {k: v for k, v in plan.sets.items() if k in known}  # as the sweep does
+            cls, cfg = prepare(mid, ds, {**sets, **own, "seed": seed,
+                                         "n_clusters": ds.n_classes}, plan.preset)
+            p = plan_pretraining(cls, cfg, ds, fingerprint)
+            if p is None or p.key is None:
+                out[seed][item] = "none"
+            else:
+                out[seed][item] = p.key.id + (" (in store)" if store.lookup(p.key) else "")
+    return out
+
+
+def print_keys(keys: dict[int, dict[str, str]]) -> bool:
+    """Print the entries per seed; True when every method of every seed shares one."""
+    shared = True
+    for seed, per in keys.items():
+        ids = {v.split()[0] for v in per.values()}
+        if len(ids) == 1:
+            print(f"seed {seed}: one pretrained AE for all {len(per)} methods: {next(iter(per.values()))}")
+            continue
+        shared = False
+        print(f"seed {seed}: {len(ids)} different pretraining keys, so {len(ids)} AEs:")
+        for item, v in per.items():
+            print(f"    {item:<14} {v}")
+    return shared
+
+
+# --------------------------------------------------------------------------- reading the runs
+
+def run_facts(trial: dict, rd) -> dict:
+    """What the table needs from one finished run: scores, seconds, the entry it started from."""
+    status, config = rd.read_status(), rd.read_config()
+    m = status.get("metrics") or {}
+    record = config.get("pretrained") or status.get("pretrained") or {}
+    hit = bool(record.get("hit"))
+    entry_s = record.get("seconds")
+    seconds = status.get("seconds")
+    cpu = trial.get("cpu_seconds")
+    # a run that pretrained (a miss, or the store off) paid the entry's seconds in its own
+    paid = 0.0 if hit or entry_s is None else float(entry_s)
+    return {"method": trial["method"], "label": trial["method_label"], "seed": trial["seed"],
+            "nmi": m.get("nmi"), "acc": m.get("acc"), "ari": m.get("ari"),
+            "seconds": seconds, "cpu_seconds": cpu,
+            "cluster_seconds": None if seconds is None else max(0.0, seconds - paid),
+            "entry": record.get("entry"), "hit": hit, "entry_seconds": entry_s,
+            "run_id": rd.run_id, "config": config.get("config", {})}
+
+
+def table(rows: list[dict], seeds: list[int], labels: list[str]) -> list[dict]:
+    out = []
+    for label in labels:
+        runs = {r["seed"]: r for r in rows if r["label"] == label}
+        mid = parse_method_item(label)[0]
+        nmi = [runs[s]["nmi"] if s in runs else None for s in seeds]
+        acc = [runs[s]["acc"] if s in runs else None for s in seeds]
+        med = median(nmi)
+        bar = BAR.get(mid)
+        out.append({"method": label, "paper_nmi": PAPER.get(mid, (None, ""))[0],
+                    "paper_source": PAPER.get(mid, (None, ""))[1],
+                    "nmi": nmi, "acc": acc, "nmi_median": med, "acc_median": median(acc),
+                    "bar": bar, "meets_bar": None if med is None or bar is None else med >= bar,
+                    "cluster_seconds": [runs[s]["cluster_seconds"] if s in runs else None
+                                        for s in seeds],
+                    "cpu_seconds": [runs[s]["cpu_seconds"] if s in runs else None for s in seeds],
+                    "hit": [runs[s]["hit"] if s in runs else None for s in seeds]})
+    return out
+
+
+def timing(rows: list[dict], seeds: list[int], checks: list[dict]) -> dict:
+    """The table's time against the same runs with the store off (every run pretrains its own
+    AE), from measured parts.
+
+    Wall: each seed's entry seconds once + every run's clustering seconds, against the sum over
+    runs of entry + clustering. CPU (process time; the fairer figure on a shared machine): a
+    seed's pretraining CPU seconds are those of its store-off check run less the clustering CPU
+    of the same method's run from the store (ae-kmeans: k-means alone), when there is one."""
+    entries: dict[int, float] = {}
+    for r in rows:
+        if r["entry_seconds"] is not None:
+            entries.setdefault(r["seed"], float(r["entry_seconds"]))
+    cluster = sum(r["cluster_seconds"] or 0.0 for r in rows)
+    pretrain = sum(entries.values())
+    store_off = sum(entries.get(r["seed"], 0.0) + (r["cluster_seconds"] or 0.0) for r in rows)
+    out = {"pretrain_seconds": {str(s): entries.get(s) for s in seeds},
+           "cluster_seconds": cluster, "table_seconds": pretrain + cluster,
+           "store_off_seconds": store_off,
+           "ratio": (pretrain + cluster) / store_off if store_off else None}
+    pre_cpu = {c["seed"]: c["cpu_seconds"] - c["hit_cpu_seconds"] for c in checks
+               if c["cpu_seconds"] is not None and c["hit_cpu_seconds"] is not None}
+    estimated = sorted({r["seed"] for r in rows} - set(pre_cpu))
+    if pre_cpu and estimated:  # seeds not checked: the mean of those measured (said so)
+        mean = sum(pre_cpu.values()) / len(pre_cpu)
+        pre_cpu.update({s: mean for s in estimated})
+    if pre_cpu and all(r["cpu_seconds"] is not None for r in rows):
+        # a run that pretrained (a miss) paid its seed's pretraining in its own CPU seconds
+        clus_cpu = [max(0.0, r["cpu_seconds"] - (0.0 if r["hit"] else pre_cpu[r["seed"]]))
+                    for r in rows]
+        table_cpu = sum(pre_cpu[s] for s in {r["seed"] for r in rows}) + sum(clus_cpu)
+        off_cpu = sum(pre_cpu[r["seed"]] + c for r, c in zip(rows, clus_cpu))
+        out.update(pretrain_cpu_seconds={str(s): v for s, v in pre_cpu.items()},
+                   cluster_cpu_seconds=sum(clus_cpu), table_cpu_seconds=table_cpu,
+                   store_off_cpu_seconds=off_cpu, ratio_cpu=table_cpu / off_cpu,
+                   pretrain_cpu_estimated=[str(s) for s in estimated])
+    return out
+
+
+def markdown(tab: list[dict], seeds: list[int], times: dict, header: str, checks: list[dict]) -> str:
+    lines = [header, "",
+             "| method | paper NMI | " + " | ".join(f"NMI s{s}" for s in seeds)
+             + " | NMI median | ACC median | bar | met | clustering s (per seed) |",
+             "| --- | --- | " + " | ".join("---" for _ in seeds) + " | --- | --- | --- | --- | --- |"]
+    for t in tab:
+        lines.append(
+            f"| {t['method']} | {fmt(t['paper_nmi'])} ({t['paper_source']}) | "
+            + " | ".join(fmt(v) for v in t["nmi"])
+            + f" | {fmt(t['nmi_median'])} | {fmt(t['acc_median'])} | {fmt(t['bar'], '.2f')} | "
+            + {True: "yes", False: "no", None: "-"}[t["meets_bar"]] + " | "
+            + " / ".join(fmt(v, ".0f") for v in t["cluster_seconds"]) + " |")
+    pre = ", ".join(f"seed {s}: {fmt(v, '.0f')} s" for s, v in times["pretrain_seconds"].items())
+    lines += ["", f"Pretraining, paid once per seed: {pre}.",
+              f"Table: {times['table_seconds']:.0f} s (pretraining once per seed + "
+              f"{times['cluster_seconds']:.0f} s of clustering); the same runs with the store off: "
+              f"{times['store_off_seconds']:.0f} s (computed: every run pays its seed's pretraining); "
+              f"ratio {fmt(times['ratio'], '.2f')} (wall seconds)."]
+    if "ratio_cpu" in times:
+        pre = ", ".join(f"seed {s}: {v:.0f}" for s, v in times["pretrain_cpu_seconds"].items())
+        lines.append(f"In CPU seconds: pretraining {pre}; table {times['table_cpu_seconds']:.0f}, "
+                     f"store off {times['store_off_cpu_seconds']:.0f}, ratio {times['ratio_cpu']:.2f}"
+                     + (f" (seeds {', '.join(times['pretrain_cpu_estimated'])}: pretraining CPU "
+                        "taken as the mean of the checked seeds)" if times["pretrain_cpu_estimated"]
+                        else "") + ".")
+    for c in checks:
+        lines.append(f"Store-off check, {c['label']} seed {c['seed']}: measured {fmt(c['seconds'], '.0f')} s "
+                     f"(CPU {fmt(c['cpu_seconds'], '.0f')} s) against entry {fmt(c['entry_seconds'], '.0f')} s "
+                     f"+ clustering {fmt(c['cluster_seconds'], '.0f')} s = {fmt(c['expected'], '.0f')} s.")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- main
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--methods", nargs="+", default=METHODS,
+                   help="method items, with their own options after a colon (dcn:lam=0.1)")
+    p.add_argument("--device", default="cpu", help="cpu (the issue's table), or cuda where a GPU is lent")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="config override for every method that has the field (said in the output)")
+    p.add_argument("--store-off", nargs="*", default=[], metavar="METHOD",
+                   help="also run these method items once per seed with pretrained=off, to "
+                        "measure a store-off run against entry + clustering seconds")
+    p.add_argument("--store-off-seeds", type=int, nargs="+", default=None,
+                   help="the seeds of the store-off check (default: all of --seeds); each costs "
+                        "a whole pretraining")
+    p.add_argument("--out", default=None, help="write PREFIX.json and PREFIX.md")
+    sweeps.add_arguments(p)
+    args = p.parse_args()
+    if not MNIST_TEST.exists():
+        sys.exit(f"the MNIST test split is not at {MNIST_TEST}")
+    sets = {**dict(s.split("=", 1) for s in args.set), "device": args.device}
+    spec = {"path": str(MNIST_TEST)}
+    ds = D.load(spec)
+    plan = Plan(methods=list(args.methods), data=[(DATA_LABEL, spec)], seeds=list(args.seeds),
+                preset="paper", sets=sets)
+    header = (f"MNIST test split {ds.x.shape}, preset paper, overrides {sets}, seeds {args.seeds}, "
+              f"{args.jobs} job(s) x {args.threads or 'auto'} thread(s), "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(header, flush=True)
+    keys = check_keys(plan, ds)
+    shared = print_keys(keys)
+
+    start = time.time()
+    sweep, _ = sweeps.run(plan, args, "MNIST-test, preset paper")
+    wall = time.time() - start
+    rows = [run_facts(t, rd) for t, rd in sweeps.done_runs(sweep)]
+    failed = [t for t in sweep.trials() if t["state"] != "done"]
+    tab = table(rows, list(args.seeds), list(args.methods))
+    checks = []
+    if args.store_off:
+        off = Plan(methods=list(args.store_off), data=[(DATA_LABEL, spec)],
+                   seeds=list(args.store_off_seeds or args.seeds),
+                   preset="paper", sets={**sets, "pretrained": "off"})
+        off_sweep, _ = sweeps.run(off, args, "store-off check")
+        for t, rd in sweeps.done_runs(off_sweep):
+            r = run_facts(t, rd)
+            hit_run = next((h for h in rows if h["label"] == t["method_label"]
+                            and h["seed"] == t["seed"]), None)
+            entry_s = hit_run["entry_seconds"] if hit_run else None
+            clus = hit_run["cluster_seconds"] if hit_run else None
+            checks.append({"label": t["method_label"], "seed": t["seed"], "seconds": r["seconds"],
+                           "cpu_seconds": r["cpu_seconds"], "entry_seconds": entry_s,
+                           "cluster_seconds": clus,
+                           "hit_cpu_seconds": hit_run["cpu_seconds"] if hit_run and hit_run["hit"] else None,
+                           "expected": None if entry_s is None or clus is None else entry_s + clus})
+    times = timing(rows, list(args.seeds), checks)
+
+    print()
+    print(f"{'method':<14} {'paper':>6} " + " ".join(f"{'NMI s' + str(s):>8}" for s in args.seeds)
+          + f" {'median':>7} {'ACC med':>7} {'bar':>5} {'met':>4}  clustering s (CPU s) per seed")
+    for t in tab:
+        print(f"{t['method']:<14} {fmt(t['paper_nmi']):>6} "
+              + " ".join(f"{fmt(v):>8}" for v in t["nmi"])
+              + f" {fmt(t['nmi_median']):>7} {fmt(t['acc_median']):>7} {fmt(t['bar'], '.2f'):>5} "
+              + f"{ {True: 'yes', False: 'NO', None: '-'}[t['meets_bar']]:>4}  "
+              + "  ".join(f"{fmt(a, '.0f')} ({fmt(b, '.0f')})"
+                          for a, b in zip(t["cluster_seconds"], t["cpu_seconds"])))
+    print("paper figures: " + "; ".join(f"{k} {v[0]} ({v[1]})" for k, v in PAPER.items()))
+    md = markdown(tab, list(args.seeds), times, header, checks)
+    print("\n" + md.split("\n\n", 1)[1])
+    if failed:
+        print("FAILED trials: " + "; ".join(f"{t['method_label']} seed {t['seed']}: {t.get('error')}"
+                                           for t in failed))
+    if not shared:
+        print("NOTE: the methods did not all share one AE per seed (see the keys above); the "
+              "timing then counts each seed's first entry only.")
+    print(f"bench wall time {wall:.0f} s")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        blob = {"header": header, "sets": sets, "seeds": args.seeds, "methods": args.methods,
+                "keys": {str(k): v for k, v in keys.items()}, "shared_ae": shared,
+                "table": tab, "timing": times, "store_off_checks": checks, "runs": rows,
+                "failed": [{"method": t["method_label"], "seed": t["seed"], "error": t.get("error")}
+                           for t in failed], "bench_wall_seconds": wall}
+        out.with_suffix(".json").write_text(json.dumps(blob, indent=1, default=str))
+        out.with_suffix(".md").write_text(md)
+        print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
