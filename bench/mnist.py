@@ -292,11 +292,12 @@ def main() -> None:
                            "expected": None if entry_s is None or clus is None else entry_s + clus})
     times = timing(rows, list(args.seeds), checks)
 
+    w = max(14, *(len(t["method"]) for t in tab))
     print()
-    print(f"{'method':<14} {'paper':>6} " + " ".join(f"{'NMI s' + str(s):>8}" for s in args.seeds)
+    print(f"{'method':<{w}} {'paper':>6} " + " ".join(f"{'NMI s' + str(s):>8}" for s in args.seeds)
           + f" {'median':>7} {'ACC med':>7} {'bar':>5} {'met':>4}  clustering s (CPU s) per seed")
     for t in tab:
-        print(f"{t['method']:<14} {fmt(t['paper_nmi']):>6} "
+        print(f"{t['method']:<{w}} {fmt(t['paper_nmi']):>6} "
               + " ".join(f"{fmt(v):>8}" for v in t["nmi"])
               + f" {fmt(t['nmi_median']):>7} {fmt(t['acc_median']):>7} {fmt(t['bar'], '.2f'):>5} "
               + f"{ {True: 'yes', False: 'NO', None: '-'}[t['meets_bar']]:>4}  "
