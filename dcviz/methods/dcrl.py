@@ -81,19 +81,28 @@ def manifold_neighbours(x: torch.Tensor, z: torch.Tensor, labels: torch.Tensor, 
     Returns ``(i, j, d_x)``: edge end points (E,) and ||x_i - x_j|| / sqrt(dim X) (E,).
     Points of a manifold with fewer than k + 1 members get fewer edges.
     """
-    n = len(z)
-    k = min(k, n - 1)
+    # One manifold at a time: the distances of C manifolds of n/C points cost n^2/C, not the
+    # n^2 of all pairs (MNIST-test, 10,000 points in 10 clusters: a tenth of the work).
     rows, cols = [], []
-    for s in range(0, n, chunk):
-        d = torch.cdist(z[s:s + chunk], z)
-        d[labels[s:s + chunk, None] != labels[None, :]] = float("inf")
-        r = torch.arange(s, min(s + chunk, n), device=z.device)
-        d[r - s, r] = float("inf")
-        vals, idx = torch.topk(d, k, dim=1, largest=False)
-        ok = torch.isfinite(vals)
-        rows.append(r[:, None].expand(-1, k)[ok])
-        cols.append(idx[ok])
+    for c in torch.unique(labels):
+        members = torch.nonzero(labels == c).ravel()
+        kc = min(k, len(members) - 1)
+        if kc < 1:
+            continue
+        zc = z[members]
+        for s in range(0, len(members), chunk):
+            d = torch.cdist(zc[s:s + chunk], zc)
+            r = torch.arange(s, min(s + chunk, len(members)), device=z.device)
+            d[r - s, r] = float("inf")
+            idx = torch.topk(d, kc, dim=1, largest=False).indices
+            rows.append(members[r][:, None].expand(-1, kc).reshape(-1))
+            cols.append(members[idx].reshape(-1))
+    if not rows:
+        return (labels.new_zeros(0), labels.new_zeros(0), x.new_zeros(0))
     i, j = torch.cat(rows), torch.cat(cols)
+    # point by point, each point's neighbours nearest first, as a scan over all points gives
+    order = torch.sort(i, stable=True).indices
+    i, j = i[order], j[order]
     d_x = torch.cat([(x[i[s:s + 8192]] - x[j[s:s + 8192]]).norm(dim=1)
                      for s in range(0, len(i), 8192)]) if len(i) else x.new_zeros(0)
     return i, j, d_x / math.sqrt(x.shape[1])
