@@ -4,6 +4,9 @@
     python bench/mnist.py --seeds 0 --methods ae-kmeans dekm --jobs 1 --threads 1
     python bench/mnist.py --jobs 2 --threads 1 --store-off ae-kmeans --out bench/results/mnist
     python bench/mnist.py --device cuda --threads 4          # where a GPU is lent
+    python bench/mnist.py --methods dcrl dcn:lam=0.1 --out a &   # two processes side by side,
+    python bench/mnist.py --methods ae-kmeans dec idec dekm acedec --out b   # then one table:
+    python bench/mnist.py --merge a.json b.json --out bench/results/mnist
 
 Issue 17, item 5. For each seed the shared MNIST recipe pretrains ONE autoencoder (the MLP
 d-500-500-2000-10 of DEC, IDEC, DCN, DCRL and ACe/DeC) into the pretrained-AE store
@@ -205,7 +208,7 @@ def timing(rows: list[dict], seeds: list[int], checks: list[dict]) -> dict:
 def markdown(tab: list[dict], seeds: list[int], times: dict, header: str, checks: list[dict]) -> str:
     lines = [header, "",
              "| method | paper NMI | " + " | ".join(f"NMI s{s}" for s in seeds)
-             + " | NMI median | ACC median | bar | met | clustering s (per seed) |",
+             + " | NMI median | ACC median | bar | met | clustering s, wall (CPU), per seed |",
              "| --- | --- | " + " | ".join("---" for _ in seeds) + " | --- | --- | --- | --- | --- |"]
     for t in tab:
         lines.append(
@@ -213,7 +216,8 @@ def markdown(tab: list[dict], seeds: list[int], times: dict, header: str, checks
             + " | ".join(fmt(v) for v in t["nmi"])
             + f" | {fmt(t['nmi_median'])} | {fmt(t['acc_median'])} | {fmt(t['bar'], '.2f')} | "
             + {True: "yes", False: "no", None: "-"}[t["meets_bar"]] + " | "
-            + " / ".join(fmt(v, ".0f") for v in t["cluster_seconds"]) + " |")
+            + " / ".join(f"{fmt(a, '.0f')} ({fmt(b, '.0f')})"
+                         for a, b in zip(t["cluster_seconds"], t["cpu_seconds"])) + " |")
     pre = ", ".join(f"seed {s}: {fmt(v, '.0f')} s" for s, v in times["pretrain_seconds"].items())
     lines += ["", f"Pretraining, paid once per seed: {pre}.",
               f"Table: {times['table_seconds']:.0f} s (pretraining once per seed + "
@@ -252,7 +256,16 @@ def main() -> None:
                         "a whole pretraining")
     p.add_argument("--out", default=None, help="write PREFIX.json and PREFIX.md")
     sweeps.add_arguments(p)
+    p.add_argument("--merge", nargs="+", default=None, metavar="PREFIX.json",
+                   help="train nothing: one table from the results of earlier invocations")
     args = p.parse_args()
+    if args.merge:
+        blobs = []
+        for f in args.merge:
+            whole = json.loads(Path(f).read_text())
+            blobs += whole["parts"]
+        report(blobs, args.out)
+        return
     if not MNIST_TEST.exists():
         sys.exit(f"the MNIST test split is not at {MNIST_TEST}")
     sets = {**dict(s.split("=", 1) for s in args.set), "device": args.device}
@@ -269,10 +282,8 @@ def main() -> None:
 
     start = time.time()
     sweep, _ = sweeps.run(plan, args, "MNIST-test, preset paper")
-    wall = time.time() - start
     rows = [run_facts(t, rd) for t, rd in sweeps.done_runs(sweep)]
     failed = [t for t in sweep.trials() if t["state"] != "done"]
-    tab = table(rows, list(args.seeds), list(args.methods))
     checks = []
     if args.store_off:
         off = Plan(methods=list(args.store_off), data=[(DATA_LABEL, spec)],
@@ -281,20 +292,40 @@ def main() -> None:
         off_sweep, _ = sweeps.run(off, args, "store-off check")
         for t, rd in sweeps.done_runs(off_sweep):
             r = run_facts(t, rd)
-            hit_run = next((h for h in rows if h["label"] == t["method_label"]
-                            and h["seed"] == t["seed"]), None)
-            entry_s = hit_run["entry_seconds"] if hit_run else None
-            clus = hit_run["cluster_seconds"] if hit_run else None
             checks.append({"label": t["method_label"], "seed": t["seed"], "seconds": r["seconds"],
-                           "cpu_seconds": r["cpu_seconds"], "entry_seconds": entry_s,
-                           "cluster_seconds": clus,
-                           "hit_cpu_seconds": hit_run["cpu_seconds"] if hit_run and hit_run["hit"] else None,
-                           "expected": None if entry_s is None or clus is None else entry_s + clus})
-    times = timing(rows, list(args.seeds), checks)
+                           "cpu_seconds": r["cpu_seconds"]})
+    blob = {"header": header, "sets": sets, "seeds": args.seeds, "methods": args.methods,
+            "keys": {str(k): v for k, v in keys.items()}, "shared_ae": shared, "runs": rows,
+            "store_off_runs": checks,
+            "failed": [{"method": t["method_label"], "seed": t["seed"], "error": t.get("error")}
+                       for t in failed], "bench_wall_seconds": time.time() - start}
+    report([blob], args.out)
+
+
+def report(blobs: list[dict], out: str | None) -> None:
+    """Print (and with ``out`` write) the table of one or more bench runs' results: the runs of
+    several invocations (say, two sets of methods run side by side, one process each) make one
+    table (``--merge``)."""
+    rows = [r for b in blobs for r in b["runs"]]
+    seeds = sorted({int(s) for b in blobs for s in b["seeds"]})
+    labels = list(dict.fromkeys(m for b in blobs for m in b["methods"]))
+    failed = [f for b in blobs for f in b["failed"]]
+    shared = all(b["shared_ae"] for b in blobs)
+    header = " + ".join(b["header"] for b in blobs)
+    checks = []
+    for c in (c for b in blobs for c in b.get("store_off_runs", [])):
+        hit_run = next((h for h in rows if h["label"] == c["label"] and h["seed"] == c["seed"]), None)
+        entry_s = hit_run["entry_seconds"] if hit_run else None
+        clus = hit_run["cluster_seconds"] if hit_run else None
+        checks.append({**c, "entry_seconds": entry_s, "cluster_seconds": clus,
+                       "hit_cpu_seconds": hit_run["cpu_seconds"] if hit_run and hit_run["hit"] else None,
+                       "expected": None if entry_s is None or clus is None else entry_s + clus})
+    tab = table(rows, seeds, labels)
+    times = timing(rows, seeds, checks)
 
     w = max(14, *(len(t["method"]) for t in tab))
     print()
-    print(f"{'method':<{w}} {'paper':>6} " + " ".join(f"{'NMI s' + str(s):>8}" for s in args.seeds)
+    print(f"{'method':<{w}} {'paper':>6} " + " ".join(f"{'NMI s' + str(s):>8}" for s in seeds)
           + f" {'median':>7} {'ACC med':>7} {'bar':>5} {'met':>4}  clustering s (CPU s) per seed")
     for t in tab:
         print(f"{t['method']:<{w}} {fmt(t['paper_nmi']):>6} "
@@ -304,27 +335,22 @@ def main() -> None:
               + "  ".join(f"{fmt(a, '.0f')} ({fmt(b, '.0f')})"
                           for a, b in zip(t["cluster_seconds"], t["cpu_seconds"])))
     print("paper figures: " + "; ".join(f"{k} {v[0]} ({v[1]})" for k, v in PAPER.items()))
-    md = markdown(tab, list(args.seeds), times, header, checks)
+    md = markdown(tab, seeds, times, header, checks)
     print("\n" + md.split("\n\n", 1)[1])
     if failed:
-        print("FAILED trials: " + "; ".join(f"{t['method_label']} seed {t['seed']}: {t.get('error')}"
-                                           for t in failed))
+        print("FAILED trials: " + "; ".join(f"{f['method']} seed {f['seed']}: {f['error']}"
+                                           for f in failed))
     if not shared:
         print("NOTE: the methods did not all share one AE per seed (see the keys above); the "
               "timing then counts each seed's first entry only.")
-    print(f"bench wall time {wall:.0f} s")
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        blob = {"header": header, "sets": sets, "seeds": args.seeds, "methods": args.methods,
-                "keys": {str(k): v for k, v in keys.items()}, "shared_ae": shared,
-                "table": tab, "timing": times, "store_off_checks": checks, "runs": rows,
-                "failed": [{"method": t["method_label"], "seed": t["seed"], "error": t.get("error")}
-                           for t in failed], "bench_wall_seconds": wall}
-        out.with_suffix(".json").write_text(json.dumps(blob, indent=1, default=str))
-        out.with_suffix(".md").write_text(md)
-        print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
-
+    print("bench wall time " + " + ".join(f"{b['bench_wall_seconds']:.0f} s" for b in blobs))
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        whole = {"parts": blobs, "table": tab, "timing": times, "store_off_checks": checks}
+        path.with_suffix(".json").write_text(json.dumps(whole, indent=1, default=str))
+        path.with_suffix(".md").write_text(md)
+        print(f"wrote {path.with_suffix('.json')} and {path.with_suffix('.md')}")
 
 if __name__ == "__main__":
     main()
