@@ -167,7 +167,8 @@ def table(rows: list[dict], seeds: list[int], labels: list[str]) -> list[dict]:
     return out
 
 
-def timing(rows: list[dict], seeds: list[int], checks: list[dict]) -> dict:
+def timing(rows: list[dict], seeds: list[int], checks: list[dict],
+           given_cpu: dict[int, float] | None = None) -> dict:
     """The table's time against the same runs with the store off (every run pretrains its own
     AE), from measured parts.
 
@@ -188,6 +189,8 @@ def timing(rows: list[dict], seeds: list[int], checks: list[dict]) -> dict:
            "ratio": (pretrain + cluster) / store_off if store_off else None}
     pre_cpu = {c["seed"]: c["cpu_seconds"] - c["hit_cpu_seconds"] for c in checks
                if c["cpu_seconds"] is not None and c["hit_cpu_seconds"] is not None}
+    given = {s: v for s, v in (given_cpu or {}).items() if s not in pre_cpu}
+    pre_cpu.update(given)
     estimated = sorted({r["seed"] for r in rows} - set(pre_cpu))
     if pre_cpu and estimated:  # seeds not checked: the mean of those measured (said so)
         mean = sum(pre_cpu.values()) / len(pre_cpu)
@@ -201,7 +204,8 @@ def timing(rows: list[dict], seeds: list[int], checks: list[dict]) -> dict:
         out.update(pretrain_cpu_seconds={str(s): v for s, v in pre_cpu.items()},
                    cluster_cpu_seconds=sum(clus_cpu), table_cpu_seconds=table_cpu,
                    store_off_cpu_seconds=off_cpu, ratio_cpu=table_cpu / off_cpu,
-                   pretrain_cpu_estimated=[str(s) for s in estimated])
+                   pretrain_cpu_estimated=[str(s) for s in estimated],
+                   pretrain_cpu_given=[str(s) for s in given])
     return out
 
 
@@ -230,7 +234,10 @@ def markdown(tab: list[dict], seeds: list[int], times: dict, header: str, checks
                      f"store off {times['store_off_cpu_seconds']:.0f}, ratio {times['ratio_cpu']:.2f}"
                      + (f" (seeds {', '.join(times['pretrain_cpu_estimated'])}: pretraining CPU "
                         "taken as the mean of the checked seeds)" if times["pretrain_cpu_estimated"]
-                        else "") + ".")
+                        else "")
+                     + (f" (seeds {', '.join(times['pretrain_cpu_given'])}: pretraining CPU seconds "
+                        "as measured where the AE was trained, --pretrain-cpu)"
+                        if times["pretrain_cpu_given"] else "") + ".")
     for c in checks:
         lines.append(f"Store-off check, {c['label']} seed {c['seed']}: measured {fmt(c['seconds'], '.0f')} s "
                      f"(CPU {fmt(c['cpu_seconds'], '.0f')} s) against entry {fmt(c['entry_seconds'], '.0f')} s "
@@ -256,15 +263,19 @@ def main() -> None:
                         "a whole pretraining")
     p.add_argument("--out", default=None, help="write PREFIX.json and PREFIX.md")
     sweeps.add_arguments(p)
+    p.add_argument("--pretrain-cpu", nargs="+", default=[], metavar="SEED=SECONDS",
+                   help="CPU seconds of a seed's pretraining measured where its AE was trained "
+                        "(when the store already had it), for the CPU-seconds ratio")
     p.add_argument("--merge", nargs="+", default=None, metavar="PREFIX.json",
                    help="train nothing: one table from the results of earlier invocations")
     args = p.parse_args()
+    given_cpu = {int(k): float(v) for k, v in (a.split("=", 1) for a in args.pretrain_cpu)}
     if args.merge:
         blobs = []
         for f in args.merge:
             whole = json.loads(Path(f).read_text())
             blobs += whole["parts"]
-        report(blobs, args.out)
+        report(blobs, args.out, given_cpu)
         return
     if not MNIST_TEST.exists():
         sys.exit(f"the MNIST test split is not at {MNIST_TEST}")
@@ -299,10 +310,10 @@ def main() -> None:
             "store_off_runs": checks,
             "failed": [{"method": t["method_label"], "seed": t["seed"], "error": t.get("error")}
                        for t in failed], "bench_wall_seconds": time.time() - start}
-    report([blob], args.out)
+    report([blob], args.out, given_cpu)
 
 
-def report(blobs: list[dict], out: str | None) -> None:
+def report(blobs: list[dict], out: str | None, given_cpu: dict[int, float] | None = None) -> None:
     """Print (and with ``out`` write) the table of one or more bench runs' results: the runs of
     several invocations (say, two sets of methods run side by side, one process each) make one
     table (``--merge``)."""
@@ -321,7 +332,7 @@ def report(blobs: list[dict], out: str | None) -> None:
                        "hit_cpu_seconds": hit_run["cpu_seconds"] if hit_run and hit_run["hit"] else None,
                        "expected": None if entry_s is None or clus is None else entry_s + clus})
     tab = table(rows, seeds, labels)
-    times = timing(rows, seeds, checks)
+    times = timing(rows, seeds, checks, given_cpu)
 
     w = max(14, *(len(t["method"]) for t in tab))
     print()
