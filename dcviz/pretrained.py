@@ -133,9 +133,9 @@ def summarize(key: dict) -> str:
             parts.append(f"{recipe[name]} {label}")
     if "optimizer" in recipe or "lr" in recipe:
         parts.append(f"{recipe.get('optimizer', 'opt')} {recipe.get('lr', '?')}")
-    for name in ("noise", "augment", "precision"):
+    for name in ("lr_schedule", "noise", "dropout", "augment", "precision"):
         value = recipe.get(name)
-        if value not in (None, 0, 0.0, "", "none", "fp32", False):
+        if value not in (None, 0, 0.0, "", "none", "fp32", "constant", False):
             parts.append(f"{name} {value}")
     parts.append(f"seed {key.get('seed', '?')}")
     shape = "x".join(str(s) for s in data.get("shape") or [])

@@ -92,8 +92,8 @@ def test_key_changes_with_every_field_and_not_with_dict_order():
     for name, value in [("kind", "conv"), ("sizes", [3, 6, 2]), ("init", "xavier")]:
         changed.append(make_key(arch={**base.arch, name: value}))
     for name, value in [("epochs", 4), ("batch_size", 3), ("optimizer", "sgd"), ("lr", 1e-2),
-                        ("noise", 0.2), ("augment", "images"), ("device", "cuda"),
-                        ("precision", "bf16")]:
+                        ("lr_schedule", "cosine"), ("noise", 0.2), ("dropout", 0.2),
+                        ("augment", "images"), ("device", "cuda"), ("precision", "bf16")]:
         changed.append(make_key(recipe={**base.recipe, name: value}))
     ids = [k.id for k in changed]
     assert base.id not in ids
@@ -544,19 +544,41 @@ def test_quick_presets_share_one_pretrained_ae_per_recipe(data):
     assert p.arch["summary"].startswith("conv" if data == "objects" else "mlp")
     # k is not part of the pretraining: another number of clusters reuses the same AE
     assert quick_key("dcn", ds, n_clusters=3).id == p.id
-    # the paper presets that keep their own recipe (DEKM: Xavier init) get their own entry
-    from dcviz.methods import get_method
-    from dcviz.runs.pretraining import plan_pretraining
-    dekm = get_method("dekm")
-    assert plan_pretraining(dekm, dekm.Config.from_preset("paper"), ds).key.recipe["init"] == "xavier"
     if ds.image_shape is not None:  # ACe/DeC's augmentation mode is a recipe of its own
         aug = quick_key("acedec", ds, augment=True)
         assert aug.id != p.id and aug.recipe["augment"] != "none"
 
 
+def paper_key(method: str, ds, **config) -> PretrainKey:
+    from dcviz.methods import get_method
+    from dcviz.runs.pretraining import plan_pretraining
+    cls = get_method(method)
+    return plan_pretraining(cls, cls.Config.from_preset("paper", **config), ds).key
+
+
+@pytest.mark.parametrize("data", ["digits", "objects"])  # small images, and images of 64x64
+def test_paper_presets_share_one_pretrained_ae(data):
+    """The paper presets pretrain ONE AE per seed for the methods ACe/DeC compares on the same
+    AEs (and DEKM, for issue 17's table): the MLP d-500-500-2000-10 even for images of 16x16 and
+    more, where arch="auto" would pick the conv AE; DCRL keeps its paper's deeper net."""
+    from dcviz import data as D
+    ds = D.load(data)
+    keys = {m: paper_key(m, ds) for m in ("ae-kmeans", "dec", "idec", "dcn", "dekm", "acedec")}
+    assert len({k.id for k in keys.values()}) == 1, {m: k.summary() for m, k in keys.items()}
+    key = keys["ae-kmeans"]
+    assert key.arch["summary"].startswith("mlp")
+    assert (key.recipe["optimizer"], key.recipe["dropout"], key.recipe["noise"]) == ("sgd", 0.2, 0.0)
+    assert paper_key("dcn", ds, seed=1).id != key.id  # one AE per seed
+    dcrl = paper_key("dcrl", ds)
+    assert dcrl.recipe == key.recipe and dcrl.arch != key.arch
+    assert paper_key("dcrl", ds, hidden="500,500,2000").id == key.id
+
+
 @pytest.mark.parametrize("field,value", [("pretrain_epochs", 21), ("pretrain_batch_size", 32),
                                          ("lr", 2e-3), ("ae_init", "xavier"), ("seed", 1),
-                                         ("pretrain_precision", "bf16"), ("latent_dim", 5)])
+                                         ("pretrain_precision", "bf16"), ("latent_dim", 5),
+                                         ("pretrain_optimizer", "sgd"), ("lr_schedule", "cosine"),
+                                         ("pretrain_dropout", 0.2)])
 def test_every_recipe_field_changes_the_planned_key(field, value):
     from dcviz import data as D
     ds = D.load("digits")

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from dcviz.methods.base import ConfigError, Extras, param, register
-from dcviz.methods.ae_kmeans import QUICK_PRETRAIN
+from dcviz.methods.ae_kmeans import PAPER_PRETRAIN, QUICK_PRETRAIN
 from dcviz.methods.dcn import (CentroidAEConfig, CentroidAEMethod, minibatch_kmeans_update,
                                reseed_empty_clusters)
 from dcviz.nets import batches, encode_all
@@ -249,8 +249,9 @@ class AceDecConfig(CentroidAEConfig):
         # the paper's 150 epochs
         "quick": {**QUICK_PRETRAIN, "cluster_epochs": 20, "batch_size": 256,
                   "cluster_lr": 1e-3, "kmeans_n_init": 5},
-        # paper: its own pretraining recipe (ClustPy's: 100 epochs of batches of 128)
-        "paper": {},
+        # paper: the shared paper recipe (ae_kmeans.PAPER_PRETRAIN): the paper pretrains its AEs
+        # "according to the procedure in [DEC]" and runs every compared method on them
+        "paper": dict(PAPER_PRETRAIN),
     }
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
-from dcviz.methods.ae_kmeans import QUICK_PRETRAIN, AEConfig, AEMethod
+from dcviz.methods.ae_kmeans import PAPER_PRETRAIN, QUICK_PRETRAIN, AEConfig, AEMethod
 from dcviz.methods.base import ConfigError, Extras, param, register
 from dcviz.probes import factor_probes
 from dcviz.nets import batches, encode_all, resolve_arch
@@ -169,8 +169,9 @@ class DCNConfig(CentroidAEConfig):
         # fewer, larger clustering steps (10x the paper's rate) in place of the paper's 150 epochs
         "quick": {**QUICK_PRETRAIN, "cluster_epochs": 20, "batch_size": 256,
                   "cluster_lr": 1e-3, "kmeans_n_init": 5},
-        # paper: its own pretraining recipe (ClustPy's: 100 epochs of batches of 128)
-        "paper": {},
+        # paper: the shared paper recipe (ae_kmeans.PAPER_PRETRAIN): DEC's procedure, by which
+        # ACe/DeC pretrains the AEs it runs DCN on
+        "paper": dict(PAPER_PRETRAIN),
     }
 
 

@@ -58,7 +58,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from dcviz.methods.ae_kmeans import QUICK_DENOISING
+from dcviz.methods.ae_kmeans import PAPER_PRETRAIN, QUICK_DENOISING
 from dcviz.methods.base import ConfigError, param, register
 from dcviz.methods.dec import StudentTExtras
 from dcviz.methods.dec import (DECConfig, StudentTClustering, cluster_loss, reconstruction_loss,
@@ -294,7 +294,11 @@ class DCRLConfig(DECConfig):
         # (the pretraining is the denoising recipe DEC and IDEC share, on their d-500-500-2000-10)
         "quick": {**QUICK_DENOISING, "epochs": 30, "warmup_epochs": 3, "batch_size": 64,
                   "hidden": "500,500,2000", "mu_lr": 0.01, "alpha0": 1.0, "epoch_steps": 3},
-        "paper": {"pretrain_epochs": 200, "epochs": 300},
+        # paper: the shared paper recipe (ae_kmeans.PAPER_PRETRAIN) with its corruption (input
+        # dropout 0.2, no Gaussian noise on top), on DCRL's own net d-500-500-500-2000-10 (the
+        # paper, section 4.1): one more layer than the others' AE, so an AE of its own
+        # (hidden="500,500,2000" starts it from theirs)
+        "paper": {**PAPER_PRETRAIN, "noise": 0.0, "epochs": 300},
     }
 
     def validate(self, n_samples=None):

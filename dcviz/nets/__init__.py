@@ -7,10 +7,10 @@
 - :mod:`.augment`: the augmentations of MLC and ACe/DeC, as torch ops.
 """
 from dcviz.nets.autoencoders import (LINEAR_AUTO_MAX_DIM, ConvAutoencoder, LinearAutoencoder,
-                                     MLPAutoencoder, make_autoencoder, mlp, pretrain_autoencoder,
-                                     resolve_arch)
+                                     MLPAutoencoder, fast_bf16, make_autoencoder, mlp,
+                                     pretrain_autoencoder, resolve_arch, resolve_precision)
 from dcviz.nets.common import batches, encode_all, set_seed, warm_up
 
 __all__ = ["LINEAR_AUTO_MAX_DIM", "ConvAutoencoder", "LinearAutoencoder", "MLPAutoencoder",
-           "batches", "encode_all", "make_autoencoder", "mlp", "pretrain_autoencoder",
-           "resolve_arch", "set_seed", "warm_up"]
+           "batches", "encode_all", "fast_bf16", "make_autoencoder", "mlp", "pretrain_autoencoder",
+           "resolve_arch", "resolve_precision", "set_seed", "warm_up"]

@@ -2,6 +2,7 @@
 reconstruction pretraining."""
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -153,40 +154,101 @@ def make_autoencoder(input_dim: int, image_shape, latent_dim: int, arch: str = "
     return MLPAutoencoder(input_dim, latent_dim, hidden)
 
 
-def pretrain_optimizer(ae: nn.Module, lr: float, device) -> torch.optim.Optimizer:
-    """The Adam of :func:`pretrain_autoencoder`."""
-    # The fused Adam kernel: one pass over all parameters instead of a chain of elementwise ops per
-    # tensor. On one CPU thread the unfused step of the d-500-500-2000-10 AE cost ~12 ms of
+#: momentum of the SGD pretraining: DEC's (and DEC-keras's on MNIST)
+SGD_MOMENTUM = 0.9
+
+
+def pretrain_optimizer(ae: nn.Module, lr: float, device, name: str = "adam") -> torch.optim.Optimizer:
+    """The optimiser of :func:`pretrain_autoencoder`: Adam, or SGD with momentum 0.9 (``name``)."""
+    # Fused kernels: one pass over all parameters instead of a chain of elementwise ops per
+    # tensor. On one CPU thread the unfused Adam step of the d-500-500-2000-10 AE cost ~12 ms of
     # processor time a batch (~3 ms fused), a fifth of the batch's forward and backward.
-    return torch.optim.Adam(ae.parameters(), lr=lr, fused=torch.device(device).type in ("cpu", "cuda"))
+    fused = torch.device(device).type in ("cpu", "cuda")
+    if name == "sgd":
+        return torch.optim.SGD(ae.parameters(), lr=lr, momentum=SGD_MOMENTUM, fused=fused)
+    if name != "adam":
+        raise ValueError(f"the pretraining optimiser is adam or sgd, got {name!r}")
+    return torch.optim.Adam(ae.parameters(), lr=lr, fused=fused)
+
+
+def fast_bf16(device) -> bool:
+    """Whether ``device`` multiplies bf16 matrices faster than fp32: a CUDA GPU with native bf16
+    (Ampere and later), or a CPU with AVX-512 BF16 or AMX (read from /proc/cpuinfo; elsewhere
+    False). Without such hardware, bf16 autocast is emulated and slower than fp32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device) -> str:
+    """"auto" is bf16 where :func:`fast_bf16`, else fp32; "fp32" and "bf16" stay as they are."""
+    if precision == "auto":
+        return "bf16" if fast_bf16(device) else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+    return precision
+
+
+#: learning-rate schedules of :func:`pretrain_autoencoder`, as a factor of the starting rate at
+#: a point ``t`` in [0, 1) of the whole pretraining
+LR_SCHEDULES = {
+    "constant": lambda t: 1.0,
+    # half a cosine period down to 0 at the end (Loshchilov & Hutter's SGDR without restarts)
+    "cosine": lambda t: 0.5 * (1.0 + math.cos(math.pi * t)),
+}
 
 
 def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
-                         ctx, noise: float = 0.0,
+                         ctx, noise: float = 0.0, dropout: float = 0.0,
                          augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                         precision: str = "fp32", optimizer: torch.optim.Optimizer | None = None,
+                         precision: str = "fp32", lr_schedule: str = "constant",
+                         optimizer: torch.optim.Optimizer | None = None,
                          start_epoch: int = 0) -> Iterator[tuple[int, float]]:
-    """Train ``ae`` on MSE reconstruction with Adam; yields (epoch, mean loss) after each epoch.
+    """Train ``ae`` on MSE reconstruction; yields (epoch, mean loss) after each epoch. The
+    optimiser is ``optimizer``, else Adam at ``lr``.
 
-    ``noise`` > 0 makes it a denoising AE (Gaussian corruption of the input, as DCRL pretrains).
+    ``noise`` > 0 makes it a denoising AE (Gaussian corruption of the input, as DCRL pretrains);
+    ``dropout`` > 0 too, with DEC's corruption: each input value is zeroed with that probability
+    (and the rest scaled by 1 / (1 - dropout), as a dropout layer does).
     ``augment`` maps a batch to a random view of it, which is then both input and target: the AE
     learns the augmented data (ACe/DeC's augmentation mode pretrains this way in the authors' code).
     ``precision="bf16"`` runs the forward pass under bf16 autocast (mixed precision: the weights,
     gradients and Adam state stay fp32), about 2x the matmul rate on CPUs with AVX-512 BF16 or AMX.
+    ``lr_schedule`` (a name in :data:`LR_SCHEDULES`) sets the rate of every step from how far the
+    whole pretraining has got, so a resumed run continues the same schedule.
     ``optimizer`` (from :func:`pretrain_optimizer`) and ``start_epoch`` let a resumed run go on
     with the Adam state it had after ``start_epoch`` epochs.
     """
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, got {lr_schedule!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     opt = optimizer if optimizer is not None else pretrain_optimizer(ae, lr, x.device)
+    factor = LR_SCHEDULES[lr_schedule]
     n = len(x)
+    steps = -(-n // batch_size)  # per epoch
     for epoch in range(start_epoch, epochs):
         ae.train()
         total = 0.0
-        for idx in batches(n, batch_size, ctx.generator, x.device):
+        for i, idx in enumerate(batches(n, batch_size, ctx.generator, x.device)):
             ctx.check()
+            for group in opt.param_groups:
+                group["lr"] = lr * factor((epoch * steps + i) / (epochs * steps))
             xb = x[idx] if augment is None else augment(x[idx])
             inp = xb + noise * torch.randn(xb.shape, generator=ctx.generator).to(xb.device) if noise > 0 else xb
+            if dropout > 0:
+                keep = torch.rand(xb.shape, generator=ctx.generator).to(xb.device) >= dropout
+                inp = inp * keep / (1.0 - dropout)
             with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                 out = ae(inp)
             loss = F.mse_loss(out.float(), xb)
