@@ -87,15 +87,15 @@ QUICK_DENOISING = {**QUICK_PRETRAIN, "noise": 0.2}
 # pretrained "according to the procedure in [DEC]"): SGD with momentum 0.9, batches of 256,
 # DEC's corruption (input dropout 0.2), PyTorch's default init (the VarianceScaling(1/3, fan_in)
 # that DEC-keras uses on MNIST, with small random biases). DEC's own schedule (50,000 steps per
-# layer, greedy, then 100,000 end to end) is ~150,000 steps; here 300 epochs end to end, 11,700
+# layer, greedy, then 100,000 end to end) is ~150,000 steps; here 300 epochs end to end, 12,000
 # steps on the MNIST test split. The rate 2.6 is pt-dec's 0.1 on pixels x 0.02 (DEC's input
 # scale, 0..5.1) carried over to pixels in [0, 1] (0.1 x 5.1^2 under the mean squared error).
-# Measured on the MNIST test split (seed 0, AE + k-means NMI after 50 / 100 / 150 epochs):
-# Adam 1e-3 (IDEC, DEKM) 0.60 / 0.64 / 0.63, flat to 175; Adam with input dropout 0.2 0.63 /
-# - / -; DEC's greedy layer-wise DAE stage (50 epochs a layer) then Adam 0.64 / 0.61 (75);
-# SGD 1.0 (DEC-keras) 0.53 / 0.61 / 0.62; SGD 0.1 on pixels x 0.02 with dropout 0.2 (pt-dec)
-# 0.55 / 0.68 / 0.70; this recipe: see AE_STATUS / bench/pretrain.py. Mixed precision where
-# the device has fast bf16 ("auto"): same NMI within 0.01, ~1.9x the speed on this CPU.
+# Measured on the MNIST test split (seed 0, bf16, AE + k-means NMI after 50 / 100 / 150 epochs):
+# Adam 1e-3 with Xavier init (IDEC, DEKM) 0.60 / 0.64 / 0.63, no better by 175; the same with
+# input dropout 0.2 0.63 at 50 and at 75; DEC's greedy layer-wise DAE stage (50 epochs a
+# layer, Adam) then Adam end to end 0.64 / 0.61 (75); SGD 1.0 (DEC-keras) 0.53 / 0.61 / 0.62;
+# SGD 0.1 on pixels x 0.02 with dropout 0.2 (pt-dec) 0.55 / 0.68 / 0.70; this recipe 0.66 /
+# 0.69 / 0.71. Mixed precision where the device has fast bf16 ("auto"; bench/pretrain.py).
 PAPER_PRETRAIN = {"arch": "mlp", "latent_dim": 10, "pretrain_epochs": 300,
                   "pretrain_batch_size": 256, "pretrain_optimizer": "sgd", "lr": 2.6,
                   "lr_schedule": "constant", "pretrain_dropout": 0.2, "ae_init": "torch",
