@@ -313,12 +313,57 @@ def test_bad_configs_are_refused(tmp_path):
 
 def test_augmentation_mode_runs_on_images(tmp_path):
     ds, rd, status = _run(tmp_path, "acedec", "digits", {**TINY_IMAGES, "augment": True,
+                                                         "aug_gamma": 2.0,
                                                          "pretrain_epochs": 1, "cluster_epochs": 1,
                                                          "init_rounds": 1, "warmup_epochs": 1})
     assert np.isfinite(status["metrics"]["nmi"])
     x = torch.tensor(ds.x[:8])
     aug = A.augment_view(x, ds.image_shape, torch.Generator().manual_seed(0), 15.0, 0.1)
     assert aug.shape == x.shape and not torch.allclose(aug, x)
+    lit = A.augment_view(x, ds.image_shape, torch.Generator().manual_seed(0), 15.0, 0.1, 2.0)
+    assert lit.shape == x.shape and not torch.allclose(lit, aug)
+
+
+def test_gamma_jitter_changes_the_shading_not_the_outline():
+    """The lighting augmentation keeps a dark background dark, full white white and the order of
+    the pixels within an image (so the outline is where it was); it changes the mid-tones."""
+    from dcviz.nets.augment import gamma_jitter
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 50) * 0.8 + 0.1
+    x[:, :5] = 0.0
+    x[:, 5] = 1.0
+    out = gamma_jitter(x, gen, 3.0)
+    assert torch.equal(out[:, :5], x[:, :5]) and torch.allclose(out[:, 5], x[:, 5])
+    assert torch.equal(out.argsort(1)[:, 6:], x.argsort(1)[:, 6:])
+    g = torch.log(out[:, 6:]) / torch.log(x[:, 6:])  # one exponent per image
+    assert torch.allclose(g, g[:, :1].expand_as(g), rtol=1e-3)
+    assert float(g.min()) >= 1 / 3 - 1e-4 and float(g.max()) <= 3 + 1e-3
+    assert float(g.min()) < 0.8 and float(g.max()) > 1.25  # both ways
+    assert torch.equal(gamma_jitter(x, gen, 1.0), x)
+    with pytest.raises(ValueError):
+        gamma_jitter(x, gen, 0.5)
+
+
+def test_objects_preset_augments_the_clustering_on_the_shared_plain_ae():
+    """The objects preset's augmentation works in the clustering only: its pretraining is the
+    plain recipe, so its AE is the one DCN pretrained 100 epochs gets (a fair comparison); the
+    authors' augmented pretraining (aug_pretrain) is a recipe of its own."""
+    from dcviz import data
+    from dcviz.methods import get_method
+    from dcviz.runs.pretraining import plan_pretraining
+    ds = data.load("objects")
+
+    def key(method, preset="quick", **config):
+        cls = get_method(method)
+        return plan_pretraining(cls, cls.Config.from_preset(preset, **config), ds).key
+
+    cfg = A.AceDecConfig.from_preset("objects")
+    assert cfg.augment and not cfg.aug_pretrain and cfg.aug_gamma > 1 and cfg.aug_rotation == 180
+    shared = key("acedec", "objects")
+    assert shared.id == key("dcn", pretrain_epochs=cfg.pretrain_epochs).id
+    assert shared.recipe["augment"] == "none"
+    own = key("acedec", "objects", aug_pretrain=True)
+    assert own.id != shared.id and "gamma 3.0" in own.recipe["augment"]
 
 
 def test_pretraining_learns_the_augmented_views():

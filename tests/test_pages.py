@@ -216,9 +216,10 @@ def test_train_form_for_every_registered_method(runs_dir):
         assert_help_everywhere(at)
         presets = at.sidebar.button_group(key=f"train_preset_{m['id']}")
         assert presets.value == "quick"
-        # quick first, paper last, a method's own presets (the GAN's demo) in between
-        assert presets.options == (["quick", "demo", "paper"] if m["id"] == "gan"
-                                   else ["quick", "paper"])
+        # quick first, paper last, a method's own presets (the GAN's demo, ACe/DeC's objects)
+        # in between
+        own = {"gan": ["demo"], "acedec": ["objects"]}.get(m["id"], [])
+        assert presets.options == ["quick", *own, "paper"]
 
 
 def _cfg_widget(at, method, name):

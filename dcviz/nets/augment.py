@@ -93,6 +93,21 @@ def augment_images(x: torch.Tensor, image_shape: Sequence[int], generator: torch
     return out.reshape(len(x), -1)
 
 
+def gamma_jitter(x: torch.Tensor, generator: torch.Generator, max_gamma: float) -> torch.Tensor:
+    """x ** g per sample, log g uniform in [-log max_gamma, log max_gamma]: a change of the
+    lighting's contrast (torchvision's ``adjust_gamma``). For intensities in [0, 1] it keeps 0
+    and 1 where they are and the order of every pair of pixels, so a dark background stays dark
+    and outlines stay put, while the shading across a surface flattens (g < 1) or deepens
+    (g > 1). ``max_gamma`` = 1 is no change."""
+    if max_gamma < 1:
+        raise ValueError(f"max_gamma must be >= 1, got {max_gamma}")
+    if max_gamma == 1 or len(x) == 0:
+        return x.clone()
+    log_g = _uniform(len(x), -math.log(max_gamma), math.log(max_gamma), generator)
+    g = torch.exp(log_g).to(device=x.device, dtype=x.dtype)
+    return x.clamp(min=0.0).pow(g.view(-1, *([1] * (x.ndim - 1))))
+
+
 def jitter(x: torch.Tensor, generator: torch.Generator, sigma: float) -> torch.Tensor:
     """Gaussian jitter: x + N(0, sigma^2 I), noise drawn from ``generator``."""
     if sigma < 0:
