@@ -32,6 +32,14 @@ dependency of dcviz; the row appears when it imports. One way to get it without 
 
 Timings on a CPU shared with other work vary; the load average is printed before and after.
 Nothing is asserted.
+
+Measured 2026-11-30 (one thread on a shared 2-core CPU with AVX-512 BF16, load average 4.4,
+5 epochs, seed 0): the fp32 matmul peak in the process 91 GFLOP/s (bf16 195); the MLP AE fp32
+2.60 CPU-s per epoch (74 GFLOP/s, 81 % of that peak), bf16 1.39 (138 GFLOP/s, 152 %), ClustPy
+fp32 3.00 (64 GFLOP/s, 70 %): dcviz is 1.15x as fast as ClustPy in fp32 and 2.15x in bf16
+(NMI after 5 epochs 0.498 / 0.494 / 0.487). The conv AE: fp32 6.49, bf16 4.86 CPU-s per epoch.
+The `paper` presets' recipe (SGD, dropout 0.2, bf16 by precision "auto") took 450 CPU-s for its
+300 epochs on seed 0, its 60 snapshots' k-means included: 1.5 CPU-s per epoch.
 """
 from __future__ import annotations
 
