@@ -158,6 +158,11 @@ def run_facts(trial: dict, rd) -> dict:
     hit = bool(record.get("hit"))
     entry_s = record.get("seconds")
     seconds = status.get("seconds")
+    times = [r.get("time") for r in rd.metrics_rows()[:1]]
+    if seconds is not None and times and times[0] and status.get("finished"):
+        # A run that needed an AE another process was pretraining waited for it (the store's
+        # lock), and its first snapshot comes when the wait ends: count from there.
+        seconds = min(seconds, status["finished"] - times[0])
     cpu = trial.get("cpu_seconds")
     # a run that pretrained (a miss, or the store off) paid the entry's seconds in its own
     paid = 0.0 if hit or entry_s is None else float(entry_s)
