@@ -271,9 +271,9 @@ class AceDecConfig(CentroidAEConfig):
         # view's shared space "moves information unnecessary for clustering to the shared
         # space". The AE is the shared plain one, pretrained 5x longer than quick (its linear
         # shape probe 0.82 -> 0.91, seed 0), so DCN with pretrain_epochs=100 starts from it too.
-        # objects seeds 0/1: ACC vs shape 0.847/0.829, shape probe from the cluster space
-        # 0.866/0.859, light R^2 cluster 0.04/0.08, shared 0.76/0.76 (quick: 0.705, 0.707,
-        # 0.14, 0.74 on seed 0).
+        # objects, seeds 0-2, medians (bench/acedec.py): ACC vs shape 0.847, shape probe from
+        # the cluster space 0.866 (short of issue 22's 0.95), light R^2 cluster 0.04, shared
+        # 0.76; without the augmentation, on the same AE: 0.720, 0.763, 0.22, 0.62.
         "objects": {**QUICK_PRETRAIN, "pretrain_epochs": 100, "cluster_epochs": 40,
                     "batch_size": 256, "cluster_lr": 1e-3, "kmeans_n_init": 5,
                     "augment": True, "aug_pretrain": False, "aug_rotation": 180.0,
