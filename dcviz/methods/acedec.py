@@ -207,6 +207,11 @@ def shared_pc_scores(shared: np.ndarray, n: int = 1) -> np.ndarray | None:
 
 # --------------------------------------------------------------------------- config
 
+# The quick preset, which the objects preset builds on.
+QUICK = {**QUICK_PRETRAIN, "cluster_epochs": 20, "batch_size": 256, "cluster_lr": 1e-3,
+         "kmeans_n_init": 5}
+
+
 @dataclass
 class AceDecConfig(CentroidAEConfig):
     b_lr_factor: float = param(10.0, "b learns this many times faster than the network and V "
@@ -258,8 +263,7 @@ class AceDecConfig(CentroidAEConfig):
         # preset shares (one AE for AE + k-means, DCN, DEKM and ACe/DeC without augmentation on
         # one data set), and fewer, larger clustering steps (10x the paper's rate) in place of
         # the paper's 150 epochs
-        "quick": {**QUICK_PRETRAIN, "cluster_epochs": 20, "batch_size": 256,
-                  "cluster_lr": 1e-3, "kmeans_n_init": 5},
+        "quick": QUICK,
         # paper: the shared paper recipe (ae_kmeans.PAPER_PRETRAIN): the paper pretrains its AEs
         # "according to the procedure in [DEC]" and runs every compared method on them
         "paper": dict(PAPER_PRETRAIN),
@@ -274,10 +278,8 @@ class AceDecConfig(CentroidAEConfig):
         # objects, seeds 0-2, medians (bench/acedec.py): ACC vs shape 0.847, shape probe from
         # the cluster space 0.866 (short of issue 22's 0.95), light R^2 cluster 0.04, shared
         # 0.76; without the augmentation, on the same AE: 0.720, 0.763, 0.22, 0.62.
-        "objects": {**QUICK_PRETRAIN, "pretrain_epochs": 100, "cluster_epochs": 40,
-                    "batch_size": 256, "cluster_lr": 1e-3, "kmeans_n_init": 5,
-                    "augment": True, "aug_pretrain": False, "aug_rotation": 180.0,
-                    "aug_gamma": 3.0},
+        "objects": {**QUICK, "pretrain_epochs": 100, "cluster_epochs": 40, "augment": True,
+                    "aug_pretrain": False, "aug_rotation": 180.0, "aug_gamma": 3.0},
     }
 
 
