@@ -7,8 +7,8 @@
     python bench/acedec.py objects --methods acedec dcn-1   # issue 22: ACC/NMI vs the shape, probes
     python bench/acedec.py digits --preset paper --methods acedec dcn-1 --seeds 0
     python bench/acedec.py digits objects --methods acedec-aug   # the augmentation mode only
-    python bench/acedec.py objects --methods acedec acedec-objects dcn-1 --set pretrain_epochs=100
-                                       # issue 22 item 3: ACe/DeC's objects preset, all on one AE
+    python bench/acedec.py objects --methods acedec-objects dcn-1 --set pretrain_epochs=400
+                                       # issue 22 item 3: ACe/DeC's objects preset and DCN, one AE
     python bench/acedec.py synth25-std:noise_dims=2 synth25-std:noise_dims=10 --methods acedec dcn-1
                                        # Fig. 1a: NMI as noise dimensions are added
 

@@ -346,8 +346,8 @@ def test_gamma_jitter_changes_the_shading_not_the_outline():
 
 def test_objects_preset_augments_the_clustering_on_the_shared_plain_ae():
     """The objects preset's augmentation works in the clustering only: its pretraining is the
-    plain recipe, so its AE is the one DCN pretrained 100 epochs gets (a fair comparison); the
-    authors' augmented pretraining (aug_pretrain) is a recipe of its own."""
+    plain recipe, so its AE is the one DCN with the same pretrain_epochs gets (a fair
+    comparison); the authors' augmented pretraining (aug_pretrain) is a recipe of its own."""
     from dcviz import data
     from dcviz.methods import get_method
     from dcviz.runs.pretraining import plan_pretraining
