@@ -96,7 +96,9 @@ QUICK_DENOISING = {**QUICK_PRETRAIN, "noise": 0.2}
 # layer, Adam) then Adam end to end 0.64 / 0.61 (75); SGD 1.0 (DEC-keras) 0.53 / 0.61 / 0.62;
 # SGD 0.1 on pixels x 0.02 with dropout 0.2 (pt-dec) 0.55 / 0.68 / 0.70; SGD 6.0 collapses
 # (NMI 0.05 at 25); this recipe 0.66 / 0.69 / 0.71, and a cosine decay to 0 over 200 epochs
-# 0.705 at its end (no gain). After the 300 epochs, seeds 0 / 1 / 2: NMI 0.704 / 0.692 / 0.703
+# 0.705 at its end (no gain). From this recipe's epoch 150 (NMI 0.713), DEC's second phase
+# (no dropout, the rate divided by 10 at 150 and 225 epochs) ends at 0.708 after 300, and the
+# same steps with dropout kept at 0.717: the plateau is not the schedule's. After the 300 epochs, seeds 0 / 1 / 2: NMI 0.704 / 0.692 / 0.703
 # (median 0.703, short of the paper's 0.79; ~150 epochs already give about as much), 450 /
 # 453 / 477 CPU-s on one thread in bf16. Mixed precision where the device has fast bf16
 # ("auto"; bench/pretrain.py): seed 0 in fp32 took 835 CPU-s (1.86x) and ended at NMI 0.678
