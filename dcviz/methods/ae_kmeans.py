@@ -100,10 +100,10 @@ QUICK_DENOISING = {**QUICK_PRETRAIN, "noise": 0.2}
 # (no dropout, the rate divided by 10 at 150 and 225 epochs) ends at 0.708 after 300, and the
 # same steps with dropout kept at 0.717: the plateau is not the schedule's. After the 300
 # epochs, seeds 0 / 1 / 2: NMI 0.704 / 0.692 / 0.703 (median 0.703, short of the paper's
-# 0.79; ~150 epochs already give about as much), 450 / 453 / 477 CPU-s on one thread in bf16. Mixed precision where the device has fast bf16
-# ("auto"; bench/pretrain.py): seed 0 in fp32 took 835 CPU-s (1.86x) and ended at NMI 0.678
-# (bf16 0.704): its curve follows bf16's within 0.005 for 100 epochs, then drifts 0.01-0.03
-# below, about the spread between seeds.
+# 0.79; ~150 epochs already give about as much), 450 / 453 / 477 CPU-s on one thread in bf16.
+# Mixed precision where the device has fast bf16 ("auto"; bench/pretrain.py): seed 0 in fp32
+# took 835 CPU-s (1.86x) and ended at NMI 0.678 (bf16 0.704): its curve follows bf16's within
+# 0.005 for 100 epochs, then drifts 0.01-0.03 below, about the spread between seeds.
 PAPER_PRETRAIN = {"arch": "mlp", "latent_dim": 10, "pretrain_epochs": 300,
                   "pretrain_batch_size": 256, "pretrain_optimizer": "sgd", "lr": 2.6,
                   "lr_schedule": "constant", "pretrain_dropout": 0.2, "ae_init": "torch",
