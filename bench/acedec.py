@@ -86,9 +86,9 @@ def parse_data_name(name: str):
 def method_item(key: str, ds, base: dict, preset: str) -> str | None:
     """The sweep's method item for a row of the table (None: the row does not apply here).
     Its own fields come after a colon and win over the sweep's settings, so the augmentation
-    schedule is written out with the reduced epochs and --set values that override it."""
+    schedule and the objects preset are written out with the --set values that override them."""
     method, extra = METHODS[key]
-    own = dict(extra)
+    own = {k: base.get(k, v) for k, v in extra.items()}
     if extra.get("augment"):
         if ds.image_shape is None:
             return None

@@ -169,7 +169,7 @@ def choose_method(data_id: str | None = None):
         persist_state="session",
         help="quick: small settings that finish the default data in about a minute on a laptop "
              "CPU. paper: the settings of the paper (much longer). Others are the method's "
-             "own (GAN demo: about 5 minutes of one core, 3x the steps of quick; ACe/DeC "
+             "own (GAN demo: about 8 minutes of one core, 6.5x the steps of quick; ACe/DeC "
              "objects: the augmentation mode with the lighting invariances of the objects "
              "data set). Every "
              "field below can still be changed.")
