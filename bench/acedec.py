@@ -9,6 +9,10 @@
     python bench/acedec.py digits objects --methods acedec-aug   # the augmentation mode only
     python bench/acedec.py objects --methods acedec-objects dcn-1 --set pretrain_epochs=400
                                        # issue 22 item 3: ACe/DeC's objects preset and DCN, one AE
+    python bench/acedec.py objects:n_samples=10000 --methods acedec-objects dcn-1 \
+        --set pretrain_epochs=60 --set cluster_epochs=10 --threads 1
+                                       # the same at the paper's 10,000 images, with about
+                                       # as many pretraining steps (bench/results/acedec-objects.md)
     python bench/acedec.py synth25-std:noise_dims=2 synth25-std:noise_dims=10 --methods acedec dcn-1
                                        # Fig. 1a: NMI as noise dimensions are added
 

@@ -103,7 +103,10 @@ QUICK_DENOISING = {**QUICK_PRETRAIN, "noise": 0.2}
 # 0.79; ~150 epochs already give about as much), 450 / 453 / 477 CPU-s on one thread in bf16.
 # Mixed precision where the device has fast bf16 ("auto"; bench/pretrain.py): seed 0 in fp32
 # took 835 CPU-s (1.86x) and ended at NMI 0.678 (bf16 0.704): its curve follows bf16's within
-# 0.005 for 100 epochs, then drifts 0.01-0.03 below, about the spread between seeds.
+# 0.005 for 100 epochs, then drifts 0.01-0.03 below, about the spread between seeds. Seeds 0 /
+# 1 / 2 in fp32 (bench/mnist.py --methods ae-kmeans --set pretrain_precision=fp32): 0.678 /
+# 0.694 / 0.680, median 0.680 against bf16's 0.703 (0.704 / 0.692 / 0.703): bf16 is ahead on
+# seeds 0 and 2 and 0.002 behind on seed 1, so the two do not agree within 0.01 after 300 epochs.
 PAPER_PRETRAIN = {"arch": "mlp", "latent_dim": 10, "pretrain_epochs": 300,
                   "pretrain_batch_size": 256, "pretrain_optimizer": "sgd", "lr": 2.6,
                   "lr_schedule": "constant", "pretrain_dropout": 0.2, "ae_init": "torch",
