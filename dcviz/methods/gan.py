@@ -56,8 +56,10 @@ samples within 0.05 of 0.1 / 0.5 / 0.9, as an even spread would give; each id's 
 in 6,000 steps the critic has not made G reproduce the artifact at all, and the ids follow digit
 shapes (NMI against the artifact at most 0.003, against the digit 0.26-0.43). A 3,000-step run with
 Algorithm 1's eta0 10, N_class 4 and lambda 100 (seed 0) did no better (at most 0.005). The
-13,000-step demo preset (gamma 1.1) does not either: seeds 0-4, 31-33 % of pixel-0 samples on an
-artifact value, NMI against the artifact at most 0.003 (against the digit 0.34-0.47).
+13,000-step demo preset does not either: with gamma 1.1, seeds 0-4, 31-33 % of pixel-0 samples on
+an artifact value, NMI against the artifact at most 0.003 (against the digit 0.34-0.47); with its
+gamma 1.05, 31-34 % and at most 0.002 (against the digit 0.35-0.46), where AE + k-means, DEKM and
+k-means on the pixels reach at most 0.002.
 """
 from __future__ import annotations
 
