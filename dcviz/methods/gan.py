@@ -55,7 +55,9 @@ class_noise=0 --seeds 0 1 2 3 4``). Even so, G draws pixel 0 spread over [0, 1] 
 samples within 0.05 of 0.1 / 0.5 / 0.9, as an even spread would give; each id's mean 0.46-0.54):
 in 6,000 steps the critic has not made G reproduce the artifact at all, and the ids follow digit
 shapes (NMI against the artifact at most 0.003, against the digit 0.26-0.43). A 3,000-step run with
-Algorithm 1's eta0 10, N_class 4 and lambda 100 (seed 0) did no better (at most 0.005). The
+Algorithm 1's eta0 10, N_class 4 and lambda 100 (seed 0) did no better (at most 0.005), nor
+did 10 critic steps per G step (seed 0, at step 3,000: 31 % of pixel-0 samples on a value, each
+id's pixel 0 spread with std 0.31, the noise inputs drawing it rather than the id). The
 13,000-step demo preset does not either: with gamma 1.1, seeds 0-4, 31-33 % of pixel-0 samples on
 an artifact value, NMI against the artifact at most 0.003 (against the digit 0.34-0.47); with its
 gamma 1.05, 31-34 % and at most 0.002 (against the digit 0.35-0.46), where AE + k-means, DEKM and
@@ -250,9 +252,11 @@ class GANConfig(BaseConfig):
         # purity 0.87 / 0.97 / 0.85; batch 128 (two threads, 527-576 s a run), seeds 0-2: NMI
         # 0.787 / 0.727 / 0.822, purity 0.81 / 0.77 / 0.88; samples drawn by an average of G's
         # weights (decay 0.999), seeds 0 / 1: purity 0.936 / 0.889, as without it (seed 1's two
-        # mixed ids each draw 1s and 8s, one slanted, one upright). 468-480 s wall a run, one
-        # thread, two runs at once on 2 cores. The earlier 6,000 steps with gamma 1.2 (tau 200,
-        # a snapshot every 100) gave 0.647 / 0.698 / 0.551 and rows 87 / 90 / 82 %.
+        # mixed ids each draw 1s and 8s, one slanted, one upright); on seeds 1 / 2, class noise
+        # 0.2: purity 0.82 / 0.83 (9 digits each), 0.4: 0.84 / 0.89, and nets of width 384
+        # (805-824 s a run, two at once): 0.83 / 0.88 (against 0.89 / 0.86 here). 468-480 s wall
+        # a run, one thread, two runs at once on 2 cores. The earlier 6,000 steps with gamma 1.2
+        # (tau 200, a snapshot every 100) gave 0.647 / 0.698 / 0.551 and rows 87 / 90 / 82 %.
         "demo": {"steps": 13000, "tau": 433, "gamma": 1.05, "steps_per_epoch": 500,
                  "arch": "mlp", "mlp_width": 256, "batch_size": 64, "lr": 1e-3,
                  "lr_decay": True, "gp_weight": 10.0, "eta0": -1.0, "class_steps": 1,
