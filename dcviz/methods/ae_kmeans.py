@@ -102,9 +102,12 @@ QUICK_DENOISING = {**QUICK_PRETRAIN, "noise": 0.2}
 # with SGD as DEC runs it (50 epochs a layer, dropout 0.2 on each pair's input and hidden), then
 # end to end without dropout: 0.25 after the layers, 0.65 after 150 epochs (0.61 at a rate of 1.0);
 # input dropout 0.3 / 0.5 instead of 0.2: 0.67 / 0.67 after 150; dropout 0.2 on every layer's
-# input, the code's included: 0.42 (0.53 without the code's). After the 300 epochs, seeds
-# 0 / 1 / 2: NMI 0.704 / 0.692 / 0.703 (median 0.703, short of the paper's 0.79; ~150 epochs
-# already give about as much), 450 / 453 / 477 CPU-s on one thread in bf16.
+# input, the code's included: 0.42 (0.53 without the code's); pixels z-normalised as a whole
+# (the ACe/DeC authors' scripts) at a rate of 0.25: 0.66 / 0.69 / 0.70; Gaussian noise of std
+# 0.2 instead of dropout (the quick denoising recipe): 0.65 / 0.67 / 0.68 (seed 0, 50 / 100 /
+# 150 epochs). After the 300 epochs, seeds 0 / 1 / 2: NMI 0.704 / 0.692 / 0.703 (median 0.703,
+# short of the paper's 0.79; ~150 epochs already give about as much), 450 / 453 / 477 CPU-s on
+# one thread in bf16.
 # Mixed precision where the device has fast bf16 ("auto"; bench/pretrain.py): seed 0 in fp32
 # took 835 CPU-s (1.86x) and ended at NMI 0.678 (bf16 0.704): its curve follows bf16's within
 # 0.005 for 100 epochs, then drifts 0.01-0.03 below, about the spread between seeds. Seeds 0 /
