@@ -45,6 +45,30 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+def _free_port_range(width: int, avoid: list[int]) -> int:
+    """The first port of ``width + 1`` consecutive free ports, none of them in ``avoid``. Ray
+    refuses to start when its worker ports overlap a port given to another component (a CI run
+    once drew a dashboard port inside the worker range)."""
+    for _ in range(200):
+        lo = _free_ports(1)[0]
+        ports = range(lo, lo + width + 1)
+        if ports[-1] > 65535 or any(p in ports for p in avoid):
+            continue
+        socks = []
+        try:
+            for p in ports:
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return lo
+    raise RuntimeError(f"no {width + 1} consecutive free ports on 127.0.0.1")
+
+
 def _address(hexaddr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """An address of /proc/net/{tcp,udp}[6]: hex, in 32-bit words of host (little-endian) order."""
     raw = bytes.fromhex(hexaddr)
@@ -119,8 +143,9 @@ def ray_cluster():
 
     # short: Ray's unix socket paths live under it and must stay under 108 characters
     temp = tempfile.mkdtemp(prefix="dcviz-ray-", dir="/tmp")
-    gcs, node_manager, object_manager, agent_listen, agent_grpc, env_agent, metrics, dash, \
-        worker_lo = _free_ports(9)
+    ports = _free_ports(8)
+    gcs, node_manager, object_manager, agent_listen, agent_grpc, env_agent, metrics, dash = ports
+    worker_lo = _free_port_range(40, avoid=ports)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
            "--num-cpus", "2", "--num-gpus", "0", "--node-ip-address", "127.0.0.1",
