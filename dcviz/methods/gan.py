@@ -247,7 +247,9 @@ class GANConfig(BaseConfig):
         # 0.89 (quick: 83 / 85 / 71 %). Most mixed rows hold the 8s, which G draws poorly: an
         # id draws rough 8s beside 1s (or 5s, or 2s), and C still tells the ids apart by style
         # (fake_acc 0.99). Tried on gamma 1.05 and not kept, seed 0 (purity 0.94 above):
-        # Algorithm 1's N_class 4 (NMI 0.734), class noise 0.5 (purity 0.895, 9 digits), 4 noise
+        # Algorithm 1's N_class 4 (NMI 0.734), Algorithm 1's lambda 100 (seeds 0 / 1: NMI 0.753 /
+        # 0.781, purity 0.84 / 0.88), class noise 0.5 (seeds 0 / 1: purity 0.895 / 0.891, 9
+        # digits each, two ids on 1), 4 noise
         # inputs (purity 0.878, 9 digits); 15,000 steps, seeds 0-2: NMI 0.816 / 0.868 / 0.782,
         # purity 0.87 / 0.97 / 0.85; batch 128 (two threads, 527-576 s a run), seeds 0-2: NMI
         # 0.787 / 0.727 / 0.822, purity 0.81 / 0.77 / 0.88; samples drawn by an average of G's
