@@ -147,6 +147,22 @@ def test_minibatch_kmeans_update_equals_dcn_point_by_point():
     assert (far[0] - target).norm() < (moved[0] - target).norm()
 
 
+def test_dcn_reconstruction_summed_or_averaged_over_the_features():
+    g = torch.Generator().manual_seed(0)
+    x, x_hat = torch.randn(5, 7, generator=g), torch.randn(5, 7, generator=g)
+    summed = D.reconstruction_loss(x, x_hat)
+    assert torch.isclose(summed, ((x_hat - x) ** 2).sum(1).mean())
+    # the authors' code (MSELoss): the same term divided by the D features
+    assert torch.isclose(D.reconstruction_loss(x, x_hat, "mean"), summed / 7)
+    assert torch.isclose(D.reconstruction_loss(x, x_hat, "mean"), torch.nn.functional.mse_loss(x_hat, x))
+    with pytest.raises(ValueError):
+        D.reconstruction_loss(x, x_hat, "max")
+    with pytest.raises(ConfigError):
+        D.DCNConfig.from_dict({"recon_reduction": "max"})
+    assert D.DCNConfig.from_preset("paper").recon_reduction == "mean"
+    assert D.DCNConfig.from_preset("quick").recon_reduction == "sum"
+
+
 def test_empty_clusters_are_reseeded():
     z = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0], [9.0, 0.0]])
     cents = torch.tensor([[0.0, 0.0], [5.0, 5.0], [100.0, 100.0]])  # centre 2 gets no points
@@ -295,6 +311,12 @@ def test_dcn_end_to_end_and_reload(tmp_path):
     _, rd0, _ = _run(tmp_path / "b", "dcn", "digits", {**conf, "lam": 0.0})
     km = lambda r: RunView(r).rows()[-1]["losses"]["kmeans"]  # noqa: E731
     assert km(rd) < 0.8 * km(rd0)
+    # the reconstruction averaged over the 64 features (the authors' code) lets the same lambda
+    # pull the points closer to their centroids
+    _, rd_sum1, _ = _run(tmp_path / "c", "dcn", "digits", {**conf, "lam": 1.0})
+    _, rd_mean1, _ = _run(tmp_path / "d", "dcn", "digits",
+                          {**conf, "lam": 1.0, "recon_reduction": "mean"})
+    assert km(rd_mean1) < 0.75 * km(rd_sum1)
 
 
 def test_bad_configs_are_refused(tmp_path):

@@ -101,7 +101,12 @@ def shared_loss(zr: torch.Tensor, mu_r: torch.Tensor, beta_ss: torch.Tensor) -> 
 def reconstruction_loss(x: torch.Tensor, decode, zr: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """L_rec, the third term of Eq. 5: ||x - dec(V V^T z)||^2, summed over the features and
     averaged over the batch, like the two clustering terms (Eq. 5 sums all three over the
-    data, with no weight between them). ``zr`` = V^T z."""
+    data, with no weight between them). ``zr`` = V^T z.
+
+    The authors' code (ClustPy's ACeDeC) averages it over the features instead (MSELoss), as
+    its DCN does (see ``dcn.reconstruction_loss``). Tried that way on MNIST-test (``paper``
+    preset, seed 0, 20 clustering epochs): NMI fell from 0.70 after the initialisation to 0.55
+    in the first epoch and ended at 0.53; with the sum it ends at 0.70. Not taken."""
     return (decode(zr @ V.T) - x).pow(2).sum(1).mean()
 
 
