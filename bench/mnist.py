@@ -7,6 +7,7 @@
     python bench/mnist.py --methods dcrl dcn:lam=0.1 --out a &   # two processes side by side,
     python bench/mnist.py --methods ae-kmeans dec idec dekm acedec --out b   # then one table:
     python bench/mnist.py --merge a.json b.json --out bench/results/mnist
+    python bench/mnist.py --methods ae-kmeans dekm-own-ae   # DEKM on its own paper's conv AE
 
 Issue 17, item 5. For each seed the shared MNIST recipe pretrains ONE autoencoder (the MLP
 d-500-500-2000-10 of DEC, IDEC, DCN, DCRL and ACe/DeC) into the pretrained-AE store
@@ -72,6 +73,7 @@ import sweeps  # noqa: E402  (bench/sweeps.py)
 
 from dcviz import data as D  # noqa: E402
 from dcviz.methods import get_method  # noqa: E402
+from dcviz.methods.ae_kmeans import PAPER_PRETRAIN  # noqa: E402
 from dcviz.pretrained import PretrainedStore, data_fingerprint  # noqa: E402
 from dcviz.runs.engine import prepare  # noqa: E402
 from dcviz.runs.pretraining import plan_pretraining  # noqa: E402
@@ -80,10 +82,15 @@ from dcviz.runs.sweep import Plan, parse_method_item  # noqa: E402
 MNIST_TEST = ROOT.parent / "shared" / "datasets" / "mnist-test"
 DATA_LABEL = "mnist-test"
 METHODS = ["ae-kmeans", "dec", "idec", "dcn:lam=0.1", "dekm", "dcrl", "acedec"]
-#: The issue's one net for all seven: DEC's d-500-500-2000-10. DCRL's paper preset keeps its own
-#: paper's d-500-500-500-2000-10, so the bench sets DEC's hidden layers for it (DEC and IDEC
-#: have them already); ``--set hidden=...`` overrides.
-SHARED = {"hidden": "500,500,2000"}
+#: The issue's one net and recipe for all seven: DEC's d-500-500-2000-10, pretrained by the
+#: shared recipe (PAPER_PRETRAIN). Two paper presets keep their own papers' AEs, so the bench
+#: pins the shared one for them: DCRL's d-500-500-500-2000-10 (DEC's hidden layers are set; DEC
+#: and IDEC have them already), and DEKM's recipe (the conv AE for images, Xavier, Adam; the
+#: other presets have the shared recipe already). ``--set`` overrides, for every method; DEKM on
+#: its own paper's AE is the method item DEKM_OWN_AE (bench/results/mnist-cpu-dekm-conv.md).
+SHARED = {"hidden": "500,500,2000", **{k: str(v) for k, v in PAPER_PRETRAIN.items()}}
+DEKM_OWN_AE = ("dekm:arch=auto,latent_dim=0,pretrain_epochs=200,pretrain_optimizer=adam,"
+               "lr=0.001,pretrain_dropout=0,ae_init=xavier")
 
 #: NMI on MNIST-test in the papers (where a paper has no MNIST-test figure, the nearest it has)
 PAPER = {
@@ -306,6 +313,7 @@ def main() -> None:
         return
     if not MNIST_TEST.exists():
         sys.exit(f"the MNIST test split is not at {MNIST_TEST}")
+    args.methods = [DEKM_OWN_AE if m == "dekm-own-ae" else m for m in args.methods]
     sets = {**SHARED, **dict(s.split("=", 1) for s in args.set), "device": args.device}
     fields = set().union(*({f["name"] for f in get_method(parse_method_item(m)[0]).Config.fields_info()}
                            for m in args.methods + args.store_off))

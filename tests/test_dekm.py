@@ -150,3 +150,23 @@ def test_dekm_recovers_easy_blobs():
     model = Est(n_clusters=8, latent_dim=2, pretrain_epochs=15, max_iter=10, batch_size=128,
                 subsample=200).fit(ds.x)
     assert nmi(ds.y, model.labels_) > 0.9
+
+
+def test_batches_per_iter_auto_follows_the_authors_two_scripts():
+    """-1: 40 updates between re-clusterings with the conv AE (the authors' conv code), 10 with
+    the MLP (their dense code); a set value is kept; 0 is refused."""
+    from dcviz.methods import get_method
+    from dcviz.methods.base import ConfigError
+    cls = get_method("dekm")
+    paper = cls.Config.from_preset("paper")
+    assert paper.batches_per_iter == -1 and paper.ae_init == "xavier"
+    for shape, arch, want in [((1, 28, 28), "conv", 40), ((1, 8, 8), "mlp", 10)]:
+        m = cls(cls.Config.from_preset("paper", n_clusters=3))
+        m.build(shape[1] * shape[2], shape)
+        assert (m.arch, m.batches_per_iter) == (arch, want)
+        assert m.latent_dim == 3  # the paper's embedding of k dimensions
+    m = cls(cls.Config.from_preset("paper", batches_per_iter=7))
+    m.build(784, (1, 28, 28))
+    assert m.batches_per_iter == 7
+    with pytest.raises(ConfigError, match="batches_per_iter"):
+        cls.Config.from_preset("paper", batches_per_iter=0).validate()
