@@ -3,6 +3,15 @@
     python bench/acedec_reference.py                         # synth25 synth25-paper, seeds 0-2
     python bench/acedec_reference.py synth25:noise_std=1.75 --seeds 0 1 2 3 4
     python bench/acedec_reference.py synth25-paper --methods acedec --pretrain-epochs 20
+    python bench/acedec_reference.py mnist-test --seeds 0 --methods acedec dcn-0.1 \
+        --clustering-epochs 20 --from-store a3df2dd5694879944ece   # from dcviz's stored AE
+
+``--from-store ENTRY`` starts ClustPy from an autoencoder in dcviz's pretrained-AE store (an MLP
+entry; ClustPy's FeedforwardAutoencoder with ReLU gets its weights and skips pretraining), so
+ClustPy's methods and dcviz's run on the very same AE. On the MNIST test split, seed 0, from the
+`paper` presets' AE (entry a3df2dd5694879944ece; AE + k-means 0.704), 2026-12-01: ACeDeC 0.713
+after 20 clustering epochs and 0.719 after 150 (dcviz's ACe/DeC: 0.703 and 0.688), DCN (lambda
+0.1) 0.713 after 20 (dcviz's DCN with the `paper` preset's averaged reconstruction: 0.744).
 
 ClustPy's ACeDeC was written by the paper's first author, so it is the nearest public thing to the
 authors' code (their GitLab and the paper's supplement are not reachable from here). It runs with
@@ -75,6 +84,27 @@ def stub_torchvision() -> None:
            datasets=module("torchvision.datasets"))
 
 
+def stored_autoencoder(entry_id: str, d: int):
+    """ClustPy's FeedforwardAutoencoder (ReLU, dcviz's MLP) with the weights of a dcviz store
+    entry, marked fitted so that ClustPy does not pretrain it again."""
+    from clustpy.deep.neural_networks import FeedforwardAutoencoder
+    from dcviz.pretrained import PretrainedStore
+    path = PretrainedStore().path_of(entry_id) / "weights.pt"
+    if not path.is_file():
+        sys.exit(f"no stored AE {entry_id} at {path}")
+    state = torch.load(path, weights_only=True)
+    widths = [state[f"encoder.{i}.weight"].shape[0] for i in range(0, 99, 2)
+              if f"encoder.{i}.weight" in state]
+    if state["encoder.0.weight"].shape[1] != d:
+        sys.exit(f"entry {entry_id} takes {state['encoder.0.weight'].shape[1]} features, "
+                 f"the data has {d}")
+    ae = FeedforwardAutoencoder(layers=[d, *widths], activation_fn=torch.nn.ReLU)
+    ae.load_state_dict({k.replace("encoder.", "encoder.block.").replace("decoder.", "decoder.block."):
+                        v for k, v in state.items()})
+    ae.fitted = True
+    return ae
+
+
 def run(method: str, x: np.ndarray, k: int, seed: int, args) -> np.ndarray:
     from clustpy.deep import DCN, ACeDeC
     from clustpy.deep.neural_networks import FeedforwardAutoencoder
@@ -82,6 +112,8 @@ def run(method: str, x: np.ndarray, k: int, seed: int, args) -> np.ndarray:
     np.random.seed(seed)
     d = x.shape[1]
     ae = FeedforwardAutoencoder(layers=[d, d], random_state=seed) if d <= 32 else None
+    if args.from_store:
+        ae = stored_autoencoder(args.from_store, d)
     common = dict(neural_network=ae, pretrain_epochs=args.pretrain_epochs,
                   clustering_epochs=args.clustering_epochs, random_state=seed, device="cpu")
     if method == "acedec":
@@ -100,6 +132,8 @@ def main() -> None:
                    help="acedec and/or dcn-LAMBDA (e.g. dcn-0.1 dcn-1 dcn-10)")
     p.add_argument("--pretrain-epochs", type=int, default=100)
     p.add_argument("--clustering-epochs", type=int, default=150)
+    p.add_argument("--from-store", default=None, metavar="ENTRY",
+                   help="start from this dcviz pretrained-AE store entry (an MLP AE)")
     args = p.parse_args()
     for m in args.methods:
         if m != "acedec" and not (m.startswith("dcn-") and m[4:].replace(".", "", 1).isdigit()):
