@@ -271,8 +271,8 @@ class DECMethodConfig(DECConfig):
     presets: ClassVar[dict] = {
         "quick": dict(QUICK),
         # paper: the shared paper recipe (ae_kmeans.PAPER_PRETRAIN), whose corruption is DEC's
-        # own (input dropout 0.2), so no Gaussian noise on top: one AE with AE + k-means, DCN,
-        # DEKM and ACe/DeC, as ACe/DeC compares DEC and IDEC on its ten AEs
+        # own (input dropout 0.2), so no Gaussian noise on top: one AE with AE + k-means, DCN
+        # and ACe/DeC, as ACe/DeC compares DEC and IDEC on its ten AEs
         "paper": {**PAPER_PRETRAIN, "noise": 0.0, "epochs": 200, "tol": 0.001},
     }
 
@@ -284,8 +284,8 @@ class IDECConfig(DECConfig):
     presets: ClassVar[dict] = {
         "quick": dict(QUICK),
         # paper: the shared paper recipe (ae_kmeans.PAPER_PRETRAIN), whose corruption is DEC's
-        # own (input dropout 0.2), so no Gaussian noise on top: one AE with AE + k-means, DCN,
-        # DEKM and ACe/DeC, as ACe/DeC compares DEC and IDEC on its ten AEs
+        # own (input dropout 0.2), so no Gaussian noise on top: one AE with AE + k-means, DCN
+        # and ACe/DeC, as ACe/DeC compares DEC and IDEC on its ten AEs
         "paper": {**PAPER_PRETRAIN, "noise": 0.0, "epochs": 200, "tol": 0.001},
     }
 
