@@ -429,3 +429,17 @@ def test_lens_in_the_explore_page(runs, monkeypatch, app):
     from pagekit import page_text
     text = page_text(at)
     assert "stage" in text and "Fig. A5" in text
+
+
+def test_dec_paper_preset_clusters_with_decs_sgd_and_idec_keeps_adam():
+    from dcviz.methods import get_method
+    for method, opt_cls, lr in (("dec", torch.optim.SGD, 0.01), ("idec", torch.optim.Adam, 1e-3)):
+        cls = get_method(method)
+        m = cls(cls.Config.from_preset("paper", n_clusters=3))
+        m.build(64, (1, 8, 8))
+        m.mu = torch.nn.Parameter(torch.zeros(3, m.latent_dim))
+        opt = m.make_optimizer()
+        assert isinstance(opt, opt_cls) and opt.param_groups[0]["lr"] == lr
+        if opt_cls is torch.optim.SGD:
+            assert opt.param_groups[0]["momentum"] == 0.9
+        assert opt.param_groups[1]["params"][0] is m.mu  # the centres are trained too
