@@ -76,12 +76,12 @@ class DECConfig(AEConfig):
                       "t-SNE of the latent codes to 2-D, k-means there, and the latent means of "
                       "those clusters (DCRL's way).", choices=["kmeans", "tsne"])
     epochs: int = param(200, "Clustering epochs after pretraining.", min=1, max=3000, step=10)
-    cluster_lr: float = param(1e-3, "Adam learning rate of the clustering phase.", min=1e-6,
+    cluster_lr: float = param(1e-3, "Learning rate of the clustering phase.", min=1e-6,
                               max=1.0, log=True)
     cluster_optimizer: str = param("adam", "Optimiser of the clustering phase: Adam (IDEC's and "
                                    "DCRL's code), or SGD with momentum 0.9 (DEC's).",
                                    choices=["adam", "sgd"], advanced=True)
-    mu_lr: float = param(0.0, "Adam learning rate of the centres mu (0: the same as cluster_lr, "
+    mu_lr: float = param(0.0, "Learning rate of the centres mu (0: the same as cluster_lr, "
                          "as in the papers). Short runs need faster centres.", min=0.0, max=1.0,
                          advanced=True)
     nu: float = param(1.0, "Degrees of freedom of the Student-t kernel.", min=0.01, max=100.0,

@@ -172,7 +172,7 @@ class DEKMConfig(AEConfig):
         # of k dimensions, and the authors' 40 updates between re-clusterings with the conv AE
         # (10 with the MLP). Measured on the MNIST test split (bench/mnist.py, seeds 0 / 1 / 2;
         # bench/results/mnist-cpu-dekm-conv.md): AE + k-means on this conv AE 0.737 / 0.723 /
-        # 0.735, DEKM 0.827 / 0.837 / 0.831 (median 0.831; 0.799 / 0.867 / 0.800 with 10
+        # 0.735, DEKM 0.827 / 0.837 / 0.832 (median 0.832; 0.799 / 0.867 / 0.800 with 10
         # updates), against 0.768 on the shared MLP AE (0.704 / 0.692 / 0.703 with k-means).
         # Issue 17's table runs DEKM on the shared AE (bench/mnist.py pins it).
         "paper": {"arch": "auto", "latent_dim": 0, "pretrain_epochs": 200,
