@@ -89,8 +89,10 @@ METHODS = ["ae-kmeans", "dec", "idec", "dcn:lam=0.1", "dekm", "dcrl", "acedec"]
 #: other presets have the shared recipe already). ``--set`` overrides, for every method; DEKM on
 #: its own paper's AE is the method item DEKM_OWN_AE (bench/results/mnist-cpu-dekm-conv.md).
 SHARED = {"hidden": "500,500,2000", **{k: str(v) for k, v in PAPER_PRETRAIN.items()}}
-DEKM_OWN_AE = ("dekm:arch=auto,latent_dim=0,pretrain_epochs=200,pretrain_optimizer=adam,"
-               "lr=0.001,pretrain_dropout=0,ae_init=xavier")
+#: DEKM's paper preset with its pretraining fields given back over the pin (``dekm-own-ae``)
+DEKM_OWN_AE = "dekm:" + ",".join(f"{k}={v}" for k, v in
+                                 get_method("dekm").Config.presets["paper"].items()
+                                 if k in PAPER_PRETRAIN)
 
 #: NMI on MNIST-test in the papers (where a paper has no MNIST-test figure, the nearest it has)
 PAPER = {
