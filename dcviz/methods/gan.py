@@ -242,6 +242,8 @@ class GANConfig(BaseConfig):
         #     gamma 1.2   0.770 / 0.727 / 0.728;  0.93 / 0.89 / 0.89;      10 / 9 / 9
         #     gamma 1.1   0.827 / 0.762 / 0.774;  0.950 / 0.897 / 0.857;   10 / 10 / 9
         #     gamma 1.05  0.835 / 0.829 / 0.789;  0.94 / 0.89 / 0.86;      10 / 10 / 10
+        #     gamma 1.03  -     / 0.796 / 0.729;  -    / 0.83 / 0.77;      - / 9 / 9
+        #   (1.03, 2026-12-01: eta ends at 2.4; seeds 1 and 2 again put two ids on the 1s)
         # Digits, seeds 0-2 (bench/gan.py --preset demo): NMI median 0.829 (quick: 0.447 / 0.512
         # / 0.478), each above k-means on the pixels (NMI 0.742); the judge's purity median is
         # 0.89 (quick: 83 / 85 / 71 %). Most mixed rows hold the 8s, which G draws poorly: an
