@@ -175,6 +175,8 @@ def test_home_button_shows_live_latent_plot(server):
         button = wait_for_home(page)
         page.wait_for_timeout(3000)  # a person reads the page a moment before clicking
         no_exception_text(page)
+        # .streamlit/config.toml's viewer toolbar: no offer to publish a private app
+        assert page.locator("[data-testid='stAppDeployButton']").count() == 0
         page.screenshot(path=str(ARTIFACTS / "browser-1-home.png"), full_page=True)
 
         launch_and_time_first_plot(page, button)
