@@ -145,6 +145,51 @@ def test_missing_metrics_lines_are_rebuilt_from_snapshots(tiny_run, store):
     assert [r["epoch"] for r in rows] == [r["epoch"] for r in tiny_run.rd.metrics_rows()]
 
 
+def _npy(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    return buf.getvalue()
+
+
+def test_umap_layouts_travel_with_the_run(tiny_run, store, tmp_path):
+    """Explore's UMAP layouts go into the archive and come out usable on the other side, so a
+    run prepared at home shows its UMAP frames in the lecture hall without the UMAP there."""
+    import shutil
+
+    from dcviz.projection import read_layouts, write_layouts
+
+    src = tmp_path / "src"
+    shutil.copytree(tiny_run.rd.path, src)  # the session's tiny run stays without layouts
+    n, count = len(tiny_run.view.subsample), tiny_run.rd.count()
+    layouts = np.random.default_rng(0).normal(size=(count, n, 2)).astype(np.float32)
+    write_layouts(src, layouts)
+    data = export_zip(src)
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist()[-1].endswith("/umap.npy")
+    run_id = import_archive(store, data)
+    np.testing.assert_array_equal(read_layouts(store.path_of(run_id), n, count), layouts)
+    # listed first in a hand-made archive (unpacked before the snapshots): still kept
+    files = {f"run/{k}": v for k, v in (("umap.npy", _npy(layouts)),)}
+    files.update(run_files(tiny_run))
+    run_id = import_archive(store, rezip(files))
+    assert read_layouts(store.path_of(run_id), n, count).shape == (count, n, 2)
+
+
+@pytest.mark.parametrize("bad", ["garbage", "shape", "float64", "nan", "too many"])
+def test_a_bad_umap_file_is_dropped_and_the_run_still_imports(tiny_run, store, bad):
+    n, count = len(tiny_run.view.subsample), tiny_run.rd.count()
+    good = np.zeros((count, n, 2), np.float32)
+    blob = {"garbage": b"not an array",
+            "shape": _npy(np.zeros((count, n + 1, 2), np.float32)),
+            "float64": _npy(good.astype(np.float64)),
+            "nan": _npy(np.full_like(good, np.nan)),
+            "too many": _npy(np.zeros((count + 1, n, 2), np.float32))}[bad]
+    files = run_files(tiny_run)
+    files["run/umap.npy"] = blob
+    run_id = import_archive(store, rezip(files))
+    assert not (store.path_of(run_id) / "umap.npy").exists()
+    assert store.open(run_id).count() == count
+
+
 def test_a_live_run_imports_as_interrupted(tiny_run, store):
     files = run_files(tiny_run)
     status = json.loads(files["run/status.json"])

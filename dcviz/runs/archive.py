@@ -4,8 +4,11 @@ An archive holds one run folder (see :mod:`dcviz.runs.store`)::
 
     <run_id>/config.json  status.json  subsample.npy  metrics.jsonl  checkpoint.pt
     <run_id>/snapshots/000000.npz ...
+    <run_id>/umap.npy     (when Explore has laid the snapshots out with UMAP)
 
-(files at the top level, without the folder, are accepted too). It is how a run trained with the
+(files at the top level, without the folder, are accepted too). ``umap.npy`` is a cache: it
+travels so that a run prepared on one machine shows its UMAP frames on another without the
+minutes of UMAP there. It is how a run trained with the
 CLI on a GPU server gets into the app on a laptop.
 
 An archive is a file from a stranger, so :func:`import_archive` trusts nothing in it:
@@ -19,7 +22,9 @@ An archive is a file from a stranger, so :func:`import_archive` trusts nothing i
 - content: config.json parses and names a registered method whose config it accepts;
   status.json parses; subsample.npy and every snapshot load with ``allow_pickle=False`` and have
   matching shapes; snapshots are numbered 0..n-1; checkpoint.pt loads with
-  ``torch.load(weights_only=True)`` (a pickled object in it is refused) and rebuilds the method.
+  ``torch.load(weights_only=True)`` (a pickled object in it is refused) and rebuilds the method;
+  umap.npy is kept only when it is a plain float32 array of one layout per snapshot and point
+  (:func:`dcviz.projection.read_layouts`), else it is dropped and Explore lays the run out again.
 
 The run gets a fresh id from the app, never a name from the archive. It is unpacked into a hidden
 temporary folder inside the store and renamed into place in one step; on any failure that folder
@@ -44,6 +49,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dcviz.projection import UMAP_FILE, read_layouts
 from dcviz.runs.manage import ManageError, data_withheld, parse_tags
 from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore, atomic_write_json, new_run_id
 
@@ -100,7 +106,28 @@ def export_zip(run_dir: str | Path) -> bytes:
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.compress_type = method
             zf.writestr(info, data)
+        layouts = _valid_layouts(path)
+        if layouts is not None:  # last, so that it unpacks after the snapshots it lays out
+            npy = io.BytesIO()
+            np.save(npy, layouts, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{prefix}/{UMAP_FILE}", date_time=time.localtime()[:6])
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, npy.getvalue())
     return buf.getvalue()
+
+
+def _valid_layouts(run_dir: Path) -> np.ndarray | None:
+    """The UMAP layouts of a run folder that still match its snapshots (read_layouts drops
+    those of snapshots rewritten after them, and any file that is not a plain array of the
+    right shape), or None."""
+    try:
+        n_points = len(np.load(run_dir / "subsample.npy", allow_pickle=False))
+    except (OSError, ValueError):
+        return None
+    n_snaps = sum(1 for p in (run_dir / "snapshots").glob("*.npz")
+                  if SNAPSHOT_RE.match(f"snapshots/{p.name}")) if (run_dir / "snapshots").is_dir() else 0
+    return read_layouts(run_dir, n_points, n_snaps) if n_snaps else None
 
 
 def archive_name(view_or_config) -> str:
@@ -218,10 +245,11 @@ def _check_names(zf: zipfile.ZipFile, where: str, max_files: int, max_file_bytes
     declared = 0
     for parts, info in entries:
         rel = "/".join(parts[1:] if strip else parts)
-        if rel not in TOP_FILES and not SNAPSHOT_RE.match(rel):
+        if rel not in TOP_FILES and rel != UMAP_FILE and not SNAPSHOT_RE.match(rel):
             raise ArchiveError(
                 f"{where}: unexpected file {info.filename!r}. A run archive holds only "
-                f"{', '.join(TOP_FILES)} and snapshots/NNNNNN.npz, in one folder or at the top.")
+                f"{', '.join(TOP_FILES)}, snapshots/NNNNNN.npz and {UMAP_FILE}, in one folder "
+                "or at the top.")
         if rel in accepted:
             raise ArchiveError(f"{where}: {rel} appears twice; the archive is ambiguous")
         declared += info.file_size
@@ -352,6 +380,13 @@ def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
 
     if (tmp / "checkpoint.pt").exists():
         _check_checkpoint(tmp / "checkpoint.pt", method_id, where)
+    if (tmp / UMAP_FILE).exists():
+        # newer than every snapshot, whatever order the archive listed them in; then kept only
+        # if it is one layout per point for the first snapshots (a cache: without it Explore
+        # lays the run out again)
+        os.utime(tmp / UMAP_FILE)
+        if not snaps or read_layouts(tmp, len(sub), len(snaps)) is None:
+            (tmp / UMAP_FILE).unlink()
     return cfg, status
 
 
