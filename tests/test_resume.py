@@ -6,7 +6,7 @@
   snapshots and metrics as an uninterrupted run with the same seed, and nothing on disk is
   torn. The moments are hit exactly by bench/holdpoint.py, which patches the writes in the
   child process and waits there to be killed.
-- DCRL and DEC resumed in-process end exactly where uninterrupted runs end.
+- DCRL, DEC and DCN resumed in-process end exactly where uninterrupted runs end.
 - The checks that refuse: a finished run, a method that cannot resume, a path that is not a
   run folder; the run manager and the Explore page's Resume button.
 
@@ -157,6 +157,11 @@ def _kill_after(index):
               "hidden": "64,64", "init": "kmeans", "pretrained": "off", "n_clusters": 10}, (3, 11)),
     ("dec", {"pretrain_epochs": 4, "snapshot_every": 1, "epochs": 6, "hidden": "64,64",
              "pretrained": "off", "n_clusters": 10, "update_interval": 2}, (7,)),
+    ("ae-kmeans", {"pretrain_epochs": 9, "snapshot_every": 1, "pretrained": "off",
+                   "n_clusters": 10}, (4, 8)),  # twice in pretraining
+    # killed in pretraining, then just after its k-means init, then in clustering
+    ("dcn", {"pretrain_epochs": 4, "snapshot_every": 1, "cluster_epochs": 8,
+             "pretrained": "off", "n_clusters": 10, "batch_size": 64}, (4, 7, 12)),
 ])
 def test_resumed_in_process_ends_as_uninterrupted(tmp_path, monkeypatch, method, config, kills):
     """Killed in pretraining and in clustering (DCRL), resumed each time: the same run."""

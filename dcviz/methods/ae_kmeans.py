@@ -331,6 +331,12 @@ class AEKMeans(AEMethod):
 
     resumable = True  # all its training is the shared pretraining, which resumes
 
+    def build(self, input_dim, image_shape):
+        super().build(input_dim, image_shape)
+        # centroids from the start, so that a checkpoint taken during pretraining saves (and a
+        # run killed there resumes there); the k-means at the end sets them
+        self.centroids = torch.zeros(self.config.n_clusters, self.latent_dim)
+
     def fit(self, data, ctx):
         cfg = self.config
         x = self.tensor(data.x)

@@ -238,6 +238,15 @@ class DCN(CentroidAEMethod):
     paper = "Towards K-means-friendly Spaces: Simultaneous Deep Learning and Clustering (Yang et al., 2017)"
     summary = ("Autoencoder plus a k-means loss on hard assignments, weighted by lambda; centroids "
                "follow by mini-batch k-means. The baseline that ACe/DeC builds on.")
+    resumable = True  # a killed run goes on from its checkpoint (ctx.at at every snapshot)
+
+    def build(self, input_dim, image_shape):
+        super().build(input_dim, image_shape)
+        # the clustering state exists from the start, so that a checkpoint taken during
+        # pretraining saves (and a run killed there resumes there); fit sets it from k-means
+        self.centroids = torch.zeros(self.config.n_clusters, self.latent_dim, device=self.device)
+        self.counts = torch.full((self.config.n_clusters,), float(self.config.init_count),
+                                 device=self.device)
 
     def fit(self, data, ctx):
         cfg = self.config
@@ -246,17 +255,25 @@ class DCN(CentroidAEMethod):
         n, total = len(x), self.total_epochs()
         yield from self.pretrain(data, ctx, x, total_epochs=total)
 
-        h = self.encode(x)
-        centers, labels = self.initial_kmeans(h.cpu().numpy(), ctx)
-        self.centroids = torch.as_tensor(centers, device=self.device)
-        self.counts = torch.full((cfg.n_clusters,), float(cfg.init_count), device=self.device)
-        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device)
-        self.epoch_done = cfg.pretrain_epochs
-        yield self._snapshot(data, ctx, x, stage="k-means init", epoch=cfg.pretrain_epochs,
-                             losses={"kmeans": kmeans_loss(h, self.centroids, labels).item()})
-
         opt = torch.optim.Adam(self.ae.parameters(), lr=cfg.cluster_lr)
-        for epoch in range(cfg.cluster_epochs):
+        resumed = ctx.resume_point("cluster", opt=opt)
+        if resumed is None:
+            h = self.encode(x)
+            centers, labels = self.initial_kmeans(h.cpu().numpy(), ctx)
+            self.centroids = torch.as_tensor(centers, device=self.device)
+            self.counts = torch.full((cfg.n_clusters,), float(cfg.init_count), device=self.device)
+            labels = torch.as_tensor(labels, dtype=torch.long, device=self.device)
+            self.epoch_done = cfg.pretrain_epochs
+            snap = self._snapshot(data, ctx, x, stage="k-means init", epoch=cfg.pretrain_epochs,
+                                  losses={"kmeans": kmeans_loss(h, self.centroids, labels).item()})
+            ctx.at("cluster", epoch=-1, labels=labels.cpu())
+            yield snap
+            first = 0
+        else:  # the AE, centroids and counts come from the checkpoint; go on after its epoch
+            labels = resumed["labels"].to(self.device)
+            first = int(resumed["epoch"]) + 1
+
+        for epoch in range(first, cfg.cluster_epochs):
             sums = {"reconstruction": 0.0, "kmeans": 0.0, "total": 0.0}
             reseeded = 0
             for idx in batches(n, cfg.batch_size, ctx.generator, self.device):
@@ -289,10 +306,12 @@ class DCN(CentroidAEMethod):
                 self.centroids, self.counts, h, labels, cfg.init_count)
             reseeded += len(ids)
             self.epoch_done = cfg.pretrain_epochs + epoch + 1
-            yield self._snapshot(data, ctx, x, stage="clustering", epoch=self.epoch_done,
-                                 losses={k: v / n for k, v in sums.items()},
-                                 scalars={"reseeded": float(reseeded)}, h=h,
-                                 final=epoch + 1 == cfg.cluster_epochs)
+            snap = self._snapshot(data, ctx, x, stage="clustering", epoch=self.epoch_done,
+                                  losses={k: v / n for k, v in sums.items()},
+                                  scalars={"reseeded": float(reseeded)}, h=h,
+                                  final=epoch + 1 == cfg.cluster_epochs)
+            ctx.at("cluster", epoch=epoch, labels=labels.cpu())
+            yield snap
 
     def _snapshot(self, data, ctx, x, *, stage, epoch, losses, scalars=None, h=None, final=False):
         if h is None:
