@@ -349,6 +349,9 @@ class AceDec(CentroidAEMethod):
     summary = ("DCN whose embedding is split, by a learned rotation V and per-dimension weights "
                "beta, into a cluster space (what separates the clusters) and a shared space "
                "(what all clusters share), with no lambda to tune.")
+    # a killed run goes on from its checkpoint: in pretraining, after the initialisation, or in
+    # the clustering (the warm-up rounds take none: a kill there goes back to pretraining's)
+    resumable = True
 
     def build(self, input_dim, image_shape):
         super().build(input_dim, image_shape)
@@ -468,7 +471,8 @@ class AceDec(CentroidAEMethod):
         if self.pretrain_replayed:  # the store had the AE: the run's work starts here
             p = self._plan
             self._plan = {**p, "pretrain": 0.0, "total": p["total"] - p["pretrain"]}
-        yield from self._initialise(data, ctx, x)
+        if ctx.resume_phase not in ("initialised", "cluster"):
+            yield from self._initialise(data, ctx, x)
         yield from self._train(data, ctx, x)
         if cfg.final_recluster:
             yield from self._final_recluster(data, ctx, x)
@@ -483,6 +487,7 @@ class AceDec(CentroidAEMethod):
         follow their mini-batch k-means updates during the warm-up.
         """
         cfg = self.config
+        ctx.resume_point("init")  # no optimiser lives past a warm-up round
         z = self.encode(x)
         ep0 = cfg.pretrain_epochs
         best = None
@@ -508,9 +513,11 @@ class AceDec(CentroidAEMethod):
         labels = self._recluster(z, zr * weights, ctx)
         self.b = init_b_closed_form(zr, rotate(self.centroids, self.V), labels, rotate(self.mu, self.V))
         self.epoch_done = ep0 + 1
-        yield self._snapshot(data, ctx, x, stage="init: re-clustered, b in closed form",
-                             epoch=self.epoch_done, losses={}, z=z,
-                             progress=self._progress(rounds=cfg.init_rounds))
+        snap = self._snapshot(data, ctx, x, stage="init: re-clustered, b in closed form",
+                              epoch=self.epoch_done, losses={}, z=z,
+                              progress=self._progress(rounds=cfg.init_rounds))
+        ctx.at("initialised", replayed=self.pretrain_replayed)
+        yield snap
         ctx.checkpoint()
 
     def _recluster(self, z: torch.Tensor, features: torch.Tensor, ctx) -> torch.Tensor:
@@ -605,13 +612,16 @@ class AceDec(CentroidAEMethod):
     def _train(self, data, ctx, x):
         cfg = self.config
         n, gen = len(x), ctx.generator
+        ctx.resume_point("initialised")  # a run resumed right after the initialisation
         V = self.V.clone().requires_grad_(True)
         b = self.b.clone().requires_grad_(True)
         opt = torch.optim.Adam([{"params": list(self.ae.parameters()), "lr": cfg.cluster_lr},
                                 {"params": [V], "lr": cfg.cluster_lr},
                                 {"params": [b], "lr": cfg.cluster_lr * cfg.b_lr_factor}])
-        ep0 = self.epoch_done
-        for epoch in range(cfg.cluster_epochs):
+        resumed = ctx.resume_point("cluster", opt=opt)
+        first = int(resumed["epoch"]) + 1 if resumed else 0
+        ep0 = cfg.pretrain_epochs + 1  # the initialisation's two snapshot epochs
+        for epoch in range(first, cfg.cluster_epochs):
             sums = dict.fromkeys(("cluster", "shared", "reconstruction", "total"), 0.0)
             for idx in batches(n, cfg.batch_size, gen, self.device):
                 ctx.check()
@@ -655,11 +665,13 @@ class AceDec(CentroidAEMethod):
             self.centroids, self.counts, labels, ids = reseed_empty_clusters(
                 self.centroids, self.counts, z_all, labels, cfg.init_count, distance=dist)
             self.epoch_done = ep0 + epoch + 1
-            yield self._snapshot(data, ctx, x, stage="clustering", epoch=self.epoch_done,
-                                 losses={k: v / n for k, v in sums.items()},
-                                 scalars={"reseeded": float(len(ids))}, z=z_all,
-                                 final=epoch + 1 == cfg.cluster_epochs and not cfg.final_recluster,
-                                 progress=self._progress(rounds=cfg.init_rounds, epochs=epoch + 1))
+            snap = self._snapshot(data, ctx, x, stage="clustering", epoch=self.epoch_done,
+                                  losses={k: v / n for k, v in sums.items()},
+                                  scalars={"reseeded": float(len(ids))}, z=z_all,
+                                  final=epoch + 1 == cfg.cluster_epochs and not cfg.final_recluster,
+                                  progress=self._progress(rounds=cfg.init_rounds, epochs=epoch + 1))
+            ctx.at("cluster", epoch=epoch, replayed=self.pretrain_replayed)
+            yield snap
             if (epoch + 1) % cfg.checkpoint_every == 0 and epoch + 1 < cfg.cluster_epochs:
                 ctx.checkpoint()
 

@@ -263,7 +263,11 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
             if on_snapshot is not None:
                 on_snapshot(index, snap)
             since += 1
-            if since >= CHECKPOINT_EVERY or time.time() - last_save >= CHECKPOINT_SECONDS:
+            due = since >= CHECKPOINT_EVERY or time.time() - last_save >= CHECKPOINT_SECONDS
+            # a resumable method's last checkpoint is kept until a snapshot says where fit
+            # stands (ACe/DeC's warm-up rounds do not): a checkpoint that cannot be resumed from
+            # would make a run killed there start again from nothing
+            if due and not (cls.resumable and position is None):
                 try:
                     save()
                 except Exception:  # noqa: BLE001 - a state not yet complete (e.g. no centroids
