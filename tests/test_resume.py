@@ -163,6 +163,8 @@ def _kill_after(index):
     ("acedec", {"pretrain_epochs": 4, "snapshot_every": 1, "cluster_epochs": 7, "init_rounds": 3,
                 "warmup_epochs": 1, "pretrained": "off", "n_clusters": 10, "batch_size": 64,
                 "checkpoint_every": 2}, (4, 7, 10, 14)),
+    ("gan", {"steps": 40, "steps_per_epoch": 5, "batch_size": 32, "mlp_width": 32,
+             "n_clusters": 10}, (4, 7)),
     ("ae-kmeans", {"pretrain_epochs": 9, "snapshot_every": 1, "pretrained": "off",
                    "n_clusters": 10}, (4, 8)),  # twice in pretraining
     # killed in pretraining, then just after its k-means init, then in clustering
@@ -201,10 +203,10 @@ def test_resume_refuses_what_it_cannot_resume(tmp_path, capsys):
     with pytest.raises(ConfigError, match="nothing to resume"):
         prepare_resume(done)
 
-    cls, cfg = prepare("gan", ds, {"n_clusters": 10}, "quick")
-    gan = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")
+    cls, cfg = prepare("mlc", ds, {"n_clusters": 10}, "quick")
+    mlc = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")
     with pytest.raises(ConfigError, match="cannot resume"):
-        prepare_resume(gan, interrupted=True)
+        prepare_resume(mlc, interrupted=True)
 
     cls, cfg = prepare("dekm", ds, DEKM, "quick")
     rd = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")

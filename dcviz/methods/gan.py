@@ -316,6 +316,7 @@ class GANCluster(Method):
                "classifier learns to tell the ids apart on generated samples, and the generator "
                "makes them easy to tell apart. The classifier then clusters real data.")
     Config = GANConfig
+    resumable = True  # a killed run goes on from its checkpoint's step (ctx.at at every snapshot)
 
     # -- building
     def resolve_noise(self, image_shape) -> int:
@@ -384,8 +385,10 @@ class GANCluster(Method):
     def fit(self, data, ctx):
         cfg = self.config
         x = self.tensor(data.x)
-        # The grid noise comes first from ctx.generator, so one seed gives one grid.
-        self.grid_noise = torch.randn(self.grid_size(), self.n_noise, generator=ctx.generator)
+        resuming = ctx.resume_phase == "train"  # the grid noise then comes from the checkpoint
+        if not resuming:
+            # The grid noise comes first from ctx.generator, so one seed gives one grid.
+            self.grid_noise = torch.randn(self.grid_size(), self.n_noise, generator=ctx.generator)
         # The noise of the row means has its own generator, so that adding it left the training
         # stream (and every seed's result) as it was.
         self.mean_noise = torch.randn(MEAN_SAMPLES, self.n_noise,
@@ -400,9 +403,18 @@ class GANCluster(Method):
         self.opt_c = torch.optim.Adam(self.C.parameters(), **adam)
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
         opts = (self.opt_d, self.opt_c, self.opt_g)
+        resumed = ctx.resume_point("train", d=self.opt_d, c=self.opt_c, g=self.opt_g)
         log = _Running()
-        yield self._snapshot(data, ctx, x, log, step=0)
-        for t in range(cfg.steps):
+        if resumed is None:
+            snap = self._snapshot(data, ctx, x, log, step=0)
+            self._at(ctx, gen, 0)
+            yield snap
+            first = 0
+        else:  # G, D and C come from the checkpoint; go on after its step
+            first = int(resumed["step"])
+            if gen is not ctx.generator:
+                gen.set_state(resumed["device_rng"])
+        for t in range(first, cfg.steps):
             eta = eta_schedule(t, self.eta0, cfg.gamma, cfg.tau)
             for _ in range(cfg.critic_steps):
                 ctx.check()
@@ -416,10 +428,19 @@ class GANCluster(Method):
                     for group in opt.param_groups:
                         group["lr"] = cfg.lr * (1.0 - self.steps_done / cfg.steps)
             if self.steps_done % cfg.steps_per_epoch == 0 or self.steps_done == cfg.steps:
-                yield self._snapshot(data, ctx, x, log, step=self.steps_done)
+                snap = self._snapshot(data, ctx, x, log, step=self.steps_done)
+                self._at(ctx, gen, self.steps_done)
+                yield snap
                 log = _Running()
                 if (self.steps_done // cfg.steps_per_epoch) % 10 == 0:
                     ctx.checkpoint()  # lets the lens interpolate on a live run
+
+    @staticmethod
+    def _at(ctx, gen: torch.Generator, step: int) -> None:
+        """Where training stands, for a checkpoint to resume from: the steps done, and the
+        device generator's state where updates draw from one of their own (a GPU)."""
+        extra = {} if gen is ctx.generator else {"device_rng": gen.get_state()}
+        ctx.at("train", step=step, **extra)
 
     def critic_update(self, x: torch.Tensor, gen: torch.Generator) -> dict:
         """One step of D on Eq. 5 (Algorithm 1, lines 3-10): real batch, fake batch, penalty."""
