@@ -307,6 +307,7 @@ class MLCExtras(Extras):
 @register
 class MLC(Method):
     Config = MLCConfig
+    resumable = True  # a killed run goes on from its checkpoint, in the warm-up or in MLC
     id = "mlc"
     Extras = MLCExtras
     estimator = "MLC"
@@ -446,15 +447,22 @@ class MLC(Method):
         total = max(cfg.warmup_epochs + cfg.epochs, 1)
         step = 0
 
-        # -- snapshot 0: random initialisation (Fig. 1b)
-        yield self._snapshot(data, ctx, x, view_idx, epoch=0, step=0, stage="random init",
-                             losses={}, progress=0.0)
-
         # -- Algorithm 1, line 1: self-supervised warm-up of backbone + feature head (Eq. 5)
-        params = list(self.backbone.parameters()) + list(self.feature_head.parameters())
-        if cfg.warmup_epochs > 0 and params:
-            opt = make_optimizer(cfg.warmup_optimizer, params, cfg.warmup_lr)
-            for epoch in range(cfg.warmup_epochs):
+        if ctx.resume_phase != "mlc":
+            params = list(self.backbone.parameters()) + list(self.feature_head.parameters())
+            warm = cfg.warmup_epochs > 0 and bool(params)
+            opt = make_optimizer(cfg.warmup_optimizer, params, cfg.warmup_lr) if warm else None
+            resumed = ctx.resume_point("warmup", **({"opt": opt} if warm else {}))
+            if resumed is None:
+                # -- snapshot 0: random initialisation (Fig. 1b)
+                snap = self._snapshot(data, ctx, x, view_idx, epoch=0, step=0,
+                                      stage="random init", losses={}, progress=0.0)
+                ctx.at("warmup", epoch=0, step=0)
+                yield snap
+                first = 0
+            else:  # the nets come from the checkpoint; go on after its epoch
+                first, step = int(resumed["epoch"]), int(resumed["step"])
+            for epoch in range(first, cfg.warmup_epochs if warm else 0):
                 self.backbone.train()
                 sums = {"R_avg": 0.0, "agreement": 0.0, "objective": 0.0}
                 nb = 0
@@ -475,14 +483,16 @@ class MLC(Method):
                 losses = {"-R((Z+Z')/2)": -sums["R_avg"] / nb,
                           "-lambda*agreement": -cfg.lam * sums["agreement"] / nb,
                           "total": -sums["objective"] / nb}
-                yield self._snapshot(data, ctx, x, view_idx, epoch=epoch + 1, step=step,
-                                     stage="warm-up (Eq. 5)", losses=losses,
-                                     progress=(epoch + 1) / total)
+                snap = self._snapshot(data, ctx, x, view_idx, epoch=epoch + 1, step=step,
+                                      stage="warm-up (Eq. 5)", losses=losses,
+                                      progress=(epoch + 1) / total)
+                ctx.at("warmup", epoch=epoch + 1, step=step)
+                yield snap
 
-        # -- line 2: initialise Pi by copying the feature head into the cluster head
-        self.cluster_head.load_state_dict(self.feature_head.state_dict())
-        self.heads_copied = True
-        ctx.checkpoint()
+            # -- line 2: initialise Pi by copying the feature head into the cluster head
+            self.cluster_head.load_state_dict(self.feature_head.state_dict())
+            self.heads_copied = True
+            ctx.checkpoint()
 
         # -- lines 3-9: the MLC objective (Eq. 4) with A augmentations (Eq. 6), backbone fixed
         for p in self.backbone.parameters():
@@ -490,8 +500,12 @@ class MLC(Method):
         self.backbone.eval()
         opt_z = make_optimizer("sgd", self.feature_head.parameters(), cfg.lr, cfg.weight_decay)
         opt_c = make_optimizer("sgd", self.cluster_head.parameters(), cfg.lr, cfg.weight_decay)
-        mlc_step = 0
-        for epoch in range(cfg.epochs):
+        resumed = ctx.resume_point("mlc", z=opt_z, c=opt_c)
+        first, mlc_step = 0, 0
+        if resumed is not None:
+            first = int(resumed["epoch"]) + 1
+            step, mlc_step = int(resumed["step"]), int(resumed["mlc_step"])
+        for epoch in range(first, cfg.epochs):
             sums = {"R": 0.0, "R_c": 0.0, "penalty": 0.0, "objective": 0.0}
             nb = 0
             for idx in self._batches(n, gen):
@@ -518,9 +532,11 @@ class MLC(Method):
             last = epoch == cfg.epochs - 1
             losses = {"-R": -sums["R"] / nb, "R_c": sums["R_c"] / nb,
                       "gamma/2*|Pi|^2": sums["penalty"] / nb, "total": -sums["objective"] / nb}
-            yield self._snapshot(data, ctx, x, view_idx, epoch=cfg.warmup_epochs + epoch + 1,
-                                 step=step, stage="MLC (Eq. 4)", losses=losses,
-                                 progress=(cfg.warmup_epochs + epoch + 1) / total, final=last)
+            snap = self._snapshot(data, ctx, x, view_idx, epoch=cfg.warmup_epochs + epoch + 1,
+                                  step=step, stage="MLC (Eq. 4)", losses=losses,
+                                  progress=(cfg.warmup_epochs + epoch + 1) / total, final=last)
+            ctx.at("mlc", epoch=epoch, step=step, mlc_step=mlc_step)
+            yield snap
         for p in self.backbone.parameters():
             p.requires_grad_(True)
         if cfg.epochs == 0:
