@@ -26,6 +26,7 @@ from ui.launch import compare_methods, default_run_button, launch
 from ui.panels import live_panel, render_panel
 from ui.pickers import colour_picker, colours
 from ui.player import timer
+from ui.run_actions import resume_control
 from ui.shared import aligned_pca, manager, run_view
 from ui.store import pretrain_line
 
@@ -379,6 +380,33 @@ def live_lens(view, index: int) -> None:
         render_panel(cached[1], key="train_lens")
 
 
+def interrupted_runs() -> None:
+    """Runs cut off mid-training (the app, or the machine, stopped under them), newest first,
+    each with Resume: after a crash in a lecture, the run goes on from its last checkpoint."""
+    rows = sorted((r for r in manager().runs() if r.get("state") == "interrupted"),
+                  key=lambda r: r.get("created") or 0.0, reverse=True)
+    if not rows:
+        return
+    st.subheader("Cut off mid-training")
+    for r in rows[:3]:
+        cls = REGISTRY.get(r.get("method", ""))
+        with st.container(border=True):
+            left, right = st.columns([9, 7], vertical_alignment="center")
+            left.markdown(f"{STATE_ICONS.get('interrupted', '')} "
+                          f"**{md(cls.title if cls else r.get('method', '?'))}** on "
+                          f"**{md(data_title(r.get('data', '?')))}** · {r.get('snapshots', 0)} "
+                          "snapshots: its process ended before the run did. Resume goes on "
+                          "from its last checkpoint.")
+            b = right.columns([1.2, 1.2, 1.4])
+            resume_control(r["run_id"], key=f"train_resume_{r['run_id']}", where=b[0])
+            with b[1]:
+                st.page_link(nav.PAGES["explore"], label="Explore",
+                             query_params={"run": r["run_id"]},
+                             help="Open this run on the Explore page, as far as it got.")
+    if len(rows) > 3:
+        st.caption(f"{len(rows) - 3} more cut-off run(s) are listed on Explore.")
+
+
 def runs_in_flight() -> None:
     active = [r.run_id for r in manager().active()]
     focus = st.session_state.get("train_focus") or (active[0] if active else None)
@@ -407,6 +435,7 @@ except ConfigError:
 if form[3]:
     launch_from_form(cls, preset, spec, entry, *form[:3], where=messages)
 compare_form(cls, preset, spec, dataset, messages)
+interrupted_runs()
 
 if st.session_state.get("train_focus") and run_view(st.session_state["train_focus"]) is None:
     st.session_state["train_focus"] = None

@@ -269,3 +269,27 @@ def test_explore_offers_resume_on_an_interrupted_run(tmp_path, monkeypatch, runs
     assert rd.run_id in mgr.live
     assert mgr.wait(rd.run_id, timeout=300) == "done"
     assert rd.count() == 3 + 3
+
+
+def test_train_page_lists_a_cut_off_run_with_resume(tmp_path, monkeypatch, runs_dir, app):
+    """After a crash the Train page names the cut-off run, and its Resume carries it on."""
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", EVERY)
+    at = app("train")
+    assert not at.exception
+    assert not any(h.value == "Cut off mid-training" for h in at.subheader)  # none yet
+    ds = D.load(DATA)
+    cls, cfg = prepare("dekm", ds, {**DEKM, "pretrain_epochs": 4, "max_iter": 3}, "quick")
+    rd = create_run(RunStore(runs_dir), cls, cfg, ds, "quick")
+    with pytest.raises(_Kill):
+        execute(rd, cls, cfg, ds, on_snapshot=_kill_after(4))
+    at = app("train")
+    assert not at.exception
+    assert any(h.value == "Cut off mid-training" for h in at.subheader)
+    assert any("DEKM" in m.value and "5 snapshots" in m.value for m in at.markdown)
+    button = next(b for b in at.button if b.label == "Resume")
+    assert not button.disabled
+    button.click().run()
+    assert not at.exception
+    from ui.shared import manager
+    assert manager().wait(rd.run_id, timeout=300) == "done"
+    assert rd.count() == 3 + 3
