@@ -108,7 +108,8 @@ QUICK_DENOISING = {**QUICK_PRETRAIN, "noise": 0.2}
 # 150 epochs); cross-entropy on a sigmoid output at SGD 1.0 (5.0 diverges): 0.67 / 0.67 / 0.69,
 # 0.68 at 225; leaky ReLUs (slope 0.01, ClustPy's default): 0.65 / 0.68 / 0.69, 0.69 at 300;
 # this recipe run on to 600 epochs (a quarter of DEC's 100,000 end-to-end steps on this split):
-# 0.695 / 0.715 / 0.713 / 0.705 / 0.704 / 0.705 at 100 / 200 / ... / 600 (seed 0, 2026-12-01).
+# 0.695 / 0.715 / 0.713 / 0.705 / 0.704 / 0.705 at 100 / 200 / ... / 600 (seed 0, 2026-12-01);
+# input dropout 0.1 / 0.15: 0.687 / 0.689 at 100, 0.699 / 0.702 at 200, 0.699 / 0.676 at 300.
 # After the 300 epochs, seeds 0 / 1 / 2: NMI 0.704 / 0.692 / 0.703 (median 0.703,
 # short of the paper's 0.79; ~150 epochs already give about as much), 450 / 453 / 477 CPU-s on
 # one thread in bf16.
