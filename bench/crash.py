@@ -1,7 +1,11 @@
-"""kill -9 at five moments, then resume: DEKM and DCRL on digits (issue 18's crash check).
+"""kill -9 at five moments, then resume: the AE methods on digits (issue 18's crash check).
 
     python bench/crash.py                          # dekm and dcrl, quick preset, seed 0
     python bench/crash.py --methods dekm --jobs 6 --out /tmp/crash
+    python bench/crash.py --methods dcn,acedec --jobs 2
+
+Any method with a pretraining phase (pretrain_epochs): AE + k-means, DEC, IDEC, DCN, DEKM, DCRL
+and ACe/DeC. The GAN and MLC, which resume too, have none; tests/test_resume.py kills them.
 
 For each method, one uninterrupted run, then one run per moment, killed with SIGKILL at that
 moment and resumed with ``python -m dcviz resume RUN_DIR``:
@@ -32,6 +36,10 @@ clustering, mid-snapshot, mid-checkpoint, after-checkpoint) and 4/1/6/10/0 (DCRL
 snapshot of every resumed run equal to the uninterrupted run's (max |dz| = 0), final NMI
 0.7917 (DEKM, 53 snapshots) and 0.8190 (DCRL, 51) resumed and uninterrupted alike (dNMI 0);
 693 processor s in all.
+Measured (2026-12-01, ``--methods dcn,acedec --jobs 2``, quick presets, seed 0): 10 of 10 runs
+complete, no file torn, snapshots lost 4/1/8/10/0 (DCN) and 4/2/0/10/0 (ACe/DeC), max |dz| = 0
+for every run, final NMI 0.7593 (DCN, 42 snapshots) and 0.7772 (ACe/DeC, 48) resumed and
+uninterrupted alike; 413 processor s in all.
 """
 from __future__ import annotations
 
