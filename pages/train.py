@@ -342,7 +342,7 @@ def focus_panels(run_id: str, active: bool) -> None:
     # The stage as text that wraps: a metric tile cut names short ("stage 3: s…").
     cols = st.columns([2, 1, 1, 1, 1])
     cols[0].markdown(f"<div class='dcviz-stage-label'>stage</div><div class='dcviz-stage'>"
-                     f"{escape(snap.stage)}</div>", unsafe_allow_html=True,
+                     f"{escape(snap.stage)}</div>", unsafe_allow_html=True, width="content",
                      help="The part of the method's schedule the run is in.")
     cols[1].metric("epoch", snap.epoch, help="Epoch (or clustering iteration) of the latest snapshot.")
     for col, key in zip(cols[2:], ("acc", "nmi", "ari")):
