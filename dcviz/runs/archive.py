@@ -6,10 +6,9 @@ An archive holds one run folder (see :mod:`dcviz.runs.store`)::
     <run_id>/snapshots/000000.npz ...
     <run_id>/umap.npy     (when Explore has laid the snapshots out with UMAP)
 
-(files at the top level, without the folder, are accepted too). ``umap.npy`` is a cache: it
-travels so that a run prepared on one machine shows its UMAP frames on another without the
-minutes of UMAP there. It is how a run trained with the
-CLI on a GPU server gets into the app on a laptop.
+(files at the top level, without the folder, are accepted too). It is how a run trained with the
+CLI on a GPU server gets into the app on a laptop. ``umap.npy`` is a cache: it travels so that a
+run prepared on one machine shows its UMAP frames on another without the minutes of UMAP there.
 
 An archive is a file from a stranger, so :func:`import_archive` trusts nothing in it:
 
@@ -51,7 +50,8 @@ import numpy as np
 
 from dcviz.projection import UMAP_FILE, read_layouts
 from dcviz.runs.manage import ManageError, data_withheld, parse_tags
-from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore, atomic_write_json, new_run_id
+from dcviz.runs.store import (ACTIVE_STATES, RunDir, RunStore, RunStoreError, atomic_write_json,
+                              new_run_id)
 
 if TYPE_CHECKING:
     from dcviz.runs.view import RunView
@@ -121,12 +121,12 @@ def _valid_layouts(run_dir: Path) -> np.ndarray | None:
     """The UMAP layouts of a run folder that still match its snapshots (read_layouts drops
     those of snapshots rewritten after them, and any file that is not a plain array of the
     right shape), or None."""
+    rd = RunDir(run_dir)
     try:
-        n_points = len(np.load(run_dir / "subsample.npy", allow_pickle=False))
-    except (OSError, ValueError):
+        n_points = len(rd.read_subsample())
+    except RunStoreError:
         return None
-    n_snaps = sum(1 for p in (run_dir / "snapshots").glob("*.npz")
-                  if SNAPSHOT_RE.match(f"snapshots/{p.name}")) if (run_dir / "snapshots").is_dir() else 0
+    n_snaps = rd.count()
     return read_layouts(run_dir, n_points, n_snaps) if n_snaps else None
 
 
@@ -483,7 +483,7 @@ def _check_snapshot(path: Path, n_sub: int, where: str) -> dict:
 def _check_checkpoint(path: Path, method_id: str, where: str) -> None:
     import torch
 
-    from dcviz.runs.store import RunStoreError, method_from_checkpoint
+    from dcviz.runs.store import method_from_checkpoint
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - UnpicklingError for pickled objects, or a broken file
