@@ -17,7 +17,7 @@ from dcviz import forms as F
 from dcviz.methods import REGISTRY, ConfigError, default_run
 from dcviz.plaintext import error_text, md
 from dcviz.runs.eta import duration_note, expected_from_store, format_left, run_time_left
-from dcviz.runs.labels import STATE_ICONS, data_title, last_ended
+from dcviz.runs.labels import STATE_ICONS, data_title, format_time, last_ended
 from dcviz.viz import get_lens
 from dcviz.viz.common import empty_figure, latent_figure, loss_figure, progress_text
 from ui import nav
@@ -392,11 +392,15 @@ def interrupted_runs() -> None:
         cls = REGISTRY.get(r.get("method", ""))
         with st.container(border=True):
             left, right = st.columns([9, 7], vertical_alignment="center")
+            # started when, and its name (else its id): several cut-off runs of one method on
+            # one data set must be told apart
+            which = " · ".join(md(part) for part in (format_time(r.get("created")),
+                                                      r.get("name") or r["run_id"]) if part)
             left.markdown(f"{STATE_ICONS.get('interrupted', '')} "
                           f"**{md(cls.title if cls else r.get('method', '?'))}** on "
-                          f"**{md(data_title(r.get('data', '?')))}** · {r.get('snapshots', 0)} "
-                          "snapshots: its process ended before the run did. Resume goes on "
-                          "from its last checkpoint.")
+                          f"**{md(data_title(r.get('data', '?')))}** · {which} · "
+                          f"{r.get('snapshots', 0)} snapshots: its process ended before the run "
+                          "did. Resume goes on from its last checkpoint.")
             b = right.columns([1.2, 1.2, 1.4])
             resume_control(r["run_id"], key=f"train_resume_{r['run_id']}", where=b[0])
             with b[1]:
