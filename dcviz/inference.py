@@ -21,6 +21,7 @@ What a person gets for new points:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +37,12 @@ class ShapeError(ValueError):
 
 # --------------------------------------------------------------------------- the model
 
+#: the checkpoint positions (Method ctx.at phases) and snapshot stages of an AE method's
+#: pretraining, before it has clusters
+PRETRAINING_PHASES = ("pretrain",)
+PRETRAINING_STAGES = ("pretrain",)
+
+
 @dataclass
 class Model:
     """A trained method with what is needed to feed it and to place its outputs."""
@@ -49,6 +56,16 @@ class Model:
     train_assign: np.ndarray | None = None
     train_index: np.ndarray | None = None    # which rows of the training data those are
     snapshot_index: int | None = None
+    phase: str | None = None       # where fit stood when the checkpoint was saved (resumable ones)
+    last_stage: str | None = None  # the stage of the run's last snapshot
+
+    @property
+    def before_clustering(self) -> bool:
+        """Whether the checkpoint was saved while the autoencoder was still pretraining: its
+        centroids are not fitted yet, so its assignments mean nothing."""
+        if self.phase is not None:
+            return self.phase in PRETRAINING_PHASES
+        return self.last_stage in PRETRAINING_STAGES
 
     @property
     def method_id(self) -> str:
@@ -78,10 +95,17 @@ def open_model(rd: RunDir, device: str = "cpu") -> Model:
     if problem:
         raise RunStoreError(problem)
     cfg = rd.read_config()
-    method = rd.load_checkpoint(device=device)
+    blob = rd.read_checkpoint()
+    method = rd.load_checkpoint(device=device, blob=blob)
     image_shape = tuple(method.image_shape) if method.image_shape else None
     model = Model(run_id=rd.run_id, method=method, config=cfg, input_dim=int(method.input_dim),
                   image_shape=image_shape)
+    position = (blob.get("resume") or {}).get("position") if isinstance(blob, dict) else None
+    if isinstance(position, dict) and isinstance(position.get("phase"), str):
+        model.phase = position["phase"]
+    rows = rd.metrics_rows()
+    if rows and isinstance(rows[-1].get("stage"), str):
+        model.last_stage = rows[-1]["stage"]
     if rd.count() > 0:
         snap = rd.load_snapshot(-1)
         model.train_latent = np.asarray(snap.latent, dtype=np.float64)
@@ -134,7 +158,8 @@ def new_data_choices(config: dict, datasets: list[dict] | None = None) -> list[d
 
     Each entry: ``label``, ``spec`` (for ``dcviz.data.load``), ``why`` (one line), ``download``
     (True when the set is fetched from the network on first use). First the run's own data set
-    in another split or another random draw where it has one, then the training data itself,
+    in another split or another random draw where it has one, then the training data itself
+    (a registered set, or the file or folder the run was trained on while it is still there),
     then every other registered set (a shape that does not fit is refused when it is chosen).
     """
     from dcviz import data as D
@@ -166,6 +191,14 @@ def new_data_choices(config: dict, datasets: list[dict] | None = None) -> list[d
         out.append(dict(label=f"{entry['title']}: the training data itself", spec=norm,
                         why="the points the model was trained on (a sanity check: the "
                             "assignments should match the run's)", download=entry.get("kind") == "download"))
+    elif isinstance(norm, dict) and isinstance(norm.get("path"), str) \
+            and Path(norm["path"]).exists():
+        # A run trained on a file of this machine's (the CLI's --data, or an upload): its
+        # training data. Imported runs never get here: an archive's paths are withheld on import.
+        name = Path(norm["path"]).name or norm["path"]
+        out.append(dict(label=f"{name}: the training data itself", spec=norm,
+                        why="the points the model was trained on (a sanity check: the "
+                            "assignments should match the run's)", download=False))
     for d in datasets:
         if d["id"] == own:
             continue

@@ -133,6 +133,11 @@ def model_summary(model, rd, view) -> None:
     if status.get("state") in ("queued", "running", "paused"):
         st.caption("This run is still training: the checkpoint is the one saved last (its method "
                    "saves one now and then, and at the end).")
+    if model.before_clustering:
+        st.warning("This checkpoint was saved while the autoencoder was still pretraining, "
+                   "before the method fitted its clusters: the clusters it assigns mean nothing "
+                   "yet. Resume the run (on Explore or Train) or pick a finished one.",
+                   icon=":material/hourglass_top:")
     withheld = data_withheld(cfg)
     if withheld:
         st.caption(withheld)

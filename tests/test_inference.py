@@ -148,6 +148,21 @@ def test_new_data_choices():
     assert mnist[0]["spec"]["subset"] == "test" and mnist[0]["download"]
     withheld = labels({"withheld": "x.npz"})
     assert "Digits (8x8)" in withheld  # a run on a file: every registered set is offered
+    assert not any("training data itself" in label for label in withheld)
+
+
+def test_new_data_choices_offer_a_runs_own_file(tmp_path):
+    """A run trained on a file of this machine can push its own training data through its
+    model; once the file is gone, it is no longer offered."""
+    f = tmp_path / "mine.npz"
+    np.savez(f, x=np.zeros((5, 3), np.float32))
+    own = I.new_data_choices({"data": {"path": str(f), "seed": 0}})
+    assert own[0]["label"] == "mine.npz: the training data itself"
+    assert own[0]["spec"]["path"] == str(f) and not own[0]["download"]
+    assert "Digits (8x8)" in [c["label"] for c in own[1:]]
+    f.unlink()
+    assert not any("training data itself" in c["label"]
+                   for c in I.new_data_choices({"data": {"path": str(f), "seed": 0}}))
 
 
 # =========================================================================== the page

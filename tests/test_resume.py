@@ -294,3 +294,26 @@ def test_train_page_lists_a_cut_off_run_with_resume(tmp_path, monkeypatch, runs_
     from ui.shared import manager
     assert manager().wait(rd.run_id, timeout=300) == "done"
     assert rd.count() == 3 + 3
+
+
+def test_a_checkpoint_from_pretraining_is_flagged(tmp_path, monkeypatch, runs_dir, app):
+    """A run killed while its AE pretrained has a checkpoint with no clusters yet: Checkpoints
+    says so before anyone pushes data through it; resumed to its end, the warning is gone."""
+    from dcviz import inference as I
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", EVERY)
+    ds = D.load(DATA)
+    cls, cfg = prepare("dekm", ds, DEKM, "quick")
+    rd = create_run(RunStore(runs_dir), cls, cfg, ds, "quick")
+    with pytest.raises(_Kill):  # at pretraining epoch 8 of 12, its checkpoint from before
+        execute(rd, cls, cfg, ds, on_snapshot=_kill_after(4))
+    model = I.open_model(rd)
+    assert model.phase == "pretrain" and model.last_stage == "pretrain"
+    assert model.before_clustering
+    at = app("checkpoints", run=rd.run_id)
+    assert not at.exception
+    assert any("still pretraining" in w.value for w in at.warning)
+    assert execute(rd, cls, cfg, ds, resume=prepare_resume(rd, interrupted=True))["state"] == "done"
+    model = I.open_model(rd)
+    assert not model.before_clustering and model.last_stage != "pretrain"
+    at = app("checkpoints", run=rd.run_id)
+    assert not at.exception and not any("still pretraining" in w.value for w in at.warning)

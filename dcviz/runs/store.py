@@ -389,9 +389,10 @@ class RunDir:
                              "what": self.FILES.get(f.name, "")})
         return rows
 
-    def load_checkpoint(self, device: str = "cpu"):
-        """Rebuild the trained method from checkpoint.pt (weights_only: no pickled code runs)."""
-        blob = self.read_checkpoint()
+    def load_checkpoint(self, device: str = "cpu", blob: dict | None = None):
+        """Rebuild the trained method from checkpoint.pt (weights_only: no pickled code runs),
+        or from ``blob``, the file as :meth:`read_checkpoint` gave it."""
+        blob = self.read_checkpoint() if blob is None else blob
         try:
             return method_from_checkpoint(blob, device=device)
         except RunStoreError as e:
