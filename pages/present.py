@@ -43,15 +43,27 @@ span.dcviz-present-epoch { font-size: 1.4rem !important; font-weight: 400; opaci
 
 
 def chosen_run(runs: list[dict]) -> str | None:
-    """The run of the link, else the newest finished (or stopped) one, else the newest."""
+    """The run of the link, else the newest finished (or stopped) one, else the newest.
+
+    A link to a run that is not there says so for as long as the run shown instead stays:
+    the address bar then holds that run's id, and the player's first step reruns the page."""
     asked = st.query_params.get("run")
     ids = {r["run_id"] for r in runs}
+    missing = state.get("_present_missing")  # (the id asked for, the run shown instead)
     if asked in ids:
-        return asked
-    if asked:
-        st.warning(f"There is no run {md(asked)} in this run store; showing the newest run.")
-    ended = [r["run_id"] for r in runs if r["state"] in ("done", "stopped")]
-    return (ended or [r["run_id"] for r in runs] or [None])[0]
+        if missing and missing[1] != asked:
+            state.pop("_present_missing", None)
+            missing = None
+        chosen = asked
+    else:
+        ended = [r["run_id"] for r in runs if r["state"] in ("done", "stopped")]
+        chosen = (ended or [r["run_id"] for r in runs] or [None])[0]
+        missing = (asked, chosen) if asked else None
+        state["_present_missing"] = missing
+    if missing:
+        st.warning(f"There is no run {md(missing[0])} in this run store; showing the newest "
+                   "run.")
+    return chosen
 
 
 def live_now() -> bool:

@@ -34,6 +34,19 @@ def test_present_query_on_any_page_switches_to_the_presenter(tiny_store, tiny_ru
     assert at.session_state["_present_run"] == tiny_run.run_id
 
 
+def test_present_says_when_the_linked_run_is_not_there(tiny_store, tiny_run, app):
+    """A mistyped link shows another run, and says so for as long as it shows it (the player
+    reruns the page as it starts playing; the warning must outlive that rerun)."""
+    at = app("present", run="no-such-run")
+    assert not at.exception
+    assert at.session_state["_present_run"] == tiny_run.run_id  # the newest run instead
+    assert any("no run no-such-run" in w.value for w in at.warning)
+    at.run()  # a later redraw, the address bar now holding the shown run's id
+    assert any("no run no-such-run" in w.value for w in at.warning)
+    at = app("present", run=tiny_run.run_id)  # asked for by its own id: no warning
+    assert not at.warning
+
+
 def test_present_without_a_run_says_what_to_do(runs_dir, app):
     at = app("present")
     assert not at.exception
