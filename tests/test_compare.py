@@ -228,6 +228,19 @@ def test_compare_with_one_run(tiny_store):
     assert_help_everywhere(at)
 
 
+def test_compare_link_to_runs_that_are_not_there(compare_store):
+    """A link naming no run of the store says so and shows the default choice (before, it
+    said "showing another run" over an empty page); one naming some shows those."""
+    ids = compare_store
+    at = open_page("compare", runs="gone-1,gone-2")
+    assert_clean(at)
+    assert any("gone-1, gone-2" in w.value and "default choice" in w.value for w in at.warning)
+    assert at.multiselect(key="compare_runs").value == [ids["d0"], ids["d1"]]
+    at = open_page("compare", runs=f"gone-1,{ids['d1']}")
+    assert any("gone-1" in w.value and "Showing the others" in w.value for w in at.warning)
+    assert at.multiselect(key="compare_runs").value == [ids["d1"]]
+
+
 def test_compare_two_runs_on_the_same_data(compare_store):
     ids = compare_store
     at = open_page("compare")

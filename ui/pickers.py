@@ -32,10 +32,11 @@ def _to_link(param: str, key: str, value: str) -> None:
         st.session_state[f"_{key}_link"] = value
 
 
-def not_found(ids: Sequence[str], what: str = "no such run") -> None:
+def not_found(ids: Sequence[str], what: str = "no such run",
+              instead: str = "Showing another run instead.") -> None:
     """Say that a link named runs the store does not have (``ids`` shown as plain text)."""
     st.warning(f"{what.capitalize()} in {md(runs_root())}: {', '.join(md(i, 200) for i in ids)}. "
-               "Showing another run instead.")
+               + instead)
 
 
 def run_picker(runs: list[dict], key: str, *, help: str, where=None,
@@ -64,10 +65,14 @@ def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[st
     asked = _from_link("runs", key)
     if asked:
         wanted = [i for i in asked.split(",") if i]
+        found = [i for i in wanted if i in known][:limit]
         missing = [i for i in wanted if i not in known]
         if missing:
-            not_found(missing, "not")
-        st.session_state[key] = [i for i in wanted if i in known][:limit]
+            not_found(missing, "not", "Showing the others." if found else
+                      "Showing the default choice instead." if default() else
+                      "Choose runs below.")
+        # none of them there: the page's default choice, as with no link at all
+        st.session_state[key] = found or default()
     if key not in st.session_state:
         st.session_state[key] = default()
     chosen = [i for i in st.session_state[key] if i in known]
