@@ -81,7 +81,7 @@ def test_featured_methods_and_their_try_it_runs():
     assert featured[0] == MM.DEFAULT_RUN[0]
     assert set(featured) == {"dekm", "dcrl", "mlc", "gan", "acedec"}
     assert {c.id: c.try_it for c in MM.featured()} == {
-        "dekm": "digits", "dcrl": "manifolds", "mlc": "sphere2", "gan": "digits",
+        "dekm": "digits", "dcrl": "digits", "mlc": "sphere2", "gan": "digits",
         "acedec": "objects"}
 
 

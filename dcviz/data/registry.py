@@ -274,7 +274,9 @@ register(Entry(
 
 register(Entry(
     "manifolds", "Four intersecting manifolds", "synthetic",
-    "A ring, a line, a wave and a helix that cross one another, placed in 10-D (DCRL Fig. 3).",
+    "A ring, a line, a wave and a helix that cross one another, placed in 10-D (DCRL Fig. 3). "
+    "Watch the stages: the four share one centre, so any clustering by centres (k-means, DEC, "
+    "DCRL) cuts them by region, not by manifold.",
     False, "2,000 points in 10-D, 4 classes",
     _synthetic(synthetic.manifolds, "manifolds"),
     {"n_samples": Option(2000, "Number of points (balanced over the 4 manifolds).", "int", 4,

@@ -332,7 +332,12 @@ class DCRL(StudentTClustering):
     card = ("Three stages: clusters become spheres, manifolds move apart, then their local shape "
             "comes back.")
     picture = "dcrl.svg"
-    try_it = "manifolds"
+    # Its Try-it runs on the digits, where the quick preset shows the three stages in order AND
+    # clusters (seed 0: NMI 0.865, 49 s). On `manifolds`, the data of Fig. 3's schematic, the
+    # stages show too, but the four manifolds share one centre, so clusters by centre cut them
+    # by region (NMI 0.12-0.17, see the module docstring): a first look there would teach the
+    # opposite of the paper (issue 22). The manifolds stay one click away, with their card.
+    try_it = "digits"
     suits = ("digits", "manifolds", "mnist", "fashion-mnist", "usps")
     title = "DCRL"
     paper = ("Deep Clustering and Representation Learning that Preserves Geometric Structures "
