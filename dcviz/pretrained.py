@@ -228,6 +228,18 @@ class PretrainedStore:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
 
+    def unusable(self) -> str | None:
+        """Why entries cannot be kept here (the root, or its lock folder, cannot be made or
+        written: a file in the way, a read-only disk), or None when they can."""
+        try:
+            (self.root / ".locks").mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".probe-{secrets.token_hex(4)}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            return f"{type(e).__name__}: {e.strerror or e}"
+        return None
+
     # ---------------------------------------------------------------- locking
     def _thread_lock(self, entry_id: str) -> threading.Lock:
         with _THREAD_LOCKS_GUARD:
@@ -575,6 +587,9 @@ def pretrain_through_store(mode: str, key: PretrainKey | None,
     - ``refresh``: train and save, replacing any entry for ``key``;
     - ``off``: train, and never read or write the store (``key`` may be None).
 
+    A store whose folder cannot be made or written is not used: the run trains as with
+    ``off``, logs a warning, and its record says why (``store_error``).
+
     Yields the pretraining snapshots (live, or replayed); returns what the run records about the
     entry (:meth:`Entry.record`), or None with ``off``.
     """
@@ -584,6 +599,12 @@ def pretrain_through_store(mode: str, key: PretrainKey | None,
         yield from train_fn()
         return None
     store = store or PretrainedStore()
+    problem = store.unusable()
+    if problem:  # the store only saves time: the run goes on without it, and says so
+        log.warning("the pretrained-AE store at %s cannot be used (%s); this run pretrains "
+                    "without it", store.root, problem)
+        yield from train_fn()
+        return {"entry": None, "hit": False, "store_error": f"{store.root}: {problem}"}
     entry, hit = yield from store.get_or_train(key, train_fn, refresh=mode == "refresh", check=check)
     if hit:
         replay = restore_fn(entry)
@@ -647,6 +668,9 @@ def run_provenance(config: dict, store: PretrainedStore | None = None,
                 "keep it.")
     if int(cfg.get("pretrain_epochs") or 0) <= 0:
         return "No pretraining: this run started from an untrained autoencoder."
+    if isinstance(record, dict) and record.get("store_error"):
+        return (f"The pretrained-AE store could not be used ({record['store_error']}): this "
+                "run pretrained its own autoencoder and did not keep it.")
     if not isinstance(record, dict) or not isinstance(record.get("entry"), str):
         return ("No pretrained-AE record: a run from before the store, or one that has not "
                 "finished its pretraining yet.")

@@ -667,3 +667,28 @@ def test_status_before_launch_in_every_state(tmp_path):
     rows[0]["key"]["arch"] = {"class": "ConvAutoencoder"}
     assert measured_rate(rows, "cpu", "ConvAutoencoder") == (50.0, 1)
     assert measured_rate(rows, "cpu", "MLPAutoencoder") == (75.0, 2)  # none: all of the device
+
+
+def test_a_store_that_cannot_be_written_is_skipped_and_the_run_says_why(tmp_path, monkeypatch,
+                                                                         caplog):
+    """The store only saves time: with a file where its folder should be, a run pretrains as
+    with pretrained=off (the same labels), logs a warning, and its record and the Train page's
+    line before Launch say why."""
+    from dcviz.pretrained import run_provenance
+    from dcviz.runs.pretraining import PretrainPlan, pretrain_status
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    _, _, fine = train_run(tmp_path / "runs", "ae-kmeans")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(blocked))
+    assert "NotADirectoryError" in PretrainedStore().unusable()
+    with caplog.at_level(logging.WARNING, logger="dcviz.pretrained"):
+        _, rd, status = train_run(tmp_path / "runs", "ae-kmeans")
+    assert status["state"] == "done" and status["metrics"] == fine["metrics"]
+    record = rd.read_config()["pretrained"]
+    assert record["entry"] is None and str(blocked) in record["store_error"]
+    assert any("cannot be used" in r.getMessage() for r in caplog.records)
+    assert "could not be used" in run_provenance(rd.read_config())
+    s = pretrain_status(PretrainPlan("reuse", make_key(), 3, 40e9, "cpu"))
+    assert s.state == "unusable" and "cannot be used" in s.text() and "not kept" in s.text()
+    assert PretrainedStore(tmp_path / "cache").unusable() is None

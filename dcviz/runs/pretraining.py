@@ -83,9 +83,11 @@ class PretrainStatus:
     """The Train page's line before Launch: is the pretrained AE there, or how long it takes."""
 
     state: str              # found (skipped) | train | building (by another run) | refresh | off
+                            # | unusable (the store's folder cannot be made or written)
     entry: dict | None      # the found entry's meta (with reuse or refresh)
     estimate_s: float       # seconds of pretraining if it runs
     measured: int           # entries the speed estimate comes from (0: a default guess)
+    problem: str | None = None  # why the store is unusable
 
     def text(self, now: float | None = None) -> str:
         now = time.time() if now is None else now
@@ -105,6 +107,9 @@ class PretrainStatus:
         if self.state == "off":
             return (f"Pretrained-AE store off: the AE will be pretrained in this run, {about} "
                     f"({basis}), and not kept.")
+        if self.state == "unusable":
+            return (f"The pretrained-AE store cannot be used ({self.problem}): the AE will be "
+                    f"pretrained in this run, {about} ({basis}), and not kept.")
         return (f"No pretrained AE yet for this data, net, recipe and seed: it will be "
                 f"pretrained, {about} ({basis}), and kept for the next run.")
 
@@ -114,6 +119,11 @@ def pretrain_status(plan: PretrainPlan, store: PretrainedStore | None = None) ->
     pretraining from the speed of earlier pretrainings in the store. With ``off`` the store is
     never touched (no lookup, no listing)."""
     store = store or PretrainedStore()
+    problem = None if plan.mode == "off" else store.unusable()
+    if problem:
+        rate, measured = measured_rate([], plan.device, plan.net)
+        return PretrainStatus(state="unusable", entry=None, estimate_s=plan.flops / (rate * 1e9),
+                              measured=measured, problem=f"{store.root}: {problem}")
     rows = [] if plan.mode == "off" else store.list()
     rate, measured = measured_rate(rows, plan.device, plan.net)
     estimate = plan.flops / (rate * 1e9)
