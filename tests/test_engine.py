@@ -186,7 +186,7 @@ def test_crash_becomes_failed_with_error_text(tmp_path):
     ({"epochs": 0}, "at least 1"),
     ({"delay": -1.0}, "at least 0"),
     ({"nope": 3}, "unknown config field"),
-    ({"epochs": "many"}, "expects a int"),
+    ({"epochs": "many"}, "expects a whole number"),
     ({"delay": float("nan")}, "finite"),
 ])
 def test_bad_config_is_refused_before_anything_is_written(tmp_path, config, match):

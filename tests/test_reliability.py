@@ -297,7 +297,7 @@ CLI_CASES = [
     ("runs-dir-unwritable", ["--runs-dir", "/proc/self"], 3, "cannot be written"),
     ("unknown-method", ["--method", "nope"], 2, "unknown method 'nope'"),
     ("unknown-preset", ["--preset", "turbo"], 2, "unknown preset 'turbo'"),
-    ("set-bad-value", ["--set", "pretrain_epochs=abc"], 2, "pretrain_epochs expects a int"),
+    ("set-bad-value", ["--set", "pretrain_epochs=abc"], 2, "pretrain_epochs expects a whole number"),
     ("set-unknown-field", ["--set", "warp=9"], 2, "unknown config field(s) ['warp']"),
     ("set-no-equals", ["--set", "warp"], 2, "--set expects field=value"),
     ("k-above-n", ["--data", '{"name": "digits", "n": 5}', "--set", "n_clusters=10"], 2,

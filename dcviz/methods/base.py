@@ -132,7 +132,9 @@ def _coerce(name, value, default):
         if isinstance(default, str):
             return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} expects a {type(default).__name__}, got {value!r}") from None
+        kind = {bool: "true or false", int: "a whole number", float: "a number",
+                str: "text"}.get(type(default), type(default).__name__)
+        raise ConfigError(f"{name} expects {kind}, got {value!r}") from None
     return value
 
 
