@@ -280,24 +280,25 @@ def run_card(run_id: str, is_focus: bool) -> None:
             error = status.get("error") or (live and live.error) or "no message"
             left.error(f"This run failed: {md(error)}")
         # Callbacks act before the redraw, so the card shows the new state at once.
-        # Wider columns for the two links, whose labels carry an icon ("Present" was cut off).
-        b = right.columns([1, 1, 1, 1.2, 1.4])
+        # A row that sizes each control to its label and wraps when the column is narrow (five
+        # fixed columns cut "Pause" to "Pa…" at 1,400 px).
+        b = right.container(horizontal=True, vertical_alignment="center", gap="small")
         if live is not None and state in ("queued", "running"):
-            b[0].button("Pause", key=f"pause_{run_id}", on_click=control, args=(mgr.pause, run_id),
+            b.button("Pause", key=f"pause_{run_id}", on_click=control, args=(mgr.pause, run_id),
                         help="Pause training after the current batch.")
         elif live is not None and state == "paused":
-            b[0].button("Resume", key=f"resume_{run_id}", on_click=control,
+            b.button("Resume", key=f"resume_{run_id}", on_click=control,
                         args=(mgr.resume, run_id), help="Carry on training from where it paused.")
         if live is not None and state in ("queued", "running", "paused"):
-            b[1].button("Stop", key=f"stop_{run_id}", on_click=control, args=(mgr.stop, run_id),
+            b.button("Stop", key=f"stop_{run_id}", on_click=control, args=(mgr.stop, run_id),
                         help="Stop for good: the run keeps its snapshots and a checkpoint.")
         if not is_focus:
-            b[2].button("Watch", key=f"focus_{run_id}", on_click=st.session_state.__setitem__,
+            b.button("Watch", key=f"focus_{run_id}", on_click=st.session_state.__setitem__,
                         args=("train_focus", run_id), help="Show this run's live views below.")
-        with b[3]:
+        with b:
             st.page_link(nav.PAGES["explore"], label="Explore", query_params={"run": run_id},
                          help="Open this run on the Explore page (scrub epochs, click points).")
-        nav.present_link(run_id, where=b[4])
+        nav.present_link(run_id, where=b)
 
 
 def first_snapshot(view, run_id: str) -> int:
