@@ -69,6 +69,9 @@ def test_labels_are_whole_and_the_slider_agrees_with_its_caption(two_runs_server
         page.goto(f"{url}/compare?runs={a},{b}")
         page.locator(".st-key-compare_scores").first.wait_for()
         quiet(page)
+        # the grid's scroller mounts after its container: on a loaded CI machine it was not
+        # there yet when the container was (overflow == [])
+        page.locator(".st-key-compare_scores .dvn-scroller").last.wait_for()
         table = page.locator(".st-key-compare_scores").last
         no_exception_text(page)
         overflow = table.evaluate(
