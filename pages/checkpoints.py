@@ -136,7 +136,8 @@ def model_summary(model, rd, view) -> None:
     if model.before_clustering:
         st.warning("This checkpoint was saved while the autoencoder was still pretraining, "
                    "before the method fitted its clusters: the clusters it assigns mean nothing "
-                   "yet. Resume the run (on Explore or Train) or pick a finished one.",
+                   "yet. Pick a finished run, or carry this one on (Resume, on Explore or Train, "
+                   "for a run cut off mid-training; Re-run for one that was stopped).",
                    icon=":material/hourglass_top:")
     withheld = data_withheld(cfg)
     if withheld:
