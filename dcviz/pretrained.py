@@ -228,9 +228,21 @@ class PretrainedStore:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
 
-    def unusable(self) -> str | None:
+    def unusable(self, dry: bool = False) -> str | None:
         """Why entries cannot be kept here (the root, or its lock folder, cannot be made or
-        written: a file in the way, a read-only disk), or None when they can."""
+        written: a file in the way, a read-only disk), or None when they can.
+
+        ``dry``: decide from the folders that are there, writing nothing (for a page that asks
+        on every redraw); else make the folders and write a probe file, as a run will."""
+        if dry:
+            there = self.root
+            while not there.exists() and there.parent != there:
+                there = there.parent  # the nearest folder that is there must take the new ones
+            if not there.is_dir():
+                return f"NotADirectoryError: {there} is not a folder"
+            if not os.access(there, os.W_OK | os.X_OK):
+                return f"PermissionError: {there} cannot be written"
+            return None
         try:
             (self.root / ".locks").mkdir(parents=True, exist_ok=True)
             probe = self.root / f".probe-{secrets.token_hex(4)}"

@@ -682,6 +682,10 @@ def test_a_store_that_cannot_be_written_is_skipped_and_the_run_says_why(tmp_path
     blocked.write_text("not a folder")
     monkeypatch.setenv("DCVIZ_CACHE_DIR", str(blocked))
     assert "NotADirectoryError" in PretrainedStore().unusable()
+    assert "is not a folder" in PretrainedStore().unusable(dry=True)
+    assert "is not a folder" in PretrainedStore(blocked / "below").unusable(dry=True)
+    fresh = tmp_path / "not" / "yet"
+    assert PretrainedStore(fresh).unusable(dry=True) is None and not (tmp_path / "not").exists()
     with caplog.at_level(logging.WARNING, logger="dcviz.pretrained"):
         _, rd, status = train_run(tmp_path / "runs", "ae-kmeans")
     assert status["state"] == "done" and status["metrics"] == fine["metrics"]

@@ -119,7 +119,7 @@ def pretrain_status(plan: PretrainPlan, store: PretrainedStore | None = None) ->
     pretraining from the speed of earlier pretrainings in the store. With ``off`` the store is
     never touched (no lookup, no listing)."""
     store = store or PretrainedStore()
-    problem = None if plan.mode == "off" else store.unusable()
+    problem = None if plan.mode == "off" else store.unusable(dry=True)
     if problem:
         rate, measured = measured_rate([], plan.device, plan.net)
         return PretrainStatus(state="unusable", entry=None, estimate_s=plan.flops / (rate * 1e9),
