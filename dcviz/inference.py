@@ -153,6 +153,10 @@ def load_new_data(model: Model, spec, max_points: int = MAX_NEW_POINTS):
     return ds
 
 
+OWN_DATA_WHY = "the points the model was trained on (a sanity check: the assignments should " \
+               "match the run's)"
+
+
 def new_data_choices(config: dict, datasets: list[dict] | None = None) -> list[dict]:
     """What a person may push through a run's model, besides an uploaded file.
 
@@ -189,16 +193,14 @@ def new_data_choices(config: dict, datasets: list[dict] | None = None) -> list[d
                             why="new points from the same distribution, never seen in training",
                             download=False))
         out.append(dict(label=f"{entry['title']}: the training data itself", spec=norm,
-                        why="the points the model was trained on (a sanity check: the "
-                            "assignments should match the run's)", download=entry.get("kind") == "download"))
+                        why=OWN_DATA_WHY, download=entry.get("kind") == "download"))
     elif isinstance(norm, dict) and isinstance(norm.get("path"), str) \
             and Path(norm["path"]).exists():
         # A run trained on a file of this machine's (the CLI's --data, or an upload): its
         # training data. Imported runs never get here: an archive's paths are withheld on import.
         name = Path(norm["path"]).name or norm["path"]
         out.append(dict(label=f"{name}: the training data itself", spec=norm,
-                        why="the points the model was trained on (a sanity check: the "
-                            "assignments should match the run's)", download=False))
+                        why=OWN_DATA_WHY, download=False))
     for d in datasets:
         if d["id"] == own:
             continue
