@@ -203,7 +203,7 @@ def tour(page, url: str, runs: Path, tmp: Path, tiny: dict, t_tour: float) -> No
 
     label = page.get_by_text(re.compile(r"^snapshot \d+ of \d+")).first
     before = label.inner_text()
-    press(page.get_by_role("button", name="▶ Play"))
+    press(page.locator(".st-key-explore_play button").first)
     seen = {before}
     end = time.time() + 60
     while len(seen) < 3 and time.time() < end:
@@ -214,7 +214,7 @@ def tour(page, url: str, runs: Path, tmp: Path, tiny: dict, t_tour: float) -> No
             pass
     assert len(seen) >= 3, f"the slider did not move by itself while playing: {seen}"
     shot(page, "6-explore-playing")
-    pause_btn = page.get_by_role("button", name="⏸ Pause")
+    pause_btn = page.locator(".st-key-explore_play button").filter(has_text="Pause")
     if pause_btn.count():
         try:
             pause_btn.first.click(timeout=5000)

@@ -217,7 +217,8 @@ def test_the_player_steps_through_snapshots_and_stops_at_the_end(tiny_store, tin
     at.run()  # past the end: stop there
     assert at.slider(key="explore_index_number").value == 5
     assert at.session_state["explore_playing"] is False
-    assert at.button(key="explore_play").label == "▶ Play"
+    play = at.button(key="explore_play")
+    assert play.label == "Play" and play.proto.icon == ":material/play_arrow:"
     at.button(key="explore_play").click().run()
     assert at.session_state["explore_playing"] is True
     assert at.slider(key="explore_index_number").value in (1, 2)  # from the start again

@@ -28,8 +28,11 @@ def player(values: Sequence, key: str, *, pos: str = "pos", label: str, help: st
     slider_key, playing_key = f"{key}_{pos}", f"{key}_playing"
     current = _step(values, key, slider_key, playing_key, follow)
     playing = bool(st.session_state.get(playing_key))
-    c = st.columns([1, 8, 3] if caption else [1, 11], vertical_alignment="bottom")
-    if c[0].button("⏸ Pause" if playing else "▶ Play", key=f"{key}_play",
+    c = st.columns([1.5, 8, 3] if caption else [1.5, 11], vertical_alignment="bottom")
+    # Streamlit's bundled icon font, not a character: "⏸" is missing from common Linux fonts
+    # (DejaVu draws a box, seen in a headless-browser screenshot)
+    if c[0].button("Pause" if playing else "Play", key=f"{key}_play",
+                   icon=":material/pause:" if playing else ":material/play_arrow:",
                    help="Animate: step through the snapshots, every panel moving together."):
         st.session_state[playing_key] = not playing
         if not playing and current == values[-1]:
