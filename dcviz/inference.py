@@ -37,10 +37,9 @@ class ShapeError(ValueError):
 
 # --------------------------------------------------------------------------- the model
 
-#: the checkpoint positions (Method ctx.at phases) and snapshot stages of an AE method's
-#: pretraining, before it has clusters
-PRETRAINING_PHASES = ("pretrain",)
-PRETRAINING_STAGES = ("pretrain",)
+#: an AE method's pretraining, before it has clusters: the phase of its checkpoints (ctx.at)
+#: and the stage of its snapshots bear this one name
+PRETRAINING = "pretrain"
 
 
 @dataclass
@@ -63,9 +62,7 @@ class Model:
     def before_clustering(self) -> bool:
         """Whether the checkpoint was saved while the autoencoder was still pretraining: its
         centroids are not fitted yet, so its assignments mean nothing."""
-        if self.phase is not None:
-            return self.phase in PRETRAINING_PHASES
-        return self.last_stage in PRETRAINING_STAGES
+        return (self.phase if self.phase is not None else self.last_stage) == PRETRAINING
 
     @property
     def method_id(self) -> str:

@@ -402,9 +402,9 @@ def interrupted_runs() -> None:
                           f"**{md(data_title(r.get('data', '?')))}** · {which} · "
                           f"{r.get('snapshots', 0)} snapshots: its process ended before the run "
                           "did. Resume goes on from its last checkpoint.")
-            b = right.columns([1.2, 1.2, 1.4])
-            resume_control(r["run_id"], key=f"train_resume_{r['run_id']}", where=b[0])
-            with b[1]:
+            b = right.container(horizontal=True, vertical_alignment="center", gap="small")
+            resume_control(r["run_id"], key=f"train_resume_{r['run_id']}", where=b)
+            with b:
                 st.page_link(nav.PAGES["explore"], label="Explore",
                              query_params={"run": r["run_id"]},
                              help="Open this run on the Explore page, as far as it got.")
