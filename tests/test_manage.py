@@ -109,6 +109,28 @@ def test_delete_asks_first_then_deletes(two_runs, tmp_path, monkeypatch):
     assert at.selectbox(key="checkpoints_run").value == b
 
 
+@pytest.mark.parametrize("page", ["explore", "checkpoints"])
+def test_a_run_deleted_elsewhere_is_said_while_the_next_one_shows(two_runs, tmp_path, monkeypatch,
+                                                                   page):
+    """Another tab (or the CLI) deletes the run a page has open: the page says so, shows the
+    newest run, and keeps saying it until another run is chosen."""
+    import shutil
+    store, a, b = two_runs
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))
+    at = open_page(page, run=a)
+    assert_clean(at)
+    assert at.selectbox(key=f"{page}_run").value == a
+    shutil.rmtree(store.root / a)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key=f"{page}_run").value == b
+    said = [w.value for w in at.warning if a in w.value]
+    assert said and "no longer" in said[0] and "another tab" in said[0]
+    at.run()  # a rerun (the player, a widget) keeps it said
+    assert any(a in w.value for w in at.warning)
+    assert not any(a in o for o in at.selectbox(key=f"{page}_run").options)
+
+
 def test_rename_and_tag_on_the_page(two_runs, tmp_path, monkeypatch):
     store, a, b = two_runs
     monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))

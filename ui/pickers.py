@@ -7,6 +7,7 @@ the address bar can be copied. An id from a link that is not in the store is sai
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Sequence
 
 import streamlit as st
@@ -14,7 +15,7 @@ import streamlit as st
 from dcviz.plaintext import for_plotly, md
 from dcviz.runs.labels import pick_run, run_label
 from ui.fields import segmented
-from ui.shared import runs_root
+from ui.shared import forget_view, runs_root
 
 
 def _from_link(param: str, key: str) -> str | None:
@@ -45,14 +46,31 @@ def run_picker(runs: list[dict], key: str, *, help: str, where=None,
     Its widget state is ``st.session_state[key]``."""
     by_id = {r["run_id"]: r for r in runs}
     asked = _from_link("run", key)
+    gone_key = f"_{key}_gone"
     if asked in by_id:
         st.session_state[key] = asked
     elif asked:
         not_found([asked], missing)
+    elif st.session_state.get(key) not in (None, *by_id):
+        prev = st.session_state[key]
+        if (Path(runs_root()) / prev).is_dir():  # still there, only not offered here
+            not_found([prev], missing)
+        else:
+            # The run this page had open left the store under it: deleted or moved from another
+            # tab, another session or the command line (a delete on this page forgets it first).
+            forget_view(prev)
+            st.session_state[gone_key] = (prev, pick_run(None, list(by_id)))
+            st.session_state[key] = st.session_state[gone_key][1]
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = pick_run(None, list(by_id))
     run_id = (where or st).selectbox("Run", list(by_id), key=key, help=help,
                                      format_func=lambda i: run_label(by_id[i]))
+    gone = st.session_state.get(gone_key)
+    if gone and gone[1] == run_id:  # said until another run is chosen
+        not_found([gone[0]], "the run open here is no longer",
+                  "It was deleted or moved, perhaps from another tab. Showing the newest run.")
+    else:
+        st.session_state.pop(gone_key, None)
     _to_link("run", key, run_id)
     return run_id
 
