@@ -177,7 +177,10 @@ def lens_option_fields(options, runs: Sequence[dict] = (), run_label=str) -> lis
             fields.append(Field(o.name, o.label, "int", default, help_text, min=o.min, max=o.max,
                                 step=1, slider=slider))
         elif o.kind == "run":
-            labels = {None: "(none)", **{r["run_id"]: run_label(r) for r in runs}}
+            from dcviz.runs.labels import distinct
+            by_id = {r["run_id"]: r for r in runs}
+            label = distinct(list(by_id), lambda i: run_label(by_id[i]))
+            labels = {None: "(none)", **{i: label(i) for i in by_id}}
             fields.append(Field(o.name, o.label, "select", None, help_text,
                                 choices=list(labels), labels=labels))
         elif o.choices:

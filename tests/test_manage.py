@@ -131,6 +131,37 @@ def test_a_run_deleted_elsewhere_is_said_while_the_next_one_shows(two_runs, tmp_
     assert not any(a in o for o in at.selectbox(key=f"{page}_run").options)
 
 
+def test_compare_says_which_chosen_run_was_deleted_elsewhere(two_runs, tiny_run):
+    import shutil
+    store, a, b = two_runs
+    c = import_run_folder(store, tiny_run.rd.path)
+    at = open_page("compare", runs=f"{a},{b}")
+    assert_clean(at)
+    assert at.multiselect(key="compare_runs").value == [a, b]
+    shutil.rmtree(store.root / a)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="compare_runs").value == [b]
+    assert any(a in w.value and "another tab" in w.value for w in at.warning)
+    at.multiselect(key="compare_runs").select(c).run()  # a new choice: said no more
+    assert not any(a in w.value for w in at.warning)
+
+
+def test_two_runs_that_read_alike_can_both_be_chosen(two_runs):
+    """Two imports of one archive share a label; the picker keeps a choice by its label, so
+    without the id added the second could not be opened."""
+    from dcviz.runs.labels import distinct
+    store, a, b = two_runs
+    at = open_page("explore", run=a)
+    box = at.selectbox(key="explore_run")
+    assert len(set(box.options)) == len(box.options) == 2
+    box.select(b).run()
+    assert not at.exception
+    assert at.selectbox(key="explore_run").value == b
+    f = distinct(["x", "y", "z"], lambda k: "same" if k != "z" else "other")
+    assert [f(k) for k in "xyz"] == ["same · x", "same · y", "other"]
+
+
 def test_rename_and_tag_on_the_page(two_runs, tmp_path, monkeypatch):
     store, a, b = two_runs
     monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))

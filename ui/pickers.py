@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from dcviz.plaintext import for_plotly, md
-from dcviz.runs.labels import pick_run, run_label
+from dcviz.runs.labels import distinct, pick_run, run_label
 from ui.fields import segmented
 from ui.shared import forget_view, runs_root
 
@@ -64,7 +64,7 @@ def run_picker(runs: list[dict], key: str, *, help: str, where=None,
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = pick_run(None, list(by_id))
     run_id = (where or st).selectbox("Run", list(by_id), key=key, help=help,
-                                     format_func=lambda i: run_label(by_id[i]))
+                                     format_func=distinct(list(by_id), lambda i: run_label(by_id[i])))
     gone = st.session_state.get(gone_key)
     if gone and gone[1] == run_id:  # said until another run is chosen
         not_found([gone[0]], "the run open here is no longer",
@@ -94,10 +94,22 @@ def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[st
     if key not in st.session_state:
         st.session_state[key] = default()
     chosen = [i for i in st.session_state[key] if i in known]
+    left = [i for i in st.session_state[key] if i not in known]
+    gone_key = f"_{key}_gone"
+    if left:  # runs that left the store under the page (deleted from another tab, the CLI)
+        for i in left:
+            forget_view(i)
+        st.session_state[gone_key] = (left, chosen)
     st.session_state[key] = chosen
-    chosen = st.multiselect("Runs", chosen + [i for i in offered(chosen) if i not in chosen],
-                            key=key, max_selections=limit, format_func=label,
+    options = chosen + [i for i in offered(chosen) if i not in chosen]
+    chosen = st.multiselect("Runs", options, key=key, max_selections=limit,
+                            format_func=distinct(options, label),
                             placeholder=placeholder, help=help)
+    gone = st.session_state.get(gone_key)
+    if gone and gone[1] == chosen:  # said until the choice changes
+        not_found(gone[0], "no longer", "Deleted or moved, perhaps from another tab.")
+    else:
+        st.session_state.pop(gone_key, None)
     _to_link("runs", key, ",".join(chosen))
     return chosen
 

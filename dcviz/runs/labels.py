@@ -6,7 +6,8 @@ run's name and tags are the user's text.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Sequence
+from collections import Counter
+from typing import Callable, Hashable, Sequence
 
 from dcviz.plaintext import format_bytes
 
@@ -65,6 +66,17 @@ def run_label(row: dict) -> str:
     label = " · ".join(parts)
     name = row.get("name")
     return f"{label} · {name}" if name else f"{label} · {row.get('run_id', '')}"
+
+
+def distinct(keys: Sequence[Hashable], label: Callable[[Hashable], str],
+             tag: Callable[[Hashable], str] = str) -> Callable[[Hashable], str]:
+    """``label``, with `` · tag(key)`` added where two keys share a label. Streamlit's selectbox and
+    multiselect keep a choice by its label, so two options with one label (two imports of one
+    archive, two runs given one name) would be one option, and the second could not be chosen."""
+    texts = {k: label(k) for k in keys}
+    seen = Counter(texts.values())
+    return lambda k: (texts[k] if seen[texts[k]] < 2 else f"{texts[k]} · {tag(k)}") \
+        if k in texts else label(k)
 
 
 def run_table(rows: Sequence[dict], limit: int | None = None) -> list[dict]:
