@@ -24,7 +24,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from dcviz.runs import engine, store  # noqa: E402
 
@@ -63,15 +62,15 @@ def install(moment: str, marker: str) -> None:
                 torn(file, marker)
         np.savez = patched_savez
     elif kind == "tmp-checkpoint":
-        save, calls = torch.save, []
+        write, calls = store.write_file, []
 
-        def patched_save(obj, f, *a, **k):
-            save(obj, f, *a, **k)
-            if str(f).endswith(".checkpoint.pt.tmp"):
-                calls.append(f)
+        def patched_write(path, data):
+            write(path, data)
+            if str(path).endswith(".checkpoint.pt.tmp"):
+                calls.append(path)
                 if len(calls) == n:
-                    torn(f, marker)
-        torch.save = patched_save
+                    torn(path, marker)
+        store.write_file = patched_write
     elif kind == "after-checkpoint":
         save_checkpoint, calls = store.RunDir.save_checkpoint, []
 

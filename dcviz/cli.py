@@ -132,7 +132,10 @@ def _train(args, rd, cls, cfg, ds, resume=None) -> int:
     start = time.time()
     status = execute(rd, cls, cfg, ds, on_snapshot=on_snapshot, resume=resume)
     bar.close()
-    if status["state"] != "done":
+    if status.get("unsaved"):  # out of disk: status.json could not say it (engine.out_of_room)
+        print(f"run {status['state']}: {status.get('error', '')}: python -m dcviz resume "
+              f"{rd.path}", file=sys.stderr)
+    elif status["state"] != "done":
         # one line; the traceback is kept in the run's status.json
         print(f"run {status['state']}: {status.get('error', '')} (details in "
               f"{rd.path / 'status.json'})", file=sys.stderr)

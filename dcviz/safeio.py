@@ -8,6 +8,7 @@ Nothing here imports the data registry or torch: the run store uses it too.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -113,3 +114,15 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def no_room(e: BaseException | None) -> OSError | None:
+    """The full disk or exhausted quota behind ``e`` (``e`` or what caused it), else None: a
+    state of the machine, not a fault of the run, which can go on once there is room."""
+    for _ in range(10):
+        if e is None:
+            return None
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return e
+        e = e.__cause__ or e.__context__
+    return None

@@ -402,6 +402,9 @@ def interrupted_runs() -> None:
                           f"**{md(data_title(r.get('data', '?')))}** · {which} · "
                           f"{r.get('snapshots', 0)} snapshots: its process ended before the run "
                           "did. Resume goes on from its last checkpoint.")
+            live = manager().live.get(r["run_id"])
+            if live is not None and live.error:  # cut off in this app, and why (a full disk)
+                left.warning(md(live.error[:1].upper() + live.error[1:]) + ".")
             b = right.container(horizontal=True, vertical_alignment="center", gap="small")
             resume_control(r["run_id"], key=f"train_resume_{r['run_id']}", where=b)
             with b:

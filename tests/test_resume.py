@@ -317,3 +317,63 @@ def test_a_checkpoint_from_pretraining_is_flagged(tmp_path, monkeypatch, runs_di
     assert not model.before_clustering and model.last_stage != "pretrain"
     at = app("checkpoints", run=rd.run_id)
     assert not at.exception and not any("still pretraining" in w.value for w in at.warning)
+
+
+def _disk_fills(monkeypatch, after: int, what: str = "append_snapshot", unless=()):
+    """RunDir's ``what`` raises ENOSPC, as on a full disk, once ``after`` snapshots are on disk
+    (but not for a first argument in ``unless``); returns a switch that frees the disk again."""
+    import errno
+
+    from dcviz.runs.store import RunDir
+    full = {"on": True}
+    real = getattr(RunDir, what)
+
+    def write(self, *a, **k):
+        if full["on"] and self.count() >= after and not (a and a[0] in unless):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *a, **k)
+    monkeypatch.setattr(RunDir, what, write)
+    return full
+
+
+def test_a_full_disk_cuts_the_run_off_and_it_resumes_once_there_is_room(tmp_path, monkeypatch,
+                                                                        runs_dir, app):
+    """Out of disk mid-run, the run is not failed for good (a failed run cannot resume) and not
+    left 'running' for ever: it reads as cut off, says why on the Train page, and Resume carries
+    it on from its last checkpoint once there is room."""
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", EVERY)
+    from ui.shared import manager
+    mgr = manager()
+    config = {**DEKM, "pretrain_epochs": 4, "max_iter": 3}
+    room = _disk_fills(monkeypatch, after=5)
+    run_id = mgr.launch("dekm", DATA, config)
+    assert mgr.wait(run_id, timeout=300) == "interrupted"
+    rd = mgr.open(run_id)
+    assert rd.count() == 5 and rd.read_status()["state"] == "running"  # nothing marked failed
+    assert "full" in mgr.live[run_id].error and mgr.is_interrupted(run_id)
+    at = app("train")
+    assert not at.exception
+    assert any("is full" in w.value and "Free some space" in w.value for w in at.warning)
+    room["on"] = False
+    next(b for b in at.button if b.label == "Resume").click().run()
+    assert not at.exception
+    assert mgr.wait(run_id, timeout=300) == "done"
+    assert rd.count() == 3 + 3 and rd.check(deep=True) is None
+
+
+def test_a_disk_full_before_the_first_write_leaves_no_run_running(tmp_path, monkeypatch, capsys):
+    """The run's own first status write fails (full disk): the manager's thread says so instead
+    of dying with the run shown running; the CLI says how to go on, with exit code 1."""
+    mgr = RunManager(tmp_path / "runs", max_concurrent=1)
+    _disk_fills(monkeypatch, after=0, what="write_status", unless=("queued",))
+    run_id = mgr.launch("dekm", DATA, {**DEKM, "pretrain_epochs": 2, "max_iter": 2})
+    assert mgr.wait(run_id, timeout=300) == "interrupted"
+    assert "full" in mgr.live[run_id].error
+    monkeypatch.undo()
+    _disk_fills(monkeypatch, after=2)
+    code = cli_main(["train", "--method", "dekm", "--data", json.dumps(DATA), "--runs-dir",
+                     str(tmp_path / "cli"), "--quiet", *[f"--set={k}={v}" for k, v in
+                                                          {**DEKM, "max_iter": 2}.items()]])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "is full" in err and "python -m dcviz resume" in err and "internal error" not in err

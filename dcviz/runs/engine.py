@@ -17,6 +17,7 @@ from dcviz.methods.base import (BaseConfig, ConfigError, Context, Method, RunSto
 from dcviz.nets import set_seed
 from dcviz.runs.store import (TEMP_RE, RunDir, RunStore, RunStoreError, _json_default,
                               atomic_write_bytes, check_model_size, new_run_id, package_versions)
+from dcviz.safeio import no_room
 
 if TYPE_CHECKING:
     from dcviz.data import Dataset
@@ -286,6 +287,19 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
         return rd.write_status("stopped", seconds=time.time() - start, metrics=last_metrics,
                                finished=time.time())
     except Exception as e:  # noqa: BLE001 - any error of a method becomes a failed run
+        if (full := no_room(e)) is not None:
+            return out_of_room(rd, full)
         return rd.write_status("failed", seconds=time.time() - start, metrics=last_metrics,
                                error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(),
                                finished=time.time())
+
+
+def out_of_room(rd: RunDir, e: OSError) -> dict:
+    """What a run that ran out of disk reports: "interrupted", in memory only. Its status.json
+    is left active (with nothing to write it, a run reads as interrupted in the app and in
+    ``dcviz resume``), so that once there is room it goes on from its last checkpoint; marking it
+    failed would end it for good, and there may be no room to write even that."""
+    return {"state": "interrupted", "unsaved": True,
+            "error": f"the disk holding {rd.path} is full ({e.strerror or e}); the run stopped "
+                     "at its last snapshot. Free some space, then resume it: it goes on from its "
+                     "last checkpoint"}

@@ -11,8 +11,10 @@ import time
 from dataclasses import dataclass, field
 
 from dcviz.methods.base import ConfigError, Snapshot
-from dcviz.runs.engine import create_run, execute, not_interrupted, prepare, prepare_resume
+from dcviz.runs.engine import (create_run, execute, not_interrupted, out_of_room, prepare,
+                               prepare_resume)
 from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore, _pid_alive
+from dcviz.safeio import no_room
 
 
 def _thread_name(run_id: str) -> str:
@@ -144,6 +146,20 @@ class RunManager:
 
     def _work(self, live: LiveRun, rd: RunDir, cls, cfg, data, resume=None) -> None:
         _lower_priority()
+        try:
+            self._train(live, rd, cls, cfg, data, resume)
+        except Exception as e:  # noqa: BLE001 - the run's own status writes failed
+            # execute() turns every error of a method into a status; what escapes is the run
+            # folder itself (a full disk before the first snapshot, a folder removed meanwhile).
+            # The page must not show the run as running for ever.
+            full = no_room(e)
+            status = out_of_room(rd, full) if full is not None else {
+                "state": "failed", "error": f"the run folder could not be written: "
+                                            f"{type(e).__name__}: {e}"}
+            with live.lock:
+                live.error, live.state = status["error"], status["state"]
+
+    def _train(self, live: LiveRun, rd: RunDir, cls, cfg, data, resume=None) -> None:
         with self._slots:
             with live.lock:
                 if live.stop_event.is_set():

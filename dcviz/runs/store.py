@@ -14,6 +14,7 @@ last line of metrics.jsonl is skipped on reading.
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import platform
@@ -94,6 +95,13 @@ def package_versions() -> dict[str, str]:
     import dcviz
     return {"python": platform.python_version(), "dcviz": dcviz.__version__, "torch": torch.__version__,
             "numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__}
+
+
+def write_file(path: Path, data) -> None:
+    """Write ``data`` (bytes-like) to ``path``, a temporary name that the caller renames into
+    place (bench/holdpoint.py holds a checkpoint write here, half written)."""
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -210,8 +218,12 @@ class RunDir:
                 "input_dim": method.input_dim, "image_shape": list(method.image_shape or []),
                 "state": method.state_dict(), "snapshots": self.count(), "saved": time.time(),
                 **extra}
+        # serialised in memory first: torch.save straight to a file reports a full disk as a
+        # RuntimeError of its zip writer, a plain write as the OSError it is (safeio.no_room)
+        buf = io.BytesIO()
+        torch.save(blob, buf)
         tmp = self.path / ".checkpoint.pt.tmp"
-        torch.save(blob, tmp)
+        write_file(tmp, buf.getbuffer())
         os.replace(tmp, self.path / "checkpoint.pt")
 
     # ---------------------------------------------------------------- reading
