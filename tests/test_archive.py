@@ -289,6 +289,23 @@ def test_refuses_checkpoint_with_pickled_objects(tiny_run, store, tmp_path):
     assert not marker.exists(), "unpickling ran code from the archive"
 
 
+@pytest.mark.parametrize("when", ["unpacking", "writing the config"])
+def test_a_full_disk_is_not_called_a_damaged_archive(tiny_run, store, monkeypatch, when):
+    import errno
+
+    from dcviz.runs import archive as X
+    data = export_zip(tiny_run.rd.path)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(X, "_extract" if when == "unpacking" else "atomic_write_json", full)
+    with pytest.raises(X.ArchiveError) as e:
+        import_archive(store, data, label="tiny.zip")
+    said = str(e.value)
+    assert "not enough free disk space" in said and "damaged" not in said, said
+    assert "nothing was kept" in said and store_entries(store) == []
+
+
 def test_refuses_truncated_zip(tiny_run, store):
     data = export_zip(tiny_run.rd.path)
     rejects(store, data[: len(data) // 2], "truncated")

@@ -52,6 +52,7 @@ from dcviz.projection import UMAP_FILE, read_layouts
 from dcviz.runs.manage import ManageError, data_withheld, parse_tags
 from dcviz.runs.store import (ACTIVE_STATES, RunDir, RunStore, RunStoreError, atomic_write_json,
                               new_run_id)
+from dcviz.safeio import no_room
 
 if TYPE_CHECKING:
     from dcviz.runs.view import RunView
@@ -548,6 +549,8 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
                     NotImplementedError, RuntimeError, ValueError, OSError) as e:
                 if isinstance(e, ArchiveError):
                     raise
+                if (full := no_room(e)) is not None:
+                    raise _no_room_for(where, store, full) from None
                 raise ArchiveError(f"{where} is damaged: a file in it cannot be decompressed "
                                    f"({_err(e)}). Download or export it again.") from None
         cfg, status = _validate(tmp, where)
@@ -563,9 +566,18 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
     except ArchiveError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if (full := no_room(e)) is not None:
+            raise _no_room_for(where, store, full) from None
         raise
+
+
+def _no_room_for(where: str, store: RunStore, e: OSError) -> ArchiveError:
+    """A full disk is not a damaged archive: say which, and that nothing was kept."""
+    return ArchiveError(f"There is not enough free disk space in {store.root} to unpack {where} "
+                        f"({e.strerror or e}); nothing was kept. Free some space, then import it "
+                        "again.")
 
 
 # --------------------------------------------------------------------------- what pages show
