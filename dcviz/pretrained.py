@@ -41,6 +41,7 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -57,7 +58,7 @@ import numpy as np
 import torch
 
 from dcviz.plaintext import format_bytes
-from dcviz.safeio import file_sha256
+from dcviz.safeio import file_sha256, no_room
 
 log = logging.getLogger("dcviz.pretrained")
 
@@ -383,18 +384,24 @@ class PretrainedStore:
                     entry = None
                 if entry is not None:
                     return entry, True
-            yield from self._build(key, train_fn)
+            full = yield from self._build(key, train_fn)
+            if full is not None:
+                return None, False
             entry = self._load(key)
             entry.repaired = repaired
             return entry, False
 
-    def _build(self, key: PretrainKey, train_fn) -> Generator:
-        """Train into a temporary folder and rename it into place. Call with the lock held."""
+    def _build(self, key: PretrainKey, train_fn) -> Generator[Any, None, OSError | None]:
+        """Train into a temporary folder and rename it into place. Call with the lock held.
+
+        Returns None, or the full-disk error that kept the entry from being saved: then the
+        pretraining still runs to its end (the AE is trained in the run's memory; the store only
+        saves time) and nothing of the entry is left."""
         self.root.mkdir(parents=True, exist_ok=True)
         for stale in self.root.glob(f".tmp-{key.id}-*"):  # left by a pretraining that was killed
             shutil.rmtree(stale, ignore_errors=True)
         tmp = self.root / f".tmp-{key.id}-{secrets.token_hex(4)}"
-        gen = None
+        gen = full = trained = None
         try:
             tmp.mkdir()
             from dcviz.runs.store import RunDir, atomic_write_json
@@ -405,15 +412,26 @@ class PretrainedStore:
                 try:
                     snap = next(gen)
                 except StopIteration as stop:
-                    trained: Trained = stop.value
+                    trained = stop.value
                     break
-                rd.append_snapshot(snap)
+                if full is None:
+                    try:
+                        rd.append_snapshot(snap)
+                    except OSError as e:
+                        if (full := no_room(e)) is None:
+                            raise
+                        shutil.rmtree(tmp, ignore_errors=True)
                 yield snap
+            if full is not None:
+                return self._no_room(key, full)
             seconds = time.time() - start
             if not isinstance(trained, Trained):
                 raise TypeError("a pretraining function must return a Trained")
+            # through memory, so that a full disk is the OSError it is (see RunDir.save_checkpoint)
+            buf = io.BytesIO()
             torch.save({k: v.detach().cpu().contiguous() for k, v in trained.weights.items()},
-                       tmp / "weights.pt")
+                       buf)
+            (tmp / "weights.pt").write_bytes(buf.getbuffer())
             (tmp / "rng.json").write_text(json.dumps(trained.rng))
             losses = np.asarray(trained.losses, dtype=np.float64)
             np.save(tmp / "losses.npy", losses, allow_pickle=False)
@@ -438,11 +456,19 @@ class PretrainedStore:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.rename(tmp, dest)
-        except BaseException:
+            return None
+        except BaseException as e:
             if gen is not None:
                 gen.close()
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(trained, Trained) and (full := no_room(e)) is not None:
+                return self._no_room(key, full)  # the AE is trained; only its copy is not kept
             raise
+
+    def _no_room(self, key: PretrainKey, e: OSError) -> OSError:
+        log.warning("no room to keep pretrained entry %s in %s (%s); the run goes on without "
+                    "keeping it", key.id, self.root, e.strerror or e)
+        return e
 
     # ---------------------------------------------------------------- listing and deleting
     def list(self) -> list[dict]:
@@ -618,6 +644,9 @@ def pretrain_through_store(mode: str, key: PretrainKey | None,
         yield from train_fn()
         return {"entry": None, "hit": False, "store_error": f"{store.root}: {problem}"}
     entry, hit = yield from store.get_or_train(key, train_fn, refresh=mode == "refresh", check=check)
+    if entry is None:  # trained, but the store's disk had no room to keep it
+        return {"entry": None, "hit": False,
+                "store_error": f"{store.root}: no room on its disk to keep the pretrained AE"}
     if hit:
         replay = restore_fn(entry)
         yield from (entry.snapshots if replay is None else replay)

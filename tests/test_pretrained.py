@@ -696,3 +696,36 @@ def test_a_store_that_cannot_be_written_is_skipped_and_the_run_says_why(tmp_path
     s = pretrain_status(PretrainPlan("reuse", make_key(), 3, 40e9, "cpu"))
     assert s.state == "unusable" and "cannot be used" in s.text() and "not kept" in s.text()
     assert PretrainedStore(tmp_path / "cache").unusable() is None
+
+
+@pytest.mark.parametrize("when", ["a snapshot", "the weights"])
+def test_a_store_whose_disk_fills_keeps_nothing_and_the_run_goes_on(tmp_path, monkeypatch, caplog,
+                                                                    when):
+    """The store's disk fills while an entry is written: the run still ends as with
+    pretrained=off (the AE is trained in its memory), nothing of the entry is left, and the
+    record says the AE was not kept."""
+    import errno
+
+    from dcviz.runs.store import RunDir
+    monkeypatch.setenv("DCVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    _, _, fine = train_run(tmp_path / "runs", "ae-kmeans", pretrained="off")
+    cache = (tmp_path / "cache").resolve()
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    if when == "a snapshot":
+        real = RunDir.append_snapshot
+        monkeypatch.setattr(RunDir, "append_snapshot", lambda self, *a, **k: full() if
+                            self.path.resolve().is_relative_to(cache) and self.count() >= 2
+                            else real(self, *a, **k))
+    else:
+        real = Path.write_bytes
+        monkeypatch.setattr(Path, "write_bytes", lambda self, data: full()
+                            if self.name == "weights.pt" else real(self, data))
+    with caplog.at_level(logging.WARNING, logger="dcviz.pretrained"):
+        _, rd, status = train_run(tmp_path / "runs", "ae-kmeans")
+    assert status["state"] == "done" and status["metrics"] == fine["metrics"]
+    record = rd.read_config()["pretrained"]
+    assert record["entry"] is None and "no room" in record["store_error"]
+    assert any("no room" in r.getMessage() for r in caplog.records)
+    assert PretrainedStore().list() == [] and not any(cache.glob(".tmp-*"))
