@@ -22,7 +22,7 @@ from ui.launch import default_run_button, launch
 from ui.look import plot_config
 from ui.pickers import colour_picker, colours, factor_choices, runs_picker
 from ui.player import player, timer
-from ui.shared import aligned_pca, manager, run_view
+from ui.shared import aligned_pca, manager, rerun_if_gone, run_view
 from ui.store import ae_letters
 
 nav.require_app("compare")
@@ -87,6 +87,7 @@ def not_comparable(chosen: list[str], error: K.CompareError) -> None:
 
 # ================================================================== the part the control drives
 def body() -> None:
+    rerun_if_gone(*views.values())
     rows = {i: views[i].rows() for i in chosen}
     values = K.timeline(list(rows.values()), mode)
     pos = player(values, "compare", pos="pos", label="Epoch" if mode == "epoch" else "Progress (%)",

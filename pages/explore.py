@@ -26,7 +26,8 @@ from ui.panels import build_panels, lens_options, render_panels
 from ui.pickers import colour_picker, colours, factor_choices, run_picker
 from ui.player import player, rewind, timer
 from ui.takeaway import takeaway_buttons
-from ui.shared import aligned_pca, manager, projections, run_view, runs_root, umap_worker
+from ui.shared import (aligned_pca, manager, projections, rerun_if_gone, run_view, runs_root,
+                       umap_worker)
 from ui.store import provenance
 
 nav.require_app("explore")
@@ -39,6 +40,7 @@ def live_now() -> bool:
 
 # ================================================================== everything below follows the player
 def body() -> None:
+    rerun_if_gone(view)
     state["_explore_wait_umap"] = False
     count = view.count
     if count == 0:

@@ -20,7 +20,7 @@ from ui import nav
 from ui.panels import live_panel, render_panel
 from ui.pickers import colours
 from ui.player import player, rewind, timer
-from ui.shared import aligned_pca, manager, run_view
+from ui.shared import aligned_pca, manager, rerun_if_gone, run_view
 
 nav.require_app("present")
 state = st.session_state
@@ -100,6 +100,7 @@ def lens_panel(index: int):
 
 
 def body() -> None:
+    rerun_if_gone(view)
     count = view.count
     if count == 0:
         st.info("This run has no snapshot yet; this view starts as soon as it has one.")

@@ -77,6 +77,14 @@ def forget_view(run_id: str) -> None:
         cache.views.pop(run_id, None)
 
 
+def rerun_if_gone(*views) -> None:
+    """In a fragment's redraw: if a run shown was deleted under the page (another tab, the CLI),
+    redraw the whole page, whose run picker says so and shows another run. A fragment alone would
+    draw the deleted run from the cache, as a run in an unknown state."""
+    if any(v is not None and not v.rd.path.is_dir() for v in views):
+        st.rerun(scope="app")
+
+
 def aligned_pca(view, index: int):
     """A run's snapshot ``index`` in its aligned PCA (turned to match the snapshot before)."""
     return projections().aligned_pca((runs_root(), view.run_id), index,
