@@ -369,6 +369,13 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - a bug of ours: one line, not a traceback
+        from dcviz.safeio import no_room
+        if (full := no_room(e)) is not None:  # not a bug: the machine's disk
+            where = f" writing {full.filename}" if full.filename else ""
+            print(f"error: the disk is full ({full.strerror}){where}. Free some space, then run "
+                  "the command again: a sweep goes on where it stopped, and a run that was cut "
+                  "off resumes with python -m dcviz resume RUN", file=sys.stderr)
+            return EXIT_RUNS_DIR
         print(f"error: internal error ({type(e).__name__}: {_one_line(e)[:300]}); please report "
               "it", file=sys.stderr)
         return EXIT_INTERNAL

@@ -236,3 +236,28 @@ def test_cli_refuses_a_runs_folder_that_is_a_file_and_bad_seeds(tmp_path, capsys
     assert cli.main([*base, "--seeds", "a-b", "--runs-dir", str(tmp_path / "r")]) == cli.EXIT_BAD_INPUT
     assert "seeds" in capsys.readouterr().err
     assert _run_folders(tmp_path / "r") == []
+
+
+def test_cli_on_a_full_disk_says_so_and_the_sweep_goes_on_later(tmp_path, capsys, monkeypatch):
+    """Out of disk, the CLI says so (exit 3), not 'internal error'; run again with room, the
+    sweep goes on to its end."""
+    import errno
+
+    from dcviz import cli
+    from dcviz.runs import sweep as S
+    real = S.atomic_write_json
+    full = {"on": True}
+
+    def write(path, obj):
+        if full["on"] and path.name == "sweep.json" and (obj.get("driver") or {}):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, obj)
+    monkeypatch.setattr(S, "atomic_write_json", write)
+    args = ["sweep", "--methods", "ae-kmeans", "--data", DATA, "--seeds", "0-1", "--set",
+            "pretrain_epochs=2", "--set", "pretrained=off", "--runs-dir", str(tmp_path / "r")]
+    assert cli.main(args) == cli.EXIT_RUNS_DIR
+    err = capsys.readouterr().err
+    assert "the disk is full" in err and "sweep.json" in err and "internal error" not in err
+    full["on"] = False
+    assert cli.main(args) == cli.EXIT_OK
+    assert '"done": 2' in capsys.readouterr().out
