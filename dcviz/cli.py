@@ -371,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - a bug of ours: one line, not a traceback
         from dcviz.safeio import no_room
         if (full := no_room(e)) is not None:  # not a bug: the machine's disk
-            where = f" writing {full.filename}" if full.filename else ""
-            print(f"error: the disk is full ({full.strerror}){where}. Free some space, then run "
+            where = f" ({full.filename})" if full.filename else ""
+            print(f"error: the disk is full{where}. Free some space, then run "
                   "the command again: a sweep goes on where it stopped, and a run that was cut "
                   "off resumes with python -m dcviz resume RUN", file=sys.stderr)
             return EXIT_RUNS_DIR

@@ -418,7 +418,7 @@ class PretrainedStore:
                     try:
                         rd.append_snapshot(snap)
                     except OSError as e:
-                        if (full := no_room(e)) is None:
+                        if (full := no_room(e, self.root)) is None:
                             raise
                         shutil.rmtree(tmp, ignore_errors=True)
                 yield snap
@@ -461,13 +461,13 @@ class PretrainedStore:
             if gen is not None:
                 gen.close()
             shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(trained, Trained) and (full := no_room(e)) is not None:
+            if isinstance(trained, Trained) and (full := no_room(e, self.root)) is not None:
                 return self._no_room(key, full)  # the AE is trained; only its copy is not kept
             raise
 
     def _no_room(self, key: PretrainKey, e: OSError) -> OSError:
-        log.warning("no room to keep pretrained entry %s in %s (%s); the run goes on without "
-                    "keeping it", key.id, self.root, e.strerror or e)
+        log.warning("no room to keep pretrained entry %s in %s; the run goes on without "
+                    "keeping it", key.id, self.root)
         return e
 
     # ---------------------------------------------------------------- listing and deleting

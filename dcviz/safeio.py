@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import zipfile
 import zlib
@@ -116,13 +117,37 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def no_room(e: BaseException | None) -> OSError | None:
+def no_room(e: BaseException | None, where: str | Path | None = None) -> OSError | None:
     """The full disk or exhausted quota behind ``e`` (``e`` or what caused it), else None: a
-    state of the machine, not a fault of the run, which can go on once there is room."""
+    state of the machine, not a fault of the run, which can go on once there is room.
+
+    NumPy's ``tofile`` (under ``np.save``) reports a short write as an OSError with no errno
+    ("1797 requested and 1520 written"); with ``where``, such an error counts when the disk
+    holding ``where`` has less than 1 MiB free."""
     for _ in range(10):
         if e is None:
             return None
-        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return e
+        if isinstance(e, OSError):
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                return e
+            if e.errno is None and where is not None and _free_bytes(where) < (1 << 20):
+                return DiskFull(where)
         e = e.__cause__ or e.__context__
     return None
+
+
+def _free_bytes(where: str | Path) -> float:
+    try:
+        return shutil.disk_usage(where).free
+    except OSError:
+        return float("inf")
+
+
+class DiskFull(OSError):
+    """No space left on the device that holds ``filename``, said for people."""
+
+    def __init__(self, where: str | Path):
+        super().__init__(errno.ENOSPC, "No space left on device", str(where))
+
+    def __str__(self) -> str:
+        return f"the disk holding {self.filename} is full: free some space, then try again"

@@ -377,3 +377,25 @@ def test_a_disk_full_before_the_first_write_leaves_no_run_running(tmp_path, monk
     assert code == 1
     err = capsys.readouterr().err
     assert "is full" in err and "python -m dcviz resume" in err and "internal error" not in err
+
+
+def test_a_run_folder_that_cannot_be_made_whole_is_not_left_half_made(tmp_path, monkeypatch):
+    """create_run fails part-way (here np.save's short write, an OSError with no errno, on a full
+    disk): the half-made folder is removed, so that it does not list as a run of no state, and
+    a full disk is said as such."""
+    from dcviz import safeio
+    from dcviz.runs.store import RunDir
+    store = RunStore(tmp_path / "runs")
+    ds = D.load(DATA)
+    cls, cfg = prepare("ae-kmeans", ds, {"pretrain_epochs": 2}, "quick")
+
+    def short_write(self, idx):
+        raise OSError("1797 requested and 1520 written")
+    monkeypatch.setattr(RunDir, "write_subsample", short_write)
+    with pytest.raises(OSError) as e:
+        create_run(store, cls, cfg, ds, "quick")
+    assert "1797 requested" in str(e.value) and store.ids() == []  # disk not full: as it is
+    monkeypatch.setattr(safeio, "_free_bytes", lambda where: 0)
+    with pytest.raises(safeio.DiskFull, match="is full: free some space"):
+        create_run(store, cls, cfg, ds, "quick")
+    assert store.ids() == [] and list((tmp_path / "runs").iterdir()) == []

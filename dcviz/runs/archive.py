@@ -549,8 +549,8 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
                     NotImplementedError, RuntimeError, ValueError, OSError) as e:
                 if isinstance(e, ArchiveError):
                     raise
-                if (full := no_room(e)) is not None:
-                    raise _no_room_for(where, store, full) from None
+                if no_room(e, store.root) is not None:
+                    raise _no_room_for(where, store) from None
                 raise ArchiveError(f"{where} is damaged: a file in it cannot be decompressed "
                                    f"({_err(e)}). Download or export it again.") from None
         cfg, status = _validate(tmp, where)
@@ -568,16 +568,15 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
         raise
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if (full := no_room(e)) is not None:
-            raise _no_room_for(where, store, full) from None
+        if no_room(e, store.root) is not None:
+            raise _no_room_for(where, store) from None
         raise
 
 
-def _no_room_for(where: str, store: RunStore, e: OSError) -> ArchiveError:
+def _no_room_for(where: str, store: RunStore) -> ArchiveError:
     """A full disk is not a damaged archive: say which, and that nothing was kept."""
-    return ArchiveError(f"There is not enough free disk space in {store.root} to unpack {where} "
-                        f"({e.strerror or e}); nothing was kept. Free some space, then import it "
-                        "again.")
+    return ArchiveError(f"There is not enough free disk space in {store.root} to unpack {where}; "
+                        "nothing was kept. Free some space, then import it again.")
 
 
 # --------------------------------------------------------------------------- what pages show

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 import time
 import traceback
@@ -17,7 +18,7 @@ from dcviz.methods.base import (BaseConfig, ConfigError, Context, Method, RunSto
 from dcviz.nets import set_seed
 from dcviz.runs.store import (TEMP_RE, RunDir, RunStore, RunStoreError, _json_default,
                               atomic_write_bytes, check_model_size, new_run_id, package_versions)
-from dcviz.safeio import no_room
+from dcviz.safeio import DiskFull, no_room
 
 if TYPE_CHECKING:
     from dcviz.data import Dataset
@@ -58,14 +59,20 @@ def create_run(store: RunStore, cls: type[Method], cfg, data: Dataset, preset: s
     """Make the run folder: config.json, status.json (queued) and the fixed subsample."""
     run_id = run_id or new_run_id(cls.id)
     rd = store.create(run_id)
-    rd.write_config({
-        "run_id": run_id, "name": clean_name(name), "tags": [], "method": cls.id, "method_title": cls.title,
-        "preset": preset, "config": cfg.to_dict(), "seed": cfg.seed, "data": data.spec,
-        "data_name": data.name, "n_samples": data.n, "input_dim": data.dim,
-        "image_shape": list(data.image_shape or []), "has_labels": data.y is not None,
-        "created": time.time(), "versions": package_versions()})
-    rd.write_subsample(choose_subsample(data.n, cfg.subsample, cfg.seed))
-    rd.write_status("queued")
+    try:
+        rd.write_config({
+            "run_id": run_id, "name": clean_name(name), "tags": [], "method": cls.id,
+            "method_title": cls.title, "preset": preset, "config": cfg.to_dict(), "seed": cfg.seed,
+            "data": data.spec, "data_name": data.name, "n_samples": data.n, "input_dim": data.dim,
+            "image_shape": list(data.image_shape or []), "has_labels": data.y is not None,
+            "created": time.time(), "versions": package_versions()})
+        rd.write_subsample(choose_subsample(data.n, cfg.subsample, cfg.seed))
+        rd.write_status("queued")
+    except BaseException as e:
+        shutil.rmtree(rd.path, ignore_errors=True)  # half made, it would list as a run of no state
+        if no_room(e, store.root) is not None:
+            raise DiskFull(store.root) from e
+        raise
     return rd
 
 
@@ -287,7 +294,7 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
         return rd.write_status("stopped", seconds=time.time() - start, metrics=last_metrics,
                                finished=time.time())
     except Exception as e:  # noqa: BLE001 - any error of a method becomes a failed run
-        if (full := no_room(e)) is not None:
+        if (full := no_room(e, rd.path)) is not None:
             return out_of_room(rd, full)
         return rd.write_status("failed", seconds=time.time() - start, metrics=last_metrics,
                                error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(),
@@ -300,6 +307,6 @@ def out_of_room(rd: RunDir, e: OSError) -> dict:
     ``dcviz resume``), so that once there is room it goes on from its last checkpoint; marking it
     failed would end it for good, and there may be no room to write even that."""
     return {"state": "interrupted", "unsaved": True,
-            "error": f"the disk holding {rd.path} is full ({e.strerror or e}); the run stopped "
-                     "at its last snapshot. Free some space, then resume it: it goes on from its "
-                     "last checkpoint"}
+            "error": f"the disk holding {rd.path} is full; the run stopped at its last "
+                     "snapshot. Free some space, then resume it: it goes on from its last "
+                     "checkpoint"}

@@ -152,7 +152,7 @@ class RunManager:
             # execute() turns every error of a method into a status; what escapes is the run
             # folder itself (a full disk before the first snapshot, a folder removed meanwhile).
             # The page must not show the run as running for ever.
-            full = no_room(e)
+            full = no_room(e, rd.path)
             status = out_of_room(rd, full) if full is not None else {
                 "state": "failed", "error": f"the run folder could not be written: "
                                             f"{type(e).__name__}: {e}"}
