@@ -399,3 +399,32 @@ def test_a_run_folder_that_cannot_be_made_whole_is_not_left_half_made(tmp_path, 
     with pytest.raises(safeio.DiskFull, match="is full: free some space"):
         create_run(store, cls, cfg, ds, "quick")
     assert store.ids() == [] and list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_checkpoint_that_finds_the_disk_full_stops_the_run_and_leaves_no_temp(tmp_path,
+                                                                               monkeypatch):
+    """A periodic checkpoint on a full disk: its half-written temp file is removed (it would
+    hold the space the disk lacks), and the run is cut off there rather than training on with
+    no checkpoint; with room, it resumes to the end."""
+    import errno
+
+    from dcviz.runs import store as S
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", EVERY)
+    real, full = S.write_file, {"on": True}
+
+    def write_file(path, data):
+        real(path, bytes(data)[: len(data) // 2])
+        if full["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+    monkeypatch.setattr(S, "write_file", write_file)
+    ds = D.load(DATA)
+    cls, cfg = prepare("dekm", ds, {**DEKM, "pretrain_epochs": 4, "max_iter": 3}, "quick")
+    rd = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")
+    status = execute(rd, cls, cfg, ds)
+    assert status["state"] == "interrupted" and "is full" in status["error"]
+    assert rd.count() == EVERY and not (rd.path / ".checkpoint.pt.tmp").exists()
+    assert rd.read_status()["state"] == "running"
+    full["on"] = False
+    assert execute(rd, cls, cfg, ds, resume=prepare_resume(rd, interrupted=True))["state"] == "done"
+    assert rd.count() == 3 + 3

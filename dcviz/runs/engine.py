@@ -278,8 +278,11 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
             if due and not (cls.resumable and position is None):
                 try:
                     save()
-                except Exception:  # noqa: BLE001 - a state not yet complete (e.g. no centroids
-                    pass           # before the first k-means): the next snapshot tries again
+                except Exception as e:  # noqa: BLE001 - a state not yet complete (e.g. no
+                    # centroids before the first k-means): the next snapshot tries again. A
+                    # full disk stops the run here, with the last checkpoint that was written
+                    if no_room(e, rd.path) is not None:
+                        raise
                 else:
                     since, last_save = 0, time.time()
         save()

@@ -223,7 +223,11 @@ class RunDir:
         buf = io.BytesIO()
         torch.save(blob, buf)
         tmp = self.path / ".checkpoint.pt.tmp"
-        write_file(tmp, buf.getbuffer())
+        try:
+            write_file(tmp, buf.getbuffer())
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half-written copy would hold the space a full disk lacks
+            raise
         os.replace(tmp, self.path / "checkpoint.pt")
 
     # ---------------------------------------------------------------- reading
