@@ -4,6 +4,9 @@ Every loader in dcviz (user files, run folders, archives) asks these helpers fir
 header that declares a huge shape is refused before anything is allocated, and a FIFO or a
 device is never opened (opening a FIFO for reading blocks until someone writes to it).
 
+Also :func:`no_room`: whether a failed write met a full disk, which a run, an import or a
+command survives (stop, say so, go on once there is room) rather than reports as a fault.
+
 Nothing here imports the data registry or torch: the run store uses it too.
 """
 from __future__ import annotations
