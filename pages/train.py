@@ -397,14 +397,16 @@ def interrupted_runs() -> None:
             # one data set must be told apart
             which = " · ".join(md(part) for part in (format_time(r.get("created")),
                                                       r.get("name") or r["run_id"]) if part)
+            live = manager().live.get(r["run_id"])
+            why = live.error if live is not None else None  # cut off in this app: why (a full disk)
             left.markdown(f"{STATE_ICONS.get('interrupted', '')} "
                           f"**{md(cls.title if cls else r.get('method', '?'))}** on "
                           f"**{md(data_title(r.get('data', '?')))}** · {which} · "
-                          f"{r.get('snapshots', 0)} snapshots: its process ended before the run "
-                          "did. Resume goes on from its last checkpoint.")
-            live = manager().live.get(r["run_id"])
-            if live is not None and live.error:  # cut off in this app, and why (a full disk)
-                left.warning(md(live.error[:1].upper() + live.error[1:]) + ".")
+                          f"{r.get('snapshots', 0)} snapshots"
+                          + (". " if why else ": its process ended before the run did. ")
+                          + "Resume goes on from its last checkpoint.")
+            if why:
+                left.warning(md(why[:1].upper() + why[1:]) + ".")
             b = right.container(horizontal=True, vertical_alignment="center", gap="small")
             resume_control(r["run_id"], key=f"train_resume_{r['run_id']}", where=b)
             with b:
