@@ -75,8 +75,11 @@ def distinct(keys: Sequence[Hashable], label: Callable[[Hashable], str],
     archive, two runs given one name) would be one option, and the second could not be chosen."""
     texts = {k: label(k) for k in keys}
     seen = Counter(texts.values())
-    return lambda k: (texts[k] if seen[texts[k]] < 2 else f"{texts[k]} · {tag(k)}") \
-        if k in texts else label(k)
+
+    def shown(k: Hashable) -> str:
+        text = texts[k] if k in texts else label(k)
+        return f"{text} · {tag(k)}" if seen[text] > 1 else text
+    return shown
 
 
 def run_table(rows: Sequence[dict], limit: int | None = None) -> list[dict]:
