@@ -262,7 +262,11 @@ def write_layouts(run_path: Path, layouts: np.ndarray) -> None:
     """Keep the layouts in the run folder: to a temporary name, then renamed into place."""
     path = Path(run_path) / UMAP_FILE
     tmp = path.with_name(f".{UMAP_FILE[:-4]}.{secrets.token_hex(4)}.tmp.npy")
-    np.save(tmp, np.asarray(layouts, dtype=np.float32), allow_pickle=False)
+    try:
+        np.save(tmp, np.asarray(layouts, dtype=np.float32), allow_pickle=False)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
@@ -403,7 +407,12 @@ class UmapWorker:
                 if coords.shape != (1, n_points, 2) or not np.isfinite(coords).all():
                     raise ValueError(f"UMAP returned shape {coords.shape[1:]} or non-finite values")
                 grown = coords if layouts is None else np.concatenate([layouts, coords])
-                write_layouts(run_path, grown)
+                try:
+                    write_layouts(run_path, grown)
+                except OSError as e:  # a full disk: the layouts are shown, only not kept
+                    from dcviz.safeio import no_room
+                    if no_room(e, run_path) is None:
+                        raise
                 with self._lock:
                     job["layouts"] = grown
                     job["seconds"] += time.time() - start

@@ -151,3 +151,22 @@ def moved(a, b):
     size, with no rotation: 0 for the same picture, 2 on average for unrelated ones."""
     a, b = (x - x.mean(0) for x in (a, b))
     return float(((a / np.linalg.norm(a) - b / np.linalg.norm(b)) ** 2).sum())
+
+
+def test_layouts_that_find_the_disk_full_are_shown_not_kept(tmp_path, monkeypatch):
+    """The run folder's disk is full: the layouts are still computed and handed to the page,
+    nothing half-written is left, and umap.npy is simply not there."""
+    import errno
+    rng = np.random.default_rng(0)
+    latents = [rng.normal(size=(30, 5)) for _ in range(3)]
+    run = fake_run(tmp_path, latents)
+
+    def full(file, *a, **k):
+        open(file, "wb").write(b"\x93NUMPY half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(P.np, "save", full)
+    w = P.UmapWorker(compute=lambda latent, seed=0, init=None: latent[:, :2].copy())
+    w.request_run("run", run, 3, 30, lambda i: latents[i])
+    got = w.wait_run("run", timeout=30)
+    assert (got.status, got.done) == ("done", 3) and got.layouts.shape == (3, 30, 2)
+    assert not (run / P.UMAP_FILE).exists() and not list(run.glob(".umap*"))
