@@ -162,6 +162,26 @@ def test_two_runs_that_read_alike_can_both_be_chosen(two_runs):
     assert [f(k) for k in "xyz"] == ["same · x", "same · y", "other"]
 
 
+def test_a_name_that_cannot_be_written_is_said_and_changes_nothing(two_runs, monkeypatch):
+    import errno
+
+    from dcviz.runs import store as S
+    store, a, b = two_runs
+
+    def full(path, obj):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with monkeypatch.context() as m:
+        m.setattr(S, "atomic_write_json", full)
+        with pytest.raises(G.ManageError, match="could not be written: the disk holding .* is full"):
+            G.rename(store, a, "new name")
+    assert store.open(a).read_config().get("name") != "new name"
+    at = open_page("checkpoints", checkpoints_run=a)
+    monkeypatch.setattr(S, "atomic_write_json", full)
+    at.text_input(key="checkpoints_manage:name").set_value("new name")
+    at.button(key="FormSubmitter:checkpoints_manage:form-Save name and tags").click().run()
+    assert not at.exception and at.error and "Not saved" in at.error[0].value
+
+
 def test_rename_and_tag_on_the_page(two_runs, tmp_path, monkeypatch):
     store, a, b = two_runs
     monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))

@@ -16,6 +16,7 @@ import re
 import time
 
 from dcviz.runs.store import ACTIVE_STATES, RunStore, RunStoreError
+from dcviz.safeio import DiskFull, no_room
 
 MAX_NAME = 100
 MAX_TAGS = 20
@@ -54,9 +55,13 @@ def parse_tags(text) -> list[str]:
 
 def _update(store: RunStore, run_id: str, **fields) -> None:
     path = store.open(run_id).path / "config.json"
-    mtime = path.stat().st_mtime
-    store.update_config(run_id, **fields)
-    os.utime(path, (time.time(), mtime))  # keep the run's place in "newest first" lists
+    try:
+        mtime = path.stat().st_mtime
+        store.update_config(run_id, **fields)
+        os.utime(path, (time.time(), mtime))  # keep the run's place in "newest first" lists
+    except OSError as e:  # a full disk, a read-only folder: the page says why, nothing changes
+        reason = str(DiskFull(store.root)) if no_room(e, store.root) else (e.strerror or str(e))
+        raise ManageError(f"{path} could not be written: {reason}") from None
 
 
 def rename(store: RunStore, run_id: str, name: str) -> str:
