@@ -177,9 +177,9 @@ def lens_option_fields(options, runs: Sequence[dict] = (), run_label=str) -> lis
             fields.append(Field(o.name, o.label, "int", default, help_text, min=o.min, max=o.max,
                                 step=1, slider=slider))
         elif o.kind == "run":
-            from dcviz.runs.labels import distinct
+            from dcviz.runs.labels import distinct, id_tag
             by_id = {r["run_id"]: r for r in runs}
-            label = distinct(list(by_id), lambda i: run_label(by_id[i]))
+            label = distinct(list(by_id), lambda i: run_label(by_id[i]), tag=id_tag, front=True)
             labels = {None: "(none)", **{i: label(i) for i in by_id}}
             fields.append(Field(o.name, o.label, "select", None, help_text,
                                 choices=list(labels), labels=labels))

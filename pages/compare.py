@@ -38,7 +38,7 @@ def short(run_id: str) -> str:
         seed = cfg.get("seed")
         base = f"{cfg.get('method', '?')}" + (f" (seed {seed})" if seed is not None else "")
         return f"{cfg['name']} · {base}" if cfg.get("name") else f"{base} · {i[-4:]}"
-    return distinct(chosen, name, tag=lambda i: i[-4:])(run_id)
+    return distinct(chosen, name, tag=lambda i: i[-4:])(run_id)  # at the end: heads wrap
 
 
 def live(run_id: str) -> bool:

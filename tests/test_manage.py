@@ -160,6 +160,9 @@ def test_two_runs_that_read_alike_can_both_be_chosen(two_runs):
     assert at.selectbox(key="explore_run").value == b
     f = distinct(["x", "y", "z"], lambda k: "same" if k != "z" else "other")
     assert [f(k) for k in "xyz"] == ["same · x", "same · y", "other"]
+    f = distinct(["a1", "b1", "c2"], lambda k: "same", tag=lambda k: k[-1], front=True)
+    assert [f(k) for k in ("a1", "b1", "c2")] == ["a1 · same", "b1 · same", "2 · same"]
+    assert box.options[0].startswith("#") and box.options[1].startswith("#")
 
 
 def test_a_name_that_cannot_be_written_is_said_and_changes_nothing(two_runs, monkeypatch):

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from dcviz.plaintext import for_plotly, md
-from dcviz.runs.labels import distinct, pick_run, run_label
+from dcviz.runs.labels import distinct, id_tag, pick_run, run_label
 from ui.fields import segmented
 from ui.shared import forget_view, runs_root
 
@@ -63,8 +63,8 @@ def run_picker(runs: list[dict], key: str, *, help: str, where=None,
             st.session_state[key] = st.session_state[gone_key][1]
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = pick_run(None, list(by_id))
-    run_id = (where or st).selectbox("Run", list(by_id), key=key, help=help,
-                                     format_func=distinct(list(by_id), lambda i: run_label(by_id[i])))
+    shown = distinct(list(by_id), lambda i: run_label(by_id[i]), tag=id_tag, front=True)
+    run_id = (where or st).selectbox("Run", list(by_id), key=key, help=help, format_func=shown)
     gone = st.session_state.get(gone_key)
     if gone and gone[1] == run_id:  # said until another run is chosen
         not_found([gone[0]], "the run open here is no longer",
@@ -103,7 +103,7 @@ def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[st
     st.session_state[key] = chosen
     options = chosen + [i for i in offered(chosen) if i not in chosen]
     chosen = st.multiselect("Runs", options, key=key, max_selections=limit,
-                            format_func=distinct(options, label),
+                            format_func=distinct(options, label, tag=id_tag, front=True),
                             placeholder=placeholder, help=help)
     gone = st.session_state.get(gone_key)
     if gone and gone[1] == chosen:  # said until the choice changes

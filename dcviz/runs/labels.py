@@ -68,17 +68,31 @@ def run_label(row: dict) -> str:
     return f"{label} · {name}" if name else f"{label} · {row.get('run_id', '')}"
 
 
+def id_tag(run_id) -> str:
+    """A run id's random end ("#86f4"), to tell apart runs whose labels are alike."""
+    return f"#{str(run_id)[-4:]}"
+
+
 def distinct(keys: Sequence[Hashable], label: Callable[[Hashable], str],
-             tag: Callable[[Hashable], str] = str) -> Callable[[Hashable], str]:
-    """``label``, with `` · tag(key)`` added where two keys share a label. Streamlit's selectbox and
-    multiselect keep a choice by its label, so two options with one label (two imports of one
-    archive, two runs given one name) would be one option, and the second could not be chosen."""
+             tag: Callable[[Hashable], str] = str,
+             front: bool = False) -> Callable[[Hashable], str]:
+    """``label``, with ``tag(key)`` added where two keys share a label (in front with ``front``:
+    a select box cuts long labels at its width, so a tag at the end may not be seen), and the
+    whole key where even the tags meet. Streamlit's selectbox and multiselect keep a choice by
+    its label, so two options with one label (two imports of one archive, two runs given one
+    name) would be one option, and the second could not be chosen."""
     texts = {k: label(k) for k in keys}
     seen = Counter(texts.values())
+    tags = {k: tag(k) for k in keys if seen[texts[k]] > 1}
+    clash = Counter((texts[k], t) for k, t in tags.items())
 
     def shown(k: Hashable) -> str:
         text = texts[k] if k in texts else label(k)
-        return f"{text} · {tag(k)}" if seen[text] > 1 else text
+        if seen[text] < 2:
+            return text
+        t = tags.get(k, tag(k))
+        t = str(k) if clash[(text, t)] > 1 else t
+        return f"{t} · {text}" if front else f"{text} · {t}"
     return shown
 
 
