@@ -57,7 +57,8 @@ def chosen_run(runs: list[dict]) -> str | None:
         chosen = asked
     else:
         ended = [r["run_id"] for r in runs if r["state"] in ("done", "stopped")]
-        chosen = (ended or [r["run_id"] for r in runs] or [None])[0]
+        readable = [r["run_id"] for r in runs if r["state"] != "damaged"]
+        chosen = (ended or readable or [None])[0]
         missing = (asked, chosen) if asked else None
         state["_present_missing"] = missing
     if missing:
@@ -133,6 +134,14 @@ def body() -> None:
 runs = manager().runs()
 run_id = chosen_run(runs)
 view = run_view(run_id) if run_id else None
+if view is None and run_id:  # a link to a run whose folder cannot be read
+    row = next((r for r in runs if r["run_id"] == run_id), {})
+    st.error(f"Run {md(run_id)} cannot be presented: "
+             f"{md(row.get('error') or 'its folder cannot be read')}.")
+    st.page_link(nav.PAGES["explore"], label="Open in Explore", query_params={"run": run_id},
+                 icon=":material/travel_explore:",
+                 help="Explore says what is wrong with the run, and can delete it.")
+    st.stop()
 if view is None:
     st.info("There is no run to present yet. Train one first; then open it here from the "
             "Train or Explore page.")

@@ -185,6 +185,22 @@ def test_a_name_that_cannot_be_written_is_said_and_changes_nothing(two_runs, mon
     assert not at.exception and at.error and "Not saved" in at.error[0].value
 
 
+def test_links_to_a_damaged_run_say_so_on_present_and_compare(two_runs):
+    """A link to a run whose folder is damaged (a snapshot file removed): Present names the run
+    and the damage (it said there was no run to present yet), Compare says it is damaged (it
+    said the run was not there)."""
+    store, a, b = two_runs
+    (store.root / a / "snapshots" / "000001.npz").unlink()
+    at = open_page("present", run=a)
+    assert not at.exception
+    said = [e.value for e in at.error]
+    assert said and a in said[0] and "snapshot 1 is missing" in said[0]
+    assert not any("no run to present" in i.value for i in at.info)
+    at = open_page("compare", runs=f"{a},{b}")
+    assert not at.exception
+    assert any(w.value.startswith("Damaged") and a in w.value for w in at.warning)
+
+
 def test_rename_and_tag_on_the_page(two_runs, tmp_path, monkeypatch):
     store, a, b = two_runs
     monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))

@@ -14,6 +14,7 @@ import streamlit as st
 
 from dcviz.plaintext import for_plotly, md
 from dcviz.runs.labels import distinct, id_tag, pick_run, run_label
+from dcviz.runs.store import RUN_ID_RE
 from ui.fields import segmented
 from ui.shared import forget_view, runs_root
 
@@ -85,10 +86,14 @@ def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[st
         wanted = [i for i in asked.split(",") if i]
         found = [i for i in wanted if i in known][:limit]
         missing = [i for i in wanted if i not in known]
-        if missing:
-            not_found(missing, "not", "Showing the others." if found else
-                      "Showing the default choice instead." if default() else
-                      "Choose runs below.")
+        instead = ("Showing the others." if found else "Showing the default choice instead."
+                   if default() else "Choose runs below.")
+        # a run that is there but cannot be read (damaged) is not said to be absent
+        damaged = [i for i in missing if RUN_ID_RE.match(i) and (Path(runs_root()) / i).is_dir()]
+        if damaged:
+            not_found(damaged, "damaged, not opened,", f"{instead} Explore says what is wrong.")
+        if absent := [i for i in missing if i not in damaged]:
+            not_found(absent, "not", instead)
         # none of them there: the page's default choice, as with no link at all
         st.session_state[key] = found or default()
     if key not in st.session_state:
