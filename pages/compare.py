@@ -88,7 +88,8 @@ def not_comparable(chosen: list[str], error: K.CompareError) -> None:
 # ================================================================== the part the control drives
 def body() -> None:
     rerun_if_gone(*views.values())
-    rows = {i: views[i].rows() for i in chosen}
+    # a row per snapshot: metrics.jsonl may say more than the snapshots on disk hold
+    rows = {i: views[i].rows()[:views[i].count] for i in chosen}
     values = K.timeline(list(rows.values()), mode)
     pos = player(values, "compare", pos="pos", label="Epoch" if mode == "epoch" else "Progress (%)",
                  help="One control for every run: each column, the table and the contingency "

@@ -201,6 +201,28 @@ def test_links_to_a_damaged_run_say_so_on_present_and_compare(two_runs):
     assert any(w.value.startswith("Damaged") and a in w.value for w in at.warning)
 
 
+def test_metrics_lines_of_the_wrong_types_or_past_the_snapshots_do_not_break_pages(two_runs):
+    """metrics.jsonl is plain text: a line whose fields have other types, and lines for
+    snapshots that are not on disk. Each field is read only with its type; Compare drew the
+    rows past the snapshots and failed (int('x'), then 'asked for snapshot 5')."""
+    import json as _json
+
+    from dcviz.runs.store import clean_row
+    store, a, b = two_runs
+    row = {"index": 9, "epoch": "x", "step": True, "progress": float("nan"), "stage": 3,
+           "metrics": {"nmi": 0.5, "acc": "high"}, "scalars": {"k": 1, "name": "s", "l": [1]},
+           "time": 1.0}
+    assert clean_row(row) == {"index": 9, "time": 1.0, "metrics": {"nmi": 0.5},
+                              "scalars": {"k": 1.0, "name": "s"}}
+    with open(store.root / a / "metrics.jsonl", "a") as f:
+        f.write(_json.dumps(row) + "\n[1, 2]\n" + _json.dumps({"epoch": 99}) + "\n")
+    rows = store.open(a).metrics_rows()
+    assert rows[-2]["index"] == 9 and rows[-1] == {"epoch": 99}
+    for page in ("compare", "explore", "present"):
+        at = open_page(page, run=a, runs=f"{a},{b}")
+        assert not at.exception, (page, [e.value for e in at.exception])
+
+
 def test_rename_and_tag_on_the_page(two_runs, tmp_path, monkeypatch):
     store, a, b = two_runs
     monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))

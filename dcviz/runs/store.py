@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
+import math
 import os
 import platform
 import re
@@ -102,6 +103,31 @@ def write_file(path: Path, data) -> None:
     place (bench/holdpoint.py holds a checkpoint write here, half written)."""
     with open(path, "wb") as f:
         f.write(data)
+
+
+def _real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def clean_row(row: dict) -> dict:
+    """A metrics.jsonl line with only the fields of the types the engine writes: integer index,
+    epoch and step, real progress and time, a text stage, and losses, metrics and scalars whose
+    values are real numbers (scalars: or text). A field of another type is left out, so that the
+    pages read it as missing, as they read a field a method does not record."""
+    out: dict = {}
+    for k in ("index", "epoch", "step"):
+        if isinstance(row.get(k), int) and not isinstance(row.get(k), bool):
+            out[k] = row[k]
+    for k in ("progress", "time"):
+        if _real(row.get(k)):
+            out[k] = float(row[k])
+    if isinstance(row.get("stage"), str):
+        out["stage"] = row["stage"]
+    for k in ("losses", "metrics", "scalars"):
+        if isinstance(row.get(k), dict):
+            out[k] = {str(n): (float(v) if _real(v) else v) for n, v in row[k].items()
+                      if _real(v) or (k == "scalars" and isinstance(v, str))}
+    return out
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -362,16 +388,20 @@ class RunDir:
         return None
 
     def metrics_rows(self) -> list[dict]:
-        """All lines of metrics.jsonl (a torn last line, from a kill, is skipped)."""
+        """All lines of metrics.jsonl (a torn last line, from a kill, is skipped), each field
+        checked for its type (:func:`clean_row`): the file is plain text anyone can edit, and
+        an archive brings one from elsewhere."""
         path = self.path / "metrics.jsonl"
         if not path.exists():
             return []
         rows = []
         for line in path.read_text().splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(row, dict):
+                rows.append(clean_row(row))
         return rows
 
     def has_checkpoint(self) -> bool:
