@@ -223,6 +223,30 @@ def test_metrics_lines_of_the_wrong_types_or_past_the_snapshots_do_not_break_pag
         assert not at.exception, (page, [e.value for e in at.exception])
 
 
+def test_a_rename_and_the_runs_own_config_write_do_not_undo_each_other(two_runs):
+    """The page renames a run while its thread records its pretrained AE in config.json: each
+    is a read-modify-write of one file, so without one lock either could drop the other's
+    field."""
+    import threading
+    store, a, b = two_runs
+    rd = store.open(a)
+
+    def names():
+        for i in range(150):
+            G.rename(store, a, f"name {i}")
+
+    def records():
+        for i in range(150):
+            rd.update_config(pretrained={"entry": f"e{i}"})
+    threads = [threading.Thread(target=names), threading.Thread(target=records)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cfg = rd.read_config()
+    assert cfg["name"] == "name 149" and cfg["pretrained"] == {"entry": "e149"}
+
+
 def test_rename_and_tag_on_the_page(two_runs, tmp_path, monkeypatch):
     store, a, b = two_runs
     monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))

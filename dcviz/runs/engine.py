@@ -264,7 +264,7 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
             if pretrained is None and getattr(method, "pretrained_record", None):
                 # the pretrained AE this run started from (dcviz.pretrained), once it is known
                 pretrained = method.pretrained_record
-                rd.write_config({**rd.read_config(), "pretrained": pretrained})
+                rd.update_config(pretrained=pretrained)
             position = ctx.take_position()
             index = rd.append_snapshot(snap, extras_type=cls.Extras)
             last_metrics = snap.metrics

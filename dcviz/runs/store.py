@@ -178,6 +178,15 @@ class RunDir:
     def write_config(self, config: dict) -> None:
         atomic_write_json(self.path / "config.json", config)
 
+    def update_config(self, **fields) -> dict:
+        """Set some fields of config.json, read and written under one lock: the page may rename
+        a run while its thread records the pretrained AE it started from, and neither may undo
+        the other."""
+        with _status_lock(self.path / "config.json"):
+            config = {**self.read_config(), **fields}
+            self.write_config(config)
+            return config
+
     def write_status(self, state: str, *, force: bool = False, **fields) -> dict:
         """Write status.json and return what is on disk afterwards.
 
@@ -778,5 +787,4 @@ class RunStore:
             shutil.rmtree(path)
 
     def update_config(self, run_id: str, **fields) -> None:
-        rd = self.open(run_id)
-        rd.write_config({**rd.read_config(), **fields})
+        self.open(run_id).update_config(**fields)

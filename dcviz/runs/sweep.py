@@ -359,7 +359,7 @@ def run_trial(trial: dict, root: str | None, threads: int, run_id: str, sweep_id
         name += f" {point_label(trial['point'])}" if trial["point"] else ""
         rd = create_run(store, cls, cfg, ds, trial["preset"], name=f"{name} seed {trial['seed']}",
                         run_id=run_id)
-        rd.write_config({**rd.read_config(), "sweep": {"id": sweep_id, "trial": trial["id"]}})
+        rd.update_config(sweep={"id": sweep_id, "trial": trial["id"]})
         cpu = time.process_time()
         status = execute(rd, cls, cfg, ds)
         out = {"state": status["state"], "error": status.get("error"),
