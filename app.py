@@ -9,7 +9,9 @@ st.set_page_config(page_title="dcviz: watch deep clustering learn", page_icon="ð
 
 from ui import nav  # noqa: E402  (after set_page_config, which must come first)
 from ui.look import inject_css  # noqa: E402
-from ui.shared import manager  # noqa: E402
+from ui.shared import manager, runs_root  # noqa: E402
+from dcviz.plaintext import error_text, md  # noqa: E402
+from dcviz.runs import RunStoreError  # noqa: E402
 
 inject_css()
 page = st.navigation([
@@ -23,6 +25,15 @@ page = st.navigation([
 ])
 nav.follow_present_link()  # ?run=...&present=1: the presenter view of that run
 nav.follow_deep_link()  # a link that reached a page before app.py ever ran (see nav.require_app)
-manager()  # the run manager of this process, created once
+try:
+    manager()  # the run manager of this process, created once
+except RunStoreError as e:  # every page needs the run store: say why there is none, and how
+    st.title("dcviz")
+    st.error(f"The app cannot start: {md(error_text(e))}.")
+    st.markdown(f"The runs folder is `$DCVIZ_RUNS_DIR`, else `runs` in the folder the app was "
+                f"started from (now {md(runs_root())}). Point `DCVIZ_RUNS_DIR` at a folder "
+                "this user can write, or start the app from another folder, then reload this "
+                "page.")
+    st.stop()
 with nav.through_app():
     page.run()

@@ -396,3 +396,15 @@ def test_pause_resume_stop_buttons(runs_dir):
     assert mgr.wait(run_id, timeout=120) == "stopped"
     at.run()
     assert "stopped" in page_text(at)
+
+
+def test_a_runs_folder_that_cannot_be_used_is_said_instead_of_a_traceback(tmp_path, monkeypatch):
+    """DCVIZ_RUNS_DIR names a file: the app says why it cannot start and how to mend it (each
+    page showed Streamlit's traceback of RunStoreError)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(afile))
+    at = open_page("home")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and "cannot start" in at.error[0].value and "is a file" in at.error[0].value
+    assert any("DCVIZ_RUNS_DIR" in m.value for m in at.markdown)
