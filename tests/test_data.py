@@ -424,6 +424,19 @@ def test_download_offline_error_names_cache_folder(data_home):
     assert "train-images-idx3-ubyte.gz" in msg
 
 
+def test_a_data_folder_that_cannot_be_used_is_said_before_any_download(monkeypatch, tmp_path):
+    """DCVIZ_DATA_DIR names a file: the message says so, not that the internet is needed."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(afile))
+    monkeypatch.setattr(download, "fetcher", lambda *a: pytest.fail("should not download"))
+    with pytest.raises(DataError) as e:
+        load("usps")
+    msg = str(e.value)
+    assert "is a file, not a folder" in msg and "DCVIZ_DATA_DIR" in msg
+    assert "could not be downloaded" not in msg
+
+
 def test_offline_env_skips_the_download(monkeypatch):
     monkeypatch.setenv("DCVIZ_OFFLINE", "1")
     monkeypatch.setattr(download, "fetcher", lambda *a: pytest.fail("should not download"))
