@@ -63,6 +63,32 @@ def test_delete_refuses_a_live_run(two_runs):
     assert store.ids() == [b] and a not in mgr.live
 
 
+def test_delete_refuses_a_run_another_process_trains(two_runs):
+    """The CLI, a sweep or another app trains the run (status.json: running, a live pid that is
+    not this process): its folder is not pulled from under it. Once that process is gone the
+    run is cut off and may go."""
+    import subprocess
+    import sys
+    store, a, b = two_runs
+    mgr = RunManager(store.root)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store.open(a).write_status("running", force=True)
+        status = store.open(a).read_status(raw=True)
+        (store.root / a / "status.json").write_text(json.dumps({**status, "pid": other.pid}))
+        why = G.can_delete(mgr, a)
+        assert why and f"another process (pid {other.pid})" in why
+        with pytest.raises(G.ManageError, match="another process"):
+            G.delete(mgr, a)
+        assert a in store.ids()
+    finally:
+        other.kill()
+        other.wait()
+    assert G.can_delete(mgr, a) is None
+    G.delete(mgr, a)
+    assert store.ids() == [b]
+
+
 def test_rerun_uses_the_same_config_and_seed(two_runs, monkeypatch):
     store, a, b = two_runs
     mgr = RunManager(store.root)

@@ -15,7 +15,7 @@ import os
 import re
 import time
 
-from dcviz.runs.store import ACTIVE_STATES, RunStore, RunStoreError
+from dcviz.runs.store import ACTIVE_STATES, RunStore, RunStoreError, _pid_alive
 from dcviz.safeio import DiskFull, no_room
 
 MAX_NAME = 100
@@ -81,6 +81,16 @@ def can_delete(manager, run_id: str) -> str | None:
     live = getattr(manager, "live", {}).get(run_id)
     if live is not None and live.state in ACTIVE_STATES:
         return f"the run is {live.state}; stop it first, then delete it"
+    try:
+        status = manager.store.open(run_id).read_status(raw=True)
+    except RunStoreError:
+        return None  # damaged: whatever is left may go
+    pid = status.get("pid")
+    if status.get("state") in ACTIVE_STATES and pid != os.getpid() and _pid_alive(pid):
+        # the CLI, a sweep or another app trains it: deleting would pull the folder from
+        # under a process that is still writing it
+        return (f"the run is {status['state']} in another process (pid {pid}); stop it there, "
+                "then delete it")
     return None
 
 
