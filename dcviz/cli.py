@@ -268,7 +268,14 @@ def cmd_export(args) -> int:
     out = Path(args.out) if args.out else Path(name)
     if out.is_dir():
         out = out / name
-    out.write_bytes(data)
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        from dcviz.safeio import no_room
+        if no_room(e) is not None:
+            raise
+        # --out names a place that cannot hold a file: bad input, said as such
+        raise ValueError(f"cannot write {out}: {e.strerror or e}") from None
     print(json.dumps({"file": str(out.resolve()), **E.describe(data, args.format)}))
     return EXIT_OK
 

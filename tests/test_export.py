@@ -140,6 +140,12 @@ def test_cli_export_takes_a_run_folder_and_refuses_an_unknown_run(dcrl_run, tmp_
     assert (tmp_path / "m.gif").stat().st_size > 1000
     assert cli.main(["export", "no-such-run", "--runs-dir", str(dcrl_run.root)]) == cli.EXIT_BAD_INPUT
     assert "no run" in capsys.readouterr().err
+    afile = tmp_path / "afile"
+    afile.write_text("x")  # --out below a file: bad input, not "internal error"
+    assert cli.main(["export", str(dcrl_run.root / dcrl_run.run_id), "--format", "html",
+                     "--out", str(afile / "m.html")]) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "internal error" not in err
 
 
 # --------------------------------------------------------------------------- Explore
