@@ -94,9 +94,15 @@ def cmd_resume(args) -> int:
     from dcviz.runs import RunStore, RunStoreError
     from dcviz.runs.engine import prepare_resume
 
+    from dcviz.runs.store import RUN_ID_RE, default_root
+
     folder = Path(args.run_dir)
+    if not (folder / "config.json").is_file() and RUN_ID_RE.match(args.run_dir):
+        # a run id, as export takes and as the app and the full-disk message name runs
+        folder = Path(args.runs_dir or default_root()) / args.run_dir
     if not (folder.is_dir() and (folder / "config.json").is_file()):
-        raise ValueError(f"{args.run_dir} is not a run folder (a folder with a config.json)")
+        raise ValueError(f"{args.run_dir} is not a run folder (a folder with a config.json) "
+                         "nor a run id of the runs folder")
     folder = folder.resolve()
     try:
         store = RunStore(folder.parent)
@@ -298,7 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     r = sub.add_parser("resume", help="go on with an interrupted run (its process was killed) "
                        "from its last checkpoint, in the same run folder")
-    r.add_argument("run_dir", metavar="RUN_DIR", help="the run's folder, inside a runs store")
+    r.add_argument("run_dir", metavar="RUN", help="the run's folder, inside a runs store, or its "
+                   "run id in the runs folder")
+    r.add_argument("--runs-dir", default=None, help="run store folder, for a run id (default: "
+                   "$DCVIZ_RUNS_DIR or ./runs)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_resume)
     w = sub.add_parser("sweep", help="methods x data sets x seeds (x a grid), one run folder per "

@@ -221,6 +221,12 @@ def test_resume_refuses_what_it_cannot_resume(tmp_path, capsys, monkeypatch):
     for bad in (tmp_path / "nowhere", tmp_path, done.path / "snapshots"):
         assert cli_main(["resume", str(bad)]) == 2
         assert "not a run folder" in capsys.readouterr().err
+    # a run id of the runs folder is taken as its folder (export takes ids too)
+    assert cli_main(["resume", done.run_id, "--runs-dir", str(done.path.parent)]) == 2
+    assert "is done; there is nothing to resume" in capsys.readouterr().err
+    assert cli_main(["resume", "20261201-000000-dekm-0000", "--runs-dir",
+                     str(done.path.parent)]) == 2
+    assert "nor a run id" in capsys.readouterr().err
     (done.path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(RunStoreError, match="checkpoint.pt cannot be loaded"):
         prepare_resume(done, interrupted=True)
