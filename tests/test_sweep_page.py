@@ -122,3 +122,28 @@ def test_a_damaged_manifest_is_an_error_not_a_crash(sweep_store, tmp_path, monke
     at = open_page("sweeps")
     assert not at.exception
     assert "cannot be read" in page_text(at) and "damaged" in page_text(at)
+
+
+def test_a_manifest_that_cannot_be_written_still_shows_the_table(sweep_store, tmp_path,
+                                                                 monkeypatch):
+    """The page brings the manifest's trial states up to date from the run folders and writes
+    it back; on a full disk that write fails, and the page shows the right table all the same
+    (it showed Streamlit's traceback)."""
+    import errno
+    import json
+    import shutil
+    root, sweep = sweep_store
+    copy = tmp_path / "runs"
+    shutil.copytree(root, copy)
+    mine = Sweep.open(copy, sweep.sweep_id)
+    manifest = json.loads(mine.manifest_path.read_text())
+    manifest["trials"][0]["state"] = "queued"  # stale: the run folder says done
+    mine.manifest_path.write_text(json.dumps(manifest))
+
+    def full(self, manifest):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Sweep, "write", full)
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(copy))
+    at = open_page("sweeps")
+    assert not at.exception, [e.value for e in at.exception]
+    assert list(at.dataframe[0].value["seeds"]) == [2, 2]

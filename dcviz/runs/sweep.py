@@ -588,7 +588,10 @@ def sync(sweep: Sweep) -> dict:
             t["state"] = new
             changed = True
     if changed:
-        sweep.write(manifest)
+        try:
+            sweep.write(manifest)
+        except OSError:  # a full or read-only disk: the states shown are right all the same,
+            pass         # and are read from the run folders again at the next look
     return manifest
 
 
