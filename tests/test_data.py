@@ -496,6 +496,28 @@ def test_save_upload_rejects_bad_content_and_keeps_nothing(data_home):
     assert not any((data_home / "uploads").iterdir())
 
 
+def test_an_upload_that_cannot_be_kept_names_the_data_folder(data_home, monkeypatch, tmp_path):
+    """A full disk, or DCVIZ_DATA_DIR naming a file: the upload is refused with the folder and
+    the reason, as a DataError the page shows, and nothing is kept."""
+    import errno
+
+    from dcviz.data import upload as U
+    content = _npz_bytes(x=np.random.default_rng(0).random((10, 3)), y=np.arange(10) % 2)
+
+    def full(path, content):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with monkeypatch.context() as m:
+        m.setattr(U, "_atomic_write", full)
+        with pytest.raises(DataError, match=r"mine.npz: cannot be kept in .* is full"):
+            save_upload("mine.npz", content)
+    assert not any((data_home / "uploads").iterdir())
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(afile))
+    with pytest.raises(DataError, match="mine.npz: cannot be kept in .*DCVIZ_DATA_DIR"):
+        save_upload("mine.npz", content)
+
+
 def test_save_upload_zip_of_image_folder(data_home):
     from PIL import Image
 

@@ -69,23 +69,32 @@ def save_upload(filename: str, content: bytes) -> dict:
                         f"{MAX_UPLOAD_BYTES >> 20} MiB are accepted")
     digest = hashlib.sha256(content).hexdigest()[:16]
     updir = data_dir() / "uploads"
-    updir.mkdir(parents=True, exist_ok=True)
     created: Path | None = None
-    if ext == ".zip":
-        dest = updir / digest
-        if not dest.is_dir():
-            zpath = updir / f".{digest}.zip"
-            _atomic_write(zpath, content)
-            try:
-                safe_extract(zpath, dest, label=label)
+    try:
+        updir.mkdir(parents=True, exist_ok=True)
+        if ext == ".zip":
+            dest = updir / digest
+            if not dest.is_dir():
+                zpath = updir / f".{digest}.zip"
+                _atomic_write(zpath, content)
+                try:
+                    safe_extract(zpath, dest, label=label)
+                    created = dest
+                except BaseException:
+                    shutil.rmtree(dest, ignore_errors=True)  # half unpacked: nothing is kept
+                    raise
+                finally:
+                    zpath.unlink(missing_ok=True)
+        else:
+            dest = updir / f"{digest}{ext}"
+            if not dest.is_file():
+                _atomic_write(dest, content)
                 created = dest
-            finally:
-                zpath.unlink(missing_ok=True)
-    else:
-        dest = updir / f"{digest}{ext}"
-        if not dest.is_file():
-            _atomic_write(dest, content)
-            created = dest
+    except OSError as e:  # the data folder, not the file: say which
+        from dcviz.safeio import DiskFull, no_room
+        why = str(DiskFull(updir)) if no_room(e, data_dir()) is not None else (e.strerror or str(e))
+        raise DataError(f"{label}: cannot be kept in {updir} ({why}); nothing was kept. Point "
+                        "DCVIZ_DATA_DIR at a folder this user can write, with room") from None
     spec = {"path": str(dest), "label": label}
     try:
         load(spec)
