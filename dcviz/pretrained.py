@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 from dcviz.plaintext import format_bytes
-from dcviz.safeio import file_sha256, no_room
+from dcviz.safeio import file_sha256, folder_problem, no_room
 
 log = logging.getLogger("dcviz.pretrained")
 
@@ -236,14 +236,12 @@ class PretrainedStore:
         ``dry``: decide from the folders that are there, writing nothing (for a page that asks
         on every redraw); else make the folders and write a probe file, as a run will."""
         if dry:
-            there = self.root
-            while not there.exists() and there.parent != there:
-                there = there.parent  # the nearest folder that is there must take the new ones
-            if not there.is_dir():
-                return f"NotADirectoryError: {there} is not a folder"
-            if not os.access(there, os.W_OK | os.X_OK):
-                return f"PermissionError: {there} cannot be written"
-            return None
+            problem = folder_problem(self.root)
+            if problem is None:
+                return None
+            kind, there = problem
+            return (f"NotADirectoryError: {there} is not a folder" if kind == "file" else
+                    f"PermissionError: {there} cannot be written")
         try:
             (self.root / ".locks").mkdir(parents=True, exist_ok=True)
             probe = self.root / f".probe-{secrets.token_hex(4)}"

@@ -154,3 +154,23 @@ class DiskFull(OSError):
 
     def __str__(self) -> str:
         return f"the disk holding {self.filename} is full: free some space, then try again"
+
+
+def write_failure(e: OSError, where: str | Path) -> str:
+    """What a failed write under ``where`` says to people: the full disk, else the system's
+    reason ("Permission denied", "Not a directory")."""
+    return str(DiskFull(where)) if no_room(e, where) is not None else (e.strerror or str(e))
+
+
+def folder_problem(folder: str | Path) -> tuple[str, Path] | None:
+    """Why ``folder`` could not be made or written, read from its nearest existing ancestor
+    without writing anything (a page may ask on every redraw): ("file", that ancestor) when it
+    is not a folder, ("read-only", it) when it cannot be written; None when it can."""
+    there = Path(folder)
+    while not os.path.lexists(there) and there.parent != there:
+        there = there.parent  # the nearest one that is there must take the new folders
+    if not there.is_dir():
+        return "file", there
+    if not os.access(there, os.W_OK | os.X_OK):
+        return "read-only", there
+    return None

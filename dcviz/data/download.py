@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from dcviz.safeio import folder_problem
+
 from .core import DataError, data_dir, scale_images
 from .files import idx_pairs, read_idx
 
@@ -93,19 +95,6 @@ def _offline_message(r: Remote, cause: str) -> str:
     return (f"{r.title} could not be downloaded ({cause}). dcviz fetches it from OpenML on first "
             f"use, which needs the internet. To use it offline, {by_hand}. "
             f"The cache folder is {where}")
-
-
-def _folder_problem(fold: Path) -> str | None:
-    """Why ``fold`` cannot be made or written, read from its nearest existing ancestor without
-    writing anything; None when it can."""
-    p = fold
-    while not os.path.lexists(p) and p != p.parent:
-        p = p.parent
-    if not p.is_dir():
-        return f"cannot be made: {p} is a file, not a folder"
-    if not os.access(p, os.W_OK | os.X_OK):
-        return f"cannot be written ({p} is not writable)"
-    return None
 
 
 def _write_cache(path: Path, x: np.ndarray, y: np.ndarray, split: np.ndarray) -> None:
@@ -220,9 +209,12 @@ def fetch(ds_id: str):
         return x, y, split
     if os.environ.get("DCVIZ_OFFLINE", "").strip() not in ("", "0"):
         raise DataError(_offline_message(r, "DCVIZ_OFFLINE is set"))
-    problem = _folder_problem(fold)
+    problem = folder_problem(fold)
     if problem:  # not the network's fault: say so, not "could not be downloaded"
-        raise DataError(f"{r.title} cannot be fetched: its cache folder {fold} {problem}. Point "
+        kind, there = problem
+        why = (f"cannot be made: {there} is a file, not a folder" if kind == "file" else
+               f"cannot be written ({there} is not writable)")
+        raise DataError(f"{r.title} cannot be fetched: its cache folder {fold} {why}. Point "
                         f"DCVIZ_DATA_DIR at a folder this user can write (now {data_dir()})")
     try:
         X, Y = fetcher(r.openml, r.version, str(fold / "openml"))

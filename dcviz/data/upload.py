@@ -91,10 +91,10 @@ def save_upload(filename: str, content: bytes) -> dict:
                 _atomic_write(dest, content)
                 created = dest
     except OSError as e:  # the data folder, not the file: say which
-        from dcviz.safeio import DiskFull, no_room
-        why = str(DiskFull(updir)) if no_room(e, data_dir()) is not None else (e.strerror or str(e))
-        raise DataError(f"{label}: cannot be kept in {updir} ({why}); nothing was kept. Point "
-                        "DCVIZ_DATA_DIR at a folder this user can write, with room") from None
+        from dcviz.safeio import write_failure
+        raise DataError(f"{label}: cannot be kept in {updir} ({write_failure(e, data_dir())}); "
+                        "nothing was kept. Point DCVIZ_DATA_DIR at a folder this user can write, "
+                        "with room") from None
     spec = {"path": str(dest), "label": label}
     try:
         load(spec)

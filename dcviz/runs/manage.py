@@ -16,7 +16,7 @@ import re
 import time
 
 from dcviz.runs.store import ACTIVE_STATES, RunStore, RunStoreError, _pid_alive
-from dcviz.safeio import DiskFull, no_room
+from dcviz.safeio import write_failure
 
 MAX_NAME = 100
 MAX_TAGS = 20
@@ -60,8 +60,7 @@ def _update(store: RunStore, run_id: str, **fields) -> None:
         store.update_config(run_id, **fields)
         os.utime(path, (time.time(), mtime))  # keep the run's place in "newest first" lists
     except OSError as e:  # a full disk, a read-only folder: the page says why, nothing changes
-        reason = str(DiskFull(store.root)) if no_room(e, store.root) else (e.strerror or str(e))
-        raise ManageError(f"{path} could not be written: {reason}") from None
+        raise ManageError(f"{path} could not be written: {write_failure(e, store.root)}") from None
 
 
 def rename(store: RunStore, run_id: str, name: str) -> str:
