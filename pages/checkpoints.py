@@ -330,7 +330,9 @@ st.caption("Open a trained model and push new data through it: which cluster eac
            "falls in, how sure the model is, examples of each cluster, and where the new points "
            "land among the training points.")
 R.deleted_notice()
-import_box(expanded=not with_checkpoint())
+# Open while no run has a checkpoint: a stat per run, not a listing (which comes once, below)
+import_box(expanded=not any(manager().store.open(i).has_checkpoint()
+                            for i in manager().store.ids()))
 store_section("checkpoints_store")
 runs = with_checkpoint()
 if not runs:

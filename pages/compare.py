@@ -22,7 +22,7 @@ from ui.launch import default_run_button, launch
 from ui.look import plot_config
 from ui.pickers import colour_picker, colours, factor_choices, runs_picker
 from ui.player import player, timer
-from ui.shared import aligned_pca, manager, rerun_if_gone, run_view
+from ui.shared import aligned_pca, manager, rerun_if_gone, run_configs, run_view
 from ui.store import ae_letters
 
 nav.require_app("compare")
@@ -224,7 +224,7 @@ st.caption("Runs side by side on the same data: their latent spaces at the same 
            "scores, their curves, and how their clusters map onto each other.")
 runs = manager().runs()
 by_id = {r["run_id"]: r for r in runs}
-configs = {i: v.config for i in by_id if (v := run_view(i)) is not None}
+configs = run_configs(runs)
 if not configs:
     st.info("There are no runs to compare yet. Launch one here, or choose data and a method on "
             "the **Train** page; then launch a second run on the same data (another method, or "

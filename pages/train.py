@@ -177,12 +177,11 @@ def choose_method(data_id: str | None = None):
     return cls, preset
 
 
-def expected_duration_note(cls, preset: str, dataset) -> None:
+def expected_duration_note(cls, preset: str, dataset, runs: list[dict]) -> None:
     """How long this method took on this data before, here (from finished runs in the store)."""
     if dataset is None:
         return
-    mgr = manager()
-    exp = expected_from_store(mgr.runs(), mgr.open, cls.id, dataset.name, preset)
+    exp = expected_from_store(runs, manager().open, cls.id, dataset.name, preset)
     text, warn = duration_note(exp, f"{cls.title} on {data_title(dataset.name)} ({preset} preset)")
     if warn:
         side.warning(md(text), icon=":material/schedule:")
@@ -381,10 +380,10 @@ def live_lens(view, index: int) -> None:
         render_panel(cached[1], key="train_lens")
 
 
-def interrupted_runs() -> None:
+def interrupted_runs(runs: list[dict]) -> None:
     """Runs cut off mid-training (the app, or the machine, stopped under them), newest first,
     each with Resume: after a crash in a lecture, the run goes on from its last checkpoint."""
-    rows = sorted((r for r in manager().runs() if r.get("state") == "interrupted"),
+    rows = sorted((r for r in runs if r.get("state") == "interrupted"),
                   key=lambda r: r.get("created") or 0.0, reverse=True)
     if not rows:
         return
@@ -436,7 +435,8 @@ messages = st.container()  # launch errors show here, above everything else
 
 spec, entry, dataset = choose_data()
 cls, preset = choose_method(entry["id"] if entry is not None else None)
-expected_duration_note(cls, preset, dataset)
+listed = manager().runs()  # once a page run: a store of many runs takes a while to list
+expected_duration_note(cls, preset, dataset, listed)
 form = config_form(cls, preset, spec, entry, dataset)
 try:  # the pretrained AE this run would start from (from the form as last submitted)
     pretrain_line(cls, F.read_form(form[0], form[1]), preset, dataset, where=side)
@@ -445,7 +445,7 @@ except ConfigError:
 if form[3]:
     launch_from_form(cls, preset, spec, entry, *form[:3], where=messages)
 compare_form(cls, preset, spec, dataset, messages)
-interrupted_runs()
+interrupted_runs(listed)
 
 if st.session_state.get("train_focus") and run_view(st.session_state["train_focus"]) is None:
     st.session_state["train_focus"] = None

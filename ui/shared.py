@@ -71,6 +71,22 @@ def run_view(run_id: str) -> RunView | None:
         return v
 
 
+def run_configs(rows: list[dict]) -> dict[str, dict]:
+    """The configs of the listed runs that are not damaged, by run id: what a picker over all
+    runs needs. Opening a RunView of each would check every snapshot of every run (seconds for
+    a store of hundreds of runs); the listing's light check is enough to offer a run, and the
+    run chosen is opened (and checked) by :func:`run_view`."""
+    out = {}
+    for row in rows:
+        if row.get("state") == "damaged":
+            continue
+        try:
+            out[row["run_id"]] = manager().open(row["run_id"]).read_config()
+        except (RunStoreError, OSError):
+            continue
+    return out
+
+
 def forget_view(run_id: str) -> None:
     cache = _views(runs_root())
     with cache.lock:

@@ -13,6 +13,7 @@ last line of metrics.jsonl is skipped on reading.
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import io
 import json
@@ -267,12 +268,26 @@ class RunDir:
 
     # ---------------------------------------------------------------- reading
     def read_config(self) -> dict:
-        """config.json, checked: an object with a method name, a config object and a data spec."""
+        """config.json, checked: an object with a method name, a config object and a data spec.
+        Kept per file version (inode, size, times), for pickers that read every run's."""
+        path = str(self.path / "config.json")
+        try:
+            st = os.lstat(path)
+            version = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+        except OSError:
+            version = None
+        kept = _CONFIGS.get(path)
+        if version is not None and kept is not None and kept[0] == version:
+            return copy.deepcopy(kept[1])
         cfg = read_json_object(self.path / "config.json", f"run {self.run_id}: config.json")
         if not isinstance(cfg.get("method"), str):
             raise RunStoreError(f"run {self.run_id}: config.json names no method")
         if not isinstance(cfg.get("config", {}), dict):
             raise RunStoreError(f"run {self.run_id}: config.json's config is not an object")
+        if version is not None:
+            if len(_CONFIGS) > 10_000:
+                _CONFIGS.clear()
+            _CONFIGS[path] = (version, copy.deepcopy(cfg))
         return cfg
 
     def read_status(self, raw: bool = False) -> dict:
@@ -318,15 +333,11 @@ class RunDir:
         return sub.astype(np.int64, copy=False)
 
     def snapshot_numbers(self) -> list[int]:
-        snaps = self.path / "snapshots"
-        if not snaps.is_dir():
+        try:  # names as strings: a listing walks every snapshot of every run
+            names = os.listdir(self.path / "snapshots")
+        except OSError:  # no folder yet (or not a folder: check() says so through the numbers)
             return []
-        nums = []
-        for p in snaps.iterdir():
-            m = SNAPSHOT_NAME_RE.match(p.name)
-            if m:
-                nums.append(int(m.group(1)))
-        return sorted(nums)
+        return sorted(int(m.group(1)) for n in names if (m := SNAPSHOT_NAME_RE.match(n)))
 
     def count(self) -> int:
         return len(self.snapshot_numbers())
@@ -389,10 +400,12 @@ class RunDir:
             missing = sorted(set(range(numbers[-1] + 1)) - set(numbers))
             return (f"run {self.run_id}: snapshots are not numbered 0..{len(numbers) - 1} "
                     f"(snapshot {missing[0]} is missing)")
+        folder = os.path.join(self.path, "snapshots")
         for i in numbers:
-            problem = check_snapshot_file(self.path / "snapshots" / f"{i:06d}.npz", len(sub),
+            problem = check_snapshot_file(os.path.join(folder, f"{i:06d}.npz"), len(sub),
                                           deep=deep)
             if problem:
+                _SUMMARIES.pop(str(self.path), None)  # a listing then says so too
                 return f"run {self.run_id}: {problem}"
         return None
 
@@ -477,7 +490,44 @@ class RunDir:
         """One row for run lists: id, method, data, state, snapshots, final metrics.
 
         Never raises for what is on disk: a damaged run is a row with state "damaged" and the
-        reason in "error", so that it can be listed and deleted. Every field has its type."""
+        reason in "error", so that it can be listed and deleted. Every field has its type.
+
+        Pages list the store on every redraw, and a store of hundreds of runs holds tens of
+        thousands of snapshots; so the row of a run that is not active is kept while its files
+        are unchanged (see :meth:`_fingerprint`). An active run's row is read each time (its
+        state turns to "interrupted" when its process dies, with no file changed), and so is a
+        damaged run's (it may be mended in place)."""
+        key = str(self.path)
+        fingerprint = self._fingerprint()
+        kept = _SUMMARIES.get(key)
+        if kept is not None and kept[0] == fingerprint:
+            return copy.deepcopy(kept[1])
+        row = self._summary()
+        if row["state"] not in (*ACTIVE_STATES, "damaged"):  # a damaged run may be mended
+            if len(_SUMMARIES) > 10_000:
+                _SUMMARIES.clear()
+            _SUMMARIES[key] = (fingerprint, copy.deepcopy(row))
+        return row
+
+    def _fingerprint(self) -> tuple:
+        """What a listing row depends on, as a few stats: the files the row reads (inode, size,
+        times, type: a write replaces the file, an edit changes its times) and the snapshot
+        folder's names (a snapshot is added by a rename into it). A snapshot damaged in place
+        is seen when the run is opened (its deep check), which then drops the kept row."""
+        out: list = []
+        for name in ("config.json", "status.json", "subsample.npy", "snapshots"):
+            try:
+                st = os.lstat(os.path.join(self.path, name))
+                out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode))
+            except OSError:
+                out.append(None)
+        try:
+            out.append(len(os.listdir(os.path.join(self.path, "snapshots"))))
+        except OSError:
+            out.append(None)
+        return tuple(out)
+
+    def _summary(self) -> dict:
         problem = self.check(deep=False)
         try:
             cfg = self.read_config()
@@ -514,36 +564,54 @@ def _num(value) -> float | None:
 
 # (path, size, mtime_ns, n_sub) -> problem or None: a snapshot file is checked once per version
 _SNAPSHOT_CHECKS: dict[tuple, str | None] = {}
+#: listing rows of runs that are not active, with the fingerprint they were read at
+_SUMMARIES: dict[str, tuple[tuple, dict]] = {}
+#: config.json of each run, with the file version it was read at
+_CONFIGS: dict[str, tuple[tuple, dict]] = {}
 
 
-def check_snapshot_file(path: Path, n_sub: int | None = None, deep: bool = True) -> str | None:
+def check_snapshot_file(path: str | Path, n_sub: int | None = None,
+                        deep: bool = True) -> str | None:
     """Why a snapshot file cannot be read, or None. Headers and meta only, no array data;
-    ``deep=False``: only that it is a non-empty zip (and what a deep check found before)."""
-    name = f"snapshots/{path.name}"
+    ``deep=False``: only that it is a non-empty zip (and what a deep check found before).
+    Both are cached per file version (path, size, modification time), so that listing a store
+    of many runs stats its snapshots but does not open them again."""
+    name = f"snapshots/{os.path.basename(path)}"
     try:
         st = os.stat(path)
     except OSError:
         return f"{name} is missing"
-    key = (str(path), st.st_size, st.st_mtime_ns, n_sub)
+    key = (os.fspath(path), st.st_size, st.st_mtime_ns, n_sub)
     if key in _SNAPSHOT_CHECKS:
         return _SNAPSHOT_CHECKS[key]
     if not deep:
-        import stat as _stat
-        if not _stat.S_ISREG(st.st_mode):
-            return f"{name} is not a regular file"
-        if st.st_size == 0:
-            return f"{name} is empty (0 bytes)"
-        try:
-            with open(path, "rb") as f:
-                magic = f.read(4)
-        except OSError as e:
-            return f"{name} cannot be read ({e.strerror or e})"
-        return None if magic == b"PK\x03\x04" else f"{name} is not an npz archive of arrays"
+        shallow = (*key, "shallow")
+        if shallow not in _SNAPSHOT_CHECKS:
+            _remember(shallow, _check_snapshot_magic(path, st, name))
+        return _SNAPSHOT_CHECKS[shallow]
     problem = _check_snapshot_file(path, st, name, n_sub)
-    if len(_SNAPSHOT_CHECKS) > 50_000:
+    _remember(key, problem)
+    return problem
+
+
+def _remember(key: tuple, problem: str | None) -> None:
+    if len(_SNAPSHOT_CHECKS) > 100_000:
         _SNAPSHOT_CHECKS.clear()
     _SNAPSHOT_CHECKS[key] = problem
-    return problem
+
+
+def _check_snapshot_magic(path, st, name: str) -> str | None:
+    import stat as _stat
+    if not _stat.S_ISREG(st.st_mode):
+        return f"{name} is not a regular file"
+    if st.st_size == 0:
+        return f"{name} is empty (0 bytes)"
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        return f"{name} cannot be read ({e.strerror or e})"
+    return None if magic == b"PK\x03\x04" else f"{name} is not an npz archive of arrays"
 
 
 def _check_snapshot_file(path: Path, st, name: str, n_sub: int | None) -> str | None:
