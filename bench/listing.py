@@ -14,6 +14,10 @@ prints, in one process:
 - each page's first draw and its redraw (an AppTest run), against the same pages over a store
   of one run.
 
+- the aligned PCA of the last snapshot of a run of ``--snapshots`` snapshots, which walks them
+  all from the first (what Explore does when it opens a run at its end), reading each snapshot
+  whole and reading only its latent.
+
 Figures are printed, never asserted; compare them only within one run of this script.
 """
 from __future__ import annotations
@@ -76,9 +80,30 @@ def time_pages(root: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
+def walk(src: Path, root: Path, n: int) -> None:
+    """A run of ``n`` snapshots (the source's, repeated, hard-linked), walked from the first."""
+    from dcviz.projection import ProjectionCache
+    from dcviz.runs import RunStore
+    dst = root / src.name
+    shutil.copytree(src, dst, copy_function=os.link)
+    have = sorted((dst / "snapshots").iterdir())
+    for i in range(len(have), n):
+        os.link(have[i % len(have)], dst / "snapshots" / f"{i:06d}.npz")
+    rd = RunStore(root).open(src.name)
+    t = time.perf_counter()
+    rd.check()
+    print(f"  deep check of the run (once, when it opens): {time.perf_counter() - t:.2f} s")
+    for name, load in (("each snapshot read whole", lambda i: rd.load_snapshot(i).latent),
+                       ("only the latent read", rd.load_latent)):
+        t = time.perf_counter()
+        ProjectionCache().aligned_pca("run", n - 1, load)
+        print(f"  {name:26}: {time.perf_counter() - t:.2f} s", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=300)
+    p.add_argument("--snapshots", type=int, default=300)
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     tmp = Path(tempfile.mkdtemp(prefix="dcviz-listing-"))
@@ -97,6 +122,9 @@ def main() -> None:
             first, again = time_list(root)
             print(f"{name:>10}: first {first * 1000:8.1f} ms   again (median of 5) "
                   f"{again * 1000:8.1f} ms", flush=True)
+
+        print(f"\n== aligned PCA of snapshot {args.snapshots} of {args.snapshots}")
+        walk(run.rd.path, tmp / "long", args.snapshots)
 
         print("\n== pages (AppTest): first draw / redraw (median of 3), seconds")
         one, many = time_pages(tmp / "one"), time_pages(tmp / "many")

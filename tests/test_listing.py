@@ -128,3 +128,25 @@ def test_listing_a_run_folder_with_odd_files_stays_light(store):
     assert r["state"] == "done"
     os.remove(rd.path / "snapshots" / "notes.txt")
     assert row(store, a)["state"] == "done"
+
+
+def test_a_latent_read_alone_is_the_snapshots_and_is_checked(store):
+    import numpy as np
+    rd = store.open(store.ids()[0])
+    for i in (0, 2, -1):
+        assert np.array_equal(rd.load_latent(i), rd.load_snapshot(i).latent)
+    with pytest.raises(RunStoreError, match="snapshots 0.."):
+        rd.load_latent(rd.count())
+    (rd.path / "snapshots" / "000002.npz").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(RunStoreError, match="000002.npz"):
+        rd.load_latent(2)
+
+
+def test_a_snapshot_of_other_points_than_the_subsample_is_found_after_a_plain_read(store):
+    import numpy as np
+    rd = store.open(store.ids()[0])
+    rd.load_snapshot(1)  # checked once without the subsample's size: the check is kept
+    sub = np.load(rd.path / "subsample.npy")
+    np.save(rd.path / "subsample.npy", sub[:-5])
+    problem = rd.check()
+    assert problem and "000000.npz covers" in problem and f"has {len(sub) - 5}" in problem

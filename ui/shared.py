@@ -104,7 +104,7 @@ def rerun_if_gone(*views) -> None:
 def aligned_pca(view, index: int):
     """A run's snapshot ``index`` in its aligned PCA (turned to match the snapshot before)."""
     return projections().aligned_pca((runs_root(), view.run_id), index,
-                                     lambda i: view.snapshot(i).latent)
+                                     view.latent)
 
 
 @st.cache_data(show_spinner=False)

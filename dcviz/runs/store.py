@@ -342,7 +342,8 @@ class RunDir:
     def count(self) -> int:
         return len(self.snapshot_numbers())
 
-    def load_snapshot(self, index: int) -> Snapshot:
+    def _snapshot_path(self, index: int) -> Path:
+        """The file of snapshot ``index`` (negative from the end), checked (RunStoreError)."""
         n = self.count()
         if n == 0:
             raise RunStoreError(f"run {self.run_id} has no snapshots yet")
@@ -354,6 +355,21 @@ class RunDir:
         problem = check_snapshot_file(path)
         if problem:
             raise RunStoreError(f"run {self.run_id}: {problem}")
+        return path
+
+    def load_latent(self, index: int) -> np.ndarray:
+        """Only the latent of snapshot ``index``: what the aligned PCA walks through, snapshot
+        by snapshot, without the extras (a tenth of the reading)."""
+        path = self._snapshot_path(index)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return z["latent"]
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise RunStoreError(f"run {self.run_id}: snapshots/{path.name} cannot be read "
+                                f"({type(e).__name__}: {str(e)[:200]})") from None
+
+    def load_snapshot(self, index: int) -> Snapshot:
+        path = self._snapshot_path(index)
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
@@ -562,8 +578,9 @@ def _num(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-# (path, size, mtime_ns, n_sub) -> problem or None: a snapshot file is checked once per version
-_SNAPSHOT_CHECKS: dict[tuple, str | None] = {}
+# (path, size, mtime_ns) -> (problem or None, rows of its latent): a snapshot file is checked
+# once per version; (path, size, mtime_ns, "shallow") -> problem or None, for listings
+_SNAPSHOT_CHECKS: dict[tuple, Any] = {}
 #: listing rows of runs that are not active, with the fingerprint they were read at
 _SUMMARIES: dict[str, tuple[tuple, dict]] = {}
 #: config.json of each run, with the file version it was read at
@@ -581,23 +598,24 @@ def check_snapshot_file(path: str | Path, n_sub: int | None = None,
         st = os.stat(path)
     except OSError:
         return f"{name} is missing"
-    key = (os.fspath(path), st.st_size, st.st_mtime_ns, n_sub)
-    if key in _SNAPSHOT_CHECKS:
-        return _SNAPSHOT_CHECKS[key]
-    if not deep:
-        shallow = (*key, "shallow")
-        if shallow not in _SNAPSHOT_CHECKS:
-            _remember(shallow, _check_snapshot_magic(path, st, name))
-        return _SNAPSHOT_CHECKS[shallow]
-    problem = _check_snapshot_file(path, st, name, n_sub)
-    _remember(key, problem)
+    key = (os.fspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _SNAPSHOT_CHECKS:
+        if not deep:
+            shallow = (*key, "shallow")
+            if shallow not in _SNAPSHOT_CHECKS:
+                _remember(shallow, _check_snapshot_magic(path, st, name))
+            return _SNAPSHOT_CHECKS[shallow]
+        _remember(key, _check_snapshot_file(path, st, name))
+    problem, rows = _SNAPSHOT_CHECKS[key]
+    if problem is None and n_sub is not None and rows != n_sub:
+        return f"{name} covers {rows} points but subsample.npy has {n_sub}"
     return problem
 
 
-def _remember(key: tuple, problem: str | None) -> None:
+def _remember(key: tuple, found) -> None:
     if len(_SNAPSHOT_CHECKS) > 100_000:
         _SNAPSHOT_CHECKS.clear()
-    _SNAPSHOT_CHECKS[key] = problem
+    _SNAPSHOT_CHECKS[key] = found
 
 
 def _check_snapshot_magic(path, st, name: str) -> str | None:
@@ -614,46 +632,45 @@ def _check_snapshot_magic(path, st, name: str) -> str | None:
     return None if magic == b"PK\x03\x04" else f"{name} is not an npz archive of arrays"
 
 
-def _check_snapshot_file(path: Path, st, name: str, n_sub: int | None) -> str | None:
+def _check_snapshot_file(path, st, name: str) -> tuple[str | None, int | None]:
+    """(problem or None, the rows of its latent) of one snapshot file version."""
     import stat as _stat
     if not _stat.S_ISREG(st.st_mode):
-        return f"{name} is not a regular file"
+        return f"{name} is not a regular file", None
     if st.st_size == 0:
-        return f"{name} is empty (0 bytes)"
+        return f"{name} is empty (0 bytes)", None
     try:
         heads = array_headers(path)
     except (HeaderError, OSError) as e:
-        return f"{name} is not an npz archive of arrays ({e})"
+        return f"{name} is not an npz archive of arrays ({e})", None
     missing = [k for k in ("latent", "assign", "meta") if k not in heads]
     if missing:
-        return f"{name} lacks {', '.join(missing)}"
+        return f"{name} lacks {', '.join(missing)}", None
     budget = byte_budget()
     for key, (shape, dtype) in heads.items():
         if dtype.hasobject:
-            return f"{name} holds an object array {key!r} (refused: it would need pickle)"
+            return f"{name} holds an object array {key!r} (refused: it would need pickle)", None
         if declared_bytes(shape, dtype.itemsize) > budget:
-            return f"{name}: array {key!r} declares {mib(declared_bytes(shape, dtype.itemsize))}"
+            return f"{name}: array {key!r} declares {mib(declared_bytes(shape, dtype.itemsize))}", None
     (ls, ld), (as_, ad) = heads["latent"], heads["assign"]
     if len(ls) != 2 or ld.kind not in "fiu":
-        return f"{name}'s latent is {ld} {ls}; expected a 2-D array of numbers"
+        return f"{name}'s latent is {ld} {ls}; expected a 2-D array of numbers", None
     if len(as_) != 1 or ad.kind not in "iu" or as_[0] != ls[0]:
-        return f"{name}'s assign is {ad} {as_}; expected {ls[0]} integer cluster ids"
-    if n_sub is not None and ls[0] != n_sub:
-        return f"{name} covers {ls[0]} points but subsample.npy has {n_sub}"
+        return f"{name}'s assign is {ad} {as_}; expected {ls[0]} integer cluster ids", None
     ms, md = heads["meta"]
     if ms != () or md.kind not in "US" or declared_bytes(ms, md.itemsize) > (16 << 20):
-        return f"{name}'s meta is not a JSON string"
+        return f"{name}'s meta is not a JSON string", None
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RecursionError) as e:
-        return f"{name}'s meta cannot be read ({type(e).__name__})"
+        return f"{name}'s meta cannot be read ({type(e).__name__})", None
     if not isinstance(meta, dict) or not all(k in meta for k in ("epoch", "step", "stage")):
-        return f"{name}'s meta is not a snapshot record (epoch, step, stage)"
+        return f"{name}'s meta is not a snapshot record (epoch, step, stage)", None
     for k in ("losses", "metrics", "scalars"):
         if not isinstance(meta.get(k, {}), dict):
-            return f"{name}'s meta field {k!r} is not an object"
-    return None
+            return f"{name}'s meta field {k!r} is not an object", None
+    return None, int(ls[0])
 
 
 #: the most parameters a model may have (``DCVIZ_MAX_MODEL_PARAMS`` overrides); training with

@@ -47,6 +47,10 @@ class RunView:
             index += n
         return self._snapshot(index)
 
+    def latent(self, index: int) -> np.ndarray:
+        """Snapshot ``index``'s latent alone (not its extras): for walks over every snapshot."""
+        return self.rd.load_latent(index)
+
     def snapshots(self, indices) -> list[Snapshot]:
         return [self.snapshot(i) for i in indices]
 
