@@ -249,9 +249,11 @@ except K.CompareError as e:
     not_comparable(chosen, e)
     st.stop()
 views = {i: run_view(i) for i in chosen}
-if any(v is None for v in views.values()):
-    st.error("A chosen run cannot be opened any more (its folder was removed or damaged); "
-             "choose again.")
+if unopened := [i for i, v in views.items() if v is None]:
+    # the listing checks a run lightly; opening one reads every snapshot's header
+    st.error(f"Cannot open {', '.join(md(short(i)) for i in unopened)}: "
+             "its folder was removed or is damaged (Explore says what is wrong). Choose another "
+             "run above.")
     st.stop()
 
 letters = ae_letters(views, {i: short(i) for i in chosen})

@@ -150,3 +150,15 @@ def test_a_snapshot_of_other_points_than_the_subsample_is_found_after_a_plain_re
     np.save(rd.path / "subsample.npy", sub[:-5])
     problem = rd.check()
     assert problem and "000000.npz covers" in problem and f"has {len(sub) - 5}" in problem
+
+
+def test_compare_names_a_chosen_run_that_lists_well_but_cannot_be_opened(store):
+    from pagekit import page_text
+    a, b, _ = store.ids()
+    # a zip header, so the listing's light check passes; opening the run reads it and fails
+    (store.root / b / "snapshots" / "000001.npz").write_bytes(b"PK\x03\x04 and then nothing")
+    assert row(store, b)["state"] == "done"
+    at = open_page("compare", runs=f"{a},{b}")
+    assert not at.exception
+    text = page_text(at)
+    assert "Cannot open" in text and b[-4:] in " ".join(e.value for e in at.error)
