@@ -28,6 +28,8 @@ state = st.session_state
 #: Seconds between frames at 1x; the timer never goes faster than twice a redraw takes.
 FRAME_S = 0.8
 SPEEDS = {"0.5×": 2.0, "1×": 1.0, "2×": 0.5, "4×": 0.25}
+#: Heights of the scatter: a 720p projector shows the whole of "S" below the heading, 1080p "M"
+SIZES = {"S": 400, "M": 640, "L": 860}
 
 # The room sees the run, not the app: no sidebar (and with it the page list), no header bar.
 st.markdown("""<style>
@@ -39,6 +41,11 @@ div.dcviz-present-title { font-size: 1.6rem !important; font-weight: 600; margin
 div.dcviz-present-stage { font-size: 2.6rem !important; font-weight: 700; line-height: 1.2;
                           margin: 0.1rem 0 0.4rem 0; }
 span.dcviz-present-epoch { font-size: 1.4rem !important; font-weight: 400; opacity: 0.65; }
+/* Play/Pause keeps its width on a 1280-pixel projector, beside Speed and Size */
+div[data-testid="stColumn"]:has(.st-key-present_play):not(:has(div[data-testid="stColumn"])) {
+    flex: 0 0 7.5rem !important; min-width: 7.5rem !important; }
+div[data-testid="stColumn"]:has(.st-key-present_play):not(:has(div[data-testid="stColumn"]))
+    + div[data-testid="stColumn"] { flex: 1 1 0 !important; min-width: 0 !important; }
 </style>""", unsafe_allow_html=True)
 
 
@@ -107,19 +114,24 @@ def body() -> None:
         st.info("This run has no snapshot yet; this view starts as soon as it has one.")
         return
     rows = view.rows()
-    c = st.columns([9, 2], vertical_alignment="bottom")
+    c = st.columns([6, 3, 2], vertical_alignment="bottom")
     with c[0]:
+        # no caption beside the slider: the heading below gives the epoch in large type
         index = player(range(count), "present", pos="index", label="Snapshot",
-                       caption=lambda i: f"epoch {rows[i].get('epoch', '?')}" if i < len(rows) else "",
                        help="Which snapshot both pictures show. Play steps through them all.")
     c[1].segmented_control("Speed", list(SPEEDS), default="1×", key="present_speed",
                            required=True, help="How fast Play steps through the snapshots.")
+    size = c[2].segmented_control(
+        "Size", list(SIZES), key="present_size", required=True,
+        help="Height of the scatter, to fit the projector: S for a 720p screen, M for 1080p, L "
+             "for larger. It is kept in the address (size=), so a bookmarked link keeps it.")
+    st.query_params["size"] = size
     snap = view.snapshot(index)
     stage_heading(snap, view.config)
     left, right = st.columns([1, 1])
     color, names, ctitle = colours("Cluster", view, snap)
     fig = latent_figure(aligned_pca(view, index), index=view.subsample, color=color,
-                        color_names=names, color_title=ctitle, height=640,
+                        color_names=names, color_title=ctitle, height=SIZES[size],
                         axis_names=("PC 1 (aligned)", "PC 2 (aligned)"),
                         uirevision=f"present:{run_id}")
     left.plotly_chart(fig, key="present_latent", config={"displaylogo": False})
@@ -148,6 +160,9 @@ if view is None:
     st.page_link(nav.PAGES["train"], label="Train page", icon=":material/model_training:")
     st.stop()
 st.query_params["run"] = run_id  # the address bar holds a link that can be bookmarked
+if state.get("present_size") not in SIZES:  # from the link, else the middle size
+    asked = str(st.query_params.get("size", "")).upper()
+    state["present_size"] = asked if asked in SIZES else "M"
 if state.get("_present_run") != run_id:  # a run opened here starts playing from the start
     state["_present_run"] = run_id
     rewind("present", "index")

@@ -381,6 +381,18 @@ def test_tour_takeaways_and_presenter(lecture_server):
             assert not page.locator("[data-testid='stSidebarNav']").first.is_visible()
             no_exception_text(page)
             page.screenshot(path=str(ARTIFACTS / "tour-11-present.png"))
+            # a 720p projector: the small size shows the whole scatter, and Play keeps its word
+            page.set_viewport_size({"width": 1280, "height": 720})
+            page.goto(f"{url}/?run={run_id}&present=1&size=s")
+            chart = page.locator(".st-key-present_latent .js-plotly-plot").first
+            chart.wait_for(state="visible")
+            page.wait_for_timeout(1500)
+            box = chart.bounding_box()
+            assert box and box["y"] + box["height"] <= 720, box
+            play = page.locator(".st-key-present_play button").first
+            assert play.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "Play/Pause is cut"
+            assert "size=S" in page.url
+            page.screenshot(path=str(ARTIFACTS / "tour-12-present-720p.png"))
         except Exception:
             shot(page, "lecture-failure")
             raise

@@ -58,3 +58,26 @@ def test_train_and_explore_link_to_the_presenter(tiny_store, tiny_run, app):
     assert not at.exception
     links = [p.proto for p in at.get("page_link")]
     assert any(p.label == "Present" and "present" in p.page for p in links), links
+
+
+def _latent_height(at) -> int:
+    import json
+    chart = next(c for c in at.get("plotly_chart") if "present_latent" in c.proto.id)
+    return json.loads(chart.proto.spec)["layout"]["height"]
+
+
+def test_present_size_fits_the_projector_and_stays_in_the_link(tiny_store, tiny_run, app):
+    at = app("present", run=tiny_run.run_id)
+    assert at.session_state["present_size"] == "M" and _latent_height(at) == 640
+    assert at.query_params["size"] == "M"
+    at.session_state["present_size"] = "S"
+    at.run()
+    assert _latent_height(at) == 400 and at.query_params["size"] == "S"
+    # a bookmarked link with its size (any case), and one with a size that is not offered
+    from streamlit.testing.v1 import AppTest
+    from pagekit import APP
+    for asked, want in (("l", 860), ("XXL", 640)):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params.update(run=tiny_run.run_id, present="1", size=asked)
+        at.run()
+        assert not at.exception and _latent_height(at) == want

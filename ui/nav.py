@@ -55,8 +55,8 @@ def follow_present_link() -> None:
     """``?run=<id>&present=1`` on any page opens the presenter view of that run (a link a
     lecturer can bookmark; called by app.py)."""
     if st.query_params.get("present") == "1":
-        run = st.query_params.get("run")
-        st.switch_page(PAGES["present"], query_params={"run": run} if run else None)
+        keep = {k: st.query_params[k] for k in ("run", "size") if st.query_params.get(k)}
+        st.switch_page(PAGES["present"], query_params=keep or None)
 
 
 def present_link(run_id: str, where=None) -> None:
