@@ -19,7 +19,7 @@ from dcviz.viz.common import latent_figure
 from ui import nav
 from ui.panels import live_panel, render_panel
 from ui.pickers import colours
-from ui.player import player, rewind, timer
+from ui.player import player, rewind, step_buttons, timer
 from ui.shared import aligned_pca, manager, rerun_if_gone, run_view
 
 nav.require_app("present")
@@ -114,14 +114,15 @@ def body() -> None:
         st.info("This run has no snapshot yet; this view starts as soon as it has one.")
         return
     rows = view.rows()
-    c = st.columns([6, 3, 2], vertical_alignment="bottom")
+    c = st.columns([6, 2.4, 3, 2], vertical_alignment="bottom")
     with c[0]:
         # no caption beside the slider: the heading below gives the epoch in large type
         index = player(range(count), "present", pos="index", label="Snapshot",
                        help="Which snapshot both pictures show. Play steps through them all.")
-    c[1].segmented_control("Speed", list(SPEEDS), default="1×", key="present_speed",
+    step_buttons("present", "index", where=c[1])
+    c[2].segmented_control("Speed", list(SPEEDS), default="1×", key="present_speed",
                            required=True, help="How fast Play steps through the snapshots.")
-    size = c[2].segmented_control(
+    size = c[3].segmented_control(
         "Size", list(SIZES), key="present_size", required=True,
         help="Height of the scatter, to fit the projector: S for a 720p screen, M for 1080p, L "
              "for larger. It is kept in the address (size=), so a bookmarked link keeps it.")

@@ -393,6 +393,20 @@ def test_tour_takeaways_and_presenter(lecture_server):
             assert play.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "Play/Pause is cut"
             assert "size=S" in page.url
             page.screenshot(path=str(ARTIFACTS / "tour-12-present-720p.png"))
+            # a clicker's Next and Back (Page Down, Page Up) step one snapshot, and pause
+            def position() -> int:
+                page.wait_for_timeout(2500)
+                return int(slider.evaluate("e => e.value", timeout=5000))
+            page.mouse.click(640, 700)  # focus the page, on no control
+            page.keyboard.press("PageDown")
+            first = position()
+            assert position() == first, "Next did not pause the presenter"
+            page.keyboard.press("PageDown")
+            assert position() == first + 1
+            page.keyboard.press("PageUp")
+            assert position() == first
+            page.keyboard.press("PageUp")
+            assert position() == first - 1
         except Exception:
             shot(page, "lecture-failure")
             raise

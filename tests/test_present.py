@@ -81,3 +81,25 @@ def test_present_size_fits_the_projector_and_stays_in_the_link(tiny_store, tiny_
         at.query_params.update(run=tiny_run.run_id, present="1", size=asked)
         at.run()
         assert not at.exception and _latent_height(at) == want
+
+
+def test_present_back_and_next_step_one_snapshot_and_pause(tiny_store, tiny_run, app):
+    at = app("present", run=tiny_run.run_id)
+    assert at.session_state["present_playing"] is True
+    at.session_state["present_index"] = 2
+    at.button(key="present_next").click().run()
+    assert not at.exception
+    assert at.session_state["present_playing"] is False
+    assert at.session_state["present_index"] == 3
+    assert at.session_state["present_index_number"] == 4      # the slider counts from 1
+    at.button(key="present_back").click().run()
+    at.button(key="present_back").click().run()
+    assert at.session_state["present_index"] == 1
+    for _ in range(3):
+        at.button(key="present_back").click().run()
+    assert at.session_state["present_index"] == 0             # not past the first
+    last = tiny_run.rd.count() - 1
+    at.session_state["present_index"] = last
+    at.button(key="present_next").click().run()
+    assert at.session_state["present_index"] == last          # nor past the last
+    assert at.button(key="present_next").proto.shortcut.lower() == "pagedown"

@@ -112,6 +112,31 @@ def timer(draw: Callable[[], None], key: str, every: Callable[[], float | None])
     st.fragment(run_every=running, key=f"{key}_timer")(fragment)(running)
 
 
+def step_buttons(key: str, pos: str = "pos", where=None) -> None:
+    """Back and Next beside a player: one position each, and the player stops. Their keyboard
+    shortcuts are PageUp and PageDown, the keys a presentation clicker sends, so only one player
+    on a page should have them."""
+    slider_key, playing_key = f"{key}_{pos}", f"{key}_playing"
+
+    def nudge(by: int) -> None:  # before the script reruns, from the values it last showed
+        state = st.session_state
+        values = state.get(f"_{key}_values") or []
+        if not values:
+            return
+        here = state.get(slider_key)
+        i = values.index(here) if here in values else len(values) - 1
+        state[slider_key] = values[min(max(i + by, 0), len(values) - 1)]
+        state[playing_key] = False
+
+    row = (where or st).container(horizontal=True, gap="small")
+    row.button("Back", key=f"{key}_back", icon=":material/skip_previous:", shortcut="PageUp",
+               on_click=nudge, args=(-1,),
+               help="One snapshot back (and pause). Key: Page Up, a clicker's Back.")
+    row.button("Next", key=f"{key}_next", icon=":material/skip_next:", shortcut="PageDown",
+               on_click=nudge, args=(1,),
+               help="One snapshot on (and pause). Key: Page Down, a clicker's Next.")
+
+
 def rewind(key: str, pos: str = "pos", to=None) -> None:
     """Stop the player and forget the positions it has seen (another run was opened); with
     ``to``, show that position next."""
