@@ -235,6 +235,13 @@ def test_loss_and_metric_figures():
     titles = [a.text for a in fig.layout.annotations]
     assert "clustering scores (vs. true labels)" in titles
 
+    # one slider line and one stage line in every subplot, on that subplot's own axes
+    traced = {(t.xaxis or "x", t.yaxis or "y") for t in fig.data}
+    for xa, ya in traced:
+        here = [s for s in fig.layout.shapes if s.xref == xa and s.yref == f"{ya} domain"]
+        assert sorted(s.x0 for s in here) == [1.5, 2], (xa, ya)
+    assert len(fig.layout.shapes) == 2 * len(traced)
+
     empty = V.loss_figure([])
     assert len(empty.data) == 0 and "nothing recorded" in empty.layout.annotations[0].text
 

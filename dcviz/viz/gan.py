@@ -16,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 
 from dcviz.methods.gan import GANExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
-from dcviz.viz.common import color_of
+from dcviz.viz.common import color_of, vline_shapes
 from dcviz.viz.style import INK, finish
 
 GRID_TEXT = """**What you are seeing** (the paper's Fig. 3d/h). Each row is one cluster id fed to the
@@ -232,8 +232,9 @@ def curves_figure(rows: list[dict], current_step: int | None = None) -> go.Figur
     fig.update_yaxes(title_text="score", range=[-0.02, 1.02], row=3, col=1)
     fig.update_xaxes(title_text="generator step", row=3, col=1)
     if current_step is not None:
-        for row in (1, 2, 3):
-            fig.add_vline(x=current_step, line=dict(color=INK, width=1.5), row=row, col=1)
+        fig.update_layout(shapes=[
+            s for row in (1, 2, 3)
+            for s in vline_shapes(fig, [(current_step, dict(color=INK, width=1.5))], row, 1)])
     fig.update_layout(height=640, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.1), hovermode="closest")
     return finish(fig)

@@ -21,7 +21,7 @@ from plotly.subplots import make_subplots
 
 from dcviz.methods.mlc import MLCExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
-from dcviz.viz.common import stage_annotations
+from dcviz.viz.common import stage_annotations, vline_shapes
 from dcviz.viz.style import INK, MUTED, PALETTE
 
 WARMUP, MLC_STAGE, INIT = "warm-up", "MLC", "random init"
@@ -108,12 +108,10 @@ def curves(rows: list[dict], lines: dict[str, np.ndarray], *, current: int, y_ti
             line=dict(width=2, dash=(dash or {}).get(name, "solid"),
                       color=(colors or {}).get(name, PALETTE[i % len(PALETTE)])),
             hovertemplate=f"{name}: %{{y:.4g}}<br>%{{text}}<extra></extra>"))
-    for idx, _ in _stage_starts(rows):
-        if idx > 0:
-            fig.add_vline(x=idx - 0.5, line=dict(color=MUTED, dash="dash", width=1))
-    for a in stage_annotations(rows, width_px=560):
-        fig.add_annotation(a)
-    fig.add_vline(x=current, line=dict(color=INK, width=1.5))
+    lines = [(idx - 0.5, dict(color=MUTED, dash="dash", width=1))
+             for idx, _ in _stage_starts(rows) if idx > 0]
+    fig.update_layout(shapes=vline_shapes(fig, [*lines, (current, dict(color=INK, width=1.5))]),
+                      annotations=stage_annotations(rows, width_px=560))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=50 if title else 30, b=10),
                       title=dict(text=title) if title else None, xaxis_title="snapshot",
                       yaxis_title=y_title, legend=dict(orientation="h", y=-0.2),
