@@ -386,8 +386,11 @@ def test_tour_takeaways_and_presenter(lecture_server):
             page.goto(f"{url}/?run={run_id}&present=1&size=s")
             chart = page.locator(".st-key-present_latent .js-plotly-plot").first
             chart.wait_for(state="visible")
-            page.wait_for_timeout(1500)
-            box = chart.bounding_box()
+            box = None
+            for _ in range(30):  # None while the playing presenter redraws the chart
+                page.wait_for_timeout(500)
+                if box := chart.bounding_box():
+                    break
             assert box and box["y"] + box["height"] <= 720, box
             play = page.locator(".st-key-present_play button").first
             assert play.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "Play/Pause is cut"

@@ -650,8 +650,8 @@ def _check_snapshot_file(path, st, name: str) -> tuple[str | None, int | None]:
     for key, (shape, dtype) in heads.items():
         if dtype.hasobject:
             return f"{name} holds an object array {key!r} (refused: it would need pickle)", None
-        if declared_bytes(shape, dtype.itemsize) > budget:
-            return f"{name}: array {key!r} declares {mib(declared_bytes(shape, dtype.itemsize))}", None
+        if (size := declared_bytes(shape, dtype.itemsize)) > budget:
+            return f"{name}: array {key!r} declares {mib(size)}", None
     (ls, ld), (as_, ad) = heads["latent"], heads["assign"]
     if len(ls) != 2 or ld.kind not in "fiu":
         return f"{name}'s latent is {ld} {ls}; expected a 2-D array of numbers", None
