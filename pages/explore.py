@@ -81,7 +81,7 @@ def projected(proj: str, snap, index: int):
     elif proj == "UMAP":
         # all snapshots at once, each layout started from the one before, kept in the run folder
         job = umap_worker().request_run(key, view.rd.path, view.count, len(view.subsample),
-                                        view.rd.load_latent)
+                                        view.latent)
         coords = job.layout(index)
         if coords is not None:
             return coords, ("UMAP 1", "UMAP 2"), ""

@@ -618,12 +618,18 @@ def _remember(key: tuple, found) -> None:
     _SNAPSHOT_CHECKS[key] = found
 
 
-def _check_snapshot_magic(path, st, name: str) -> str | None:
+def _not_a_snapshot_file(st, name: str) -> str | None:
     import stat as _stat
     if not _stat.S_ISREG(st.st_mode):
         return f"{name} is not a regular file"
     if st.st_size == 0:
         return f"{name} is empty (0 bytes)"
+    return None
+
+
+def _check_snapshot_magic(path, st, name: str) -> str | None:
+    if problem := _not_a_snapshot_file(st, name):
+        return problem
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
@@ -634,11 +640,8 @@ def _check_snapshot_magic(path, st, name: str) -> str | None:
 
 def _check_snapshot_file(path, st, name: str) -> tuple[str | None, int | None]:
     """(problem or None, the rows of its latent) of one snapshot file version."""
-    import stat as _stat
-    if not _stat.S_ISREG(st.st_mode):
-        return f"{name} is not a regular file", None
-    if st.st_size == 0:
-        return f"{name} is empty (0 bytes)", None
+    if problem := _not_a_snapshot_file(st, name):
+        return problem, None
     try:
         heads = array_headers(path)
     except (HeaderError, OSError) as e:
