@@ -318,8 +318,10 @@ def _extents(labels, n: int, plot_px: float):
 def test_stage_labels_never_overlap(stages):
     rows = _rows(stages)
     from dcviz.viz import mlc
-    figures = {"loss": (V.loss_figure(rows, current=3), 560),
-               "metrics": (V.metric_figure(rows, current=3), 560),
+    # each at the width it is drawn for: Explore's two columns, Train's narrow one
+    figures = {"loss": (V.loss_figure(rows, current=3), 340),
+               "metrics": (V.metric_figure(rows, current=3), 340),
+               "train loss": (V.loss_figure(rows, ncols=1, plot_px=280), 280),
                "mlc curves": (mlc.curves(rows, {"a": np.ones(len(rows))}, current=3, y_title="y"), 560)}
     for what, (fig, px) in figures.items():
         labels = _stage_labels(fig)

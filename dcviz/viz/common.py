@@ -267,14 +267,16 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
                   current: int | None = None, markers: Sequence[tuple[int, str]] | None = None,
                   height_per_row: int = 200, ncols: int = 2, title: str = "",
                   y_range: dict[str, tuple[float, float]] | None = None,
-                  plot_px: float = 560) -> go.Figure:
+                  plot_px: float = 340) -> go.Figure:
     """Small multiples: one subplot per group ``(subplot title, {line name: values})``.
 
     current   snapshot index to mark with a solid vertical line (the slider's position)
     markers   (snapshot index, label) pairs drawn as dashed lines: the stage boundaries; with
               them, the stage names of ``rows`` (:func:`stage_annotations`) go inside the
               first subplot
-    plot_px   a subplot's assumed width in pixels, for laying out the stage names
+    plot_px   a subplot's width in pixels, for laying out the stage names; the default is a
+              subplot of two columns on a 1280-px screen (too wide a guess lets names overlap,
+              too narrow one only leaves a short stage unnamed)
     """
     groups = [(t, s) for t, s in groups if s]
     if not groups:
@@ -346,12 +348,13 @@ def vline_shapes(fig: go.Figure, lines: Sequence[tuple[float, dict]], row: int |
 
 
 def loss_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,
-                ncols: int = 2) -> go.Figure:
+                ncols: int = 2, plot_px: float = 340) -> go.Figure:
     """Each loss term in its own subplot (terms differ by orders of magnitude)."""
     losses = series(rows, "losses")
     groups = [(name, {name: values}) for name, values in losses.items()]
     return curves_figure(rows, groups, current=current,
-                         markers=stage_boundaries(rows) if stages else None, ncols=ncols)
+                         markers=stage_boundaries(rows) if stages else None, ncols=ncols,
+                         plot_px=plot_px)
 
 
 def metric_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,
