@@ -181,8 +181,9 @@ def row_difference_panel(ex: GANExtras, image_shape, labels: list[str]) -> Panel
     diff = row_differences(ex.row_means)
     caption = "Largest difference per id: " + "; ".join(
         f"id {i} {_largest(d, image_shape)}" for i, d in enumerate(diff))
+    # a whole row: at half width the tiles of ten ids are too narrow for their titles
     return Panel(title=title, figure=row_difference_figure(ex.row_means, image_shape, labels),
-                 caption=caption, text=ROWDIFF_TEXT)
+                 caption=caption, text=ROWDIFF_TEXT, wide=True)
 
 
 def _series(rows, field, key):
