@@ -77,7 +77,10 @@ def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pc
         fig.add_trace(go.Scatter(x=line[:, 0], y=line[:, 1], mode="lines", name="last eigenvector",
                                  line=dict(color=INK, width=3), hoverinfo="skip"))
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title=dict(text=names[0]), range=[lo[0], hi[0]]),
+                      # constrain: equal scales shrink the plot, not widen the range past
+                      # the regions drawn (which would leave bare margins beside them)
+                      xaxis=dict(title=dict(text=names[0]), range=[lo[0], hi[0]],
+                                 constrain="domain"),
                       yaxis=dict(title=dict(text=names[1]), range=[lo[1], hi[1]], scaleanchor="x"),
                       legend=dict(itemsizing="constant"))
     return fig
