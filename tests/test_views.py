@@ -322,7 +322,7 @@ def test_stage_labels_never_overlap(stages):
     figures = {"loss": (V.loss_figure(rows, current=3), 340),
                "metrics": (V.metric_figure(rows, current=3), 340),
                "train loss": (V.loss_figure(rows, ncols=1, plot_px=280), 280),
-               "mlc curves": (mlc.curves(rows, {"a": np.ones(len(rows))}, current=3, y_title="y"), 560)}
+               "mlc curves": (mlc.curves(rows, {"a": np.ones(len(rows))}, current=3, y_title="y"), 340)}
     for what, (fig, px) in figures.items():
         labels = _stage_labels(fig)
         assert labels, what
@@ -499,8 +499,24 @@ def test_every_figure_reads_in_both_themes(every_method_run):
         for fig in figures:
             checked += 1
             bad += [f"{mid}: {b}" for b in _unreadable(fig)]
+            bad += [f"{mid}: hex colour scale stop {c}" for c in _hex_stops(fig)]
     assert checked >= 5 * len(every_method_run)
     assert not bad, "\n".join(bad)
+
+
+def _hex_stops(fig) -> list[str]:
+    """Hex stops of the figure's colour scales, which Streamlit's plotly.js can misdraw."""
+    return [c for t in fig.data for _, c in (getattr(t, "colorscale", None) or ())
+            if isinstance(c, str) and c.startswith("#")]
+
+
+def test_magma_keeps_its_dark_end():
+    """Streamlit's plotly.js draws the stop "#000004" pink: MLC's Π heatmap showed its zeros
+    brighter than its middle. finish() writes every stop as rgb(), the same colours."""
+    fig = S.finish(go.Figure(go.Heatmap(z=[[0.0, 1.0]], colorscale="Magma")))
+    scale = fig.data[0].colorscale
+    assert scale[0] == (0.0, "rgb(0,0,4)") and scale[-1] == (1.0, "rgb(252,253,191)")
+    assert len(scale) == 10 and not _hex_stops(fig)
 
 
 def test_gan_fig3_axis_titles_sit_on_their_own_panels(every_method_run):

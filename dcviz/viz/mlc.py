@@ -111,7 +111,7 @@ def curves(rows: list[dict], lines: dict[str, np.ndarray], *, current: int, y_ti
     lines = [(idx - 0.5, dict(color=MUTED, dash="dash", width=1))
              for idx, _ in _stage_starts(rows) if idx > 0]
     fig.update_layout(shapes=vline_shapes(fig, [*lines, (current, dict(color=INK, width=1.5))]),
-                      annotations=stage_annotations(rows, width_px=560))
+                      annotations=stage_annotations(rows, width_px=340))  # a half-row panel
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=50 if title else 30, b=10),
                       title=dict(text=title) if title else None, xaxis_title="snapshot",
                       yaxis_title=y_title, legend=dict(orientation="h", y=-0.2),
@@ -298,7 +298,8 @@ def build(run, index: int, options: dict) -> list[Panel]:
                   "clusters are orthogonal), as in the paper's Fig. 4. Sort by true label to see "
                   "whether the blocks match the classes. Move the epoch slider to watch the blocks "
                   "form."),
-            caption=(f"mean |cos| within / between learned clusters (all data): {ratio:.2f}"
+            caption=(f"mean |cos| within learned clusters ÷ mean |cos| between them (all data):"
+                     f" {ratio:.2f}"
                      if ratio is not None and np.isfinite(ratio) else "")))
         pi = np.asarray(ex.pi, np.float32)[np.ix_(perm, perm)]
         off = pi[~np.eye(len(pi), dtype=bool)]

@@ -8,7 +8,8 @@ keeps only colours that pass it.
 
 :func:`finish` is applied to every figure the views build (the lens contract applies it to each
 panel): it gives log axes clean tick labels, moves a legend with more entries than fit beside
-the plot under it, and leaves room above a side legend for plotly's toolbar.
+the plot under it, leaves room above a side legend for plotly's toolbar, and writes colour
+scales as rgb() stops (:func:`rgb_colorscales`).
 """
 from __future__ import annotations
 
@@ -200,10 +201,29 @@ def fit_legend(fig, width_px: int = ASSUMED_WIDTH_PX) -> None:
         margin.t = TOOLBAR_PX
 
 
+_HEX6 = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def rgb_colorscales(fig) -> None:
+    """Every trace's colour scale with its hex stops written as rgb(): the plotly.js that
+    Streamlit ships draws the stop "#000004" (the dark end of Magma and Inferno) as pink in
+    the light theme and lilac in none, so that Magma's zeros showed brighter than its middle
+    (seen in MLC's Π heatmap, whose off-diagonal blocks are ~0)."""
+    for trace in fig.data:
+        scale = getattr(trace, "colorscale", None)
+        if not scale:
+            continue
+        stops = [(float(at), f"rgb{ImageColor.getrgb(c)}".replace(" ", "")
+                  if isinstance(c, str) and _HEX6.fullmatch(c) else c) for at, c in scale]
+        if stops != [(float(at), c) for at, c in scale]:
+            trace.colorscale = stops
+
+
 def finish(fig, width_px: int = ASSUMED_WIDTH_PX):
     """The touches every figure gets (see the module's text); returns the figure."""
     if fig is None or not hasattr(fig, "layout"):
         return fig
     tidy_log_axes(fig)
     fit_legend(fig, width_px)
+    rgb_colorscales(fig)
     return fig
