@@ -148,9 +148,9 @@ def test_the_lens_shows_the_probes_beside_fig1b(objects_runs):
         open_row = 0 if p.wide else (open_row + 1) % 2
     assert open_row == 0, titles
     shape, light = probe.table
-    assert shape["from the cluster space"] == f"{100 * final['shape_acc_cluster']:.0f} %"
-    assert light["from the shared space"] == f"{final['light_r2_shared']:.2f}"
-    assert shape["a blind guess scores"] == "33 %"
+    assert shape["cluster space"] == f"{100 * final['shape_acc_cluster']:.0f} %"
+    assert light["shared space"] == f"{final['light_r2_shared']:.2f}"
+    assert shape["blind guess"] == "33 %"
     assert "cluster space" in probe.text and "unseen" in probe.text
     # an earlier snapshot still shows the final probes (they are measured once, at the end)
     early = get_lens("acedec").panels(view, view.count - 2)
@@ -167,8 +167,8 @@ def test_the_probe_panel_in_the_explore_page(objects_runs, monkeypatch):
     assert "What each space knows" in text and "could not be drawn" not in text
     assert "a probe names the shape" in text
     frames = [df.value for df in at.dataframe]
-    probe = next(f for f in frames if "from the cluster space" in f.columns)
-    assert list(probe["what is read"]) == ["the shape (which object)", "the light direction"]
+    probe = next(f for f in frames if "cluster space" in f.columns)
+    assert list(probe["read"]) == ["shape (accuracy)", "light (R^2)"]
 
 
 def test_the_pair_shares_a_row_whatever_comes_before():

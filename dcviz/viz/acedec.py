@@ -330,20 +330,19 @@ def probe_panels(run) -> list[Panel]:
         shape = np.asarray(ds.factors["shape"])
         chance = float(np.bincount(shape).max() / len(shape))
         c, s_ = m["shape_acc_cluster"], m.get("shape_acc_shared", float("nan"))
-        rows.append({"what is read": "the shape (which object)",
-                     "score": "accuracy on unseen images",
-                     "from the cluster space": _share(c), "from the shared space": _share(s_),
-                     "a blind guess scores": _share(chance)})
+        # short columns, the figures first: the panel sits at half width beside Fig. 1b, where
+        # a column of words pushed the figures out of sight
+        rows.append({"read": "shape (accuracy)", "cluster space": _share(c),
+                     "shared space": _share(s_), "blind guess": _share(chance)})
         says.append(f"From the cluster space a probe names the shape of {_share(c)} of unseen "
                     f"images, from the shared space {_share(s_)} (guessing: {_share(chance)}).")
     if "light_r2_cluster" in m:
         c, s_ = m["light_r2_cluster"], m.get("light_r2_shared", float("nan"))
-        rows.append({"what is read": "the light direction",
-                     "score": "R^2 on unseen images (1 = exact, 0 = no better than the average)",
-                     "from the cluster space": f"{c:.2f}", "from the shared space": f"{s_:.2f}",
-                     "a blind guess scores": "0.00"})
+        rows.append({"read": "light (R^2)", "cluster space": f"{c:.2f}",
+                     "shared space": f"{s_:.2f}", "blind guess": "0.00"})
         says.append(f"The light direction is read with R^2 {c:.2f} from the cluster space and "
-                    f"{s_:.2f} from the shared space.")
+                    f"{s_:.2f} from the shared space (R^2: 1 = read exactly, 0 = no better than "
+                    "the average light).")
     return [Panel(title=PROBES, table=rows,
                   caption=f"Measured at the end of training (epoch {run.snapshot(-1).epoch}) on "
                           "all the points.",
