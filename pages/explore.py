@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from dcviz.images import upscale
+from dcviz.methods import REGISTRY
 from dcviz.plaintext import for_plotly, md
 from dcviz.projection import method_axes, nearest_neighbors
 from dcviz.runs.labels import (STATE_HELP, STATE_ICONS, data_title, format_seconds, point_caption,
@@ -220,8 +221,13 @@ def point_details(snap, pos, nb_pos, nb_dist) -> None:
 def lens_tab(index: int) -> None:
     lens = get_lens(view.method_id)
     if lens is None:
-        st.info(f"The method {md(view.method_id)} has no lens of its own yet; the Latent and "
-                "Metrics tabs show what every run has.")
+        cls = REGISTRY.get(view.method_id)
+        if cls is not None and not cls.card:  # no Home card: one of the baselines
+            st.info(f"{md(cls.title)} is a baseline, to compare the methods on Home with, and has "
+                    "no lens of its own: the Latent and Metrics tabs show what every run has.")
+        else:
+            st.info(f"The method {md(view.method_id)} has no lens of its own yet; the Latent and "
+                    "Metrics tabs show what every run has.")
         return
     st.markdown(f"#### {lens.title}")
     if lens.intro:
