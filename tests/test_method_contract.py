@@ -188,6 +188,19 @@ def test_every_snapshot_matches_the_methods_extras_class(tiny_runs, method_id):
         cls.Extras.check(rd.load_snapshot(i).extras)
 
 
+@pytest.mark.parametrize("method_id", sorted(TINY))
+def test_epochs_never_go_back(tiny_runs, method_id):
+    """A run's epochs count on across its stages (Compare's "same epoch" control and its curves
+    read them as one time axis: DEKM once restarted at 0 for its clustering iterations)."""
+    rows = tiny_runs[method_id].rd.metrics_rows()
+    epochs = [r["epoch"] for r in rows]
+    assert epochs == sorted(epochs), epochs
+    stages = [r["stage"] for r in rows]
+    if len(set(stages)) > 1:  # a later stage starts where the earlier one ended, not before
+        first = {s: epochs[stages.index(s)] for s in stages}
+        assert list(first.values()) == sorted(first.values()), first
+
+
 def test_extras_check_names_the_bad_key():
     @dataclass
     class E(Extras):

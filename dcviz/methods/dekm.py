@@ -315,8 +315,10 @@ class DEKM(AEMethod):
             ctx.at("cluster", iteration=it, stop=bool(stop), labels=torch.from_numpy(labels),
                    centroids=torch.from_numpy(centroids), batches=stream.state(),
                    changes=list(changes), progress=progress, replayed=self.pretrain_replayed)
+            # epochs count on from pretraining's (iteration 0, the first k-means, is at the
+            # last pretraining epoch, as DCN's k-means init), so a run's epochs never go back
             yield self.make_snapshot(
-                data, ctx, epoch=it, step=step + it, stage="clustering", labels=labels,
+                data, ctx, epoch=step + it, step=step + it, stage="clustering", labels=labels,
                 latent_sub=h[sub],
                 losses={"greedy (Eq. 6)": total_loss / self.batches_per_iter,
                         "k-means (Eq. 2)": float(km.inertia_ / len(h))},
