@@ -63,8 +63,10 @@ def table(sweep: Sweep, manifest: dict) -> None:
     plan = manifest["plan"]
     st.caption(md(f"{len(manifest['trials'])} trials: " + ", ".join(
         f"{n} {s}" for s, n in sorted(counts.items())) + f" · preset {plan.get('preset', 'quick')}"
-        + (f" · settings {plan['sets']}" if plan.get("sets") else "")
-        + (f" · grid {plan['grid']}" if plan.get("grid") else "")))
+        + (" · settings " + ", ".join(f"{k}={v}" for k, v in plan["sets"].items())
+           if plan.get("sets") else "")
+        + (" · grid " + "; ".join(f"{k}={', '.join(map(str, v))}" for k, v in plan["grid"].items())
+           if plan.get("grid") else "")))
     cols = columns(rows)
     if not any(r.seeds for r in rows):
         st.info("No trial of this sweep is done yet. The table fills in as they finish."

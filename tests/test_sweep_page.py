@@ -41,6 +41,7 @@ def test_sweep_opens_as_table_with_a_dot_per_seed(sweep_store, monkeypatch):
     assert not at.exception
     df = at.dataframe[0].value
     assert list(df["method"]) == ["ae-kmeans", "dekm"] and list(df["seeds"]) == [2, 2]
+    assert r"settings pretrain\_epochs=2, max\_iter=2" in page_text(at)  # as typed, no dict
     assert {"ACC", "NMI", "ARI", "time (s)"} <= set(df.columns)
     spec = _dots(at)
     dots = [t for t in spec["data"] if t.get("customdata")]
