@@ -268,7 +268,10 @@ class GANConfig(BaseConfig):
         # 0.775 / 0.761 and purity 0.88 / 0.87 / 0.90 (two ids then share the 9s), +-10 degrees
         # seed 1 NMI 0.707, purity 0.76: not kept. Nets with 4 hidden layers instead of 3
         # (2026-12-01, seeds 1 and 2, two at once) reached only step ~9,500 in 10 minutes, past
-        # the demo's budget of 10 minutes a run; stopped there. 468-480 s wall
+        # the demo's budget of 10 minutes a run; stopped there. On seeds 1 / 2 (purity 0.89 /
+        # 0.86 here; 2026-12-01, two at once): 16 noise inputs (the quick preset's auto)
+        # purity 0.84 / 0.77, NMI 0.786 / 0.729; Adam at 5e-4 instead of 1e-3 purity 0.86 /
+        # 0.76, NMI 0.752 / 0.699. 468-480 s wall
         # a run, one thread, two runs at once on 2 cores. The earlier 6,000 steps with gamma 1.2
         # (tau 200, a snapshot every 100) gave 0.647 / 0.698 / 0.551 and rows 87 / 90 / 82 %.
         "demo": {"steps": 13000, "tau": 433, "gamma": 1.05, "steps_per_epoch": 500,
