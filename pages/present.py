@@ -46,6 +46,15 @@ div[data-testid="stColumn"]:has(.st-key-present_play):not(:has(div[data-testid="
     flex: 0 0 7.5rem !important; min-width: 7.5rem !important; }
 div[data-testid="stColumn"]:has(.st-key-present_play):not(:has(div[data-testid="stColumn"]))
     + div[data-testid="stColumn"] { flex: 1 1 0 !important; min-width: 0 !important; }
+/* Back over Next, then Speed and Size as wide as their buttons, the slider takes what is
+   left: with fixed shares, a 1024-pixel projector cut "Next", "4×" and "L" */
+div[data-testid="stColumn"]:has(.st-key-present_next) {
+    flex: 0 0 9.5rem !important; width: 9.5rem !important; min-width: 9.5rem !important; }
+div[data-testid="stColumn"]:has(.st-key-present_speed),
+div[data-testid="stColumn"]:has(.st-key-present_size) {
+    flex: 0 0 auto !important; width: auto !important; min-width: max-content !important; }
+div[data-testid="stColumn"]:has(.st-key-present_play):has(div[data-testid="stColumn"]) {
+    flex: 1 1 0 !important; min-width: 0 !important; }
 </style>""", unsafe_allow_html=True)
 
 

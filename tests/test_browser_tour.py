@@ -410,9 +410,35 @@ def test_tour_takeaways_and_presenter(lecture_server):
             assert position() == first
             page.keyboard.press("PageUp")
             assert position() == first - 1
+            # an XGA projector (1024 x 768): every control of the top row whole and on screen
+            page.set_viewport_size({"width": 1024, "height": 768})
+            page.wait_for_timeout(1500)
+            for sel in (".st-key-present_play button", ".st-key-present_back button",
+                        ".st-key-present_next button", ".st-key-present_speed button",
+                        ".st-key-present_size button"):
+                page.locator(sel).first.wait_for(state="visible")
+                for b in page.locator(f"{sel}:visible").all():
+                    box = None
+                    for _ in range(20):  # None while the playing presenter redraws the row
+                        if box := b.bounding_box():
+                            break
+                        page.wait_for_timeout(250)
+                    assert box and box["x"] + box["width"] <= 1024, (sel, box)
+                    assert b.evaluate(WHOLE), f"{sel} is cut: {b.inner_text()!r}"
+            page.screenshot(path=str(ARTIFACTS / "tour-13-present-xga.png"))
         except Exception:
             shot(page, "lecture-failure")
             raise
+
+
+# A control is whole when no part of its text is cut short (an ellipsis is an element whose
+# content is wider than it) and it lies inside its column (which clips what sticks out).
+WHOLE = """e => {
+    const col = e.closest('[data-testid="stColumn"]').getBoundingClientRect();
+    const r = e.getBoundingClientRect();
+    const cut = [e, ...e.querySelectorAll('*')].some(d => d.scrollWidth > d.clientWidth + 1);
+    return !cut && r.left >= col.left - 1 && r.right <= col.right + 1;
+}"""
 
 
 # ---------------------------------------------------------------- the dark theme
