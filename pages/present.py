@@ -41,11 +41,7 @@ div.dcviz-present-title { font-size: 1.6rem !important; font-weight: 600; margin
 div.dcviz-present-stage { font-size: 2.6rem !important; font-weight: 700; line-height: 1.2;
                           margin: 0.1rem 0 0.4rem 0; }
 span.dcviz-present-epoch { font-size: 1.4rem !important; font-weight: 400; opacity: 0.65; }
-/* Play/Pause keeps its width on a 1280-pixel projector, beside Speed and Size */
-div[data-testid="stColumn"]:has(.st-key-present_play):not(:has(div[data-testid="stColumn"])) {
-    flex: 0 0 7.5rem !important; min-width: 7.5rem !important; }
-div[data-testid="stColumn"]:has(.st-key-present_play):not(:has(div[data-testid="stColumn"]))
-    + div[data-testid="stColumn"] { flex: 1 1 0 !important; min-width: 0 !important; }
+/* (Play/Pause keeps its width by the app's style sheet, assets/style.css) */
 /* Back over Next, then Speed and Size as wide as their buttons, the slider takes what is
    left: with fixed shares, a 1024-pixel projector cut "Next", "4×" and "L" */
 div[data-testid="stColumn"]:has(.st-key-present_next) {

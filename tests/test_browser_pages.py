@@ -64,6 +64,20 @@ def test_labels_are_whole_and_the_slider_agrees_with_its_caption(two_runs_server
         number, count = map(int, re.match(r"snapshot (\d+) of (\d+)", caption).groups())
         assert shown == number == count  # opens at the last snapshot
         page.screenshot(path=str(ARTIFACTS / "pages-explore.png"))
+        # ... and on a 1024-pixel screen, beside the sidebar: Play, the toggle and the links
+        # keep their whole words (shares of the row cut "Play" to "P" and "Follow training")
+        page.set_viewport_size({"width": 1024, "height": 768})
+        page.wait_for_timeout(1000)
+        for key in ("explore_play", "explore_follow"):
+            box = page.locator(f".st-key-{key}").last
+            assert box.evaluate(CUT_JS) == [], key
+        for word in ("Play", "Follow training", "Train page", "Present"):
+            el = page.locator("[data-testid='stMain']").get_by_text(word, exact=True).first
+            assert el.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), word
+            where = el.bounding_box()
+            assert where and where["x"] + where["width"] <= 1024, (word, where)
+        page.screenshot(path=str(ARTIFACTS / "pages-explore-1024.png"))
+        page.set_viewport_size({"width": 1500, "height": 1000})
 
         # Compare: the scores table fits the page (no column or row behind a scroll bar)
         page.goto(f"{url}/compare?runs={a},{b}")
