@@ -43,7 +43,8 @@ def cards() -> None:
     if not methods:
         return
     st.subheader(f"{_count(len(methods))}, each with the views its paper explains itself with")
-    for col, cls in zip(st.columns(len(methods)), methods):
+    row = st.container(key="home_cards")  # its columns wrap on a narrow screen (style.css)
+    for col, cls in zip(row.columns(len(methods)), methods):
         with col, st.container(border=True):
             pic = picture(cls.picture)
             if pic:

@@ -77,6 +77,13 @@ def test_labels_are_whole_and_the_slider_agrees_with_its_caption(two_runs_server
             where = el.bounding_box()
             assert where and where["x"] + where["width"] <= 1024, (word, where)
         page.screenshot(path=str(ARTIFACTS / "pages-explore-1024.png"))
+        # Home's five method cards wrap there rather than break their words in narrow columns
+        page.goto(url)
+        page.locator(".st-key-home_cards").first.wait_for()
+        quiet(page)
+        widths = page.locator(".st-key-home_cards [data-testid='stColumn']").evaluate_all(
+            "cols => cols.map(c => c.getBoundingClientRect().width)")
+        assert len(widths) == 5 and min(widths) >= 160, widths
         page.set_viewport_size({"width": 1500, "height": 1000})
 
         # Compare: the scores table fits the page (no column or row behind a scroll bar)
