@@ -41,7 +41,6 @@ div.dcviz-present-title { font-size: 1.6rem !important; font-weight: 600; margin
 div.dcviz-present-stage { font-size: 2.6rem !important; font-weight: 700; line-height: 1.2;
                           margin: 0.1rem 0 0.4rem 0; }
 span.dcviz-present-epoch { font-size: 1.4rem !important; font-weight: 400; opacity: 0.65; }
-/* (Play/Pause keeps its width by the app's style sheet, assets/style.css) */
 /* Back over Next, then Speed and Size as wide as their buttons, the slider takes what is
    left: with fixed shares, a 1024-pixel projector cut "Next", "4×" and "L" */
 div[data-testid="stColumn"]:has(.st-key-present_next) {

@@ -210,13 +210,11 @@ def rgb_colorscales(fig) -> None:
     the light theme and lilac in none, so that Magma's zeros showed brighter than its middle
     (seen in MLC's Π heatmap, whose off-diagonal blocks are ~0)."""
     for trace in fig.data:
-        scale = getattr(trace, "colorscale", None)
-        if not scale:
-            continue
-        stops = [(float(at), f"rgb{ImageColor.getrgb(c)}".replace(" ", "")
-                  if isinstance(c, str) and _HEX6.fullmatch(c) else c) for at, c in scale]
-        if stops != [(float(at), c) for at, c in scale]:
-            trace.colorscale = stops
+        scale = getattr(trace, "colorscale", None) or ()
+        if any(isinstance(c, str) and _HEX6.fullmatch(c) for _, c in scale):
+            trace.colorscale = [(at, "rgb({},{},{})".format(*ImageColor.getrgb(c))
+                                 if isinstance(c, str) and _HEX6.fullmatch(c) else c)
+                                for at, c in scale]
 
 
 def finish(fig, width_px: int = ASSUMED_WIDTH_PX):
