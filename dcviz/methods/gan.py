@@ -271,7 +271,10 @@ class GANConfig(BaseConfig):
         # the demo's budget of 10 minutes a run; stopped there. On seeds 1 / 2 (purity 0.89 /
         # 0.86 here; 2026-12-01, two at once): 16 noise inputs (the quick preset's auto)
         # purity 0.84 / 0.77, NMI 0.786 / 0.729; Adam at 5e-4 instead of 1e-3 purity 0.86 /
-        # 0.76, NMI 0.752 / 0.699. 468-480 s wall
+        # 0.76, NMI 0.752 / 0.699; the paper's conv nets at width 8, the widest that fits
+        # 6,000 steps (tau 200) in 10 minutes (11 iterations per CPU-s, against 26 for these
+        # MLPs; width 16: 6.5, width 32: 2.7): purity 0.70 / 0.72, NMI 0.585 / 0.564 (595 s a
+        # run, 2026-12-01). 468-480 s wall
         # a run, one thread, two runs at once on 2 cores. The earlier 6,000 steps with gamma 1.2
         # (tau 200, a snapshot every 100) gave 0.647 / 0.698 / 0.551 and rows 87 / 90 / 82 %.
         "demo": {"steps": 13000, "tau": 433, "gamma": 1.05, "steps_per_epoch": 500,
