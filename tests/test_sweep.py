@@ -261,3 +261,15 @@ def test_cli_on_a_full_disk_says_so_and_the_sweep_goes_on_later(tmp_path, capsys
     full["on"] = False
     assert cli.main(args) == cli.EXIT_OK
     assert '"done": 2' in capsys.readouterr().out
+
+
+def test_trials_get_distinct_run_ids_even_when_the_random_part_repeats(tmp_path, monkeypatch):
+    # the ids of one sweep are handed out within one second: when two draws repeat, the second
+    # trial must get another id, not the first one's folder (and later its results)
+    from dcviz.runs import store
+    draws = iter(["0000beef", "0000beef", "0000beef", "1111cafe", "2222f00d", "3333d00d",
+                  "4444abcd"])
+    monkeypatch.setattr(store, "_run_id_token", lambda: next(draws))
+    counts = run_sweep(Sweep.create(tmp_path, _plan()), jobs=1, threads=1)
+    assert counts == {"done": 4}
+    assert len(_run_folders(tmp_path)) == 4

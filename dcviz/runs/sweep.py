@@ -433,6 +433,7 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
         raise SweepError(f"sweep {sweep.sweep_id}: {len(busy)} of its runs are still training in "
                          f"another process ({', '.join(busy[:3])}); wait for them or stop them")
     todo = []
+    taken = {t.get("run_id") for t in manifest["trials"]}
     for t in manifest["trials"]:
         state = _run_dir_state(store, t.get("run_id"))
         if state == "done":  # done, even when a killed driver never wrote it down
@@ -441,7 +442,9 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
         stale = t.get("run_id")
         if isinstance(stale, str) and RUN_ID_RE.match(stale) and (store.root / stale).is_dir():
             shutil.rmtree(store.root / stale)  # a half-trained or failed attempt of ours
-        t.update(state="queued", run_id=new_run_id(t["method"]), error=None,
+        run_id = new_run_id(t["method"], taken)
+        taken.add(run_id)
+        t.update(state="queued", run_id=run_id, error=None,
                  attempts=int(t.get("attempts") or 0) + 1)
         todo.append(t)
     sweep.write(manifest)
