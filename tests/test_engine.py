@@ -289,3 +289,37 @@ def test_snapshot_is_plain_data(tmp_path):
     with pytest.raises(TypeError, match="obj"):
         rd.append_snapshot(bad)
     assert rd.count() == 1 and len(rd.metrics_rows()) == 1
+
+
+_VECTORS = {"name": "blobs8", "n_samples": 50}
+
+
+@pytest.mark.parametrize("method, config, match", [
+    ("ae-kmeans", {"arch": "conv"}, "needs image data"),
+    ("dec", {"arch": "conv"}, "needs image data"),
+    ("gan", {"arch": "conv"}, "needs image data"),
+    ("mlc", {"arch": "cnn"}, "needs image data"),
+    ("acedec", {"augment": True}, "augment=True needs image data"),
+])
+def test_net_that_does_not_fit_the_data_is_refused_by_prepare(method, config, match):
+    # these used to pass prepare() and fail only inside the run, as a failed run folder
+    ds = D.load(_VECTORS)
+    with pytest.raises(ConfigError, match=match):
+        prepare(method, ds, {"n_clusters": 2, **config})
+
+
+def test_conv_gan_on_images_under_4x4_is_refused_by_prepare():
+    rng = np.random.default_rng(0)
+    ds = D.Dataset(x=rng.random((50, 9), dtype=np.float32), image_shape=(1, 3, 3), name="tiny")
+    with pytest.raises(ConfigError, match="at least 4x4"):
+        prepare("gan", ds, {"n_clusters": 2, "arch": "conv"})
+    prepare("gan", ds, {"n_clusters": 2, "arch": "mlp"})  # the fix the message names works
+
+
+def test_cli_conv_on_vectors_exits_2_without_a_run_folder(tmp_path):
+    p = _cli("train", "--method", "ae-kmeans", "--data", "blobs8:n_samples=50", "--set",
+             "arch=conv", "--runs-dir", str(tmp_path))
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 2, err
+    assert "needs image data" in err and "arch" in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())

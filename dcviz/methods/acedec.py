@@ -355,6 +355,12 @@ class AceDec(CentroidAEMethod):
 
     def build(self, input_dim, image_shape):
         super().build(input_dim, image_shape)
+        # here rather than in fit, so that the run engine's build check refuses it before a
+        # run folder exists
+        if self.config.augment and self.image_shape is None:
+            raise ConfigError("augment=True needs image data (the paper's augmentation mode "
+                              "rotates and shifts images); this data set is vectors, so turn "
+                              "augment off")
         d = self.latent_dim
         # placeholders until fit() initialises them (a checkpoint overwrites them)
         self.V = torch.eye(d, device=self.device)
@@ -460,9 +466,6 @@ class AceDec(CentroidAEMethod):
     def fit(self, data, ctx):
         cfg = self.config
         self.check_data(data)
-        if cfg.augment and data.image_shape is None:
-            raise ConfigError("augment=True needs image data (the paper's augmentation mode "
-                              "rotates and shifts images); this data set is vectors")
         x = self.tensor(data.x)
         self._plan = self.work_plan(len(x))
         # pretrain() reports epoch / total_epochs: the whole run in pretraining epochs

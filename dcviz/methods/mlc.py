@@ -335,7 +335,8 @@ class MLC(Method):
             else:
                 arch = "mlp"
         if arch == "cnn" and self.image_shape is None:
-            raise ConfigError("arch='cnn' needs image data; this data set is vectors")
+            raise ConfigError("arch='cnn' needs image data; this data set is vectors (use arch='mlp' "
+                              "or 'auto')")
         self.arch = arch
         if arch == "fig1":
             self.backbone = Identity(self.input_dim)

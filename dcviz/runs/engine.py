@@ -50,8 +50,32 @@ def prepare(method_id: str, data: Dataset, config: dict | None = None, preset: s
     if not 0 <= int(cfg.seed) <= MAX_SEED:
         raise ConfigError(f"seed must be between 0 and {MAX_SEED} (2**32 - 1), got {cfg.seed}")
     resolve_device(cfg.device)  # ConfigError for cuda/mps on a machine without them
+    check_build(cls, cfg, data.dim, data.image_shape)
     check_model_size(cls, cfg, data.dim, data.image_shape, error=ConfigError)
     return cls, cfg
+
+
+def check_build(cls: type[Method], cfg, input_dim: int, image_shape) -> None:
+    """Build the method on PyTorch's meta device, which allocates nothing, so that a config
+    that does not fit the data (arch=conv on vectors, conv nets on images under 4x4, ACe/DeC's
+    augmentation on vectors) is a ConfigError here and not a failed run folder later.
+
+    Only ConfigError and ValueError count: they are how builds say "not this data". Anything
+    else (a build that needs real tensors) is left to the run itself."""
+    try:
+        m = cls(cfg)
+        m.device = torch.device("meta")
+        with torch.device("meta"):
+            m.build(int(input_dim), tuple(image_shape) if image_shape else None)
+    except ValueError as e:  # ConfigError is a ValueError
+        kind = ("{}x{}x{} images".format(*image_shape) if image_shape
+                else f"vectors of {int(input_dim)} features")
+        hint = ""
+        if not isinstance(e, ConfigError) and "arch" in str(e):  # the nets' words lack the fix
+            hint = "; choose another arch (auto picks one that fits the data)"
+        raise ConfigError(f"{cls.title} cannot be built for this data ({kind}): {e}{hint}") from None
+    except Exception:  # noqa: BLE001 - not a verdict on the config; the run will say
+        pass
 
 
 def create_run(store: RunStore, cls: type[Method], cfg, data: Dataset, preset: str,
