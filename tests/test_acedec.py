@@ -96,6 +96,29 @@ def test_random_orthogonal_and_split():
                        A.random_orthogonal(4, torch.Generator().manual_seed(7)))
 
 
+def test_one_dimensional_embedding_goes_to_the_cluster_space(tmp_path):
+    # a 1-d embedding cannot be split; its dimension went to the shared space half the time
+    # and the k-means of the initialisation then ran on 0 columns
+    for seed in range(20):
+        b = A.random_split(1, torch.Generator().manual_seed(seed))
+        assert torch.sigmoid(b).item() > 0.5
+    # a 1-feature data set with the defaults: the linear AE, so d = D = 1
+    from dcviz import data
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.1, 25), rng.normal(3, 0.1, 25)])[:, None]
+    path = tmp_path / "one.npz"
+    np.savez(path, x=x, y=np.repeat([0, 1], 25))
+    ds, rd, status = _run(tmp_path, "acedec", str(path),
+                          {"n_clusters": 2, "pretrain_epochs": 1, "cluster_epochs": 1,
+                           "warmup_epochs": 1, "init_rounds": 3})
+    from dcviz.runs.view import RunView
+    rv = RunView(rd)
+    assert rv.snapshot(-1).extras["V"].shape == (1, 1)  # d = 1 indeed
+    assert np.isfinite(status["metrics"]["nmi"])
+    from dcviz.viz import get_lens
+    assert get_lens("acedec").panels(rv, rv.count - 1)  # the lens draws an empty shared space
+
+
 def test_closed_form_b_finds_the_clustered_dimension():
     rng = np.random.default_rng(0)
     n = 2000
@@ -325,7 +348,6 @@ def test_dcn_end_to_end_and_reload(tmp_path):
 
 def test_bad_configs_are_refused(tmp_path):
     from dcviz import data
-    from dcviz.methods.base import Context
     with pytest.raises(ConfigError):
         A.AceDecConfig.from_dict({"b_lr_factor": -1})
     with pytest.raises(ConfigError):

@@ -129,11 +129,16 @@ def random_orthogonal(d: int, generator: torch.Generator) -> torch.Tensor:
 def random_split(d: int, generator: torch.Generator, high: float = 0.9) -> torch.Tensor:
     """b for "randomly assign each dimension to one of the two spaces" (section 2.2): each
     dimension gets beta_cs = ``high`` or 1 - ``high`` with equal chance; at least one dimension
-    lands in each space."""
+    lands in each space. A 1-d embedding (a 1-feature data set under the linear AE) cannot be
+    split: its one dimension goes to the cluster space, since the k-means that follows needs
+    at least one dimension there and the shared space may be empty (its loss is then zero)."""
     logit = math.log(high / (1.0 - high))
     while True:
         side = torch.rand(d, generator=generator) < 0.5
-        if d < 2 or 0 < int(side.sum()) < d:
+        if d < 2:
+            side = torch.ones(d, dtype=torch.bool)
+            break
+        if 0 < int(side.sum()) < d:
             break
     return torch.where(side, logit, -logit).float()
 
