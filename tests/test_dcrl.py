@@ -223,6 +223,13 @@ def test_config_validation():
         DCRL.Config.from_preset("quick", hidden="500,abc")
     with pytest.raises(ConfigError, match="geometry_k2"):
         DEC.Config.from_preset("quick", geometry_k1=8, geometry_k2=5)
+    # t-SNE to 2-D needs a code of 2 or more dimensions (sklearn's PCA start crashed on 1)
+    from dcviz.methods import get_method
+    for method, extra in (("dec", {"init": "tsne"}), ("idec", {"init": "tsne"}), ("dcrl", {})):
+        with pytest.raises(ConfigError, match="init='tsne'.*latent_dim of at least 2"):
+            get_method(method).Config.from_preset("quick", latent_dim=1, **extra)
+        get_method(method).Config.from_preset("quick", latent_dim=2, **extra)
+    DEC.Config.from_preset("quick", latent_dim=1, init="kmeans")  # k-means is fine on 1-d
     paper = DCRL.Config.from_preset("paper")
     assert (paper.epochs, paper.alpha0, paper.beta1, paper.kappa, paper.k) == (300, 0.1, 1.0, 3.0, 5)
     assert paper.init == "tsne" and paper.hidden_sizes() == (500, 500, 500, 2000)

@@ -260,7 +260,8 @@ class DCRLConfig(DECConfig):
                         advanced=True)
     init: str = param("tsne", "Initial centres mu: t-SNE of the latent codes to 2-D, k-means "
                       "there, and the latent means of those clusters (the paper, section 4.1), or "
-                      "k-means straight on the latent codes (faster, and usually a worse start).",
+                      "k-means straight on the latent codes (faster, and usually a worse start). "
+                      "t-SNE needs latent_dim >= 2.",
                       choices=["kmeans", "tsne"])
     epochs: int = param(300, "Fine-tuning epochs after pretraining.", min=2, max=3000, step=10)
     k: int = param(5, "Neighbours per point in the kNN graph of L_LIS.", min=1, max=50, step=1)

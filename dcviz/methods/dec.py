@@ -74,7 +74,8 @@ class DECConfig(AEConfig):
                          "(0: a plain autoencoder).", min=0.0, max=2.0, step=0.05)
     init: str = param("kmeans", "Initial centres mu: k-means on the latent codes (fast), or "
                       "t-SNE of the latent codes to 2-D, k-means there, and the latent means of "
-                      "those clusters (DCRL's way).", choices=["kmeans", "tsne"])
+                      "those clusters (DCRL's way; needs latent_dim >= 2).",
+                      choices=["kmeans", "tsne"])
     epochs: int = param(200, "Clustering epochs after pretraining.", min=1, max=3000, step=10)
     cluster_lr: float = param(1e-3, "Learning rate of the clustering phase.", min=1e-6,
                               max=1.0, log=True)
@@ -111,6 +112,11 @@ class DECConfig(AEConfig):
         self.hidden_sizes()
         if self.geometry_k2 < self.geometry_k1:
             raise ConfigError("geometry_k2 must be at least geometry_k1")
+        # t-SNE to 2-D starts from PCA to 2 components, which a 1-d code does not have
+        if self.init == "tsne" and self.latent_size() < 2:
+            raise ConfigError(f"init='tsne' maps the latent codes to 2-D and needs latent_dim "
+                              f"of at least 2, got {self.latent_size()}; raise latent_dim or use "
+                              "init='kmeans'")
 
 
 # --------------------------------------------------------------------------- shared plumbing
