@@ -70,11 +70,15 @@ def _ranks_of(d: np.ndarray, idx: np.ndarray, sorted_rows: torch.Tensor | None =
     return np.maximum(closer, 1).astype(np.int64)
 
 
+#: the fewest points the metrics are computed for; callers with fewer skip them
+MIN_POINTS = 4
+
+
 def _k_range(n: int, k1: int, k2: int) -> range:
     if k1 < 1 or k2 < k1:
         raise ValueError(f"need 1 <= k1 <= k2, got k1={k1}, k2={k2}")
-    if n < 4:
-        raise ValueError(f"geometry metrics need at least 4 points, got {n}")
+    if n < MIN_POINTS:
+        raise ValueError(f"geometry metrics need at least {MIN_POINTS} points, got {n}")
     # Trust/Cont normalise by 2N - 3k - 1, which must stay positive.
     k2 = min(k2, (2 * n - 2) // 3, n - 2)
     return range(min(k1, k2), k2 + 1)

@@ -397,6 +397,21 @@ def test_tsne_initialisation_places_centres_at_cluster_means():
     np.testing.assert_allclose(m.mu.detach().numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_two_or_three_points_train_without_the_geometry_metrics(tmp_path, n):
+    # the geometry metrics need 4 points; a 2- or 3-point data set crashed every snapshot
+    path = tmp_path / "few.npz"
+    np.savez(path, x=np.array([[0.0, 0.0], [5.0, 5.0], [0.1, 0.0]])[:n], y=np.array([0, 1, 0])[:n])
+    tiny = {"hidden": "8", "pretrain_epochs": 1, "n_clusters": 2, "batch_size": 2}
+    for method, cfg in (("dec", {**tiny, "epochs": 1, "init": "tsne"}), ("idec", {**tiny, "epochs": 1}),
+                        ("dcrl", {**tiny, "epochs": 2, "warmup_epochs": 0})):
+        rd, _ = _train(tmp_path / method, method, str(path), cfg)
+        metrics = rd.read_status()["metrics"]
+        assert "acc" in metrics and not GEOMETRY & set(metrics), metrics
+        view = RunView(rd)
+        assert get_lens(method).panels(view, -1, {})  # the lens draws without them
+
+
 # --------------------------------------------------------------------------- the lens
 
 def test_lens_panels_for_dcrl_and_dec_runs(runs):

@@ -23,7 +23,7 @@ from sklearn.cluster import KMeans
 from torch import nn
 from torch.nn import functional as F
 
-from dcviz.geometry import GeometryReference
+from dcviz.geometry import MIN_POINTS, GeometryReference
 from dcviz.methods.ae_kmeans import PAPER_PRETRAIN, QUICK_DENOISING, AEConfig, AEMethod
 from dcviz.methods.base import ConfigError, Extras, param, register
 from dcviz.nets import batches, make_autoencoder
@@ -196,7 +196,9 @@ class StudentTClustering(AEMethod):
         """Initial mu: k-means in the latent space, or t-SNE to 2-D then k-means (DCRL 4.1);
         either way the centres are latent means of the clusters found. Returns the labels."""
         cfg = self.config
-        if cfg.init == "tsne":
+        # t-SNE's perplexity (2 at the least here) must stay below the number of points: two
+        # points are clustered as they are
+        if cfg.init == "tsne" and len(h) > 2:
             from sklearn.manifold import TSNE
             perplexity = float(min(30.0, max(2.0, (len(h) - 1) / 3.0)))
             emb = TSNE(2, perplexity=perplexity, init="pca", random_state=ctx.seed_int()).fit_transform(h)
@@ -209,14 +211,17 @@ class StudentTClustering(AEMethod):
             self.mu.copy_(torch.as_tensor(centres, dtype=torch.float32, device=self.device))
         return labels
 
-    def geometry_reference(self, data, ctx) -> GeometryReference:
+    def geometry_reference(self, data, ctx) -> GeometryReference | None:
         """The input side of the geometry metrics on the run's fixed subsample (computed once
-        per data set and subsample).
+        per data set and subsample); None when the subsample is too small for them (under
+        ``MIN_POINTS`` points), and the snapshots then go without them.
 
         Distances are divided by sqrt(dimension) in each space, DCRL's L_LIS scaling, so that
         d-RMSE, LGD and the d_Z - d_X histogram measure what L_LIS calls isometry; the
         rank-based metrics (trust, cont, rre, cra) do not depend on it."""
         sub = ctx.subsample if ctx.subsample is not None else np.arange(data.n)
+        if len(sub) < MIN_POINTS:
+            return None
         cached = getattr(self, "_geometry_ref", None)
         if cached is None or cached[0] is not data or not np.array_equal(cached[1], sub):
             ref = GeometryReference(np.asarray(data.x)[sub], self.config.geometry_k1,
@@ -224,12 +229,15 @@ class StudentTClustering(AEMethod):
             self._geometry_ref = (data, sub, ref)
         return self._geometry_ref[2]
 
-    def geometry(self, ref: GeometryReference, z_sub: np.ndarray, labels_sub: np.ndarray):
+    def geometry(self, ref: GeometryReference | None, z_sub: np.ndarray, labels_sub: np.ndarray):
         """(metrics, extras) of the current latent subsample; CRA uses the predicted clusters.
 
         A clustering that has collapsed into one cluster keeps no ranking of clusters at all,
-        so its CRA is 0 (the metric is always present, for the CLI's JSON and the Compare page).
+        so its CRA is 0 (the metric is present whenever the others are, for the CLI's JSON and
+        the Compare page). No reference (a data set of 2 or 3 points): no metrics at all.
         """
+        if ref is None:
+            return {}, {}
         labels_sub = np.asarray(labels_sub)
         several = len(np.unique(labels_sub)) >= 2
         s = ref.score(z_sub, labels_sub if several else None, details=True)
