@@ -14,6 +14,7 @@ from dcviz.runs.table import CLUSTER, NAMES, collect, columns, to_csv, to_markdo
 from dcviz.viz.sweep import run_from_selection, seed_dots_figure
 from ui import nav
 from ui.look import plot_config
+from ui.pickers import from_link, not_found, to_link
 from ui.player import timer
 from ui.shared import runs_root
 
@@ -34,11 +35,19 @@ def no_sweeps() -> None:
 
 def pick(sweeps: list[dict]) -> str:
     ids = [s["sweep_id"] for s in sweeps]
-    linked = st.query_params.get("sweep")
-    if linked in ids:
-        state["sweep_pick"] = linked
-    elif state.get("sweep_pick") not in ids:
+    # The link is followed only when it changed: the page writes the shown sweep into it on
+    # every run, so following it always would undo each choice made in the picker.
+    asked = from_link("sweep", "sweep_pick")
+    if asked in ids:
+        state["sweep_pick"] = asked
+    elif asked:
+        not_found([asked], "no such sweep", "Showing the newest sweep instead.")
         state["sweep_pick"] = ids[0]
+    elif state.get("sweep_pick") not in ids:
+        # no choice kept (first visit, or the picker's state was dropped while on another
+        # page): the link's sweep if it names one, else the newest
+        linked = st.query_params.get("sweep")
+        state["sweep_pick"] = linked if linked in ids else ids[0]
     by_id = {s["sweep_id"]: s for s in sweeps}
 
     def label(sweep_id: str) -> str:
@@ -51,7 +60,7 @@ def pick(sweeps: list[dict]) -> str:
     chosen = st.selectbox("Sweep", ids, key="sweep_pick", format_func=label,
                           help="Sweeps of this run store, newest first: started from the CLI "
                                "(python -m dcviz sweep) or by Compare methods on the Train page.")
-    st.query_params["sweep"] = chosen
+    to_link("sweep", "sweep_pick", chosen)
     return chosen
 
 

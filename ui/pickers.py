@@ -19,7 +19,7 @@ from ui.fields import segmented
 from ui.shared import forget_view, runs_root
 
 
-def _from_link(param: str, key: str) -> str | None:
+def from_link(param: str, key: str) -> str | None:
     """The query parameter when the link has changed since this page last read it, else None."""
     value = st.query_params.get(param)
     if value and value != st.session_state.get(f"_{key}_link"):
@@ -28,7 +28,7 @@ def _from_link(param: str, key: str) -> str | None:
     return None
 
 
-def _to_link(param: str, key: str, value: str) -> None:
+def to_link(param: str, key: str, value: str) -> None:
     if st.query_params.get(param) != value:
         st.query_params[param] = value
         st.session_state[f"_{key}_link"] = value
@@ -46,7 +46,7 @@ def run_picker(runs: list[dict], key: str, *, help: str, where=None,
     """One run (a listing row of the store; ``runs`` newest first, not empty), tied to ``?run=``.
     Its widget state is ``st.session_state[key]``."""
     by_id = {r["run_id"]: r for r in runs}
-    asked = _from_link("run", key)
+    asked = from_link("run", key)
     gone_key = f"_{key}_gone"
     if asked in by_id:
         st.session_state[key] = asked
@@ -72,7 +72,7 @@ def run_picker(runs: list[dict], key: str, *, help: str, where=None,
                   "It was deleted or moved, perhaps from another tab. Showing the newest run.")
     else:
         st.session_state.pop(gone_key, None)
-    _to_link("run", key, run_id)
+    to_link("run", key, run_id)
     return run_id
 
 
@@ -81,9 +81,13 @@ def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[st
                 help: str, placeholder: str) -> list[str]:
     """Several runs, tied to ``?runs=A,B``. ``offered(chosen)`` lists what may be added to the
     runs chosen so far; ``default()`` is the choice when there is none yet."""
-    asked = _from_link("runs", key)
+    asked = from_link("runs", key)
     if asked:
-        wanted = [i for i in asked.split(",") if i]
+        named = [i for i in asked.split(",") if i]
+        wanted = list(dict.fromkeys(named))  # a run named twice (?runs=A,A): once
+        if len(wanted) == 1 < len(named):
+            st.warning(f"The link names {md(wanted[0], 200)} more than once; a run is compared "
+                       "with another run, not with itself. Choose a second run below.")
         found = [i for i in wanted if i in known][:limit]
         missing = [i for i in wanted if i not in known]
         instead = ("Showing the others." if found else "Showing the default choice instead."
@@ -115,7 +119,7 @@ def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[st
         not_found(gone[0], "no longer", "Deleted or moved, perhaps from another tab.")
     else:
         st.session_state.pop(gone_key, None)
-    _to_link("runs", key, ",".join(chosen))
+    to_link("runs", key, ",".join(chosen))
     return chosen
 
 
