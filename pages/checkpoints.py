@@ -55,15 +55,15 @@ def _assign_csv(r) -> bytes:
 
 
 
+def has_checkpoint(run_id: str) -> bool:
+    try:
+        return manager().store.open(run_id).has_checkpoint()
+    except RunStoreError:  # a damaged folder: the store section lists it, with what is wrong
+        return False
+
+
 def with_checkpoint() -> list[dict]:
-    out = []
-    for r in manager().runs():
-        try:
-            if manager().store.open(r["run_id"]).has_checkpoint():
-                out.append(r)
-        except RunStoreError:
-            continue
-    return out
+    return [r for r in manager().runs() if has_checkpoint(r["run_id"])]
 
 
 # ---------------------------------------------------------------- import an archive
@@ -204,18 +204,22 @@ def uploaded_data(model, data_key: str) -> None:
         return
     state = st.session_state
     digest = hashlib.sha256(up.getvalue()).hexdigest()[:16]
-    if state.get("_checkpoints_upload_seen") != digest:
-        state["_checkpoints_upload_seen"] = digest
+    # The file is checked and stored once; what it gives feeds the data of whichever run is
+    # open now, on every run of the page: the upload stays in its box when another run is
+    # picked or after a push of built-in data, and is then what the page shows it pushes.
+    last = state.get("_checkpoints_upload")
+    if not last or last[0] != digest:
         try:
-            spec = save_upload(up.name, up.getvalue())
+            last = (digest, "ok", save_upload(up.name, up.getvalue()))
         except DataError as e:
-            state["_checkpoints_upload_error"] = str(e)
-            state.pop(data_key, None)
-        else:
-            state.pop("_checkpoints_upload_error", None)
-            state[data_key] = {"spec": spec, "label": md(up.name, 80)}
-    if state.get("_checkpoints_upload_error"):
-        st.error(f"This file cannot be used: {md(state['_checkpoints_upload_error'], 1500)}")
+            last = (digest, "error", str(e))
+        state["_checkpoints_upload"] = last
+    _, kind, value = last
+    if kind == "error":
+        state.pop(data_key, None)
+        st.error(f"This file cannot be used: {md(value, 1500)}")
+    else:
+        state[data_key] = {"spec": value, "label": md(up.name, 80)}
 
 
 # ---------------------------------------------------------------- results
@@ -331,8 +335,7 @@ st.caption("Open a trained model and push new data through it: which cluster eac
            "land among the training points.")
 R.deleted_notice()
 # Open while no run has a checkpoint: a stat per run, not a listing (which comes once, below)
-import_box(expanded=not any(manager().store.open(i).has_checkpoint()
-                            for i in manager().store.ids()))
+import_box(expanded=not any(has_checkpoint(i) for i in manager().store.ids()))
 store_section("checkpoints_store")
 runs = with_checkpoint()
 if not runs:

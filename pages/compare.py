@@ -204,7 +204,17 @@ def contingency(snaps) -> None:
     if a == b or snaps[a] is None or snaps[b] is None:
         st.caption("Choose two different runs." if a == b else "Both runs need a snapshot.")
         return
-    ct = K.contingency(views[a].subsample, snaps[a].assign, views[b].subsample, snaps[b].assign)
+    try:
+        ct = K.contingency(views[a].subsample, snaps[a].assign, views[b].subsample,
+                           snaps[b].assign)
+    except K.CompareError:
+        # On a data set larger than a run's subsample, each run follows points drawn with its
+        # own seed; two such draws can miss each other entirely.
+        st.info("These two runs follow different points of the data set (each keeps its own "
+                "random subset of the points, drawn with its seed), and no point is in both, so "
+                "their clusters cannot be matched point by point. Compare runs with the same "
+                "seed, or runs trained with a subsample as large as the data set.")
+        return
     st.markdown(f"**{ct.agreement:.1%}** of the {ct.n} points fall in matched clusters · "
                 f"NMI {ct.nmi:.3f} · ARI {ct.ari:.3f} between the two clusterings")
     st.plotly_chart(V.contingency_figure(ct.table, ct.rows, ct.cols, name_a=for_plotly(short(a)),

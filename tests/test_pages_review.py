@@ -85,9 +85,58 @@ def test_the_sweep_picker_can_leave_the_linked_sweep(runs_dir):
 
 # ---------------------------------------------------------------- Compare
 
+def test_compare_runs_with_no_point_in_common(review_store):
+    _, a, b = review_store
+    at = open_page("compare", runs=f"{a},{b}")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("no point is in both" in i.value for i in at.info)
+    assert at.get("plotly_chart"), "the latent views and curves are still drawn"
+
+
 def test_a_link_naming_one_run_twice_compares_nothing_with_itself(review_store):
     _, a, _ = review_store
     at = open_page("compare", runs=f"{a},{a}")
     assert not at.exception
     assert at.multiselect(key="compare_runs").value == [a]
     assert any("more than once" in w.value for w in at.warning)
+
+
+# ---------------------------------------------------------------- Checkpoints
+
+def _npz(n: int) -> bytes:
+    from dcviz import data as D
+    ds = D.load("digits")
+    buf = io.BytesIO()
+    np.savez(buf, x=ds.x[:n].reshape(-1, 8, 8), y=ds.y[:n])
+    return buf.getvalue()
+
+
+def test_an_upload_feeds_whichever_run_is_open(review_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))  # the upload stays in the test
+    _, a, b = review_store
+    upload = ("new.npz", _npz(120), "application/octet-stream")
+    at = open_page("checkpoints", run=a, checkpoints_source="Upload a file")
+    at.file_uploader(key="checkpoints_upload").set_value(upload).run()
+    assert not at.exception
+    assert "120 points" in page_text(at)
+    at.selectbox(key="checkpoints_run").select(b).run()  # the file stays in its box
+    assert not at.exception
+    assert at.selectbox(key="checkpoints_run").value == b
+    assert "120 points" in page_text(at), "the upload was ignored for the second run"
+    # Built-in data pushed, then the same file again: the file is what is pushed
+    at.button_group(key="checkpoints_source").set_value("Built-in data").run()
+    at.button(key="checkpoints_go").click().run()
+    assert not at.exception and "120 points" not in page_text(at)
+    at.button_group(key="checkpoints_source").set_value("Upload a file").run()
+    at.file_uploader(key="checkpoints_upload").set_value(upload).run()
+    assert not at.exception
+    assert "120 points" in page_text(at)
+
+
+def test_a_damaged_run_folder_does_not_break_checkpoints(runs_dir):
+    folder = runs_dir / "20261201-000000-dec-abcd"
+    folder.mkdir()
+    (folder / "config.json").symlink_to(runs_dir / "nowhere" / "config.json")
+    at = open_page("checkpoints")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "No run has a checkpoint yet" in page_text(at)
