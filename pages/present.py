@@ -162,7 +162,9 @@ if view is None and run_id:  # a link to a run whose folder cannot be read
 if view is None:
     st.info("There is no run to present yet. Train one first; then open it here from the "
             "Train or Explore page.")
-    st.page_link(nav.PAGES["train"], label="Train page", icon=":material/model_training:")
+    st.page_link(nav.PAGES["train"], label="Train page", icon=":material/model_training:",
+                 help="Choose data and a method there and launch a run; it can be presented "
+                      "here as soon as it has snapshots.")
     st.stop()
 st.query_params["run"] = run_id  # the address bar holds a link that can be bookmarked
 if state.get("present_size") not in SIZES:  # from the link, else the middle size

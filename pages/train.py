@@ -333,6 +333,10 @@ def focus_panels(run_id: str, active: bool) -> None:
     if view is None:
         return
     count = first_snapshot(view, run_id)
+    if count == 0 and not active:  # failed, stopped or cut off: no snapshot is coming
+        st.info("This run ended before its first snapshot; its card above says how, and the "
+                "Run tab on Explore says why. Launch another run from the sidebar.")
+        return
     st.subheader("Live view" if active else "Last snapshot")
     if count == 0:
         waiting()

@@ -140,3 +140,27 @@ def test_a_damaged_run_folder_does_not_break_checkpoints(runs_dir):
     at = open_page("checkpoints")
     assert not at.exception, [e.value for e in at.exception]
     assert "No run has a checkpoint yet" in page_text(at)
+
+
+# ---------------------------------------------------------------- Train and Present
+
+def test_a_run_that_failed_before_its_first_snapshot_is_not_awaited(runs_dir):
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, prepare
+    ds = D.load("digits")
+    cls, cfg = prepare("ae-kmeans", ds, {}, "quick")
+    rd = create_run(RunStore(runs_dir), cls, cfg, ds, "quick")
+    rd.write_status("failed", force=True, error="CUDA out of memory")
+    at = open_page("train", train_focus=rd.run_id)
+    assert not at.exception
+    text = page_text(at)
+    assert "ended before its first snapshot" in text
+    assert "Waiting for the first snapshot" not in text
+
+
+def test_present_with_no_runs_links_to_train_with_help(runs_dir):
+    at = open_page("present")
+    assert not at.exception
+    links = [p.proto for p in at.get("page_link")]
+    train = [p for p in links if p.label == "Train page"]
+    assert train and all(p.help.strip() for p in train)
