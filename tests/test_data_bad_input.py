@@ -197,6 +197,20 @@ def test_csv_binary_content(tmp_path):
     bad(str(p), "binary file")
 
 
+@pytest.mark.parametrize("label_col", [2, -1, "2"])
+def test_csv_without_header_keeps_its_first_row_of_text_labels(tmp_path, label_col):
+    # a text label in the first row used to make that row the header, and it was lost
+    p = tmp_path / "pets.csv"
+    p.write_text("1.0,2.0,cat\n3.0,4.0,dog\n5.0,6.0,cat\n7.0,8.0,dog\n")
+    ds = load({"path": str(p), "label_col": label_col})
+    assert ds.n == 4 and ds.x[0].tolist() == [1.0, 2.0]
+    assert ds.class_names == ["cat", "dog"] and ds.y.tolist() == [0, 1, 0, 1]
+    # a header over numeric labels, with numbers for feature names, is still a header
+    p.write_text("0,1,label\n1.0,2.0,0\n3.0,4.0,1\n")
+    ds = load({"path": str(p), "label_col": 2})
+    assert ds.n == 2 and ds.y.tolist() == [0, 1]
+
+
 # ------------------------------------------------------------------------------------------------
 # IDX
 

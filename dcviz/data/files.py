@@ -192,6 +192,22 @@ def _to_float(cell: str) -> float | None:
         return None
 
 
+def _is_header(first: list[str], rest: list, label_col) -> bool:
+    """Whether the first row names the columns: it has a cell that is not a number. With the
+    label column given by index, its cell does not count (text labels are data) unless the
+    rows below hold numbers there, as a header "f1,...,f64,label" over numeric labels does."""
+    label = None
+    if label_col is not None and str(label_col).lstrip("-").isdigit() and first:
+        idx = int(label_col)
+        label = idx % len(first) if -len(first) <= idx < len(first) else None
+    if any(_to_float(c) is None for j, c in enumerate(first) if j != label):
+        return True
+    if label is None or _to_float(first[label]) is not None:
+        return False
+    below = [r[label] for _, r in rest if len(r) == len(first)]
+    return bool(below) and all(_to_float(c) is not None for c in below)
+
+
 def read_csv(path: Path, label_col: str | int | None = None) -> RawData:
     """Numeric CSV with an optional header row and an optional label column.
 
@@ -224,7 +240,7 @@ def read_csv(path: Path, label_col: str | int | None = None) -> RawData:
                         "by commas")
     first_ln, first = rows[0]
     header = None
-    if any(_to_float(c) is None for c in first):
+    if _is_header(first, rows[1:], label_col):
         header, rows = first, rows[1:]
     width = len(header if header is not None else first)
     if not rows:
