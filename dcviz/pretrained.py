@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 from dcviz.plaintext import format_bytes
-from dcviz.safeio import file_sha256, folder_problem, no_room
+from dcviz.safeio import file_sha256, finite_number, folder_problem, no_room
 
 log = logging.getLogger("dcviz.pretrained")
 
@@ -203,15 +203,18 @@ class Entry:
         return out
 
 
-def _number(value) -> float | None:
-    """A finite number from a JSON value, else None (a meta.json is read, never trusted)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        return None
-    return float(value)
+_number = finite_number  # a meta.json is read, never trusted
 
 
 def _dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Bytes under ``path``; files that go while it counts (an entry deleted or replaced by
+    another process) count 0."""
+    total = 0
+    for p in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            if p.is_file():
+                total += p.stat().st_size
+    return total
 
 
 def _versions() -> dict:
@@ -323,7 +326,7 @@ class PretrainedStore:
             return None
         try:
             meta = json.loads((path / "meta.json").read_text())
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise DamagedEntry(f"meta.json is missing or unreadable ({e})") from None
         if not isinstance(meta, dict) or meta.get("key") != key.to_dict():
             raise DamagedEntry("meta.json does not hold the key of this entry")
@@ -331,6 +334,8 @@ class PretrainedStore:
         if not isinstance(files, dict) or "weights.pt" not in files:
             raise DamagedEntry("meta.json lists no files")
         for name, info in files.items():
+            if not isinstance(info, dict):
+                raise DamagedEntry(f"meta.json's record of {name} is not an object")
             p = path / name
             if ".." in Path(name).parts or not p.is_file():
                 raise DamagedEntry(f"{name} is missing")
@@ -487,9 +492,13 @@ class PretrainedStore:
                        "flops": _number(meta.get("flops")),
                        "about": meta["about"] if isinstance(meta.get("about"), dict) else {},
                        "damaged": False}
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                try:
+                    created = p.stat().st_mtime
+                except FileNotFoundError:  # deleted (or swapped by a refresh) while we listed
+                    continue
                 row = {"id": p.name, "summary": "(damaged: meta.json unreadable)", "key": None,
-                       "created": p.stat().st_mtime, "seconds": None, "epochs": None,
+                       "created": created, "seconds": None, "epochs": None,
                        "final_loss": None, "flops": None, "about": {}, "damaged": True}
             row["bytes"] = _dir_size(p)
             rows.append(row)
@@ -665,9 +674,10 @@ def format_seconds(s: float) -> str:
 
 def ago(t, now: float) -> str:
     """ "just now", "40 s ago", "3 min ago", "2 h ago", "4 days ago"."""
-    if not isinstance(t, (int, float)):
+    t = finite_number(t)
+    if t is None:
         return "at an unknown time"
-    s = max(0.0, now - float(t))
+    s = max(0.0, now - t)
     if s < 5:
         return "just now"
     if s < 86400:

@@ -56,6 +56,19 @@ def declared_bytes(shape, itemsize: int) -> int:
     return total
 
 
+def finite_number(value) -> float | None:
+    """A finite float from a JSON value read from a file, else None: booleans, text, NaN,
+    infinities and integers too large for a float (JSON allows 400 digits) are not numbers to
+    compute with."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if np.isfinite(value) else None
+
+
 def is_regular_file(path: Path) -> bool:
     """True for a regular file (after following links); False for FIFOs, devices, sockets,
     folders and missing paths. Opening a FIFO would block, so loaders ask this first."""

@@ -479,3 +479,71 @@ def test_display_fields_of_an_archive_are_defanged(tiny_run, store):
     from dcviz.runs.labels import run_label, run_table
     row = rd.summary()
     assert "nice" in run_label(row) and run_table([row])[0]["NMI"] is None  # the lists show it
+
+
+def _deflated_zip_with(original: bytes, extra: dict[str, bytes]) -> bytes:
+    """A zip-format file (a snapshot .npz or a checkpoint) rewritten with compressed members,
+    plus ``extra`` members: small on disk, large once unpacked."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(original)) as src, zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_DEFLATED)
+        for name, data in extra.items():
+            dst.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("member", ["snapshots/000000.npz", "checkpoint.pt"])
+def test_refuses_a_file_inside_that_unpacks_past_the_limit(tiny_run, store, member):
+    # a snapshot or checkpoint is a zip of its own: 3 MiB of zeros in it take a few KB of the
+    # archive, so only its declared member sizes tell what loading it would allocate
+    files = run_files(tiny_run)
+    limit = max(len(v) for v in files.values()) + (1 << 20)  # every file as exported fits
+    inner = files[f"run/{member}"]
+    prefix = zipfile.ZipFile(io.BytesIO(inner)).namelist()[0].split("/")[0]
+    if member.endswith(".npz"):
+        npy = io.BytesIO()
+        np.save(npy, np.zeros(limit, np.uint8))
+        name, bomb = "x_bomb.npy", npy.getvalue()
+    else:
+        name, bomb = f"{prefix}/data/bomb", bytes(limit)
+    files[f"run/{member}"] = _deflated_zip_with(inner, {name: bomb})
+    assert len(files[f"run/{member}"]) < len(inner) + (64 << 10)
+    rejects(store, rezip(files), member, "unpacks to", "limit for one file",
+            max_file_bytes=limit)
+    # the same file within the limit imports: the check counts bytes, it does not refuse zips
+    assert import_archive(store, rezip(files), max_file_bytes=3 * limit)
+
+
+def test_numbers_and_text_an_archive_brings_never_break_a_page_that_reads_them(tiny_run, store):
+    """JSON allows integers of any length, any bytes and any nesting: what import lets through
+    the readers (metrics lines, the pretrained-AE record) must survive."""
+    from dcviz.pretrained import run_provenance
+    files = run_files(tiny_run)
+    huge = 10 ** 400
+    lines = files["run/metrics.jsonl"].decode().splitlines()
+    first = json.loads(lines[0])
+    first["losses"]["reconstruction"] = huge
+    lines[0] = json.dumps(first)
+    cfg = json.loads(files["run/config.json"])
+    assert isinstance(cfg.get("pretrained"), dict)  # the tiny run started from the store
+    cfg["pretrained"].update(created=huge, seconds=huge, final_loss=[1], epochs=True,
+                             entry="../../etc", summary="![x](http://tracker.example/p.png)")
+    status = json.loads(files["run/status.json"])
+    status["seconds"] = huge
+    files["run/config.json"] = json.dumps(cfg).encode()
+    files["run/status.json"] = json.dumps(status).encode()
+    files["run/metrics.jsonl"] = ("\n".join(lines).encode() + b"\n\xff\xfe not utf-8\n"
+                                  + b"[" * 100_000 + b"\n")
+    rd = store.open(import_archive(store, rezip(files)))
+    rows = rd.metrics_rows()
+    assert len(rows) == len(lines) and "reconstruction" not in rows[0]["losses"]
+    record = rd.read_config()["pretrained"]
+    assert record["entry"] is None and record["created"] is None and record["epochs"] is None
+    assert "](" not in record["summary"]
+    text = run_provenance(rd.read_config())
+    assert isinstance(text, str) and text
+    assert "seconds" not in rd.read_status(raw=True)
+    # a nested line in the middle is refused with words, not a RecursionError
+    files["run/metrics.jsonl"] = b"[" * 100_000 + b"\n" + "\n".join(lines).encode() + b"\n"
+    rejects(store, rezip(files), "metrics.jsonl", "not JSON")

@@ -10,6 +10,7 @@ import logging
 import multiprocessing as mp
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -293,8 +294,14 @@ def _damage_meta_gone(path):
     (path / "meta.json").write_text("{not json")
 
 
+def _damage_meta_files(path):
+    meta = json.loads((path / "meta.json").read_text())
+    meta["files"]["weights.pt"] = 5  # a record that is not an object
+    (path / "meta.json").write_text(json.dumps(meta))
+
+
 @pytest.mark.parametrize("damage", [_damage_missing, _damage_empty, _damage_flipped,
-                                    _damage_meta_key, _damage_meta_gone])
+                                    _damage_meta_key, _damage_meta_gone, _damage_meta_files])
 def test_a_damaged_entry_is_trained_again_with_a_warning(tmp_path, damage, caplog):
     store, key, calls = PretrainedStore(tmp_path), make_key(), []
     (first, _), _ = consume(store.get_or_train(key, fake_train(calls)))
@@ -339,6 +346,23 @@ def test_list_delete_and_clear(tmp_path):
     (tmp_path / f".tmp-{keys[0].id}-dead").mkdir()  # a killed pretraining's leftover
     assert store.clear() == (2, 0)
     assert leftovers(tmp_path) == []
+
+
+def test_list_skips_an_entry_deleted_while_it_is_listed(tmp_path, monkeypatch):
+    # another process (a `cache clear`, a refresh) may remove an entry between the listing of
+    # the folder and the reading of its files: the list goes on without it
+    store, keys = PretrainedStore(tmp_path), [make_key(seed=s) for s in range(2)]
+    for k in keys:
+        consume(store.get_or_train(k, fake_train()))
+    gone = store.path_of(keys[0].id)
+    read_text = Path.read_text
+
+    def racing_read(self, *a, **kw):
+        if self == gone / "meta.json":
+            shutil.rmtree(gone)
+        return read_text(self, *a, **kw)
+    monkeypatch.setattr(Path, "read_text", racing_read)
+    assert [r["id"] for r in store.list()] == [keys[1].id]
 
 
 def test_clear_skips_an_entry_that_is_being_built(tmp_path):

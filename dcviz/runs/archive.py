@@ -52,7 +52,7 @@ from dcviz.projection import UMAP_FILE, read_layouts
 from dcviz.runs.manage import ManageError, data_withheld, parse_tags
 from dcviz.runs.store import (ACTIVE_STATES, RunDir, RunStore, RunStoreError, atomic_write_json,
                               new_run_id)
-from dcviz.safeio import no_room
+from dcviz.safeio import finite_number, no_room
 
 if TYPE_CHECKING:
     from dcviz.runs.view import RunView
@@ -306,7 +306,22 @@ def _extract(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], dest: Pat
                 dst.write(chunk)
 
 
-def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
+def _check_unpacked_size(path: Path, name: str, where: str, max_bytes: int) -> None:
+    """A snapshot (.npz) or checkpoint is itself a zip, whose members may be compressed: what
+    it unpacks to in memory is the sum of its members' sizes, which the outer archive's limits
+    do not see (a 300 KB snapshot can unpack to 300 MB). Readers stop at a member's declared
+    size, so the declared sizes bound the memory a load takes."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            size = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip (a plain .npy-style or legacy file): the load that follows judges it
+    if size > max_bytes:
+        raise ArchiveError(f"{where}: {name} unpacks to {_mib(size)}, more than "
+                           f"{_mib(max_bytes)}, the limit for one file of an import")
+
+
+def _validate(tmp: Path, where: str, max_file_bytes: int = MAX_FILE_BYTES) -> tuple[dict, dict]:
     """Check the unpacked run; returns (config, status). ArchiveError when anything is off."""
     from dcviz.methods import ConfigError, get_method
 
@@ -364,13 +379,14 @@ def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
     snaps = sorted((tmp / "snapshots").glob("*.npz"))
     metas = []
     for p in snaps:
+        _check_unpacked_size(p, f"snapshots/{p.name}", where, max_file_bytes)
         metas.append(_check_snapshot(p, len(sub), where))
     if metas and (tmp / "metrics.jsonl").exists():
         for i, line in enumerate((tmp / "metrics.jsonl").read_text(encoding="utf-8",
                                                                     errors="replace").splitlines()):
             try:
                 json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 if i < len(metas) - 1:
                     raise ArchiveError(f"{where}: line {i + 1} of metrics.jsonl is not JSON") from None
     elif metas:
@@ -380,6 +396,7 @@ def _validate(tmp: Path, where: str) -> tuple[dict, dict]:
                 f.write(json.dumps(meta) + "\n")
 
     if (tmp / "checkpoint.pt").exists():
+        _check_unpacked_size(tmp / "checkpoint.pt", "checkpoint.pt", where, max_file_bytes)
         _check_checkpoint(tmp / "checkpoint.pt", method_id, where)
     if (tmp / UMAP_FILE).exists():
         # newer than every snapshot, whatever order the archive listed them in; then kept only
@@ -462,6 +479,8 @@ def _check_snapshot(path: Path, n_sub: int, where: str) -> dict:
     except Exception as e:  # noqa: BLE001 - pickles, broken zips, bad headers
         raise ArchiveError(f"{where}: {name} cannot be read as plain arrays ({_err(e)})") from None
     for k, a in arrays.items():
+        if not isinstance(a, np.ndarray):  # NumPy hands back a member that is no .npy as bytes
+            raise ArchiveError(f"{where}: {name} holds {k!r}, which is not a NumPy array")
         if a.dtype == object:
             raise ArchiveError(f"{where}: {name} holds an object array {k!r}")
     latent, assign = arrays["latent"], arrays["assign"]
@@ -476,7 +495,7 @@ def _check_snapshot(path: Path, n_sub: int, where: str) -> dict:
             raise ValueError("not an object")
         for key in ("epoch", "step", "stage"):
             meta[key]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise ArchiveError(f"{where}: {name}'s meta is not a dcviz snapshot record ({_err(e)})") from None
     return meta
 
@@ -553,7 +572,7 @@ def import_archive(store: RunStore, data: bytes, *, label: str | None = None,
                     raise _no_room_for(where, store) from None
                 raise ArchiveError(f"{where} is damaged: a file in it cannot be decompressed "
                                    f"({_err(e)}). Download or export it again.") from None
-        cfg, status = _validate(tmp, where)
+        cfg, status = _validate(tmp, where, max_file_bytes)
 
         run_id = new_run_id(cfg["method"])
         while (store.root / run_id).exists():
@@ -594,11 +613,7 @@ def safe_text(value, limit: int) -> str:
     return s[:limit]
 
 
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if np.isfinite(value) else None
+_number = finite_number
 
 
 def _imported_config(cfg: dict, run_id: str, now: float) -> dict:
@@ -627,6 +642,27 @@ def _imported_config(cfg: dict, run_id: str, now: float) -> dict:
     out["versions"] = ({safe_text(k, 40): safe_text(v, 60) for k, v in list(versions.items())[:30]}
                        if isinstance(versions, dict) else {})
     out.update(_withhold_paths(cfg["data"]))
+    if "pretrained" in cfg:
+        out["pretrained"] = _imported_pretrained(cfg["pretrained"])
+    return out
+
+
+def _imported_pretrained(record) -> dict | None:
+    """The record of the pretrained AE a run started from (dcviz.pretrained's ``record``), as
+    the Explore and Checkpoints pages will show it: its fields, of their types, text made safe."""
+    from dcviz.pretrained import ID_RE
+    if not isinstance(record, dict):
+        return None
+    entry = record.get("entry")
+    out: dict = {"entry": entry if isinstance(entry, str) and ID_RE.match(entry) else None,
+                 "hit": record.get("hit") is True}
+    for key in ("seconds", "final_loss", "created"):
+        out[key] = _number(record.get(key))
+    epochs = record.get("epochs")
+    out["epochs"] = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+    for key, limit in (("summary", 200), ("repaired", 300), ("store_error", 300)):
+        if record.get(key):
+            out[key] = safe_text(record[key], limit)
     return out
 
 

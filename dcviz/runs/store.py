@@ -17,7 +17,6 @@ import copy
 import datetime as _dt
 import io
 import json
-import math
 import os
 import platform
 import re
@@ -34,8 +33,8 @@ import numpy as np
 import torch
 
 from dcviz.methods.base import Snapshot
-from dcviz.safeio import (HeaderError, array_headers, byte_budget, declared_bytes, is_regular_file,
-                          mib, physical_memory)
+from dcviz.safeio import (HeaderError, array_headers, byte_budget, declared_bytes, finite_number,
+                          is_regular_file, mib, physical_memory)
 
 ACTIVE_STATES = ("queued", "running", "paused")
 TERMINAL_STATES = ("done", "failed", "stopped")
@@ -117,7 +116,7 @@ def write_file(path: Path, data) -> None:
 
 
 def _real(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return finite_number(v) is not None
 
 
 def clean_row(row: dict) -> dict:
@@ -443,10 +442,10 @@ class RunDir:
         if not path.exists():
             return []
         rows = []
-        for line in path.read_text().splitlines():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue
             if isinstance(row, dict):
                 rows.append(clean_row(row))
