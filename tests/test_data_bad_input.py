@@ -103,6 +103,16 @@ def test_inf_values(tmp_path):
     bad(npz(tmp_path, x=x), "1 infinite", "sample 4")
 
 
+@pytest.mark.parametrize("x", [
+    np.full((3, 4, 4), 1e300),  # float64 images beyond float32
+    np.stack([np.full((4, 4), -3e38), np.full((4, 4), 3e38), np.zeros((4, 4))]).astype(np.float32),
+])
+def test_images_that_overflow_float32_are_refused(tmp_path, x):
+    # the vector check did not cover images: they loaded as inf/NaN (the second one's values
+    # fit float32, but the range it is scaled by does not)
+    bad(npz(tmp_path, x=x), "too large for float32", "rescale")
+
+
 def test_4d_array_that_is_not_images(tmp_path):
     bad(npz(tmp_path, x=np.zeros((10, 5, 6, 7))), "array 'x' has 4 dimensions (10, 5, 6, 7)",
         "channel axis", "(N, D) features")

@@ -298,13 +298,14 @@ def make_dataset(x: Any, y: Any = None, *, where: str, name: str,
     _check_finite(x, where, what)
     if x.dtype.kind == "b":
         x = x.astype(np.float32)
-    if image_shape is not None:
-        xf = scale_images(x)
-    else:
-        xf = x.astype(np.float32, copy=False)
-        if np.isfinite(x).all() and not np.isfinite(xf).all():
-            raise DataError(f"{where}: values are too large for float32 (max {np.abs(x).max():.3g}); "
-                            "rescale the data")
+    # x is finite here; float32 overflows where values (or, for images, the span that
+    # scale_images divides by) pass 3.4e38, and leaves inf or NaN behind
+    with np.errstate(over="ignore", invalid="ignore"):  # the check below words it
+        xf = scale_images(x) if image_shape is not None else x.astype(np.float32, copy=False)
+    if not np.isfinite(xf).all():
+        span = ", and images are scaled by their range (max - min)" if image_shape else ""
+        raise DataError(f"{where}: values from {x.min():.3g} to {x.max():.3g} are too large for "
+                        f"float32, which holds up to 3.4e38{span}; rescale the data")
     names = list(class_names) if class_names is not None else None
     if y is not None:
         if labels_are_ids:
