@@ -19,7 +19,7 @@ import inspect
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from dcviz.data import DataError, Dataset
+from dcviz.data import DataError, Dataset, clean_labels
 from dcviz.methods import get_method
 from dcviz.methods.base import Context, choose_subsample
 from dcviz.nets import set_seed
@@ -53,7 +53,9 @@ class DeepClusterer(ClusterMixin, BaseEstimator):
             raise DataError(f"X must be a 2-D array (N >= 2, D); got shape {x.shape}")
         if not np.isfinite(x).all():
             raise DataError("X holds NaN or infinite values")
-        labels = None if y is None else np.asarray(y)
+        # y as the loaders take it: text, integer-valued floats or any integers, mapped to ids
+        # 0..K-1 (a plain cast to int64 truncated 0.5 to 0 and merged labels beyond its range)
+        labels = None if y is None else clean_labels(y, len(x), "y")[0]
         ds = Dataset(x=x, y=labels, image_shape=image_shape, name="array", spec={})
         cls = get_method(self.method_id)
         cfg = self._config()

@@ -135,6 +135,23 @@ def test_non_integer_labels(tmp_path):
         "2.5")
 
 
+def test_float_labels_beyond_int64_stay_apart(tmp_path):
+    # a cast to int64 made 1e30 and 2e30 one class, and wrapped 2**64 - 1 to -1
+    ds = load(npz(tmp_path, x=np.zeros((4, 2)), y=np.array([1e30, 2e30, 0.0, 2e30])))
+    assert ds.y.tolist() == [1, 2, 0, 2] and ds.class_names == ["0", "1e+30", "2e+30"]
+    ds = load(npz(tmp_path, "u.npz", x=np.zeros((3, 2)), y=np.array([2**64 - 1, 0, 1], np.uint64)))
+    assert ds.y.tolist() == [2, 0, 1] and ds.class_names[2] == str(2**64 - 1)
+
+
+@pytest.mark.parametrize("y", [[0.5, 1.0, 1.0], [1e30, 0.0, 0.0],
+                               np.array([2**64 - 1, 0, 0], np.uint64), [np.nan, 0.0, 1.0]])
+def test_dataset_built_directly_refuses_labels_that_are_not_ids(y):
+    # Dataset cast y to int64 as it was: 0.5 became class 0, 1e30 became -2**63
+    from dcviz.data import Dataset
+    with pytest.raises(DataError, match="integer class ids.*clean_labels"):
+        Dataset(x=np.zeros((3, 2)), y=np.asarray(y))
+
+
 def test_nan_labels(tmp_path):
     bad(npz(tmp_path, x=np.zeros((3, 2)), y=np.array([0, np.nan, 1])), "labels", "NaN")
 

@@ -61,3 +61,14 @@ def test_fit_keeps_the_snapshots_and_labels():
     assert model.labels_.shape == (300,) and model.n_features_in_ == ds.dim
     assert np.array_equal(model.fit_predict(ds.x), model.labels_)
     assert model.transform(ds.x[:5]).shape[0] == 5 and model.snapshots_
+
+
+def test_fit_takes_y_through_the_loaders_label_checks():
+    # y was cast to int64 as it was: 0.5 and 0.9 became one class 0, text failed in numpy
+    ds = D.load({"name": "blobs8", "n_samples": 50})
+    tiny = dict(n_clusters=2, pretrain_epochs=1, batch_size=64, subsample=100)
+    with pytest.raises(D.DataError, match="whole numbers"):
+        dcviz.AEKMeans(**tiny).fit(ds.x, np.where(ds.y < 4, 0.5, 0.9))
+    names = np.array(["left", "right"])[(ds.y >= 4).astype(int)]
+    model = dcviz.AEKMeans(**tiny).fit(ds.x, names)
+    assert {"acc", "nmi"} <= set(model.snapshots_[-1].metrics)

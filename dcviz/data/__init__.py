@@ -23,7 +23,7 @@ and what is expected. Loaded sets are kept in memory (a 1 GiB budget, ``DCVIZ_DA
 each ``load`` returns arrays of the caller's own, so changing them is harmless.
 """
 
-from .core import DataError, Dataset, data_dir, stratified_subsample
+from .core import DataError, Dataset, clean_labels, data_dir, stratified_subsample
 from .registry import (REGISTRY, Entry, Option, clear_cache, list_datasets, load,
                        normalise_spec, parse_spec, register)
 from .upload import save_upload
@@ -31,5 +31,5 @@ from .upload import save_upload
 __all__ = [
     "DataError", "Dataset", "load", "list_datasets", "parse_spec", "save_upload", "data_dir",
     "normalise_spec", "clear_cache", "register", "Entry", "Option", "REGISTRY",
-    "stratified_subsample",
+    "stratified_subsample", "clean_labels",
 ]

@@ -33,6 +33,25 @@ def data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "dcviz"
 
 
+def _as_ids(y: np.ndarray) -> np.ndarray:
+    """int64 labels, refusing any cast that would change a value (0.5 to 0, 1e30 to -2**63):
+    a Dataset built directly takes class ids; :func:`clean_labels` maps other labels to them."""
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"Dataset.y must hold integer class ids; got dtype {y.dtype}. Map the "
+                        "labels to ids with dcviz.data.clean_labels")
+    with np.errstate(invalid="ignore"):
+        ids = y.astype(np.int64)
+    lost = ids != y if y.dtype.kind != "u" else y > np.iinfo(np.int64).max
+    if y.dtype.kind == "f":
+        lost = lost | ~np.isfinite(y)
+    if np.any(lost):
+        first = int(np.argmax(lost))
+        raise DataError(f"Dataset.y must hold integer class ids; sample {first} has label "
+                        f"{y[first].item()!r}, which is not one. Map the labels to ids with "
+                        "dcviz.data.clean_labels")
+    return ids
+
+
 @dataclass(repr=False, eq=False)
 class Dataset:
     """One data set, ready for a method.
@@ -66,7 +85,7 @@ class Dataset:
         if self.y is not None:
             y = np.asarray(self.y)
             if y.dtype != np.int64:
-                y = y.astype(np.int64)
+                y = _as_ids(y)
             if y.shape != (x.shape[0],):
                 raise DataError(f"Dataset.y must have shape ({x.shape[0]},); got {y.shape}")
             self.y = y
@@ -220,6 +239,13 @@ def scale_images(x: np.ndarray) -> np.ndarray:
     return (x / (255.0 if hi <= 255.0 else hi)).astype(np.float32)
 
 
+def _label_text(u) -> str:
+    """A numeric label as text: exact for integers, short for floats beyond 2**53."""
+    if isinstance(u, np.floating) and abs(float(u)) >= 2.0**53:
+        return f"{float(u):g}"
+    return str(int(u))
+
+
 def clean_labels(y: Any, n: int, where: str,
                  class_names: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Check labels and map them to ids 0..K-1.
@@ -256,11 +282,12 @@ def clean_labels(y: Any, n: int, where: str,
         if not np.all(y == np.round(y)):
             first = int(np.argmax(y != np.round(y)))
             raise DataError(f"{where}: labels must be whole numbers (class ids); sample "
-                            f"{first} has label {float(y[first]):g}")
-        y = y.astype(np.int64)
-    y = y.astype(np.int64)
+                            f"{first} has label {float(y[first]):g}. Give integer class ids "
+                            "or text labels")
+    # ids from the values as they are: a cast to int64 first merged labels beyond its range
+    # (1e30 and 2e30 both became -2**63) and wrapped uint64 ones (2**64 - 1 became -1)
     uniq, ids = np.unique(y, return_inverse=True)
-    names = [str(int(u)) for u in uniq]
+    names = [_label_text(u) for u in uniq]
     if class_names is not None and uniq.size and uniq[0] >= 0 and uniq[-1] < len(class_names):
         names = [str(class_names[int(u)]) for u in uniq]
     return ids.astype(np.int64), names
