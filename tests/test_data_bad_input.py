@@ -224,6 +224,16 @@ def test_csv_binary_content(tmp_path):
     bad(str(p), "binary file")
 
 
+def test_csv_too_large_for_the_memory_budget(tmp_path, monkeypatch):
+    # read_csv holds every cell as a Python string: ~14-26x the file; nothing checked it
+    monkeypatch.setenv("DCVIZ_MAX_DATA_MB", "1")
+    p = tmp_path / "big.csv"
+    p.write_text("\n".join(",".join(["12"] * 50) for _ in range(1000)) + "\n")  # 150 KB
+    bad(str(p), "big.csv", "of memory", "more than the 1 MiB", ".npy or .npz")
+    p.write_text("\n".join(",".join(["12"] * 50) for _ in range(100)) + "\n")  # 15 KB: fine
+    assert load(str(p)).n == 100
+
+
 @pytest.mark.parametrize("label_col", [2, -1, "2"])
 def test_csv_without_header_keeps_its_first_row_of_text_labels(tmp_path, label_col):
     # a text label in the first row used to make that row the header, and it was lost
