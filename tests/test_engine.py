@@ -323,3 +323,17 @@ def test_cli_conv_on_vectors_exits_2_without_a_run_folder(tmp_path):
     assert p.returncode == 2, err
     assert "needs image data" in err and "arch" in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
+
+
+def test_checking_a_config_leaves_torchs_generator_alone():
+    # the app checks a config while another run may be building its nets from the global
+    # generator: the check must not draw from it
+    import torch
+    from dcviz import data as D
+    from dcviz.runs.engine import prepare
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    for method in ("ae-kmeans", "acedec", "gan", "mlc"):
+        prepare(method, D.load({"name": "blobs8", "n_samples": 60}), {})
+    assert torch.equal(torch.rand(4), expected)

@@ -63,9 +63,11 @@ def check_build(cls: type[Method], cfg, input_dim: int, image_shape) -> None:
     Only ConfigError and ValueError count: they are how builds say "not this data". Anything
     else (a build that needs real tensors) is left to the run itself."""
     try:
-        m = cls(cfg)
-        m.device = torch.device("meta")
-        with torch.device("meta"):
+        # under the build lock, with torch's global generator put back after, as
+        # plan_pretraining does: a check must not move the draws of a run building beside it
+        with _BUILD_LOCK, torch.random.fork_rng(devices=[]), torch.device("meta"):
+            m = cls(cfg)
+            m.device = torch.device("meta")
             m.build(int(input_dim), tuple(image_shape) if image_shape else None)
     except ValueError as e:  # ConfigError is a ValueError
         kind = ("{}x{}x{} images".format(*image_shape) if image_shape
