@@ -452,13 +452,17 @@ def is_dark(css_colour: str) -> bool:
 @pytest.fixture
 def dark_server(tmp_path, monkeypatch):
     """The app in Streamlit's dark theme (``theme.base`` from the environment), with a finished
-    tiny DCRL run on manifolds in its store."""
+    tiny DCRL run on manifolds in its store, and an imported copy of it for Compare (which
+    does not compare a run with itself)."""
+    from dcviz.runs import RunStore
+    from dcviz.runs.archive import import_run_folder
     runs = tmp_path / "runs"
     rd = finished_dcrl_run(runs, {**DCRL_TINY, "epochs": 6})
+    copy_id = import_run_folder(RunStore(runs), rd.path)
     monkeypatch.setenv("STREAMLIT_THEME_BASE", "dark")
     monkeypatch.setenv("DCVIZ_DATA_DIR", str(tmp_path / "data"))
     with streamlit_app(runs, tmp_path, "dark") as url:
-        yield url, rd
+        yield url, rd, copy_id
 
 
 def test_tour_dark_theme(dark_server):
@@ -466,7 +470,7 @@ def test_tour_dark_theme(dark_server):
     the page is dark, and no page shows an exception. Whether each figure's marks stand out
     from the dark background is test_views.py's test_every_figure_reads_in_both_themes; these
     pictures are for a person to look at."""
-    url, rd = dark_server
+    url, rd, copy_id = dark_server
     run_id = rd.run_id
     ARTIFACTS.mkdir(exist_ok=True)
     chart = ".js-plotly-plot .main-svg"
@@ -476,7 +480,7 @@ def test_tour_dark_theme(dark_server):
                     ("1-home", "", ".st-key-home_preview " + chart),
                     ("2-train", "/train", None),
                     ("3-explore-latent", f"/explore?run={run_id}", ".st-key-explore_latent " + chart),
-                    ("6-compare", f"/compare?runs={run_id},{run_id}", ".st-key-compare_latent_1 " + chart),
+                    ("6-compare", f"/compare?runs={run_id},{copy_id}", ".st-key-compare_latent_1 " + chart),
                     ("7-checkpoints", f"/checkpoints?run={run_id}", None),
                     ("8-sweeps", "/sweeps", None),
                     ("9-present", f"/present?run={run_id}", ".st-key-present_latent " + chart)):
