@@ -373,6 +373,9 @@ class AceDec(CentroidAEMethod):
         self.centroids = torch.zeros(self.config.n_clusters, d, device=self.device)
         self.counts = torch.zeros(self.config.n_clusters, device=self.device)
         self.mu = torch.zeros(d, device=self.device)
+        # the weights of the distance that assigns points: beta_cs while training; after the
+        # final re-clustering, the hard mask of the cluster space that k-means ran in
+        self.readout: torch.Tensor | None = None
         self.initialised = False
         self._plan: dict | None = None  # the work of the whole run, by stage; fit() makes it
 
@@ -380,6 +383,11 @@ class AceDec(CentroidAEMethod):
     @property
     def beta_cs(self) -> torch.Tensor:
         return space_weights(self.b.detach())[0]
+
+    @property
+    def assign_weights(self) -> torch.Tensor:
+        """The weights of the distance that assigns points (:func:`assign_clusters`)."""
+        return self.beta_cs if self.readout is None else self.readout
 
     @torch.no_grad()
     def rotated(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -421,7 +429,7 @@ class AceDec(CentroidAEMethod):
 
     def predict(self, x):
         zr = self.rotated(x)
-        return assign_clusters(zr, rotate(self.centroids, self.V), self.beta_cs).cpu().numpy()
+        return assign_clusters(zr, rotate(self.centroids, self.V), self.assign_weights).cpu().numpy()
 
     # -- progress
     #: What one optimiser step costs besides its arithmetic (Python, small kernels, Adam over
@@ -552,10 +560,13 @@ class AceDec(CentroidAEMethod):
         zr = rotate(z, self.V)
         mask = cluster_mask(self.beta_cs, self.config.cluster_threshold)
         if not bool(mask.any()):  # no dimension clearly clustered: use the weighted space
-            features = zr * self.beta_cs
+            self.readout = self.beta_cs.clone()
         else:
-            features = zr[:, mask]
-        self._recluster(z, features, ctx)
+            self.readout = mask.to(zr.dtype)
+        # the points are then assigned in the space k-means ran in, as the authors' code
+        # predicts with the cluster space's projection: the labels are that k-means
+        # partition, and the centroids are used in the metric they were fitted in
+        self._recluster(z, zr * self.readout, ctx)
         self.epoch_done += 1
         yield self._snapshot(data, ctx, x, stage="final re-clustering in the cluster space",
                              epoch=self.epoch_done, losses={}, z=z, final=True, progress=1.0)
@@ -722,7 +733,7 @@ class AceDec(CentroidAEMethod):
         zr = rotate(z, self.V)
         beta = self.beta_cs
         c_r = rotate(self.centroids, self.V)
-        labels = assign_clusters(zr, c_r, beta).cpu().numpy()
+        labels = assign_clusters(zr, c_r, self.assign_weights).cpu().numpy()
         beta_np = beta.cpu().numpy()
         t = self.config.cluster_threshold
         order = np.argsort(-beta_np, kind="stable")
@@ -773,7 +784,8 @@ class AceDec(CentroidAEMethod):
         return {"ae": self.ae.state_dict(), "V": self.V.detach().cpu(), "b": self.b.detach().cpu(),
                 "centroids": self.centroids.cpu(), "counts": self.counts.cpu(),
                 "mu": self.mu.cpu(), "epoch": int(self.epoch_done),
-                "initialised": bool(self.initialised)}
+                "initialised": bool(self.initialised),
+                **({} if self.readout is None else {"readout": self.readout.cpu()})}
 
     def load_state_dict(self, d):
         self.ae.load_state_dict(d["ae"])
@@ -784,3 +796,5 @@ class AceDec(CentroidAEMethod):
         self.mu = d["mu"].float().to(self.device)
         self.epoch_done = int(d.get("epoch", 0))
         self.initialised = bool(d.get("initialised", True))
+        readout = d.get("readout")
+        self.readout = None if readout is None else readout.float().to(self.device)
