@@ -162,6 +162,9 @@ def init_b_closed_form(zr: torch.Tensor, centroids_r: torch.Tensor, labels: torc
         b[i] = log(L_s[i] / L_c[i]).
     A dimension whose k centroids explain it much better than one centre gets a large b (cluster
     space); one where they barely help gets b near 0, where the training decides.
+
+    ClustPy's ACeDeC feeds its softmax logits of +-log(L_s / L_c), i.e. b = 2 log(L_s / L_c),
+    a sharper beta than the one that minimises Eq. 5 with its beta^2 weights, which is this.
     """
     l_c, l_s = per_dimension_losses(zr, centroids_r, labels, mu_r)
     return torch.log((l_s + eps) / (l_c + eps))
@@ -666,6 +669,9 @@ class AceDec(CentroidAEMethod):
                     zd = z.detach()
                     self.centroids, self.counts = minibatch_kmeans_update(
                         self.centroids, self.counts, zd, labels_b, cfg.count_decay)
+                    # the paper's mu is the mean of all embedded points, taken exactly once
+                    # an epoch (below); between, an average weighted to the last few batches
+                    # follows the embedding as it moves
                     self.mu = 0.5 * self.mu + 0.5 * zd.mean(0)
                 for k, v in terms.items():
                     sums[k] += v.item() * len(idx)

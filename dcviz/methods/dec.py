@@ -352,8 +352,9 @@ class DEC(StudentTClustering):
             first, step = resumed["epoch"] + 1, int(resumed["step"])
             prev = resumed["labels"].to(x.device)
         for epoch in range(first, cfg.epochs):
-            p = target_distribution(self.soft_assign(x))
-            labels = p.argmax(1)
+            q = self.soft_assign(x)
+            p = target_distribution(q)
+            labels = q.argmax(1)  # DEC's assignment, argmax q_ij, whose changes end the run
             changed = 1.0 if prev is None else float((labels != prev).float().mean())
             prev = labels
             if cfg.tol > 0 and epoch > 0 and changed < cfg.tol:

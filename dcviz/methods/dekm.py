@@ -1,4 +1,4 @@
-"""DEKM: Deep Embedded K-Means Clustering (Guo, Tang, Chen et al., ICDMW 2021).
+"""DEKM: Deep Embedded K-Means Clustering (Guo, Lin and Ye, ICDMW 2021).
 
 1. Pretrain an autoencoder on reconstruction (Eq. 1).
 2. Repeat: embed H = f(X); k-means on H (Eq. 2); the within-class scatter S_w of that partition

@@ -124,7 +124,8 @@ def classifier_loss(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 def generator_loss(d_fake: torch.Tensor, logits: torch.Tensor, ids: torch.Tensor,
                    eta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Eq. 7: ``L_G = L_reality + eta * L_entropy`` with ``L_reality = -E_g[D(G(y,z))]`` and
-    ``L_entropy = L_C`` (Eq. 4: the CE is an upper bound of the assignment entropy).
+    ``L_entropy = L_C`` (Eq. 3: the CE bounds the assignment entropy from above; Eq. 4 is its
+    Monte-Carlo estimate on the batch).
     Returns (L_G, L_reality, L_entropy)."""
     reality = -d_fake.mean()
     entropy = classifier_loss(logits, ids)
