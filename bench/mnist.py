@@ -8,6 +8,7 @@
     python bench/mnist.py --methods ae-kmeans dec idec dekm acedec --out b   # then one table:
     python bench/mnist.py --merge a.json b.json --out bench/results/mnist
     python bench/mnist.py --methods ae-kmeans dekm-own-ae   # DEKM on its own paper's conv AE
+    python bench/mnist.py --methods dcrl-own-ae             # DCRL on its own paper's AE
 
 Issue 17, item 5. For each seed the shared MNIST recipe pretrains ONE autoencoder (the MLP
 d-500-500-2000-10 of DEC, IDEC, DCN, DCRL and ACe/DeC) into the pretrained-AE store
@@ -61,6 +62,7 @@ asserted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -90,11 +92,23 @@ METHODS = ["ae-kmeans", "dec", "idec", "dcn:lam=0.1", "dekm", "dcrl", "acedec"]
 #: and IDEC have them already), and DEKM's recipe (the conv AE for images, Xavier, Adam; the
 #: other presets have the shared recipe already). ``--set`` overrides, for every method; DEKM on
 #: its own paper's AE is the method item DEKM_OWN_AE (bench/results/mnist-cpu-dekm-conv.md).
-SHARED = {"hidden": "500,500,2000", **{k: str(v) for k, v in PAPER_PRETRAIN.items()}}
-#: DEKM's paper preset with its pretraining fields given back over the pin (``dekm-own-ae``)
-DEKM_OWN_AE = "dekm:" + ",".join(f"{k}={v}" for k, v in
-                                 get_method("dekm").Config.presets["paper"].items()
-                                 if k in PAPER_PRETRAIN)
+SHARED = {"hidden": "500,500,2000", "noise": "0.0",
+          **{k: str(v) for k, v in PAPER_PRETRAIN.items()}}
+
+
+def own_ae(method: str) -> str:
+    """The method item of ``method``'s paper preset with its own net and pretraining given back
+    over the pin (``dekm-own-ae``, ``dcrl-own-ae``)."""
+    config = get_method(method).Config
+    own = {k: v for k, v in config.presets["paper"].items() if k in SHARED}
+    if "hidden" in {f.name for f in dataclasses.fields(config)}:  # spaces: commas part items
+        own.setdefault("hidden", str(config.hidden).replace(",", " "))
+    return f"{method}:" + ",".join(f"{k}={v}" for k, v in own.items())
+
+
+#: the paper presets whose own AE differs from the shared one, as method items
+OWN_AE = {f"{m}-own-ae": own_ae(m) for m in ("dekm", "dcrl")}
+DEKM_OWN_AE = OWN_AE["dekm-own-ae"]
 
 #: NMI on MNIST-test in the papers (where a paper has no MNIST-test figure, the nearest it has)
 PAPER = {
@@ -317,7 +331,7 @@ def main() -> None:
         return
     if not MNIST_TEST.exists():
         sys.exit(f"the MNIST test split is not at {MNIST_TEST}")
-    args.methods = [DEKM_OWN_AE if m == "dekm-own-ae" else m for m in args.methods]
+    args.methods = [OWN_AE.get(m, m) for m in args.methods]
     sets = {**SHARED, **dict(s.split("=", 1) for s in args.set), "device": args.device}
     fields = set().union(*({f["name"] for f in get_method(parse_method_item(m)[0]).Config.fields_info()}
                            for m in args.methods + args.store_off))

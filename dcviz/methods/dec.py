@@ -14,6 +14,7 @@ subsample, so that the DCRL lens and the Compare page can put them side by side.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -68,8 +69,8 @@ class DECConfig(AEConfig):
 
     arch: str = param("mlp", "Autoencoder: these papers use the MLP; conv is offered for images.",
                       choices=["mlp", "conv"], advanced=True)
-    hidden: str = param("500,500,2000", "Hidden layer sizes of the MLP encoder, comma separated "
-                        "(the decoder mirrors them).", advanced=True)
+    hidden: str = param("500,500,2000", "Hidden layer sizes of the MLP encoder, separated by "
+                        "commas or spaces (the decoder mirrors them).", advanced=True)
     noise: float = param(0.2, "Std of the Gaussian input noise of the denoising pretraining "
                          "(0: a plain autoencoder).", min=0.0, max=2.0, step=0.05)
     init: str = param("kmeans", "Initial centres mu: k-means on the latent codes (fast), or "
@@ -100,9 +101,11 @@ class DECConfig(AEConfig):
 
     def hidden_sizes(self) -> tuple[int, ...]:
         try:
-            sizes = tuple(int(s) for s in str(self.hidden).replace(" ", "").split(",") if s)
+            # spaces separate too ("500 500 2000"): a sweep's method item uses the commas
+            sizes = tuple(int(s) for s in re.split(r"[,\s]+", str(self.hidden).strip()) if s)
         except ValueError:
-            raise ConfigError(f"hidden must be comma-separated integers, got {self.hidden!r}") from None
+            raise ConfigError(f"hidden must be integers separated by commas or spaces, got "
+                              f"{self.hidden!r}") from None
         if not sizes or min(sizes) < 1:
             raise ConfigError(f"hidden needs at least one positive layer size, got {self.hidden!r}")
         return sizes
