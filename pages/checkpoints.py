@@ -199,7 +199,8 @@ def uploaded_data(model, data_key: str) -> None:
         "Data file", key="checkpoints_upload", type=None,
         help=f"A file of points with the checkpoint's shape ({model.expected_shape()}): .npz "
              "with an array x (and optionally labels y), .npy, .csv, MNIST IDX (…-idx3-ubyte or "
-             ".gz), or a .zip of an image folder. Loaded without pickles.")
+             ".gz; a .zip of it and its labels file brings the labels too), or a .zip of an "
+             "image folder. Loaded without pickles.")
     if up is None:
         return
     state = st.session_state

@@ -48,7 +48,8 @@ def choose_data():
         help="Built in: small sets that work offline, including the synthetic sets from the "
              "papers. Download: MNIST, Fashion-MNIST, USPS (fetched once, then cached). Upload: "
              "your own file (.npz, .npy, .csv, MNIST IDX, or a .zip of an image folder with one "
-             "sub-folder per class).")
+             "sub-folder per class). For MNIST IDX with labels, upload a .zip of the images "
+             "and labels files.")
     spec, entry = (uploaded(), None) if source == "Upload" else built_in(source)
     dataset = None
     if spec is not None and (entry is None or entry["kind"] != "download"):
