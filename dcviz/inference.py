@@ -132,6 +132,53 @@ def check_shape(model: Model, x: np.ndarray, image_shape=None, where: str = "the
         raise ShapeError(f"{where} holds NaN or infinite values")
 
 
+#: new data whose largest or mean absolute value is this many times the training data's (or that
+#: fraction of it) get a warning: most likely scaled otherwise (raw 0-255 pixels against [0, 1]
+#: training data, or an 0-16 image divided by 255 on upload)
+SCALE_RATIO = 4.0
+
+
+def _magnitudes(x: np.ndarray) -> tuple[float, float, float, float]:
+    """(min, max, largest |value|, mean |value|) of ``x``."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    return float(x.min()), float(x.max()), float(a.max()), float(a.mean())
+
+
+def scale_warning(x: np.ndarray, train_x: np.ndarray | None, where: str = "the new data") -> str | None:
+    """A warning when ``x``'s values are on another scale than the training data's, else None.
+
+    Compares the largest and the mean absolute value; a ratio beyond :data:`SCALE_RATIO` either
+    way is reported. Nothing is refused: the model still assigns the points, but a model trained
+    on values in [0, 1] assigns points in [0, 16] or [0, 0.06] mostly to one or two clusters.
+    """
+    if train_x is None:
+        return None
+    x, train_x = np.asarray(x), np.asarray(train_x)
+    if x.ndim != 2 or train_x.ndim != 2 or x.shape[1] != train_x.shape[1] or not x.size \
+            or not train_x.size:
+        return None
+    lo, hi, big, mean = _magnitudes(x)
+    tlo, thi, tbig, tmean = _magnitudes(train_x)
+    worst = 1.0
+    for new, old in ((big, tbig), (mean, tmean)):
+        if old > 0 and new > 0:
+            r = new / old
+            worst = r if abs(np.log(r)) > abs(np.log(worst)) else worst
+        elif old > 0 or new > 0:  # all zeros on one side only
+            worst = np.inf if new > 0 else 0.0
+    if 1.0 / SCALE_RATIO <= worst <= SCALE_RATIO:
+        return None
+    how = ("all zeros" if worst == 0 else "far larger" if not np.isfinite(worst)
+           else f"about {worst:.3g} times larger" if worst > 1 else f"about {1 / worst:.3g} times smaller")
+    return (f"{where} is on another scale than the data the model was trained on: its values run "
+            f"from {lo:.3g} to {hi:.3g} (mean |x| {mean:.3g}), the training data's from {tlo:.3g} "
+            f"to {thi:.3g} (mean |x| {tmean:.3g}), {how}. The model sees such points where it "
+            "never saw training points, and its clusters may mean little for them. Scale the "
+            "data as the training data was before pushing it (an uploaded image array's values "
+            "within [0, 1] are kept as they are; larger ones are divided by 255).")
+
+
 def load_new_data(model: Model, spec, max_points: int = MAX_NEW_POINTS):
     """Load a data set (any ``dcviz.data.load`` spec) and check that it fits ``model``.
 
@@ -304,16 +351,19 @@ class Inference:
     coords: np.ndarray | None = None           # (n, 2) new points in the run's 2-D view
     train_coords: np.ndarray | None = None     # (m, 2) the run's training points, same basis
     train_source: str = ""                     # where the training picture comes from
+    scale_warning: str | None = None           # the new data's values on another scale (scale_warning)
     scores: dict = field(default_factory=dict)  # ACC/NMI/ARI when the new data has labels
 
 
 def infer(model: Model, ds, reference: np.ndarray | None = None,
-          train_x: np.ndarray | None = None) -> Inference:
+          train_x: np.ndarray | None = None, train_data: np.ndarray | None = None) -> Inference:
     """Push ``ds`` (a Dataset already checked by :func:`load_new_data`) through the model.
 
     ``reference``: the run's aligned PCA picture of its last snapshot (to match orientation).
     ``train_x``: the training points of the run's subsample, when the data set is available
     here, to check that the checkpoint embeds them where the last snapshot has them.
+    ``train_data``: the run's training data (all of it; ``train_x`` when not given), to warn when
+    the new data's values are on another scale (``result.scale_warning``).
     """
     from dcviz import metrics as M
     x = np.asarray(ds.x, dtype=np.float32)
@@ -325,6 +375,8 @@ def infer(model: Model, ds, reference: np.ndarray | None = None,
     sizes = np.bincount(assign, minlength=k)
     conf = confidence(m, x, z, assign)
     result = Inference(assign=assign, latent=z, sizes=sizes, confidence=conf)
+    result.scale_warning = scale_warning(x, train_data if train_data is not None else train_x,
+                                         where=getattr(ds, "name", None) or "the new data")
     if getattr(ds, "y", None) is not None and len(np.unique(ds.y)) >= 1:
         result.scores = M.cluster_scores(ds.y, assign)
 
@@ -397,5 +449,5 @@ def training_x(model: Model, ds) -> np.ndarray | None:
 
 __all__ = ["Confidence", "Inference", "MAX_NEW_POINTS", "Model", "RunStoreError", "ShapeError",
            "check_shape", "cluster_grid", "confidence", "distance_margin", "examples_per_cluster",
-           "infer", "load_new_data", "new_data_choices", "open_model", "pca_basis", "shape_text",
-           "training_x"]
+           "infer", "load_new_data", "new_data_choices", "open_model", "pca_basis", "scale_warning",
+           "shape_text", "training_x"]

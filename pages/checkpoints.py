@@ -235,11 +235,13 @@ def pushed(model, lock, rd, view, run_id: str, chosen: dict):
         try:
             with st.spinner(f"Pushing {chosen['label']} through the model…"):
                 ds = I.load_new_data(model, chosen["spec"])
-                train_x = I.training_x(model, view.dataset if view is not None else None)
+                train_ds = view.dataset if view is not None else None
+                train_x = I.training_x(model, train_ds)
                 ref = aligned_pca(view, model.snapshot_index) \
                     if model.snapshot_index is not None and view is not None else None
                 with lock:
-                    res = I.infer(model, ds, reference=ref, train_x=train_x)
+                    res = I.infer(model, ds, reference=ref, train_x=train_x,
+                                  train_data=train_ds.x if train_ds is not None else None)
         except (I.ShapeError, DataError) as e:
             st.error(f"{chosen['label']} cannot go through this model: {md(e)}")
             st.stop()
@@ -356,6 +358,8 @@ if not chosen:
     st.info("Choose data above and push it through the model.")
     st.stop()
 ds, res = pushed(model, lock, rd, view, run_id, chosen)
+if res.scale_warning:
+    st.warning(md(res.scale_warning), icon=":material/straighten:")
 headline(ds, res)
 left, right = st.columns([3, 2])
 with left:

@@ -77,6 +77,32 @@ def test_wrong_shape_is_refused_with_the_expected_shape(model):
         I.check_shape(model, np.zeros(64))
 
 
+def test_new_data_on_another_scale_is_warned_about_not_refused(model, tiny_run):
+    """The built-in digits are divided by 16; the same digits as raw 0-16 vectors, or as an 8x8
+    image upload that scale_images divides by 255, go through with a warning that names both
+    ranges (the review measured ACC 0.37 falling to 0.17-0.20 without a word)."""
+    train = tiny_run.view.dataset
+    train_x = I.training_x(model, train)
+    raw = D.load("digits")
+    for x, word in [(raw.x * 16.0, "larger"), (raw.x * 16.0 / 255.0, "smaller"),
+                    (raw.x * 255.0, "larger")]:
+        ds = D.Dataset(x=x.astype(np.float32), y=raw.y, image_shape=raw.image_shape, name="mine.npz")
+        res = I.infer(model, ds, train_x=train_x, train_data=train.x)
+        assert res.scale_warning and "mine.npz is on another scale" in res.scale_warning
+        assert word in res.scale_warning and "from 0 to 1 " in res.scale_warning
+        assert res.assign.shape == (raw.n,)   # still assigned
+        # the training subsample alone is enough to tell
+        assert I.infer(model, ds, train_x=train_x).scale_warning
+    # data scaled as in training (another draw, a little noise): no warning
+    noisy = np.clip(raw.x + np.random.default_rng(0).normal(0, 0.05, raw.x.shape), 0, 1)
+    ds = D.Dataset(x=noisy.astype(np.float32), y=raw.y, image_shape=raw.image_shape, name="ok")
+    assert I.infer(model, ds, train_x=train_x, train_data=train.x).scale_warning is None
+    assert I.infer(model, raw).scale_warning is None            # nothing to compare with
+    assert I.scale_warning(raw.x[:100], raw.x) is None
+    assert I.scale_warning(raw.x, None) is None                 # no training data here: silent
+    assert "all zeros" in I.scale_warning(np.zeros((5, 64)), raw.x)
+
+
 def test_large_sets_are_cut_to_a_fixed_subset(model):
     a = I.load_new_data(model, "digits", max_points=300)
     b = I.load_new_data(model, "digits", max_points=300)
@@ -232,6 +258,24 @@ def test_checkpoints_upload_right_and_wrong_shape(tiny_store, data_dir, tmp_path
     at.button(key="checkpoints_go").click().run()
     assert_clean(at)
     assert not at.error
+
+
+def test_checkpoints_warns_about_an_upload_on_another_scale(tiny_store, data_dir):
+    raw = D.load("digits")
+    buf = io.BytesIO()
+    np.savez(buf, x=(raw.x[:200] * 16).reshape(-1, 8, 8), y=raw.y[:200])  # 0-16: divided by 255
+    at = open_page("checkpoints", checkpoints_source="Upload a file")
+    at.file_uploader(key="checkpoints_upload").set_value(("raw.npz", buf.getvalue(), "application/octet-stream"))
+    at.run()
+    assert_clean(at)
+    assert not at.error
+    assert "200 points" in page_text(at)
+    assert at.warning and "on another scale than the data the model was trained on" in \
+        at.warning[0].value
+    at.button_group(key="checkpoints_source").set_value("Built-in data").run()
+    at.button(key="checkpoints_go").click().run()
+    assert_clean(at)
+    assert not at.warning
 
 
 def test_checkpoints_archive_upload_broken_then_good(tiny_run, runs_dir, data_dir):
