@@ -130,11 +130,36 @@ def method_axes(extras: dict) -> tuple[np.ndarray, tuple[str, str]] | None:
 
 # --------------------------------------------------------------------------- per-run cache
 
+def snapshot_stamp(run_path: Path | None, index: int):
+    """Which file snapshot ``index`` of a run folder is now: (mtime_ns, size, inode), or None
+    when it is not there (or ``run_path`` is None). A run resumed from its checkpoint deletes the
+    snapshots after it and writes new ones under the same numbers: their stamps change."""
+    if run_path is None:
+        return None
+    try:
+        st = (Path(run_path) / "snapshots" / f"{index:06d}.npz").stat()
+    except (OSError, ValueError):
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _run_path_of(run_key: Hashable) -> Path | None:
+    """The run folder a ``(runs root, run id)`` key names, where it is one; else None."""
+    if isinstance(run_key, tuple) and len(run_key) == 2 and all(
+            isinstance(k, (str, os.PathLike)) for k in run_key):
+        path = Path(run_key[0]) / str(run_key[1])
+        if (path / "snapshots").is_dir():
+            return path
+    return None
+
+
 class _Sequence:
-    """Aligned pictures of one run, computed in snapshot order and kept."""
+    """Aligned pictures of one run, computed in snapshot order and kept, each with the stamp
+    (:func:`snapshot_stamp`) of the snapshot file it was computed from."""
 
     def __init__(self):
         self.coords: dict[int, np.ndarray] = {}
+        self.stamps: dict[int, object] = {}
         self.lock = threading.Lock()
 
 
@@ -143,6 +168,11 @@ class ProjectionCache:
 
     ``load(i)`` is how the cache reads snapshot i of a run: for PCA it must return the latent
     (n, d); for method axes, the snapshot's extras dict.
+
+    A picture is kept with the identity of its snapshot file (mtime, size, inode): when the run
+    key is ``(runs root, run id)`` of a run folder (what the pages use), or ``run_path`` is
+    given. A resumed run rewrites the snapshots after its checkpoint, and the pictures from the
+    first rewritten one on are then computed again, never drawn at the old positions.
     """
 
     def __init__(self, max_runs: int = 32):
@@ -159,30 +189,50 @@ class ProjectionCache:
                 seq = self._runs[key] = _Sequence()
             return seq
 
-    def _walk(self, key: Hashable, index: int, step: Callable):
+    def _walk(self, key: Hashable, index: int, step: Callable, run_path: Path | None = None):
         """Entry ``index`` of a run's sequence, where entry i is ``step(i, entry i-1)`` (each
         picture is aligned to the one before it): computed once, in order, from the last one
-        kept."""
+        kept. Entries whose snapshot file changed since are dropped, with all after them."""
         if index < 0:
             raise ValueError("index must be >= 0")
         seq = self._seq(key)
         with seq.lock:
+            if index in seq.coords and seq.stamps.get(index) != snapshot_stamp(run_path, index):
+                self._drop_changed(seq, run_path, index)
             if index not in seq.coords:
+                # the entries this one grows from must still be the run's (one stat each, only
+                # when something is computed: a hit checks its own file, as a resume rewrites
+                # every snapshot from its checkpoint on)
+                self._drop_changed(seq, run_path, index)
                 done = [i for i in seq.coords if i < index]
                 start = max(done) + 1 if done else 0
                 prev = seq.coords[start - 1] if start > 0 else None
                 for i in range(start, index + 1):
+                    stamp = snapshot_stamp(run_path, i)  # before the read: a later write shows
                     prev = seq.coords[i] = step(i, prev)
+                    seq.stamps[i] = stamp
             return seq.coords[index]
 
-    def aligned_pca(self, run_key: Hashable, index: int, load: Callable[[int], np.ndarray]) -> np.ndarray:
+    @staticmethod
+    def _drop_changed(seq: _Sequence, run_path: Path | None, upto: int) -> None:
+        """Forget the entries from the first one up to ``upto`` whose snapshot file changed."""
+        for i in sorted(k for k in seq.coords if k <= upto):
+            if seq.stamps.get(i) != snapshot_stamp(run_path, i):
+                for k in [k for k in seq.coords if k >= i]:
+                    seq.coords.pop(k, None)
+                    seq.stamps.pop(k, None)
+                return
+
+    def aligned_pca(self, run_key: Hashable, index: int, load: Callable[[int], np.ndarray],
+                    run_path: Path | None = None) -> np.ndarray:
         """The PCA picture of snapshot ``index``, aligned along the run's sequence 0..index."""
         def step(i, prev):
             p = pca_2d(load(i))
             return align_to(p, prev) if prev is not None and prev.shape == p.shape else p
-        return self._walk(("pca", run_key), index, step)
+        return self._walk(("pca", run_key), index, step, run_path or _run_path_of(run_key))
 
-    def method_axes(self, run_key: Hashable, index: int, load: Callable[[int], dict]):
+    def method_axes(self, run_key: Hashable, index: int, load: Callable[[int], dict],
+                    run_path: Path | None = None):
         """``(coords, (xname, yname))`` of snapshot ``index``, or None when the method gives no
         axes there. Each axis' sign is matched to the snapshot before (eigenvector signs are
         arbitrary), along the run's sequence."""
@@ -191,7 +241,7 @@ class ProjectionCache:
             if found is not None and prev is not None and prev[0].shape == found[0].shape:
                 found = (align_signs(found[0], prev[0]), found[1])
             return found
-        return self._walk(("axes", run_key), index, step)
+        return self._walk(("axes", run_key), index, step, run_path or _run_path_of(run_key))
 
     def forget(self, run_key: Hashable) -> None:
         with self._lock:
@@ -338,16 +388,26 @@ class UmapWorker:
         Returns at once with what is there: from memory, else from the run folder, else
         nothing yet. ``load(i)`` gives snapshot i's latent (n_points, d); a live run's growing
         ``count`` extends the sequence from its last layout. After a failure, the run is tried
-        again once it has more snapshots."""
+        again once it has more snapshots.
+
+        Each layout is kept with the identity of its snapshot file (:func:`snapshot_stamp`): a
+        run resumed from its checkpoint rewrites the snapshots after it, and their layouts are
+        then computed again (the last layout's file is checked on each call: a resume rewrites
+        or deletes every snapshot from its checkpoint on)."""
         with self._lock:
             job = self._runs.get(key)
             if job is None:
                 idle = [k for k, j in self._runs.items() if j["status"] not in ("queued", "running")]
                 if len(self._runs) >= self.max_runs and idle:
                     self._runs.pop(idle[0])  # the oldest; its layouts stay on disk
-                job = self._runs[key] = {"layouts": read_layouts(run_path, n_points, count),
+                layouts = read_layouts(run_path, n_points, count)
+                job = self._runs[key] = {"layouts": layouts,
+                                         "stamps": [snapshot_stamp(run_path, i) for i in
+                                                    range(0 if layouts is None else len(layouts))],
                                          "status": None, "total": 0, "error": None,
-                                         "seconds": 0.0, "failed_total": 0}
+                                         "seconds": 0.0, "failed_total": 0, "generation": 0}
+            else:
+                self._drop_changed(job, run_path)
             job["total"] = max(job["total"], int(count))
             have = 0 if job["layouts"] is None else len(job["layouts"])
             if have >= job["total"]:
@@ -359,6 +419,21 @@ class UmapWorker:
                 self._queue.put(("run", key, Path(run_path), n_points, load, seed))
                 self._ensure_thread()
             return self._run_state(job)
+
+    @staticmethod
+    def _drop_changed(job: dict, run_path: Path) -> None:
+        """Cut a job's layouts before the first one whose snapshot file changed (call with the
+        lock held); a job cut short is queued again by its caller."""
+        stamps = job["stamps"]
+        if not stamps or stamps[-1] == snapshot_stamp(run_path, len(stamps) - 1):
+            return
+        first = next(i for i, st in enumerate(stamps) if st != snapshot_stamp(run_path, i))
+        job["layouts"] = job["layouts"][:first] if first else None
+        job["stamps"] = stamps[:first]
+        job["generation"] += 1  # a layout being computed from the old ones is thrown away
+        job["total"] = 0        # the caller's count, set next, is the run's now
+        if job["status"] not in ("queued", "running"):
+            job.update(status=None, error=None, failed_total=0)
 
     @staticmethod
     def _run_state(job: dict) -> RunLayouts:
@@ -392,10 +467,12 @@ class UmapWorker:
             while True:
                 with self._lock:  # the check and "done" in one hold: a request may raise total
                     layouts, total = job["layouts"], job["total"]
+                    generation = job["generation"]
                     done = 0 if layouts is None else len(layouts)
                     if done >= total:
                         job["status"] = "done"
                         return
+                stamp = snapshot_stamp(run_path, done)  # before the read: a later write shows
                 latent = np.asarray(load(done), dtype=np.float32)
                 if latent.shape[0] != n_points:
                     raise ValueError(f"snapshot {done} covers {latent.shape[0]} points, not "
@@ -407,14 +484,19 @@ class UmapWorker:
                 if coords.shape != (1, n_points, 2) or not np.isfinite(coords).all():
                     raise ValueError(f"UMAP returned shape {coords.shape[1:]} or non-finite values")
                 grown = coords if layouts is None else np.concatenate([layouts, coords])
-                try:
-                    write_layouts(run_path, grown)
-                except OSError as e:  # a full disk: the layouts are shown, only not kept
-                    from dcviz.safeio import no_room
-                    if no_room(e, run_path) is None:
-                        raise
                 with self._lock:
+                    if job["generation"] != generation:
+                        continue  # the run was resumed meanwhile: its snapshots were rewritten
+                    try:
+                        # in the hold: a file of layouts of replaced snapshots is never written
+                        # after the new ones (read_layouts would trust it)
+                        write_layouts(run_path, grown)
+                    except OSError as e:  # a full disk: the layouts are shown, only not kept
+                        from dcviz.safeio import no_room
+                        if no_room(e, run_path) is None:
+                            raise
                     job["layouts"] = grown
+                    job["stamps"] = job["stamps"][:done] + [stamp]
                     job["seconds"] += time.time() - start
                     start = time.time()
         except Exception as e:  # noqa: BLE001 - a failed layout is reported, never raised

@@ -13,10 +13,14 @@ from dcviz import projection as P
 
 
 def fake_run(tmp_path, latents):
-    """A run folder with one (empty) snapshot file per latent, for the staleness check."""
+    """A run folder with one (empty) snapshot file per latent, for the staleness check. Files
+    already there are left as they are, as a live run leaves its snapshots (a rewritten one is a
+    resumed run's: its layout is computed again)."""
     (tmp_path / "snapshots").mkdir(exist_ok=True)
     for i in range(len(latents)):
-        (tmp_path / "snapshots" / f"{i:06d}.npz").write_bytes(b"x")
+        path = tmp_path / "snapshots" / f"{i:06d}.npz"
+        if not path.exists():
+            path.write_bytes(b"x")
     return tmp_path
 
 
@@ -170,3 +174,73 @@ def test_layouts_that_find_the_disk_full_are_shown_not_kept(tmp_path, monkeypatc
     got = w.wait_run("run", timeout=30)
     assert (got.status, got.done) == ("done", 3) and got.layouts.shape == (3, 30, 2)
     assert not (run / P.UMAP_FILE).exists() and not list(run.glob(".umap*"))
+
+
+def rewrite(run, i, latents, new):
+    """Snapshot i rewritten as a resumed run does: deleted, then a new file."""
+    path = run / "snapshots" / f"{i:06d}.npz"
+    path.unlink()
+    path.write_bytes(b"new" + os.urandom(4))
+    latents[i] = new
+
+
+def test_cached_aligned_pca_is_recomputed_after_a_resume_rewrites_snapshots(tmp_path):
+    rng = np.random.default_rng(1)
+    latents = [rng.normal(size=(25, 4)) for _ in range(4)]
+    root = tmp_path / "runs"
+    (root / "r1").mkdir(parents=True)
+    run = fake_run(root / "r1", latents)
+    loads = []
+
+    def load(i):
+        loads.append(i)
+        return latents[i]
+    cache = P.ProjectionCache()
+    key = (root, "r1")                        # what the pages pass: (runs root, run id)
+    first = cache.aligned_pca(key, 3, load)
+    np.testing.assert_allclose(first, P.aligned_pca_sequence(latents)[3])
+    loads.clear()
+    assert cache.aligned_pca(key, 3, load) is first and not loads      # a hit: nothing read
+    rewrite(run, 2, latents, rng.normal(size=(25, 4)) * 5)
+    rewrite(run, 3, latents, rng.normal(size=(25, 4)) * 5)
+    again = cache.aligned_pca(key, 3, load)
+    assert sorted(loads) == [2, 3]           # from the first rewritten snapshot on
+    np.testing.assert_allclose(again, P.aligned_pca_sequence(latents)[3])
+    assert not np.allclose(again, first)
+    # a rewritten snapshot asked for directly, below the last one cached, also
+    loads.clear()
+    rewrite(run, 1, latents, rng.normal(size=(25, 4)))
+    np.testing.assert_allclose(cache.aligned_pca(key, 1, load), P.aligned_pca_sequence(latents)[1])
+    assert loads == [1]
+    # method axes too
+    axes = [{"axes": latents[i][:, :2], "axes_names": "a|b"} for i in range(4)]
+    got = cache.method_axes(key, 2, lambda i: axes[i])
+    axes[2] = {"axes": latents[2][:, :2] + 100, "axes_names": "a|b"}
+    rewrite(run, 2, latents, latents[2])
+    assert np.abs(got[0]).mean() < 10 and np.abs(cache.method_axes(key, 2, lambda i: axes[i])[0]).mean() > 50
+
+
+def test_umap_layouts_in_memory_are_recomputed_after_a_resume(tmp_path):
+    rng = np.random.default_rng(2)
+    latents = [rng.normal(size=(20, 3)) for _ in range(4)]
+    run = fake_run(tmp_path, latents)
+    calls = []
+
+    def stand_in(latent, seed=0, init=None):
+        calls.append(1)
+        return latent[:, :2].copy()
+    w = P.UmapWorker(compute=stand_in)
+    w.request_run("k", run, 4, 20, lambda i: latents[i])
+    got = w.wait_run("k", timeout=30)
+    assert got.done == 4 and len(calls) == 4
+    assert w.request_run("k", run, 4, 20, lambda i: latents[i]).status == "done"   # a hit
+    assert len(calls) == 4
+    # resumed from snapshot 2: snapshots 2 and 3 deleted, then 2 written again (count is 3)
+    (run / "snapshots" / "000003.npz").unlink()
+    rewrite(run, 2, latents, rng.normal(size=(20, 3)))
+    w.request_run("k", run, 3, 20, lambda i: latents[i])
+    got = w.wait_run("k", timeout=30)
+    assert (got.status, got.done, got.total) == ("done", 3, 3) and len(calls) == 5
+    np.testing.assert_allclose(got.layout(2), latents[2][:, :2], atol=1e-6)
+    np.testing.assert_allclose(got.layout(1), latents[1][:, :2], atol=1e-6)   # kept
+    np.testing.assert_allclose(P.read_layouts(run, 20, 3)[2], latents[2][:, :2], atol=1e-6)
