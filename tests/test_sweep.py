@@ -273,3 +273,47 @@ def test_trials_get_distinct_run_ids_even_when_the_random_part_repeats(tmp_path,
     counts = run_sweep(Sweep.create(tmp_path, _plan()), jobs=1, threads=1)
     assert counts == {"done": 4}
     assert len(_run_folders(tmp_path)) == 4
+
+
+@pytest.mark.parametrize("cut", [KeyboardInterrupt, RuntimeError])
+def test_a_driver_cut_off_leaves_no_trial_queued(tmp_path, cut):
+    """Ctrl-C (or an error) after the first trial: the trials that never reported back are
+    pending again, not queued for ever; the sweep runs on to its end when started again."""
+    from dcviz.runs.sweep import active, sync
+
+    sweep = Sweep.create(tmp_path, _plan())
+
+    def stop(trial, result):
+        raise cut("cut off")
+
+    with pytest.raises(cut):
+        run_sweep(sweep, jobs=1, threads=1, on_result=stop)
+    m = sweep.read()
+    assert m["driver"] is None
+    assert [t["state"] for t in m["trials"]] == ["done", "pending", "pending", "pending"]
+    assert not active(sync(sweep))
+    assert run_sweep(sweep, jobs=1, threads=1) == {"done": 4}
+    assert sorted(_run_folders(tmp_path)) == sorted(t["run_id"] for t in sweep.trials())
+
+
+def test_sync_sets_queued_trials_of_a_dead_driver_back_to_pending(tmp_path):
+    """A driver killed with kill -9 leaves its trials queued, with run ids but no folders;
+    sync() and active() see that no one will run them."""
+    import socket
+
+    from dcviz.runs.sweep import active, sync
+
+    sweep = Sweep.create(tmp_path, _plan(methods=["ae-kmeans"], sets={"pretrain_epochs": "2"}))
+    m = sweep.read()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for i, t in enumerate(m["trials"]):
+        t.update(state="queued", run_id=f"20260101-000000-ae-kmeans-0000000{i}")
+    m["driver"] = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+    sweep.write(m)
+    assert active(sync(sweep))  # a live driver: its trials are still to come
+    m["driver"]["pid"] = dead.pid
+    sweep.write(m)
+    synced = sync(sweep)
+    assert [t["state"] for t in synced["trials"]] == ["pending", "pending"]
+    assert not active(synced) and [t["state"] for t in sweep.trials()] == ["pending", "pending"]

@@ -449,15 +449,20 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
         todo.append(t)
     sweep.write(manifest)
 
-    if ray:
-        results = _on_ray(todo, store, sweep.sweep_id, ray, ray_archive, max(1, cpus))
-    elif jobs == 1:
-        n = threads or cpu_count()
-        results = ((t, run_trial(t, str(store.root), n, t["run_id"], sweep.sweep_id)) for t in todo)
-    else:
-        results = _on_pool(todo, store, sweep.sweep_id, jobs, threads or max(1, cpu_count() // jobs))
+    reported: set[str] = set()
+    results = None
     try:
+        if ray:
+            results = _on_ray(todo, store, sweep.sweep_id, ray, ray_archive, max(1, cpus))
+        elif jobs == 1:
+            n = threads or cpu_count()
+            results = ((t, run_trial(t, str(store.root), n, t["run_id"], sweep.sweep_id))
+                       for t in todo)
+        else:
+            results = _on_pool(todo, store, sweep.sweep_id, jobs,
+                               threads or max(1, cpu_count() // jobs))
         for trial, result in results:
+            reported.add(trial["id"])
             if result.get("archive") is not None:
                 result = _import_result(store, sweep.sweep_id, trial, result)
             trial.update(state="done" if result["state"] == "done" else "failed",
@@ -469,9 +474,35 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
             if on_result is not None:
                 on_result(trial, result)
     finally:
+        # Interrupted (Ctrl-C, an error, a lost cluster): stop what still runs for us, and put
+        # every trial that never reported back to "pending", so that no trial stays "queued"
+        # for ever and a run again picks it up (its half-written folder is removed then).
+        if results is not None and hasattr(results, "close"):
+            try:
+                results.close()
+            except Exception:  # noqa: BLE001 - the first error is the one to raise
+                pass
+        for t in todo:
+            if t["id"] not in reported and t["state"] == "queued":
+                t["state"] = "pending"
+                _mark_cut_off(store, t.get("run_id"))
         manifest["driver"] = None
         sweep.write(manifest)
     return sweep.counts()
+
+
+def _mark_cut_off(store: RunStore, run_id: str | None) -> None:
+    """A trial this process was training when the sweep was cut off: its folder says
+    "interrupted", not "running" under this (still living) process."""
+    try:
+        rd = RunDir(store.path_of(run_id)) if run_id else None
+        if rd is None or not (rd.path / "config.json").exists():
+            return
+        status = rd.read_status(raw=True)
+        if status.get("state") in ("queued", "running", "paused") and status.get("pid") == os.getpid():
+            rd.write_status("interrupted", error="the sweep was interrupted")
+    except Exception:  # noqa: BLE001 - a folder we cannot mend is run again all the same
+        pass
 
 
 def _on_pool(todo: list[dict], store: RunStore, sweep_id: str, jobs: int,
@@ -481,8 +512,9 @@ def _on_pool(todo: list[dict], store: RunStore, sweep_id: str, jobs: int,
 
     # spawn, not fork: a forked child of a process that has started torch's thread pool (or
     # CUDA) can hang; each worker sets its share of the threads before its first trial
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_pool_worker, initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_pool_worker, initargs=(threads,))
+    try:
         futures = {pool.submit(run_trial, t, str(store.root), threads, t["run_id"], sweep_id): t
                    for t in todo}
         for fut in as_completed(futures):
@@ -491,6 +523,22 @@ def _on_pool(todo: list[dict], store: RunStore, sweep_id: str, jobs: int,
             except Exception as e:  # noqa: BLE001 - a worker that died (memory, a signal)
                 result = {"state": "failed", "error": f"worker died: {type(e).__name__}: {e}"}
             yield futures[fut], result
+    except BaseException:  # the driver is cut off (Ctrl-C, an error, the caller closed us):
+        # the trials not started are dropped and the running ones stopped, not waited for
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            try:
+                proc.terminate()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        for proc in procs:  # reaped, so that their runs read "interrupted" at once
+            try:
+                proc.join(10)
+            except Exception:  # noqa: BLE001
+                pass
+        raise
+    pool.shutdown()
 
 
 def _import_result(store: RunStore, sweep_id: str, trial: dict, result: dict) -> dict:
@@ -578,15 +626,35 @@ def compare_methods(manager, methods: list[str], data_spec, data_label: str,
     return sweep
 
 
+def _driver_alive(manifest: dict) -> bool:
+    """Whether the process that runs the sweep (if any) lives. A driver on another machine
+    cannot be checked from here and counts as alive."""
+    d = manifest.get("driver")
+    if not isinstance(d, dict) or not d.get("pid"):
+        return False
+    if d.get("host") != socket.gethostname():
+        return True
+    return _pid_alive(d.get("pid"))
+
+
 def sync(sweep: Sweep) -> dict:
     """Bring the manifest's trial states up to date from the run folders (for sweeps whose
-    trials run elsewhere: the app's manager, or a driver that was killed). Returns it."""
+    trials run elsewhere: the app's manager, or a driver that was killed). Returns it.
+
+    A trial marked queued (or running) whose run folder does not exist while no driver runs
+    the sweep will never start: it is pending again (a driver killed with kill -9 leaves those)."""
     manifest = sweep.read()
     changed = False
+    driver = None
     for t in manifest["trials"]:
         state = _run_dir_state(sweep.store, t.get("run_id"))
         new = {"done": "done", "failed": "failed", "stopped": "failed", "interrupted": "failed",
                "running": "running", "paused": "running", "queued": "queued"}.get(state or "")
+        if new is None and t["state"] in ("queued", "running"):
+            if driver is None:
+                driver = _driver_alive(manifest)
+            if not driver:
+                new = "pending"
         if new and new != t["state"]:
             t["state"] = new
             changed = True
@@ -599,5 +667,6 @@ def sync(sweep: Sweep) -> dict:
 
 
 def active(manifest: dict) -> bool:
-    """Whether some trial of the sweep may still change (queued or running)."""
+    """Whether some trial of the sweep may still change (queued or running). Give it the
+    manifest that :func:`sync` returns: a killed driver's trials are pending there."""
     return any(t["state"] in ("queued", "running") for t in manifest["trials"])
