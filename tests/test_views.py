@@ -543,3 +543,35 @@ def test_gan_fig3_axis_titles_sit_on_their_own_panels(every_method_run):
     # the subplot titles stack top to bottom in the paper's order (a), (b), (c)
     heads = sorted((a for a in layout.annotations if a.text.startswith("(")), key=lambda a: -a.y)
     assert [a.text[:3] for a in heads] == ["(a)", "(b)", "(c)"]
+
+
+def test_a_replaced_data_file_is_not_taken_for_the_runs_data(tiny_run, tmp_path):
+    """A run trained on a file reads it again from its path; a different file there now (more
+    points, so the subsample still fits, or other features) is refused with the reason."""
+    import shutil
+
+    from dcviz import data as D
+    from dcviz.runs import RunStore
+    from dcviz.runs.view import RunView
+
+    digits = D.load("digits")
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_run.root / tiny_run.run_id, root / tiny_run.run_id)
+    rd = RunStore(root).open(tiny_run.run_id)
+    path = tmp_path / "mine.npz"
+    rd.write_config({**rd.read_config(), "data": {"path": str(path)}})
+    assert rd.read_config()["n_samples"] == 1797 and rd.read_config()["input_dim"] == 64
+
+    np.savez(path, x=digits.x, y=digits.y)                     # the run's data: taken
+    view = RunView(rd)
+    assert view.dataset is not None and view.data_problem is None
+    rng = np.random.default_rng(0)
+    for x, words in [(np.concatenate([digits.x, rng.random((200, 64))]), "1797 points, but its "
+                      "data set loads here with 1997 points"),
+                     (rng.random((1797, 32)), "64 features, but its data set loads here with "
+                      "32 features")]:
+        np.savez(path, x=x.astype(np.float32))
+        view = RunView(rd)
+        assert view.dataset is None, words
+        assert words in view.data_problem and "not the run's data" in view.data_problem
+        assert view.labels_sub is None

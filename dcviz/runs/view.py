@@ -67,6 +67,19 @@ class RunView:
         except Exception as e:  # noqa: BLE001 - an imported run may name a file that is not here
             self.data_problem = f"the run's data cannot be loaded here ({str(e)[:300]})"
             return None
+        # a file at the run's path that was replaced since (another export with the same
+        # name): not the run's data, even where it has enough points for the subsample
+        want = [(what, self.config.get(k), got) for what, k, got in
+                (("points", "n_samples", ds.n), ("features", "input_dim", ds.dim))]
+        differ = [(what, int(w), got) for what, w, got in want
+                  if isinstance(w, (int, float)) and not isinstance(w, bool) and int(w) != got]
+        if differ:
+            self.data_problem = (
+                "the run was trained on " + " x ".join(f"{w} {what}" for what, w, _ in differ)
+                + ", but its data set loads here with "
+                + " x ".join(f"{got} {what}" for what, _, got in differ)
+                + ": it is not the run's data")
+            return None
         sub = self.subsample
         if sub.size and int(sub.max()) >= ds.n:
             # the points the run followed are not in this data set: it is not the run's data
