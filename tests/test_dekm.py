@@ -143,6 +143,27 @@ def test_dekm_lens_panels(dekm_run):
     assert "pretraining" in early[0].title
 
 
+def test_dekm_lens_draws_every_snapshot_of_a_1d_latent(tmp_path):
+    """latent_dim=1: the default "pca" plane took a second principal axis that is not there
+    (IndexError); the second axis is now a zero axis, as in pca_2d."""
+    ds = D.load({"name": "digits", "n": 200})
+    cls, cfg = prepare("dekm", ds, {**TINY, "latent_dim": 1, "n_clusters": 2, "subsample": 100})
+    rd = create_run(RunStore(tmp_path), cls, cfg, ds, "quick")
+    assert execute(rd, cls, cfg, ds)["state"] == "done"
+    view, lens = RunView(rd), get_lens("dekm")
+    for index in range(view.count):
+        for plane in ("pca", "eigen"):
+            panels = lens.panels(view, index, {"plane": plane, "colour": "cluster"})
+            fig = panels[0].figure
+            assert "Fig. 1" in panels[0].title and fig is not None
+            points = [t for t in fig.data if t.type == "scatter"
+                      and t.name not in ("centroids", "last eigenvector")]
+            assert points and all(np.allclose(t.y, 0) for t in points)
+            y0, y1 = fig.layout.yaxis.range
+            assert np.isfinite([y0, y1]).all() and y1 - y0 > 1e-6
+            assert "1 dimension" in fig.layout.yaxis.title.text
+
+
 def test_dekm_recovers_easy_blobs():
     ds = D.load({"name": "blobs8", "n": 800})
     from dcviz import DEKM as Est

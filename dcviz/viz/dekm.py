@@ -34,15 +34,22 @@ def _clustering_indices(rows) -> list[int]:
 
 
 def _plane(latent: np.ndarray, V: np.ndarray, plane: str):
-    """2-D coordinates, the projection matrix P (2, d) and the mean, for the chosen plane."""
+    """2-D coordinates, the projection matrix P (2, d) and the mean, for the chosen plane.
+
+    A 1-d embedding (latent_dim=1) has one axis: the second is a zero axis (as in pca_2d)."""
     mean = latent.mean(0)
+    d = latent.shape[1]
     if plane == "eigen":
-        P = V[[0, -1]]
+        P = V[[0, -1]] if len(V) >= 2 else V[:1]
         names = ("y₁ (most cluster structure)", f"y_{len(V)} (least: the last eigenvector)")
     else:
         _, _, vt = np.linalg.svd(latent - mean, full_matrices=False)
         P = vt[:2]
         names = ("PC 1 of the embedding", "PC 2 of the embedding")
+    if len(P) < 2:
+        P = np.vstack([P, np.zeros((2 - len(P), d))])
+        names = (names[0] if plane != "eigen" else "y₁ (the only eigen-direction)",
+                 "none: the embedding has 1 dimension")
     return (latent - mean) @ P.T, P, mean, names
 
 
@@ -50,8 +57,13 @@ def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pc
                 color_title="true label") -> go.Figure:
     coords, P, mean, names = _plane(latent, V, plane)
     cents = (centroids - mean) @ P.T
-    pad = 0.08 * (coords.max(0) - coords.min(0) + 1e-9)
+    span = coords.max(0) - coords.min(0)
+    # an axis with no spread (the zero axis of a 1-d embedding) gets the other's, halved
+    span = np.where(span > 0, span, 0.5 * span.max() if span.max() > 0 else 1.0)
+    pad = 0.08 * span
     lo, hi = coords.min(0) - pad, coords.max(0) + pad
+    flat = coords.max(0) - coords.min(0) <= 0
+    lo, hi = np.where(flat, lo - span / 2, lo), np.where(flat, hi + span / 2, hi)
     gx, gy = np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160)
     grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
     # Regions of the centroids as seen in this plane; exact when the embedding is 2-D.
