@@ -164,6 +164,23 @@ def test_dekm_lens_draws_every_snapshot_of_a_1d_latent(tmp_path):
             assert "1 dimension" in fig.layout.yaxis.title.text
 
 
+def test_dekm_churn_shows_zero_iterations_and_leaves_out_the_placeholder(dekm_run):
+    """A log axis hid the iterations where no point changed cluster, and iteration 0's 1.0 (no
+    clustering before it) was drawn as 100 % changed."""
+    from dcviz.viz.dekm import churn_figure
+    fig = churn_figure(np.array([1.0, 0.2, 0.0, 0.01, 0.0]), current=2)
+    tr = fig.data[0]
+    assert list(tr.x) == [1, 2, 3, 4] and np.allclose(tr.y, [20.0, 0.0, 1.0, 0.0])
+    assert fig.layout.yaxis.type == "linear" and fig.layout.yaxis.rangemode == "tozero"
+    # on a real run's lens: one point per iteration after the first, none at 100 %
+    rd, _ = dekm_run
+    panels = get_lens("dekm").panels(RunView(rd), -1)
+    churn = next(p for p in panels if p.title == "Points that changed cluster").figure
+    ys = np.asarray(churn.data[0].y)
+    assert len(ys) == TINY["max_iter"] - 1 and list(churn.data[0].x)[0] == 1
+    assert churn.layout.yaxis.type != "log"
+
+
 def test_dekm_recovers_easy_blobs():
     ds = D.load({"name": "blobs8", "n": 800})
     from dcviz import DEKM as Est

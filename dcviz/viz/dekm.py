@@ -25,8 +25,8 @@ Y_TEXT = """Y = V·h: every point in the eigen-coordinates, one column per eigen
 from most to least cluster structure), coloured by cluster. The last column is the one the
 greedy loss moves: within a cluster its points collapse onto the centroid's value."""
 
-CHURN_TEXT = """Share of points that changed cluster between two re-clusterings. The paper stops when
-fewer than 0.1 % change."""
+CHURN_TEXT = """Share of points that changed cluster between two re-clusterings (from iteration 1:
+the first k-means has none before it). The paper stops when fewer than 0.1 % change."""
 
 
 def _clustering_indices(rows) -> list[int]:
@@ -165,12 +165,29 @@ def build(run, index: int, options: dict) -> list[Panel]:
                         text=Y_TEXT))
     churn = series([rows[i] for i in clustering], "metrics").get("changed")
     if churn is not None:
-        fig = go.Figure(go.Scatter(x=np.arange(len(churn)), y=100 * churn, mode="lines+markers"))
-        fig.add_vline(x=it, line=dict(color=MUTED, dash="dot"))
-        fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_type="log",
-                          xaxis_title="re-clustering iteration", yaxis_title="% of points changed")
-        panels.append(Panel("Points that changed cluster", figure=fig, text=CHURN_TEXT))
+        panels.append(Panel("Points that changed cluster", figure=churn_figure(churn, it),
+                            text=CHURN_TEXT))
     return panels
+
+
+def churn_figure(churn: np.ndarray, current: int | None = None) -> go.Figure:
+    """% of points that changed cluster per re-clustering iteration, on a linear axis from 0 (a
+    log axis hid the iterations where none changed). Iteration 0, the first k-means, has nothing
+    to compare with: its value (a placeholder 1.0) is left out."""
+    churn = np.asarray(churn, dtype=np.float64)
+    x = np.arange(1, len(churn))
+    y = 100 * churn[1:]
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", name="changed",
+                               hovertemplate="iteration %{x}: %{y:.3g} % changed<extra></extra>"))
+    if current is not None:
+        fig.add_vline(x=current, line=dict(color=MUTED, dash="dot"))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title=dict(text="re-clustering iteration (0: the first k-means, "
+                                                 "nothing to compare with)"),
+                                 range=[-0.5, max(len(churn) - 0.5, 1.5)]),
+                      yaxis=dict(title=dict(text="% of points changed"), type="linear",
+                                 rangemode="tozero"))
+    return fig
 
 
 LENS = Lens(
