@@ -389,6 +389,15 @@ def infer(model: Model, ds, reference: np.ndarray | None = None,
     return result
 
 
+def placement_axes(train_source: str) -> tuple[str, str]:
+    """Axis titles of the placement picture: the run's aligned PCA only where the training
+    picture is the last snapshot's (turned like Explore's); else plain PCA of the training
+    points embedded again."""
+    if train_source == "snapshot":
+        return "PC 1 (run's aligned PCA)", "PC 2"
+    return "PC 1 (PCA of the training points)", "PC 2"
+
+
 def _training_picture(model: Model, d: int, train_x) -> tuple[np.ndarray | None, str]:
     """The training points in the model's embedding: the last snapshot's latent when it is the
     same space as ``embed`` (checked on the data when available), else the training data
@@ -449,5 +458,6 @@ def training_x(model: Model, ds) -> np.ndarray | None:
 
 __all__ = ["Confidence", "Inference", "MAX_NEW_POINTS", "Model", "RunStoreError", "ShapeError",
            "check_shape", "cluster_grid", "confidence", "distance_margin", "examples_per_cluster",
-           "infer", "load_new_data", "new_data_choices", "open_model", "pca_basis", "scale_warning",
+           "infer", "load_new_data", "new_data_choices", "open_model", "pca_basis",
+           "placement_axes", "scale_warning",
            "shape_text", "training_x"]

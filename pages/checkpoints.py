@@ -274,15 +274,17 @@ def placement(model, res, run_id: str) -> None:
     fig = V.placement_figure(res.train_coords, res.coords, res.assign,
                              train_assign=model.train_assign if res.train_source == "snapshot" else None,
                              confidence=res.confidence.values,
-                             axis_names=("PC 1 (run's aligned PCA)", "PC 2"))
+                             axis_names=I.placement_axes(res.train_source))
     st.plotly_chart(fig, key="checkpoints_placement", config=plot_config(f"dcviz-{run_id}-new-data"))
     src = {"snapshot": f"the training points of the run's last snapshot ({len(res.train_coords)} "
                        "points, faint, in their clusters' colours)",
            "embedded": f"the run's training points embedded again with the checkpoint "
                        f"({len(res.train_coords)} points, grey)"}.get(res.train_source, "")
     st.caption(f"New points (bold, coloured by their cluster) among {src}, projected on the same "
-               "two principal axes of the training points, turned like the run's picture on "
-               "Explore.")
+               "two principal axes of the training points"
+               + (", turned like the run's picture on Explore." if res.train_source == "snapshot"
+                  else " (plain PCA: not the run's picture on Explore, whose snapshot the "
+                       "checkpoint does not reproduce)."))
 
 
 def sizes_and_confidence(model, res, run_id: str) -> None:

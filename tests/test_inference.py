@@ -220,6 +220,30 @@ def test_checkpoints_pushes_new_data_through_a_run(tiny_store, data_dir):
     assert_help_everywhere(at)
 
 
+def test_checkpoints_placement_axes_follow_the_training_picture(tiny_store, data_dir, monkeypatch):
+    """The training points embedded again (the checkpoint does not reproduce the last snapshot)
+    are placed by plain PCA: the axis must not say "the run's aligned PCA"."""
+    assert I.placement_axes("snapshot")[0] == "PC 1 (run's aligned PCA)"
+    assert "aligned" not in I.placement_axes("embedded")[0]
+
+    def spec():
+        at.button(key="checkpoints_go").click().run()
+        assert_clean(at)
+        return at.get("plotly_chart")[0].proto.spec
+    at = open_page("checkpoints")
+    assert "PC 1 (run's aligned PCA)" in spec()
+    real = I._training_picture
+
+    def embedded(model, d, train_x):
+        pic, _ = real(model, d, train_x)
+        return pic, "embedded"
+    monkeypatch.setattr(I, "_training_picture", embedded)
+    at = open_page("checkpoints")
+    chart = spec()
+    assert "PC 1 (PCA of the training points)" in chart and "aligned PCA" not in chart
+    assert "plain PCA" in page_text(at)
+
+
 def test_checkpoints_refuses_a_built_in_set_of_the_wrong_shape(tiny_store, data_dir):
     at = open_page("checkpoints")
     at.selectbox(key="checkpoints_choice").set_value("Four intersecting manifolds").run()
