@@ -317,3 +317,61 @@ def test_sync_sets_queued_trials_of_a_dead_driver_back_to_pending(tmp_path):
     synced = sync(sweep)
     assert [t["state"] for t in synced["trials"]] == ["pending", "pending"]
     assert not active(synced) and [t["state"] for t in sweep.trials()] == ["pending", "pending"]
+
+
+def test_ray_that_cannot_connect_is_a_clear_error_before_any_trial_is_queued(tmp_path, monkeypatch,
+                                                                             capsys):
+    """ray.init is called before the trials are marked queued, and its ConnectionError is a
+    SweepError (exit 2 from the CLI), not an internal error with the trials left queued."""
+    ray = pytest.importorskip("ray")
+    from dcviz import cli
+
+    def refuse(**kwargs):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    sweep = Sweep.create(tmp_path, _plan(methods=["ae-kmeans"], sets={"pretrain_epochs": "2"}))
+    with pytest.raises(SweepError, match="Ray: cannot connect"):
+        run_sweep(sweep, ray="127.0.0.1:1")
+    m = sweep.read()
+    assert m["driver"] is None and all(t["state"] == "pending" and t["run_id"] is None
+                                       for t in m["trials"])
+    code = cli.main(["sweep", "--methods", "ae-kmeans", "--data", DATA, "--seeds", "0",
+                     "--set", "pretrain_epochs=2", "--runs-dir", str(tmp_path), "--ray", "auto"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT and "Ray: cannot connect" in err and "internal" not in err
+    assert _run_folders(tmp_path) == []
+
+
+def test_ray_on_this_machine_stays_on_the_loopback_address(tmp_path, monkeypatch):
+    """A local address joins as node 127.0.0.1 with no dashboard, and Ray's rewriting of
+    127.0.0.1 to the machine's network address is off while it connects (and restored after)."""
+    ray = pytest.importorskip("ray")
+    import ray._private.ray_constants as ray_constants
+
+    seen = []
+
+    def init(**kwargs):
+        seen.append((kwargs, ray_constants.ENABLE_RAY_CLUSTER,
+                     os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")))
+        raise ConnectionError("no cluster here")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
+    monkeypatch.delenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    sweep = Sweep.create(tmp_path, _plan(methods=["ae-kmeans"], sets={"pretrain_epochs": "2"}))
+    for address in ("127.0.0.1:6379", "localhost:6379", "auto"):
+        with pytest.raises(SweepError):
+            run_sweep(sweep, ray=address)
+    assert len(seen) == 3
+    for kwargs, flag, env in seen:
+        assert kwargs["_node_ip_address"] == "127.0.0.1" and kwargs["include_dashboard"] is False
+        assert flag is False and env == "0"
+    assert ray_constants.ENABLE_RAY_CLUSTER is True
+    assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ
+    # a cluster on other machines is joined as Ray does it
+    seen.clear()
+    with pytest.raises(SweepError):
+        run_sweep(sweep, ray="10.1.2.3:6379")
+    assert "_node_ip_address" not in seen[0][0] and seen[0][1] is True

@@ -252,3 +252,27 @@ def test_ray_sweep_shared_folder_and_archive_mode_match_the_local_sweep(ray_clus
     assert not np.array_equal(want[0], want[1]) or \
         RunStore(tmp_path / "local").open(local.trials()[0]["run_id"]).read_status()["metrics"] != \
         RunStore(tmp_path / "local").open(local.trials()[1]["run_id"]).read_status()["metrics"]
+
+
+def test_ray_sweep_stays_on_loopback_without_the_tests_own_workaround(ray_cluster, tmp_path,
+                                                                       monkeypatch):
+    """The library keeps Ray on 127.0.0.1 by itself: with Ray's rewriting of 127.0.0.1 to the
+    machine's network address switched back on (its default on Linux), a sweep on the local
+    cluster still opens no socket off the loopback address."""
+    import ray
+    import ray._private.ray_constants as ray_constants
+
+    if ray.is_initialized():
+        ray.shutdown()
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
+    monkeypatch.delenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", raising=False)
+    seen: list[str] = []
+
+    def check_sockets(trial, result):
+        seen.extend(off_loopback(session_pids(ray_cluster["sid"]) + [os.getpid()]))
+
+    sweep = Sweep.create(tmp_path, Plan(methods=["ae-kmeans"], data=["blobs8:n_samples=400"],
+                                        seeds=[0], sets={"pretrain_epochs": "2"}))
+    assert run_sweep(sweep, ray=ray_cluster["address"], cpus=1, on_result=check_sockets) == {"done": 1}
+    assert seen == []
+    assert not ray.is_initialized() and ray_constants.ENABLE_RAY_CLUSTER is True

@@ -432,6 +432,19 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
     if busy:  # e.g. the app's Compare methods is training them: never delete a live run
         raise SweepError(f"sweep {sweep.sweep_id}: {len(busy)} of its runs are still training in "
                          f"another process ({', '.join(busy[:3])}); wait for them or stop them")
+    own_ray = _ray_connect(ray) if ray else False  # before any trial is marked queued
+    try:
+        return _run(sweep, manifest, jobs=jobs, threads=threads, ray=ray,
+                    ray_archive=ray_archive, cpus=cpus, on_result=on_result)
+    finally:
+        if own_ray:
+            import ray as ray_module
+            ray_module.shutdown()
+
+
+def _run(sweep: Sweep, manifest: dict, *, jobs, threads, ray, ray_archive, cpus,
+         on_result) -> dict[str, int]:
+    store = sweep.store
     todo = []
     taken = {t.get("run_id") for t in manifest["trials"]}
     for t in manifest["trials"]:
@@ -453,7 +466,7 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
     results = None
     try:
         if ray:
-            results = _on_ray(todo, store, sweep.sweep_id, ray, ray_archive, max(1, cpus))
+            results = _on_ray(todo, store, sweep.sweep_id, ray_archive, max(1, cpus))
         elif jobs == 1:
             n = threads or cpu_count()
             results = ((t, run_trial(t, str(store.root), n, t["run_id"], sweep.sweep_id))
@@ -552,28 +565,89 @@ def _import_result(store: RunStore, sweep_id: str, trial: dict, result: dict) ->
     return {**result, "run_id": run_id}
 
 
-def _on_ray(todo: list[dict], store: RunStore, sweep_id: str, address: str, archive: bool,
-            cpus: int) -> Iterator[tuple[dict, dict]]:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _ray_is_local(address: str | None) -> bool:
+    """Whether ``address`` means a Ray cluster on this machine (a new one, "auto" without a
+    RAY_ADDRESS elsewhere, or a loopback host:port)."""
+    if address in (None, "", "local"):
+        return True
+    if address == "auto":
+        env = os.environ.get("RAY_ADDRESS", "").strip()
+        if env in ("", "auto", "local"):
+            return True
+        address = env
+    if "://" in address:  # ray://: Ray Client, whose driver is not a node of the cluster
+        return False
+    host = address.rsplit(":", 1)[0] if address.count(":") == 1 or address.startswith("[") \
+        else address
+    return host.strip("[]").lower() in LOOPBACK
+
+
+def _ray_connect(address: str) -> bool:
+    """Connect this process to the Ray cluster at ``address`` (start one for "local"); returns
+    whether this call made the connection (and so must shut it down).
+
+    On this machine everything stays on 127.0.0.1: this node is 127.0.0.1, with no dashboard,
+    and Ray is kept from rewriting 127.0.0.1 to the machine's network address (it does so
+    unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER / ray_constants.ENABLE_RAY_CLUSTER is off). A
+    cluster on other machines is joined as Ray itself would. A cluster that cannot be reached
+    is a SweepError."""
     try:
         import ray
+        import ray._private.ray_constants as ray_constants
     except ImportError:
         raise SweepError(RAY_MISSING) from None
     import dcviz
 
-    own = not ray.is_initialized()
-    if own:
-        # py_modules ships this process's dcviz to every worker: the trials run the driver's code
-        ray.init(address=address, log_to_driver=False, runtime_env={
-            "py_modules": [str(Path(dcviz.__file__).resolve().parent)],
-            "excludes": ["__pycache__", "*.pyc"]})
+    if ray.is_initialized():
+        return False
+    # py_modules ships this process's dcviz to every worker: the trials run the driver's code
+    kwargs: dict[str, Any] = {"address": address, "log_to_driver": False, "runtime_env": {
+        "py_modules": [str(Path(dcviz.__file__).resolve().parent)],
+        "excludes": ["__pycache__", "*.pyc"]}}
+    local = _ray_is_local(address)
+    if local:
+        kwargs.update(_node_ip_address="127.0.0.1", include_dashboard=False)
+    env_key = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    saved_env, saved_flag = os.environ.get(env_key), ray_constants.ENABLE_RAY_CLUSTER
+    if local:
+        os.environ[env_key] = "0"  # for the processes of a cluster that ray.init starts
+        ray_constants.ENABLE_RAY_CLUSTER = False  # read when this driver resolves 127.0.0.1
     try:
-        task = ray.remote(run_trial)
-        refs = {}
-        for t in todo:
-            device = str(t["config"].get("device", "auto"))
-            opts = {"num_cpus": cpus, "num_gpus": 1 if device == "cuda" else 0, "max_retries": 0}
-            root = None if archive else str(store.root)
-            refs[task.options(**opts).remote(t, root, cpus, t["run_id"], sweep_id)] = t
+        ray.init(**kwargs)
+    except (ConnectionError, ValueError, TimeoutError) as e:
+        if ray.is_initialized():
+            ray.shutdown()
+        where = "a new local cluster" if address in (None, "", "local") else f"{address!r}"
+        raise SweepError(f"Ray: cannot connect to {where} ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:300]}). Start a cluster first, e.g. "
+                         "ray start --head --node-ip-address 127.0.0.1 --include-dashboard "
+                         "false, and give its address (host:port) or auto") from None
+    finally:
+        if local:
+            ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+            if saved_env is None:
+                os.environ.pop(env_key, None)
+            else:
+                os.environ[env_key] = saved_env
+    return True
+
+
+def _on_ray(todo: list[dict], store: RunStore, sweep_id: str, archive: bool,
+            cpus: int) -> Iterator[tuple[dict, dict]]:
+    """Each trial as a Ray task, on the cluster :func:`_ray_connect` joined."""
+    import ray
+
+    task = ray.remote(run_trial)
+    refs = {}
+    for t in todo:
+        device = str(t["config"].get("device", "auto"))
+        opts = {"num_cpus": cpus, "num_gpus": 1 if device == "cuda" else 0, "max_retries": 0}
+        root = None if archive else str(store.root)
+        refs[task.options(**opts).remote(t, root, cpus, t["run_id"], sweep_id)] = t
+    try:
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             for ref in ready:
@@ -583,9 +657,13 @@ def _on_ray(todo: list[dict], store: RunStore, sweep_id: str, address: str, arch
                 except Exception as e:  # noqa: BLE001 - a task or its worker that died
                     result = {"state": "failed", "error": f"Ray task failed: {type(e).__name__}: {e}"}
                 yield t, result
-    finally:
-        if own:
-            ray.shutdown()
+    except BaseException:  # cut off: the tasks not finished are cancelled, not left running
+        for ref in refs:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - already finished, or the cluster is gone
+                pass
+        raise
 
 
 # =========================================================================== through the app's manager
