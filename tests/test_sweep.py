@@ -375,3 +375,45 @@ def test_ray_on_this_machine_stays_on_the_loopback_address(tmp_path, monkeypatch
     with pytest.raises(SweepError):
         run_sweep(sweep, ray="10.1.2.3:6379")
     assert "_node_ip_address" not in seen[0][0] and seen[0][1] is True
+
+
+def test_pool_workers_end_when_the_driver_is_killed(tmp_path):
+    """kill -9 of a --jobs driver: its pool workers end too, instead of living on as orphans."""
+    code = ("import os, sys, time\n"
+            "from dcviz.runs.sweep import _process_pool\n"
+            "if __name__ == '__main__':\n"
+            "    pool = _process_pool(2, 1)\n"
+            "    pids = {pool.submit(os.getpid).result() for _ in range(8)}\n"
+            "    print(' '.join(map(str, pids)), flush=True)\n"
+            "    time.sleep(600)\n")
+    script = tmp_path / "driver.py"
+    script.write_text(code)
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True)
+    def running(pid: int) -> bool:  # alive and not a zombie waiting to be reaped
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return False
+
+    alive: list[int] = []
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert workers and proc.pid not in workers
+        alive = workers
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 30
+        while alive and time.time() < deadline:
+            time.sleep(0.5)
+            alive = [p for p in alive if running(p)]
+        assert alive == [], "pool workers outlived their driver"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in alive:  # only when the test failed: the orphans it made
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass

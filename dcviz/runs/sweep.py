@@ -380,9 +380,29 @@ def run_trial(trial: dict, root: str | None, threads: int, run_id: str, sweep_id
             shutil.rmtree(private, ignore_errors=True)
 
 
-def _init_pool_worker(threads: int) -> None:
+def _init_pool_worker(threads: int, parent: int | None = None) -> None:
+    """A --jobs pool worker: its share of the threads, and it ends when the driver that made it
+    dies (kill -9 leaves no one to stop it, and an orphan would hold its ~0.5 GB for ever)."""
+    import threading
+
     import torch
     torch.set_num_threads(threads)
+    if parent:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)  # its trial's run folder then reads "interrupted", run again next time
+        threading.Thread(target=watch, name="dcviz-parent-watch", daemon=True).start()
+
+
+def _process_pool(jobs: int, threads: int):
+    """The pool of a --jobs sweep (spawn, not fork: a forked child of a process that has started
+    torch's thread pool, or CUDA, can hang); each worker sets its share of the threads before
+    its first trial and watches that this process lives."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_pool_worker, initargs=(threads, os.getpid()))
 
 
 # =========================================================================== running a sweep
@@ -520,13 +540,9 @@ def _mark_cut_off(store: RunStore, run_id: str | None) -> None:
 
 def _on_pool(todo: list[dict], store: RunStore, sweep_id: str, jobs: int,
              threads: int) -> Iterator[tuple[dict, dict]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    # spawn, not fork: a forked child of a process that has started torch's thread pool (or
-    # CUDA) can hang; each worker sets its share of the threads before its first trial
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_pool_worker, initargs=(threads,))
+    pool = _process_pool(jobs, threads)
     try:
         futures = {pool.submit(run_trial, t, str(store.root), threads, t["run_id"], sweep_id): t
                    for t in todo}
