@@ -417,3 +417,24 @@ def test_pool_workers_end_when_the_driver_is_killed(tmp_path):
                 os.kill(p, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def test_a_grid_field_with_no_value_and_repeated_items(tmp_path, capsys):
+    """--grid f= (or f=,) is an error, never a plan of zero trials that exits 0; a method, data
+    set, seed or grid value given twice is one trial, so no seed counts twice in the table."""
+    from dcviz import cli
+
+    for bad in (["max_iter="], ["max_iter=,"], ["max_iter= , "]):
+        with pytest.raises(SweepError, match="at least one value"):
+            parse_grid(bad)
+    assert parse_grid(["max_iter=1,2,1"]) == {"max_iter": ["1", "2"]}
+    with pytest.raises(SweepError, match="no value"):
+        Sweep.create(tmp_path, _plan(grid={"max_iter": []}))
+    assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+    code = cli.main(["sweep", "--methods", "dekm", "--data", DATA, "--seeds", "0",
+                     "--grid", "max_iter=", "--runs-dir", str(tmp_path)])
+    assert code == cli.EXIT_BAD_INPUT and "max_iter" in capsys.readouterr().err
+    plan = Plan(methods=["ae-kmeans", "ae-kmeans"], data=[DATA, DATA], seeds=[0, 0],
+                sets={"pretrain_epochs": "2"})
+    trials = Sweep.create(tmp_path, plan).trials()
+    assert [(t["method"], t["data_label"], t["seed"]) for t in trials] == [("ae-kmeans", DATA, 0)]

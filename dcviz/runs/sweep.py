@@ -127,9 +127,26 @@ def parse_assignments(items: list[str] | None, what: str = "--set") -> dict[str,
 
 
 def parse_grid(items: list[str] | None) -> dict[str, list[str]]:
-    """``["lam=0.1,1,10", "lr=1e-3,1e-4"]``: each field with the values it takes."""
-    return {k: [v.strip() for v in vs.split(",") if v.strip()]
-            for k, vs in parse_assignments(items, "--grid").items()}
+    """``["lam=0.1,1,10", "lr=1e-3,1e-4"]``: each field with the values it takes (a value
+    given twice counts once). A field with no value (``lam=`` or ``lam=,``) is an error."""
+    grid = {}
+    for k, vs in parse_assignments(items, "--grid").items():
+        values = list(dict.fromkeys(v.strip() for v in vs.split(",") if v.strip()))
+        if not k or not values:
+            raise SweepError(f"--grid {k}=: give the field and at least one value, e.g. {k or 'lam'}=0.1,1")
+        grid[k] = values
+    return grid
+
+
+def _unique(items: list) -> list:
+    """The items in order, each once (dicts and lists compared by their JSON)."""
+    seen, out = set(), []
+    for item in items:
+        key = json.dumps(item, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
 
 
 # =========================================================================== the plan
@@ -149,6 +166,14 @@ class Plan:
     preset: str = "quick"
     sets: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # the same method, data set, seed or grid value twice would count a seed twice in the
+        # tables: each is kept once
+        self.methods = _unique(list(self.methods))
+        self.data = _unique(list(self.data))
+        self.seeds = _unique(list(self.seeds))
+        self.grid = {k: _unique(list(v)) for k, v in self.grid.items()}
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -201,6 +226,9 @@ def expand(plan: Plan) -> list[dict]:
         if bad:
             raise SweepError(f"method {item!r}: {mid} has no field(s) {bad}")
         methods.append((item, mid, own, known))
+    empty = sorted(k for k, v in plan.grid.items() if not v)
+    if empty:
+        raise SweepError(f"--grid: the field(s) {empty} have no value")
     everything = set().union(*(known for *_, known in methods))
     for what, keys in (("--set", plan.sets), ("--grid", plan.grid)):
         bad = sorted(set(keys) - everything)
@@ -230,6 +258,8 @@ def expand(plan: Plan) -> list[dict]:
                                "data": ds.spec, "data_label": label, "seed": seed,
                                "point": point, "config": config, "preset": plan.preset,
                                "state": "pending", "run_id": None, "attempts": 0, "error": None})
+    if not trials:
+        raise SweepError("this plan has no trial to run")
     return trials
 
 
