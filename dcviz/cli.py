@@ -155,11 +155,12 @@ def _train(args, rd, cls, cfg, ds, resume=None) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from dcviz.runs.sweep import (RAY_MISSING, Plan, Sweep, parse_assignments, parse_grid,
-                                  parse_seeds, run_sweep, split_items)
+    from dcviz.runs.sweep import (RAY_MISSING, Plan, Sweep, check_run_options, parse_assignments,
+                                  parse_grid, parse_seeds, run_sweep, split_items)
     from dcviz.runs.table import collect, to_text, write_tables
 
     from dcviz.runs import RunStore, RunStoreError
+    check_run_options(args.jobs, args.threads, args.cpus)  # before anything is written
     try:
         RunStore(args.runs_dir).check_writable()
     except RunStoreError as e:

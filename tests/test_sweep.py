@@ -438,3 +438,27 @@ def test_a_grid_field_with_no_value_and_repeated_items(tmp_path, capsys):
                 sets={"pretrain_epochs": "2"})
     trials = Sweep.create(tmp_path, plan).trials()
     assert [(t["method"], t["data_label"], t["seed"]) for t in trials] == [("ae-kmeans", DATA, 0)]
+
+
+def test_threads_cpus_below_one_and_unbounded_seeds_are_refused(tmp_path, capsys):
+    """--threads 0 / --cpus 0 exit 2 with a message before anything is written; a seed range
+    past 2**32-1 or of more than 10,000 seeds is refused before its list is built."""
+    from dcviz import cli
+
+    base = ["sweep", "--methods", "ae-kmeans", "--data", DATA, "--seeds", "0",
+            "--runs-dir", str(tmp_path)]
+    for opt in (["--threads", "0"], ["--cpus", "0"], ["--threads", "-2"], ["--jobs", "0"]):
+        assert cli.main([*base, *opt]) == cli.EXIT_BAD_INPUT
+        assert f"{opt[0]} must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "sweeps").exists()
+    with pytest.raises(SweepError, match="at least 1"):
+        run_sweep(Sweep.create(tmp_path, _plan(methods=["ae-kmeans"], seeds=[0],
+                                               sets={"pretrain_epochs": "2"})), threads=0)
+    t0 = time.time()
+    for bad in ("0-99999999999999", "4294967296", "0-10000", "0-5000,6000-11000", "5-3"):
+        with pytest.raises(SweepError, match="seeds"):
+            parse_seeds(bad)
+    with pytest.raises(SweepError, match="seeds"):
+        parse_seeds([2**40])
+    assert time.time() - t0 < 5
+    assert parse_seeds("0-9999")[-1] == 9999 and parse_seeds(f"{2**32 - 1}") == [2**32 - 1]

@@ -64,23 +64,45 @@ class SweepError(ValueError):
 
 # =========================================================================== parsing (CLI, bench)
 
+MAX_SEED = 2**32 - 1         # numpy's seeds are 32-bit
+MAX_SEEDS = 10_000           # seeds of one sweep (each one is a trial per method and data set)
+
+
 def parse_seeds(text: str | int | list) -> list[int]:
-    """``"0-4"``, ``"0,2,5"``, ``"0-2,7"``, ``3`` or a list: the seeds, in order, no repeats."""
+    """``"0-4"``, ``"0,2,5"``, ``"0-2,7"``, ``3`` or a list: the seeds, in order, no repeats.
+    Each seed is in 0..2**32-1 and there are at most 10,000 (checked before a range is built)."""
     if isinstance(text, int):
-        return [text]
+        text = [text]
     if isinstance(text, (list, tuple)):
-        return list(dict.fromkeys(int(s) for s in text))
-    seeds: list[int] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        lo, dash, hi = part.partition("-")
-        try:
-            seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(part)]
-        except ValueError:
-            raise SweepError(f"seeds: {part!r} is not a number or a range such as 0-4") from None
-    if not seeds or min(seeds) < 0:
+        parts = [(int(s), int(s)) for s in text]
+    else:
+        parts = []
+        for part in str(text).split(","):
+            part = part.strip()
+            lo, dash, hi = part.partition("-")
+            try:
+                parts.append((int(lo), int(hi)) if dash else (int(part), int(part)))
+            except ValueError:
+                raise SweepError(f"seeds: {part!r} is not a number or a range such as 0-4") from None
+    total = 0
+    for lo, hi in parts:
+        if lo < 0 or hi > MAX_SEED or hi < lo:
+            raise SweepError(f"seeds: {lo}-{hi} is not a range of seeds in 0..{MAX_SEED}")
+        total += hi - lo + 1
+        if total > MAX_SEEDS:
+            raise SweepError(f"seeds: more than {MAX_SEEDS:,} seeds in {str(text)[:80]!r}")
+    seeds = [s for lo, hi in parts for s in range(lo, hi + 1)]
+    if not seeds:
         raise SweepError(f"seeds: give non-negative numbers or ranges, e.g. 0-4, got {text!r}")
     return list(dict.fromkeys(seeds))
+
+
+def check_run_options(jobs: int = 1, threads: int | None = None, cpus: int = 1) -> None:
+    """--jobs, --threads and --cpus are whole numbers of at least 1 (SweepError otherwise)."""
+    for name, value in (("--jobs", jobs), ("--threads", threads), ("--cpus", cpus)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise SweepError(f"{name} must be at least 1, got {value!r}")
 
 
 def split_items(values: list[str] | str) -> list[str]:
@@ -472,8 +494,7 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
     ``threads``: torch threads per trial (default: this machine's cores shared among ``jobs``).
     ``ray``: a Ray address or "auto" (then ``cpus`` CPUs per task and ``ray_archive`` as above).
     ``on_result(trial, result)`` is called in this process as each trial ends."""
-    if jobs < 1:
-        raise SweepError("--jobs must be at least 1")
+    check_run_options(jobs, threads, cpus)
     store = sweep.store
     manifest = sweep.read()
     _claim(sweep, manifest)
