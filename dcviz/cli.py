@@ -157,7 +157,7 @@ def _train(args, rd, cls, cfg, ds, resume=None) -> int:
 def cmd_sweep(args) -> int:
     from dcviz.runs.sweep import (RAY_MISSING, Plan, Sweep, check_run_options, parse_assignments,
                                   parse_grid, parse_seeds, run_sweep, split_items)
-    from dcviz.runs.table import collect, to_text, write_tables
+    from dcviz.runs.table import collect, to_text
 
     from dcviz.runs import RunStore, RunStoreError
     check_run_options(args.jobs, args.threads, args.cpus)  # before anything is written
@@ -192,8 +192,8 @@ def cmd_sweep(args) -> int:
     counts = run_sweep(sweep, jobs=args.jobs, threads=args.threads, ray=args.ray,
                        ray_archive=args.ray_archive, cpus=args.cpus, on_result=on_result)
     rows = collect(sweep)
-    paths = write_tables(sweep, rows)
     print(to_text(rows), file=sys.stderr)
+    paths = _write_tables(sweep, rows)
     print(json.dumps({"sweep": sweep.sweep_id, "manifest": str(sweep.manifest_path.resolve()),
                       "counts": counts, **paths}))
     return EXIT_OK if counts.get("done", 0) == len(trials) else EXIT_RUN_FAILED
@@ -203,15 +203,29 @@ def cmd_table(args) -> int:
     from pathlib import Path
 
     from dcviz.runs.sweep import Sweep
-    from dcviz.runs.table import collect, to_text, write_tables
+    from dcviz.runs.table import collect, to_text
 
     path = Path(args.sweep)
     sweep = Sweep.from_path(path) if path.exists() else Sweep.open(args.runs_dir, args.sweep)
     rows = collect(sweep)
-    paths = write_tables(sweep, rows)
-    print(to_text(rows))
-    print(f"written: {paths['csv']}  {paths['md']}", file=sys.stderr)
+    print(to_text(rows), flush=True)  # first: a folder we cannot write to still gets its table
+    paths = _write_tables(sweep, rows)
+    if paths:
+        print(f"written: {paths['csv']}  {paths['md']}", file=sys.stderr)
     return EXIT_OK
+
+
+def _write_tables(sweep, rows) -> dict:
+    """table.csv and table.md next to the manifest; a folder that refuses them (read-only, full)
+    is a warning, as the table was printed already. Returns their paths, or {}."""
+    from dcviz.runs.table import write_tables
+    try:
+        return write_tables(sweep, rows)
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        print(f"warning: the table was not written next to the sweep ({why}: "
+              f"{e.filename or sweep.path})", file=sys.stderr)
+        return {}
 
 
 def cmd_methods(args) -> int:

@@ -462,3 +462,26 @@ def test_threads_cpus_below_one_and_unbounded_seeds_are_refused(tmp_path, capsys
         parse_seeds([2**40])
     assert time.time() - t0 < 5
     assert parse_seeds("0-9999")[-1] == 9999 and parse_seeds(f"{2**32 - 1}") == [2**32 - 1]
+
+
+def test_table_of_a_sweep_folder_that_cannot_be_written(tmp_path, monkeypatch, capsys):
+    """`table` on a read-only sweep folder prints the table, warns that table.csv/.md were not
+    written, and exits 0 (not 4, 'internal error')."""
+    import errno
+
+    from dcviz import cli
+    from dcviz.runs import store
+
+    sweep = Sweep.create(tmp_path, _plan(methods=["ae-kmeans"], seeds=[0],
+                                         sets={"pretrain_epochs": "2"}))
+    assert run_sweep(sweep, jobs=1, threads=1) == {"done": 1}
+
+    def refuse(path, data):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(store, "atomic_write_bytes", refuse)
+    assert cli.main(["table", str(sweep.path)]) == cli.EXIT_OK
+    out, err = capsys.readouterr()
+    assert "ae-kmeans" in out and "NMI" in out
+    assert "warning: the table was not written" in err and "Permission denied" in err
+    assert "internal error" not in err and not (sweep.path / "table.csv").exists()
