@@ -49,6 +49,9 @@ def test_sweep_opens_as_table_with_a_dot_per_seed(sweep_store, monkeypatch):
     run_ids = sorted(t["run_id"] for t in sweep.trials())
     for trace in dots:
         assert sorted(trace["customdata"]) == run_ids  # one dot per seed and row
+    # the scores' axes end at 1 (all seeds at 1.0 drew an axis from 0 to 2)
+    axes = [v for k, v in spec["layout"].items() if k.startswith("xaxis")]
+    assert len(axes) == 3 and all(a["range"][1] == 1.05 and a["range"][0] <= -0.05 for a in axes)
 
 
 def test_a_dot_opens_its_run_in_explore(sweep_store, monkeypatch):

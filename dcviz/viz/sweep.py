@@ -16,6 +16,10 @@ from dcviz.plaintext import for_plotly
 from dcviz.runs.table import NAMES, Row
 from dcviz.viz.style import finish
 
+#: scores that end at 1 (ARI may go below 0): their axes stop at 1, where plotly's own range
+#: for one value (seeds that all scored 1.0) ran from 0 to 2
+UNIT_SCORES = ("acc", "nmi", "ari", "trust", "cont", "cra")
+
 
 def seed_dots_figure(rows: Sequence[Row], columns: Sequence[str]) -> go.Figure:
     """Dots per seed for each row (y) and column (a panel each); customdata = run id."""
@@ -49,6 +53,8 @@ def seed_dots_figure(rows: Sequence[Row], columns: Sequence[str]) -> go.Figure:
                                  showlegend=False, name="median",
                                  marker=dict(symbol="line-ns-open", size=22, color="#d62728",
                                              line=dict(width=3))), row=1, col=col)
+        if column in UNIT_SCORES and xs:
+            fig.update_xaxes(range=[min(0.0, min(xs)) - 0.05, 1.05], row=1, col=col)
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category")
     fig.update_layout(height=max(220, 70 + 48 * len(rows)), margin=dict(l=10, r=10, t=40, b=30),
                       clickmode="event+select", dragmode=False)
