@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcviz.runs.store import RunDir, RunStoreError
+from dcviz.runs.store import DATA_SCALE, RunDir, RunStoreError, read_data_scale
 
 #: New data sets are cut to this many points (a fixed random subset) to keep the page quick.
 MAX_NEW_POINTS = 10_000
@@ -145,21 +145,42 @@ def _magnitudes(x: np.ndarray) -> tuple[float, float, float, float]:
     return float(x.min()), float(x.max()), float(a.max()), float(a.mean())
 
 
-def scale_warning(x: np.ndarray, train_x: np.ndarray | None, where: str = "the new data") -> str | None:
+def _recorded_magnitudes(record, features: int) -> tuple[float, float, float, float] | None:
+    """(min, max, largest |value|, mean |value|) of the training data from the run's record of
+    them (config.json's ``data_scale``), or None where there is none, it is malformed, or it is
+    for another number of features."""
+    rec = read_data_scale(record)
+    if rec is None or rec["features"] != features:
+        return None
+    return rec["min"], rec["max"], rec["abs_max"], rec["abs_mean"]
+
+
+def scale_warning(x: np.ndarray, train_x: np.ndarray | None, where: str = "the new data",
+                  train_scale: dict | None = None) -> str | None:
     """A warning when ``x``'s values are on another scale than the training data's, else None.
 
     Compares the largest and the mean absolute value; a ratio beyond :data:`SCALE_RATIO` either
     way is reported. Nothing is refused: the model still assigns the points, but a model trained
     on values in [0, 1] assigns points in [0, 16] or [0, 0.06] mostly to one or two clusters.
+
+    ``train_scale``: the run's record of its training data's magnitudes (config.json's
+    ``data_scale``, written when the run was created), used when ``train_x`` is None (the data
+    set is not on this machine, e.g. an imported run). A missing or malformed record: no warning.
     """
-    if train_x is None:
+    x = np.asarray(x)
+    if x.ndim != 2 or not x.size:
         return None
-    x, train_x = np.asarray(x), np.asarray(train_x)
-    if x.ndim != 2 or train_x.ndim != 2 or x.shape[1] != train_x.shape[1] or not x.size \
-            or not train_x.size:
-        return None
+    if train_x is not None:
+        train_x = np.asarray(train_x)
+        if train_x.ndim != 2 or x.shape[1] != train_x.shape[1] or not train_x.size:
+            return None
+        trained = _magnitudes(train_x)
+    else:
+        trained = _recorded_magnitudes(train_scale, x.shape[1])
+        if trained is None:
+            return None
     lo, hi, big, mean = _magnitudes(x)
-    tlo, thi, tbig, tmean = _magnitudes(train_x)
+    tlo, thi, tbig, tmean = trained
     worst = 1.0
     for new, old in ((big, tbig), (mean, tmean)):
         if old > 0 and new > 0:
@@ -363,7 +384,8 @@ def infer(model: Model, ds, reference: np.ndarray | None = None,
     ``train_x``: the training points of the run's subsample, when the data set is available
     here, to check that the checkpoint embeds them where the last snapshot has them.
     ``train_data``: the run's training data (all of it; ``train_x`` when not given), to warn when
-    the new data's values are on another scale (``result.scale_warning``).
+    the new data's values are on another scale (``result.scale_warning``). Without either, the
+    run's record of its training data's magnitudes (config.json's ``data_scale``) is used.
     """
     from dcviz import metrics as M
     x = np.asarray(ds.x, dtype=np.float32)
@@ -376,7 +398,9 @@ def infer(model: Model, ds, reference: np.ndarray | None = None,
     conf = confidence(m, x, z, assign)
     result = Inference(assign=assign, latent=z, sizes=sizes, confidence=conf)
     result.scale_warning = scale_warning(x, train_data if train_data is not None else train_x,
-                                         where=getattr(ds, "name", None) or "the new data")
+                                         where=getattr(ds, "name", None) or "the new data",
+                                         train_scale=(model.config.get(DATA_SCALE)
+                                                      if isinstance(model.config, dict) else None))
     if getattr(ds, "y", None) is not None and len(np.unique(ds.y)) >= 1:
         result.scores = M.cluster_scores(ds.y, assign)
 

@@ -50,8 +50,8 @@ import numpy as np
 
 from dcviz.projection import UMAP_FILE, read_layouts
 from dcviz.runs.manage import ManageError, data_withheld, parse_tags
-from dcviz.runs.store import (ACTIVE_STATES, RunDir, RunStore, RunStoreError, atomic_write_json,
-                              new_run_id)
+from dcviz.runs.store import (ACTIVE_STATES, DATA_SCALE, RunDir, RunStore, RunStoreError,
+                              atomic_write_json, new_run_id, read_data_scale)
 from dcviz.safeio import finite_number, no_room
 
 if TYPE_CHECKING:
@@ -644,6 +644,13 @@ def _imported_config(cfg: dict, run_id: str, now: float) -> dict:
     out.update(_withhold_paths(cfg["data"]))
     if "pretrained" in cfg:
         out["pretrained"] = _imported_pretrained(cfg["pretrained"])
+    # the training data's magnitudes (the Checkpoints page's scale warning where the data is not
+    # on this machine): kept where they are whole and consistent, dropped otherwise
+    scale = read_data_scale(cfg.get(DATA_SCALE))
+    if scale is None:
+        out.pop(DATA_SCALE, None)
+    else:
+        out[DATA_SCALE] = scale
     return out
 
 

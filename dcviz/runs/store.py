@@ -197,6 +197,15 @@ class RunDir:
             self.write_config(config)
             return config
 
+    def record_data_scale(self, x) -> dict | None:
+        """Record the training data's magnitudes (:func:`data_scale`) in config.json, so that the
+        Checkpoints page can warn about new data on another scale where the data set itself is
+        not on this machine (an imported run). Nothing is recorded for data without them."""
+        scale = data_scale(x)
+        if scale is not None:
+            self.update_config(**{DATA_SCALE: scale})
+        return scale
+
     def write_status(self, state: str, *, force: bool = False, **fields) -> dict:
         """Write status.json and return what is on disk afterwards.
 
@@ -585,6 +594,55 @@ def _num(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if np.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------- the data's scale
+
+#: config.json's field with the magnitudes of the run's training data (:func:`data_scale`)
+DATA_SCALE = "data_scale"
+
+
+def data_scale(x, chunk: int = 1 << 20) -> dict | None:
+    """The magnitudes of training data ``x`` (N, D) that the Checkpoints page compares new data
+    against (dcviz.inference.scale_warning): min, max, largest and mean absolute value, and the
+    feature count. Read in row blocks of about ``chunk`` values, so that nothing as large as the
+    data is allocated. None for data that is not a non-empty table of finite numbers."""
+    try:
+        x = np.asarray(x)
+        if x.ndim != 2 or not x.size or x.dtype.kind not in "fiub":
+            return None
+        rows = max(1, int(chunk) // max(1, x.shape[1]))
+        lo, hi, big, total = np.inf, -np.inf, 0.0, 0.0
+        for start in range(0, x.shape[0], rows):
+            block = np.asarray(x[start:start + rows], dtype=np.float64)
+            a = np.abs(block)
+            lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+            big, total = max(big, float(a.max())), total + float(a.sum())
+        mean = total / x.size
+    except (TypeError, ValueError):
+        return None
+    if not all(np.isfinite(v) for v in (lo, hi, big, mean)):
+        return None
+    return {"min": lo, "max": hi, "abs_max": big, "abs_mean": mean, "features": int(x.shape[1])}
+
+
+def read_data_scale(record) -> dict | None:
+    """A :func:`data_scale` record read from a run's config.json (an old run has none; an
+    imported or hand-edited one may hold anything): the record with finite numbers that agree
+    with each other, else None."""
+    if not isinstance(record, dict):
+        return None
+    out = {k: finite_number(record.get(k)) for k in ("min", "max", "abs_max", "abs_mean")}
+    features = record.get("features")
+    if any(v is None for v in out.values()) or isinstance(features, bool) \
+            or not isinstance(features, int) or features < 1:
+        return None
+    lo, hi, big, mean = out["min"], out["max"], out["abs_max"], out["abs_mean"]
+    slack = 1e-6 * big
+    if not (lo <= hi and 0 <= mean <= big + slack
+            and abs(max(abs(lo), abs(hi)) - big) <= slack):
+        return None
+    return {**out, "features": features}
 
 
 # (path, size, mtime_ns) -> (problem or None, rows of its latent): a snapshot file is checked
