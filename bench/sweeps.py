@@ -44,8 +44,13 @@ def run(plan: Plan, args, title: str = "") -> tuple[Sweep, list]:
 
     run_sweep(sweep, jobs=args.jobs, threads=args.threads, on_result=progress)
     rows = collect(sweep)
-    write_tables(sweep, rows)
-    print(to_text(rows), flush=True)
+    print(to_text(rows), flush=True)  # first: a folder we cannot write to still gets its table
+    try:
+        write_tables(sweep, rows)
+    except OSError as e:  # read-only, full disk: as the CLI's `table`, a warning
+        why = e.strerror or type(e).__name__
+        print(f"warning: the table was not written next to the sweep ({why}: "
+              f"{e.filename or sweep.path})", file=sys.stderr, flush=True)
     return sweep, rows
 
 

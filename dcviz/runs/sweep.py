@@ -11,6 +11,12 @@ manifest, ``<runs>/sweeps/<sweep_id>/sweep.json``, ties them together: the plan,
 its method, data, seed, grid point, state and run id. Only the driver writes it, and always
 whole, through a rename, so a sweep killed at any moment leaves a readable manifest.
 
+While it runs, the driver refreshes a heartbeat, ``driver.beat`` next to the manifest, every
+:data:`HEARTBEAT_EVERY` seconds. A driver on this machine is judged alive by its pid; one on
+another machine (a runs folder that several machines share) by its heartbeat: silent for
+:data:`DRIVER_LOST_AFTER` seconds, it is taken for dead (killed with kill -9, its machine gone)
+and its queued trials are pending again (:func:`sync`).
+
 Running a sweep again resumes it: a trial whose run folder says "done" is kept, every other
 trial (never started, killed half-way, failed) runs again into a fresh folder and its stale
 folder is removed. A trial that fails is marked failed with its error; the others go on.
@@ -38,6 +44,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +57,9 @@ SWEEPS = "sweeps"            # the folder of sweeps inside the run store's root
 RAY_MISSING = ("Ray is not installed. Sweeps on a Ray cluster need it: "
                "pip install -r requirements-ray.txt")
 FINAL = ("done", "failed")
+HEARTBEAT = "driver.beat"    # in the sweep's folder: refreshed by its driver while it runs
+HEARTBEAT_EVERY = 30.0       # seconds between two heartbeats
+DRIVER_LOST_AFTER = 600.0    # a driver on another machine silent this long (s) counts as dead
 
 
 #: What every trial of a manifest must hold, and of which type (checked on every read).
@@ -480,10 +490,61 @@ def _claim(sweep: Sweep, manifest: dict) -> None:
     """One driver per sweep: a second `sweep` of the same plan while one runs would train every
     trial twice and fight over the manifest."""
     d = manifest.get("driver") or {}
-    if d.get("host") == socket.gethostname() and d.get("pid") != os.getpid() and _pid_alive(d.get("pid")):
-        raise SweepError(f"sweep {sweep.sweep_id} is being run by process {d['pid']}; wait for it "
-                         "or stop it first")
+    me = (os.getpid(), socket.gethostname())
+    if (d.get("pid"), d.get("host")) != me and _driver_alive(manifest, sweep.path):
+        where = "" if d.get("host") == me[1] else (
+            f" on {d.get('host')} (taken for gone {DRIVER_LOST_AFTER:.0f} s after its last "
+            f"heartbeat, {sweep.path / HEARTBEAT})")
+        raise SweepError(f"sweep {sweep.sweep_id} is being run by process {d['pid']}{where}; "
+                         "wait for it or stop it first")
     manifest["driver"] = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+
+
+class _Heartbeat:
+    """The driver's sign of life for other machines: ``driver.beat`` (its driver record and the
+    time, written whole through a rename, so its mtime is the last beat) is written at once and
+    then every :data:`HEARTBEAT_EVERY` seconds by a daemon thread, until :meth:`stop`."""
+
+    def __init__(self, sweep: Sweep, driver: dict):
+        self.path = sweep.path / HEARTBEAT
+        self.driver = dict(driver)
+        self._stop = threading.Event()
+        self._beat()  # before the manifest that names this driver is written
+        self._thread = threading.Thread(target=self._loop, name=f"sweep-heartbeat-{sweep.sweep_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        try:
+            atomic_write_json(self.path, {**self.driver, "at": time.time()})
+        except Exception:  # noqa: BLE001 - a full or read-only disk: the next beat tries again
+            pass
+
+    def _loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY):
+            self._beat()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        try:  # ours only: a driver that claimed the sweep since keeps its own
+            if _beat_of(self.path, self.driver) is not None:
+                self.path.unlink()
+        except OSError:
+            pass
+
+
+def _beat_of(path: Path, driver: dict) -> float | None:
+    """The mtime of the heartbeat at ``path`` if it is that driver's, else None."""
+    try:
+        mtime = path.stat().st_mtime
+        beat = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(beat, dict) or any(beat.get(k) != driver.get(k)
+                                         for k in ("pid", "host", "since")):
+        return None
+    return mtime
 
 
 def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: str | None = None,
@@ -504,10 +565,14 @@ def run_sweep(sweep: Sweep, *, jobs: int = 1, threads: int | None = None, ray: s
         raise SweepError(f"sweep {sweep.sweep_id}: {len(busy)} of its runs are still training in "
                          f"another process ({', '.join(busy[:3])}); wait for them or stop them")
     own_ray = _ray_connect(ray) if ray else False  # before any trial is marked queued
+    beat = None
     try:
+        beat = _Heartbeat(sweep, manifest["driver"])
         return _run(sweep, manifest, jobs=jobs, threads=threads, ray=ray,
                     ray_archive=ray_archive, cpus=cpus, on_result=on_result)
     finally:
+        if beat is not None:
+            beat.stop()
         if own_ray:
             import ray as ray_module
             ray_module.shutdown()
@@ -771,14 +836,17 @@ def compare_methods(manager, methods: list[str], data_spec, data_label: str,
     return sweep
 
 
-def _driver_alive(manifest: dict) -> bool:
-    """Whether the process that runs the sweep (if any) lives. A driver on another machine
-    cannot be checked from here and counts as alive."""
+def _driver_alive(manifest: dict, path: Path) -> bool:
+    """Whether the process that runs the sweep in folder ``path`` (if any) lives. One on this
+    machine: its pid says. One on another machine, whose pid cannot be checked from here: its
+    heartbeat says, alive while it beat less than :data:`DRIVER_LOST_AFTER` seconds ago (no
+    heartbeat of that driver at all: dead)."""
     d = manifest.get("driver")
     if not isinstance(d, dict) or not d.get("pid"):
         return False
     if d.get("host") != socket.gethostname():
-        return True
+        last = _beat_of(Path(path) / HEARTBEAT, d)
+        return last is not None and time.time() - last < DRIVER_LOST_AFTER
     return _pid_alive(d.get("pid"))
 
 
@@ -787,7 +855,8 @@ def sync(sweep: Sweep) -> dict:
     trials run elsewhere: the app's manager, or a driver that was killed). Returns it.
 
     A trial marked queued (or running) whose run folder does not exist while no driver runs
-    the sweep will never start: it is pending again (a driver killed with kill -9 leaves those)."""
+    the sweep will never start: it is pending again (a driver killed with kill -9 leaves those;
+    one on another machine is dead when its heartbeat is older than :data:`DRIVER_LOST_AFTER`)."""
     manifest = sweep.read()
     changed = False
     driver = None
@@ -797,7 +866,7 @@ def sync(sweep: Sweep) -> dict:
                "running": "running", "paused": "running", "queued": "queued"}.get(state or "")
         if new is None and t["state"] in ("queued", "running"):
             if driver is None:
-                driver = _driver_alive(manifest)
+                driver = _driver_alive(manifest, sweep.path)
             if not driver:
                 new = "pending"
         if new and new != t["state"]:
