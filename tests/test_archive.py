@@ -216,6 +216,20 @@ def test_a_file_path_in_the_archive_is_never_followed(tiny_run, store, tmp_path)
     assert "secret.npz" in data_withheld(view.config)
 
 
+def test_an_imported_file_run_exports_and_imports_again(tiny_run, store, tmp_path):
+    """A run imported with its file path withheld goes on to a third machine as it came."""
+    files = run_files(tiny_run)
+    cfg = json.loads(files["run/config.json"])
+    cfg["data"] = {"path": str(tmp_path / "secret.npz")}
+    files["run/config.json"] = json.dumps(cfg).encode()
+    once = import_archive(store, rezip(files))
+    again = import_archive(store, export_zip(store.open(once).path))
+    view = RunView(store.open(again))
+    assert view.config["data"] == {"withheld": "secret.npz"}
+    assert "secret.npz" in data_withheld(view.config)
+    assert view.count == RunView(store.open(once)).count > 0
+
+
 # =========================================================================== refused archives
 
 def test_refuses_dot_dot_path(tiny_run, store):

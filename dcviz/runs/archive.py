@@ -426,7 +426,9 @@ def _check_data(cfg: dict, sub: np.ndarray, where: str) -> None:
     try:
         norm = D.normalise_spec(cfg["data"])
     except (D.DataError, TypeError, ValueError, RecursionError) as e:
-        if isinstance(cfg["data"], dict) and "path" in cfg["data"]:
+        # a file's path is withheld on import; a run imported once and exported again carries
+        # the withheld record itself
+        if isinstance(cfg["data"], dict) and ("path" in cfg["data"] or "withheld" in cfg["data"]):
             return
         raise ArchiveError(f"{where}: config.json's data spec is not valid here "
                            f"({_err(e)})") from None
@@ -725,8 +727,8 @@ def _withhold_paths(spec) -> dict:
         norm = None
     if isinstance(norm, dict) and "name" in norm:
         return {}
-    original = spec.get("path") if isinstance(spec, dict) else spec
-    name = os.path.basename(str(original or "")) or "a file"
+    original = spec.get("path", spec.get("withheld")) if isinstance(spec, dict) else spec
+    name = safe_text(os.path.basename(str(original or "")), 200) or "a file"
     return {"data": {"withheld": name}, "data_withheld": {
         "original": spec, "why": f"the run was trained on the file {name!r} on another machine; "
                                  "imported runs never read paths named in their archive"}}
