@@ -1,19 +1,28 @@
 """RunView: read-only access to one run for pages and lenses, with small caches."""
 from __future__ import annotations
 
-from functools import cached_property, lru_cache
+import os
+import threading
+from collections import OrderedDict
+from functools import cached_property
 
 import numpy as np
 
 from dcviz.methods.base import Snapshot
 from dcviz.runs.store import RunDir, RunStoreError
 
+#: snapshots a view keeps in memory (the most recently used)
+KEPT_SNAPSHOTS = 64
+
 
 class RunView:
     """A run as the views see it: config, history of metrics, snapshots, data and checkpoint.
 
-    Snapshots are read from disk on demand and cached; a live run's view sees new snapshots
-    as they are written (call ``refresh()``).
+    Snapshots are read from disk on demand and kept, each with the identity of the file it was
+    read from (mtime_ns, size, inode: one stat per ask). A view lives as long as the server, and
+    a run resumed meanwhile (``dcviz resume`` in another process, or this app) deletes the
+    snapshots after its checkpoint and writes new ones under the same numbers: a kept snapshot
+    whose file changed, or is gone, is read again, never shown as it was.
     """
 
     def __init__(self, rd: RunDir):
@@ -27,7 +36,8 @@ class RunView:
         self.config = rd.read_config()
         self.method_id: str = self.config["method"]
         self.data_problem: str | None = None  # why the run's data cannot be shown, if so
-        self._snapshot = lru_cache(maxsize=64)(self.rd.load_snapshot)
+        self._kept: OrderedDict[int, tuple[tuple, Snapshot]] = OrderedDict()
+        self._kept_lock = threading.Lock()  # views are shared by the app's sessions
 
     @property
     def count(self) -> int:
@@ -45,7 +55,30 @@ class RunView:
         n = self.count
         if index < 0:
             index += n
-        return self._snapshot(index)
+        stamp = self._stamp(index)  # before the read: a file replaced during it is read again
+        with self._kept_lock:
+            kept = self._kept.get(index)
+            if kept is not None and stamp is not None and kept[0] == stamp:
+                self._kept.move_to_end(index)
+                return kept[1]
+        snap = self.rd.load_snapshot(index)  # RunStoreError for a file that is gone or bad
+        with self._kept_lock:
+            if stamp is not None:
+                self._kept[index] = (stamp, snap)
+                self._kept.move_to_end(index)
+                while len(self._kept) > KEPT_SNAPSHOTS:
+                    self._kept.popitem(last=False)
+            else:
+                self._kept.pop(index, None)
+        return snap
+
+    def _stamp(self, index: int) -> tuple | None:
+        """Which file snapshot ``index`` is now: (mtime_ns, size, inode), or None if none."""
+        try:
+            st = os.stat(os.path.join(self.rd.path, "snapshots", f"{int(index):06d}.npz"))
+        except (OSError, ValueError, OverflowError):
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def latent(self, index: int) -> np.ndarray:
         """Snapshot ``index``'s latent alone (not its extras): for walks over every snapshot."""
