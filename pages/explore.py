@@ -16,7 +16,7 @@ from dcviz.plaintext import for_plotly, md
 from dcviz.projection import method_axes, nearest_neighbors
 from dcviz.runs.labels import (STATE_HELP, STATE_ICONS, data_title, format_seconds, point_caption,
                                run_files, snapshot_label)
-from dcviz.runs.store import ACTIVE_STATES
+from dcviz.runs.store import ACTIVE_STATES, RunStoreError
 from dcviz.viz import get_lens
 from dcviz.viz.common import format_number, latent_figure, loss_figure, metric_figure
 from ui import nav
@@ -265,12 +265,20 @@ def metrics_tab(rows, snap, index: int) -> None:
 
 # ------------------------------------------------------------------ Run
 def run_tab(snap, index) -> None:
-    status, cfg = view.status, view.config
+    # the manager's reading: a run of this app that ended out of disk is "interrupted" with
+    # the reason, even where status.json could not be written to say so
+    try:
+        status = manager().status(run_id)
+    except RunStoreError:  # removed under the page meanwhile: the next redraw says so
+        status = view.status
+    cfg = view.config
     state_ = status.get("state", "unknown")
     st.markdown(f"**State:** {STATE_ICONS.get(state_, '')} {state_}"
                 + (f" · {format_seconds(status.get('seconds'))}" if status.get("seconds") else ""))
     if state_ == "failed":
         st.error(f"The run failed: {md(status.get('error') or 'no message was recorded')}")
+    elif state_ == "interrupted" and status.get("error"):
+        st.warning(f"The run was cut off: {md(status['error'])}.")
     elif state_ in STATE_HELP:
         st.caption(STATE_HELP[state_])
     c1, c2 = st.columns(2)
@@ -332,7 +340,9 @@ follow = top[1].toggle("Follow training", value=True, key="explore_follow",
 top[2].page_link(nav.PAGES["train"], label="Train page", icon=":material/model_training:",
                  help="Start or control runs.")
 nav.present_link(run_id, where=top[3])
-if row["state"] in STATE_HELP:
+if row["state"] == "interrupted" and row.get("error"):  # why it was cut off: a full disk
+    st.warning(f"This run is **interrupted**: {md(row['error'])}.")
+elif row["state"] in STATE_HELP:
     st.caption(f"This run is **{row['state']}**: {STATE_HELP[row['state']]}.")
 if row["state"] == "interrupted" and manager().is_interrupted(run_id):
     R.resume_control(run_id, key="explore_resume")

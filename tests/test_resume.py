@@ -355,7 +355,9 @@ def test_a_full_disk_cuts_the_run_off_and_it_resumes_once_there_is_room(tmp_path
     run_id = mgr.launch("dekm", DATA, config)
     assert mgr.wait(run_id, timeout=300) == "interrupted"
     rd = mgr.open(run_id)
-    assert rd.count() == 5 and rd.read_status()["state"] == "running"  # nothing marked failed
+    # not marked failed (a failed run cannot resume), nor left running: status.json says why
+    status = rd.read_status()
+    assert rd.count() == 5 and status["state"] == "interrupted" and "is full" in status["error"]
     assert "full" in mgr.live[run_id].error and mgr.is_interrupted(run_id)
     at = app("train")
     assert not at.exception
@@ -430,7 +432,7 @@ def test_a_checkpoint_that_finds_the_disk_full_stops_the_run_and_leaves_no_temp(
     status = execute(rd, cls, cfg, ds)
     assert status["state"] == "interrupted" and "is full" in status["error"]
     assert rd.count() == EVERY and not (rd.path / ".checkpoint.pt.tmp").exists()
-    assert rd.read_status()["state"] == "running"
+    assert rd.read_status()["state"] == "interrupted"  # cut off, said so on disk; not failed
     full["on"] = False
     assert execute(rd, cls, cfg, ds, resume=prepare_resume(rd, interrupted=True))["state"] == "done"
     assert rd.count() == 3 + 3

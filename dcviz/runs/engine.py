@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import threading
@@ -17,7 +18,8 @@ from dcviz.methods.base import (BaseConfig, ConfigError, Context, Method, RunSto
                                 choose_subsample, resolve_device)
 from dcviz.nets import set_seed
 from dcviz.runs.store import (TEMP_RE, RunDir, RunStore, RunStoreError, _json_default,
-                              atomic_write_bytes, check_model_size, new_run_id, package_versions)
+                              _status_lock, atomic_write_bytes, check_model_size, new_run_id,
+                              package_versions)
 from dcviz.safeio import DiskFull, no_room
 
 if TYPE_CHECKING:
@@ -271,7 +273,8 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
             current = rd.read_status(raw=True)
             if resume is not None:  # this process writes the run now (status.json's pid)
                 history = current.get("resumes") if isinstance(current.get("resumes"), list) else []
-                rd.write_status("paused" if paused else "running",
+                # error=None: the full disk that cut it off (out_of_room) is over
+                rd.write_status("paused" if paused else "running", error=None,
                                 resumes=[*history, resume.record()])
             elif current.get("state") not in ("running", "paused"):
                 rd.write_status("paused" if paused else "running", started=start)
@@ -324,18 +327,56 @@ def execute(rd: RunDir, cls: type[Method], cfg, data: Dataset, *, pause_event=No
                                finished=time.time())
     except Exception as e:  # noqa: BLE001 - any error of a method becomes a failed run
         if (full := no_room(e, rd.path)) is not None:
-            return out_of_room(rd, full)
+            return out_of_room(rd, full, resumable=cls.resumable, lock=lock)
         return rd.write_status("failed", seconds=time.time() - start, metrics=last_metrics,
                                error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(),
                                finished=time.time())
 
 
-def out_of_room(rd: RunDir, e: OSError) -> dict:
-    """What a run that ran out of disk reports: "interrupted", in memory only. Its status.json
-    is left active (with nothing to write it, a run reads as interrupted in the app and in
-    ``dcviz resume``), so that once there is room it goes on from its last checkpoint; marking it
-    failed would end it for good, and there may be no room to write even that."""
-    return {"state": "interrupted", "unsaved": True,
-            "error": f"the disk holding {rd.path} is full; the run stopped at its last "
-                     "snapshot. Free some space, then resume it: it goes on from its last "
-                     "checkpoint"}
+def out_of_room(rd: RunDir, e: OSError, resumable: bool = True, lock=None) -> dict:
+    """What a run that ran out of disk reports: "interrupted", with a message that names the
+    full disk and says what to do. Not "failed": a failed run is ended for good, and this one
+    can go on from its last checkpoint once there is room (``resumable``: its method can
+    resume; otherwise it has to be re-run).
+
+    The temporary files of the writes that the full disk cut short are removed first (they hold
+    space), then status.json is told, best effort and under ``lock`` (the manager's lock of the
+    run, which the page's pause / resume also hold): "interrupted" is not active, so every reader,
+    in any process, sees the run as cut off, and ``dcviz resume`` and the app's Resume accept it.
+    Where even that write fails, status.json still says "running" under this process; the
+    returned dict is then the only record (``written`` False), and this process's readers rely on
+    the run's thread being gone (:func:`dcviz.runs.manager.seen_from_here`). ``unsaved``: what
+    the run did since its last checkpoint is lost."""
+    kept = rd.count()
+    then = ("Free some space, then resume it (Resume in the app, or python -m dcviz resume "
+            f"{rd.run_id}): it goes on from its last checkpoint" if resumable else
+            "Free some space, then re-run it: its method cannot resume")
+    error = (f"the disk holding {rd.path} is full; the run stopped at its last snapshot "
+             f"({kept} kept). {then}")
+    _remove_temps(rd, rd.path / "snapshots")  # a half-written snapshot holds what the disk lacks
+    try:
+        with lock if lock is not None else threading.Lock():
+            written = rd.write_status("interrupted", error=error).get("state") == "interrupted"
+    except OSError:
+        written = False
+        try:
+            with _status_lock(rd.path):  # no status write of this run is under way meanwhile
+                _remove_temps(rd, rd.path, prefix=".status.json.")
+        except OSError:
+            pass
+    return {"state": "interrupted", "unsaved": True, "written": written, "error": error}
+
+
+def _remove_temps(rd: RunDir, folder, prefix: str = "") -> None:
+    """Delete the temporary files (TEMP_RE) in ``folder`` of ``rd`` whose names start with
+    ``prefix``: what writes that failed left behind."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and TEMP_RE.match(name):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from dcviz.methods.base import ConfigError, Snapshot
 from dcviz.runs.engine import (create_run, execute, not_interrupted, out_of_room, prepare,
                                prepare_resume)
-from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore, _pid_alive
+from dcviz.runs.store import ACTIVE_STATES, RunDir, RunStore, RunStoreError, _pid_alive
 from dcviz.safeio import no_room
 
 
@@ -25,6 +25,20 @@ def _thread_alive(run_id: str) -> bool:
     """Whether a thread of this process trains the run (one of this manager's, or of a manager
     that an earlier app session of this process made)."""
     return any(t.name == _thread_name(run_id) and t.is_alive() for t in threading.enumerate())
+
+
+def seen_from_here(run_id: str, status: dict) -> dict:
+    """``status`` (:meth:`RunDir.read_status`) as this process sees it. A run that status.json
+    says is active under this process, with no thread of this process training it, is
+    "interrupted": its thread ended without saying so on disk (a full disk refused even the
+    status write, see :func:`dcviz.runs.engine.out_of_room`), or died with an earlier app
+    session. Its pid is alive (it is ours), so :meth:`RunDir.read_status` alone would say
+    "running" until the app restarts. Runs of this process train only in its RunManager's
+    threads (the CLI trains in a process of its own)."""
+    if (status.get("state") in ACTIVE_STATES and status.get("pid") == os.getpid()
+            and not _thread_alive(run_id)):
+        return {**status, "state": "interrupted"}
+    return status
 
 
 def _lower_priority() -> None:
@@ -115,7 +129,11 @@ class RunManager:
         if live is not None and live.state in ACTIVE_STATES:
             return False
         status = self.store.open(run_id).read_status(raw=True)
-        if status.get("state") not in ACTIVE_STATES or _thread_alive(run_id):
+        if _thread_alive(run_id):
+            return False
+        if status.get("state") == "interrupted":  # said so on disk (a full disk, a cut-off sweep)
+            return True
+        if status.get("state") not in ACTIVE_STATES:
             return False
         pid = status.get("pid")
         return pid == os.getpid() or not _pid_alive(pid)
@@ -133,8 +151,9 @@ class RunManager:
         with self._resuming:  # a second click meanwhile finds the run live
             if not self.is_interrupted(run_id):
                 raise ConfigError(not_interrupted(run_id, rd.read_status()))
-            # status.json says who writes the run from now on: it is no longer interrupted
-            rd.write_status("queued")
+            # status.json says who writes the run from now on: it is no longer interrupted (nor
+            # out of disk: the error that said so goes)
+            rd.write_status("queued", error=None)
             self._start(live, rd, plan.cls, plan.cfg, plan.data, resume=plan)
         return run_id
 
@@ -153,7 +172,8 @@ class RunManager:
             # folder itself (a full disk before the first snapshot, a folder removed meanwhile).
             # The page must not show the run as running for ever.
             full = no_room(e, rd.path)
-            status = out_of_room(rd, full) if full is not None else {
+            status = out_of_room(rd, full, resumable=cls.resumable, lock=live.lock) \
+                if full is not None else {
                 "state": "failed", "error": f"the run folder could not be written: "
                                             f"{type(e).__name__}: {e}"}
             with live.lock:
@@ -199,14 +219,32 @@ class RunManager:
                 if live.state == "running":
                     # write_status keeps a terminal state that got there first; memory follows
                     # what is on disk
-                    live.state = RunDir(self.store.path_of(run_id)).write_status("paused")["state"]
+                    live.state = self._control_write(run_id, "paused")
 
     def resume(self, run_id: str) -> None:
         live = self._get(run_id)
         with live.lock:
             live.pause_event.set()
             if live.state == "paused":
-                live.state = RunDir(self.store.path_of(run_id)).write_status("running")["state"]
+                live.state = self._control_write(run_id, "running")
+
+    def _control_write(self, run_id: str, state: str) -> str:
+        """Write ``state`` (a pause or a resume, under the run's lock) unless the run's thread
+        has ended meanwhile: an "interrupted" on disk (out of disk, written under the same lock)
+        is kept, as write_status keeps a terminal state. Returns the state the run is in after
+        (what is on disk, or ``state`` where a full disk refused the write)."""
+        rd = RunDir(self.store.path_of(run_id))
+        current = rd.read_status(raw=True)
+        if current.get("state") == "interrupted":
+            return "interrupted"
+        try:
+            return rd.write_status(state)["state"]
+        except OSError as e:
+            if no_room(e, rd.path) is None:
+                raise
+            # a full disk: the pause or resume is done all the same (the thread follows the
+            # event); memory says so, status.json cannot. The page does not fail on it
+            return state
 
     def stop(self, run_id: str) -> None:
         live = self._get(run_id)
@@ -227,9 +265,40 @@ class RunManager:
     # ---------------------------------------------------------------- reading
     def state(self, run_id: str) -> str:
         live = self.live.get(run_id)
-        if live is not None:
-            return live.state
-        return self.store.open(run_id).read_status()["state"]
+        if live is not None and live.state in ACTIVE_STATES:
+            return live.state  # no file read while its thread trains it
+        return self.status(run_id)["state"]
+
+    def status(self, run_id: str) -> dict:
+        """The run's status.json as this app sees it: the live state of a run this manager
+        trains, and for one whose thread has ended, what it ended as with its error, even where
+        status.json could not be written (a full disk: engine.out_of_room). A run written here
+        whose thread is gone is never "running" (:func:`seen_from_here`)."""
+        live = self.live.get(run_id)
+        try:
+            rd = self.store.open(run_id)
+        except RunStoreError:  # its folder is gone: what memory says, if this app ran it
+            if live is None:
+                raise
+            return {"state": live.state, **({"error": live.error} if live.error else {})}
+        return self._overlay(live, rd.read_status(), run_id)
+
+    def _overlay(self, live: LiveRun | None, status: dict, run_id: str) -> dict:
+        if live is None:
+            return seen_from_here(run_id, status)
+        if live.state in ACTIVE_STATES:
+            return {**status, "state": live.state}
+        if status.get("state") == "damaged":
+            return status
+        # ended: status.json is either what the thread wrote last (the same state), or still
+        # active under this process (a write the disk refused), or what another process wrote
+        # after it (``dcviz resume`` in a terminal): that one is newer than memory
+        if self.store.open(run_id).read_status(raw=True).get("pid") != os.getpid():
+            return status
+        out = {**status, "state": live.state}
+        if live.error:
+            out["error"] = live.error
+        return out
 
     def active(self) -> list[LiveRun]:
         """Runs of this process that are queued, running or paused, oldest first."""
@@ -240,15 +309,21 @@ class RunManager:
         rows = self.store.list()
         for row in rows:
             live = self.live.get(row["run_id"])
-            if live is not None:
+            if live is not None and live.state in ACTIVE_STATES:
                 row["state"] = live.state
                 row["snapshots"] = max(row["snapshots"], live.count)
+            elif live is not None and row["state"] != "damaged":
+                # ended in this app: what it ended as, and why (a full disk that refused even
+                # the status write), unless another process writes the run since
+                status = self._overlay(live, {"state": row["state"], "error": row["error"]},
+                                       row["run_id"])
+                row["state"], row["error"] = status["state"], status.get("error") or None
             elif row["state"] in ACTIVE_STATES:
-                # Active on disk, written by this process, but no thread here: it died with a
-                # previous app session (Streamlit reloads modules) -- treat as interrupted.
+                # Active on disk, written by this process, but no thread here: its thread ended
+                # unable to say so (a full disk), or died with a previous app session
+                # (Streamlit reloads modules) -- treat as interrupted.
                 status = self.store.open(row["run_id"]).read_status(raw=True)
-                if status.get("pid") == os.getpid() and not _thread_alive(row["run_id"]):
-                    row["state"] = "interrupted"
+                row["state"] = seen_from_here(row["run_id"], status)["state"]
         return rows
 
     def open(self, run_id: str) -> RunDir:

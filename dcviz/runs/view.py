@@ -45,7 +45,10 @@ class RunView:
 
     @property
     def status(self) -> dict:
-        return self.rd.read_status()
+        """status.json as this process sees it: a run that this process trained, whose thread
+        is gone, is not shown as running (see :func:`dcviz.runs.manager.seen_from_here`)."""
+        from dcviz.runs.manager import seen_from_here
+        return seen_from_here(self.run_id, self.rd.read_status())
 
     def rows(self) -> list[dict]:
         """metrics.jsonl: one dict per snapshot (epoch, step, stage, losses, metrics, scalars)."""
