@@ -90,11 +90,13 @@ def test_a_record_for_other_features_gives_no_warning():
     assert I.scale_warning(x, None, train_scale={**GOOD, "features": 10}) is None
 
 
-def test_record_data_scale_writes_config(tiny_run, tmp_path):
-    rd = _copy_run(tiny_run, tmp_path / "runs", **{DATA_SCALE: ...})
+def test_a_new_run_records_its_data_scale(tmp_path):
+    from dcviz.runs.engine import create_run, prepare
     raw = D.load("digits")
-    rec = rd.record_data_scale(raw.x)
-    assert rd.read_config()[DATA_SCALE] == rec == data_scale(raw.x)
+    cls, cfg = prepare("ae-kmeans", raw, {"pretrain_epochs": 1})
+    rd = create_run(RunStore(tmp_path / "runs"), cls, cfg, raw, "quick")
+    rec = rd.read_config()[DATA_SCALE]
+    assert rec == data_scale(raw.x) == read_data_scale(rec)
     assert rec["features"] == 64 and rec["min"] == 0 and rec["max"] == 1
 
 

@@ -17,9 +17,9 @@ from dcviz.methods import get_method
 from dcviz.methods.base import (BaseConfig, ConfigError, Context, Method, RunStopped,
                                 choose_subsample, resolve_device)
 from dcviz.nets import set_seed
-from dcviz.runs.store import (TEMP_RE, RunDir, RunStore, RunStoreError, _json_default,
-                              _status_lock, atomic_write_bytes, check_model_size, new_run_id,
-                              package_versions)
+from dcviz.runs.store import (DATA_SCALE, TEMP_RE, RunDir, RunStore, RunStoreError, _json_default,
+                              _status_lock, atomic_write_bytes, check_model_size, data_scale,
+                              new_run_id, package_versions)
 from dcviz.safeio import DiskFull, no_room
 
 if TYPE_CHECKING:
@@ -93,7 +93,9 @@ def create_run(store: RunStore, cls: type[Method], cfg, data: Dataset, preset: s
             "method_title": cls.title, "preset": preset, "config": cfg.to_dict(), "seed": cfg.seed,
             "data": data.spec, "data_name": data.name, "n_samples": data.n, "input_dim": data.dim,
             "image_shape": list(data.image_shape or []), "has_labels": data.y is not None,
-            "created": time.time(), "versions": package_versions()})
+            "created": time.time(), "versions": package_versions(),
+            # for the Checkpoints page's scale warning where the data is not on this machine
+            DATA_SCALE: data_scale(data.x)})
         rd.write_subsample(choose_subsample(data.n, cfg.subsample, cfg.seed))
         rd.write_status("queued")
     except BaseException as e:

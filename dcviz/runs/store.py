@@ -197,15 +197,6 @@ class RunDir:
             self.write_config(config)
             return config
 
-    def record_data_scale(self, x) -> dict | None:
-        """Record the training data's magnitudes (:func:`data_scale`) in config.json, so that the
-        Checkpoints page can warn about new data on another scale where the data set itself is
-        not on this machine (an imported run). Nothing is recorded for data without them."""
-        scale = data_scale(x)
-        if scale is not None:
-            self.update_config(**{DATA_SCALE: scale})
-        return scale
-
     def write_status(self, state: str, *, force: bool = False, **fields) -> dict:
         """Write status.json and return what is on disk afterwards.
 
