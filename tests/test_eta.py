@@ -29,10 +29,36 @@ def test_too_early_to_tell_and_finished():
 
 
 def test_a_stall_makes_the_estimate_grow_rather_than_freeze():
-    pts = steady(600, 30)[:16]  # half done at t=1300
+    pts = steady(600, 30)[:16]  # half done at t=1300; a snapshot was due every 20 s
     at_once = time_left(pts, now=1300).seconds_left
     later = time_left(pts, now=1500).seconds_left   # 200 s with no new snapshot
     assert later > at_once * 1.3
+    # the longer the stall, the higher the estimate, once the next snapshot is overdue
+    stalled = [time_left(pts, now=1320 + 10 * k).seconds_left for k in range(1, 20)]
+    assert stalled == sorted(stalled) and len(set(stalled)) == len(stalled)
+
+
+def test_a_steady_run_counts_down_between_snapshots():
+    """Seen every second, as the Train page's card is, a steady run's estimate falls with the
+    clock: it does not rise while waiting for the next snapshot and drop when it comes (the
+    sawtooth "5 min, 6, 7, 3, 4 min left")."""
+    pts = steady(600, 30)   # a snapshot every 20 s
+    seen = []
+    for now in range(1100, 1590):
+        est = time_left([p for p in pts if p[0] <= now], now=float(now))
+        seen.append((now, est.seconds_left))
+    for now, left in seen:
+        assert left == pytest.approx(1600 - now, abs=1e-6)
+    # snapshots 15 or 25 s apart (an 800 s run): the estimate stays near the truth and rises
+    # little in all (counting each wait as no progress: off by 135 s, rising 1,000 s in all)
+    irregular, t = [(0.0, 0.0)], 0.0
+    for k in range(1, 41):
+        t += 15.0 if k % 2 else 25.0
+        irregular.append((t, k / 40))
+    lefts = [time_left([p for p in irregular if p[0] <= now], now=float(now)).seconds_left
+             for now in range(200, 790)]
+    assert max(abs(left - (800 - now)) for now, left in zip(range(200, 790), lefts)) < 60
+    assert sum(b - a for a, b in zip(lefts, lefts[1:]) if b > a) < 200
 
 
 def test_the_speed_follows_the_current_stage():

@@ -8,11 +8,16 @@ fine-tuning epochs cost ~2.8 pretraining epochs, and its t-SNE initialisation, w
 no snapshot, ~12) and forecasts a stopping rule that ends it early (DEKM). Then speed measured
 in one stage holds for the next, and the estimate below needs no model of the method.
 
-The speed is measured over the most recent half of the elapsed time, not since the start: the
-machine's load changes, a run reusing a stored pretrained AE replays its pretraining in a
-moment, and a method's weights are never exact; the recent half follows what happens now while
-still averaging over several snapshots. The time since the last snapshot counts as time spent
-with no progress, so a run that stalls sees its estimate grow instead of freezing.
+The speed is measured at the last snapshot over the most recent half of the time elapsed until
+then, not since the start: the machine's load changes, a run reusing a stored pretrained AE
+replays its pretraining in a moment, and a method's weights are never exact; the recent half
+follows what happens now while still averaging over several snapshots.
+
+Between snapshots the estimate counts down with the clock for as long as that speed says the
+next snapshot takes (the mean interval between the snapshots it was measured over): a steady
+run's estimate falls smoothly instead of rising while it waits and dropping at each snapshot.
+Only the wait beyond that counts as time spent with no progress, so a run that stalls sees its
+estimate grow instead of freezing.
 """
 from __future__ import annotations
 
@@ -55,18 +60,23 @@ def time_left(points: Sequence[tuple[float, float]], now: float) -> Estimate | N
     if p_last < MIN_PROGRESS:
         return None
     t0 = pts[0][0]
-    cut = now - 0.5 * (now - t0)
+    cut = t_last - 0.5 * (t_last - t0)
     # the window starts at the last point at or before the cut (so it covers the recent half)
     start = max((i for i, (t, _) in enumerate(pts) if t <= cut), default=0)
     t_a, p_a = pts[start]
     while start > 0 and p_last - p_a <= 0:  # no progress in the window: reach further back
         start -= 1
         t_a, p_a = pts[start]
-    span = now - t_a
+    span = t_last - t_a
     if p_last <= p_a or span <= 0:
         return None
-    rate = (p_last - p_a) / span
-    return Estimate((1.0 - p_last) / rate, rate, span)
+    # the next snapshot is due after the mean interval of the window; the wait until then is
+    # expected (the estimate counts down), only the wait beyond it is time without progress
+    due = span / (len(pts) - 1 - start)
+    gap = now - t_last
+    late = max(0.0, gap - due)
+    rate = (p_last - p_a) / (span + late)
+    return Estimate(max(0.0, (1.0 - p_last) / rate - min(gap, due)), rate, span + late)
 
 
 def run_time_left(rows: Sequence[dict], status: dict, now: float) -> Estimate | None:
