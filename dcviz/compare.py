@@ -23,15 +23,15 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from dcviz import measures as MS
 from dcviz import metrics as M
 
 MODES = {"epoch": "Same epoch", "progress": "Same progress", "last": "Each run's last snapshot"}
 MAX_RUNS = 4
-SCORE_KEYS = ("acc", "nmi", "ari")
+SCORE_KEYS = MS.SCORE_KEYS
 #: Geometry metrics of DCRL and the baselines measured against it (dcviz.geometry), in this order.
 GEOMETRY_KEYS = ("trust", "cont", "rre", "drmse", "lgd", "cra")
-METRIC_NAMES = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "trust": "Trust", "cont": "Cont",
-                "rre": "RRE", "drmse": "d-RMSE", "lgd": "LGD", "cra": "CRA"}
+METRIC_NAMES = MS.NAMES
 
 
 #: what a table shows for a value a run does not have
@@ -173,8 +173,10 @@ def metrics_table(entries: Sequence[dict], now: float | None = None) -> list[dic
     """One row per run for st.dataframe.
 
     Each entry: ``label``, ``method``, ``rows`` (metrics.jsonl), ``index`` (the snapshot shown),
-    ``status`` (status.json). Metrics are those of the snapshot shown; the time is the run's.
+    ``status`` (status.json). Metrics are those of the snapshot shown, named and scaled as
+    :mod:`dcviz.measures` says (a share in percent); the time is the run's.
     """
+    entries = [{**e, "rows": MS.without_placeholders(e["rows"])} for e in entries]
     cols = metric_columns([e["rows"] for e in entries])
     out = []
     for e in entries:
@@ -188,7 +190,7 @@ def metrics_table(entries: Sequence[dict], now: float | None = None) -> list[dic
                 "epoch": row.get("epoch"), "stage": row.get("stage", "")}
         for k in cols:
             v = metrics.get(k)
-            line[METRIC_NAMES.get(k, k)] = None if v is None else round(float(v), 4)
+            line[MS.title(k)] = None if v is None else round(MS.shown(k, v), 4)
         line["training time"] = _fmt_seconds(secs)
         line["seconds"] = None if secs is None else round(secs, 1)
         out.append(line)

@@ -15,10 +15,10 @@ from dcviz.methods import REGISTRY
 from dcviz.plaintext import for_plotly, md
 from dcviz.projection import method_axes, nearest_neighbors
 from dcviz.runs.labels import (STATE_HELP, STATE_ICONS, data_title, format_seconds, point_caption,
-                               run_files, snapshot_label)
+                               run_files, snapshot_label, snapshot_position)
 from dcviz.runs.store import ACTIVE_STATES, RunStoreError
 from dcviz.viz import get_lens
-from dcviz.viz.common import format_number, latent_figure, loss_figure, metric_figure
+from dcviz.viz.common import latent_figure, loss_figure, metric_figure, snapshot_table
 from ui import nav
 from ui import run_actions as R
 from ui.fields import segmented
@@ -252,15 +252,9 @@ def metrics_tab(rows, snap, index: int) -> None:
                     config={"displaylogo": False})
     st.caption("The solid grey line is the snapshot the slider shows; dashed lines mark where a new "
                "stage of the method begins.")
-    table = ([{"kind": "loss", "name": k, "value": format_number(v)} for k, v in snap.losses.items()]
-             + [{"kind": "metric", "name": k, "value": format_number(v)} for k, v in snap.metrics.items()]
-             + [{"kind": "extra", "name": k, "value": format_number(v)} for k, v in snap.extras.items()
-                if isinstance(v, (int, float, str)) or np.ndim(v) == 0])
-    sizes = np.bincount(np.asarray(snap.assign, dtype=np.int64))
-    table.append({"kind": "clusters", "name": "sizes (followed points)",
-                  "value": ", ".join(str(int(s)) for s in sizes)})
-    st.markdown(f"**This snapshot** (epoch {snap.epoch}, {md(snap.stage)})")
-    st.dataframe(table, hide_index=True)
+    row = rows[index] if index < len(rows) else {"epoch": snap.epoch, "stage": snap.stage}
+    st.markdown(f"**This snapshot** ({md(snapshot_position(row))})")
+    st.dataframe(snapshot_table(rows, index, snap.assign), hide_index=True)
 
 
 # ------------------------------------------------------------------ Run

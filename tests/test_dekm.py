@@ -110,6 +110,17 @@ def test_dekm_run_snapshots_carry_the_extras(dekm_run):
     assert rows[-1]["progress"] == 1.0
 
 
+def test_first_re_clustering_records_no_change_share(dekm_run):
+    """The first k-means has no labels before it: its share of changed points is absent (it
+    was 1.0, drawn as 100 % changed), and the share is a metric only, not a scalar too."""
+    rd, _ = dekm_run
+    rows = [r for r in rd.metrics_rows() if r["stage"] == "clustering"]
+    assert "changed" not in rows[0]["metrics"]
+    assert all(0.0 <= r["metrics"]["changed"] <= 1.0 for r in rows[1:])
+    assert [r["scalars"]["iteration"] for r in rows] == list(range(len(rows)))
+    assert all("changed" not in r["scalars"] for r in rows)
+
+
 def test_dekm_checkpoint_reproduces_the_last_snapshot(dekm_run):
     rd, ds = dekm_run
     m = rd.load_checkpoint()
@@ -175,7 +186,7 @@ def test_dekm_churn_shows_zero_iterations_and_leaves_out_the_placeholder(dekm_ru
     # on a real run's lens: one point per iteration after the first, none at 100 %
     rd, _ = dekm_run
     panels = get_lens("dekm").panels(RunView(rd), -1)
-    churn = next(p for p in panels if p.title == "Points that changed cluster").figure
+    churn = next(p for p in panels if p.title.startswith("Points that changed cluster")).figure
     ys = np.asarray(churn.data[0].y)
     assert len(ys) == TINY["max_iter"] - 1 and list(churn.data[0].x)[0] == 1
     assert churn.layout.yaxis.type != "log"

@@ -358,9 +358,10 @@ class DEC(StudentTClustering):
             q = self.soft_assign(x)
             p = target_distribution(q)
             labels = q.argmax(1)  # DEC's assignment, argmax q_ij, whose changes end the run
-            changed = 1.0 if prev is None else float((labels != prev).float().mean())
+            # the first epoch has no labels before it to compare with: no share (not 1.0)
+            changed = None if prev is None else float((labels != prev).float().mean())
             prev = labels
-            if cfg.tol > 0 and epoch > 0 and changed < cfg.tol:
+            if cfg.tol > 0 and epoch > 0 and changed is not None and changed < cfg.tol:
                 break
             sums: dict[str, float] = {}
             self.ae.train()
@@ -380,7 +381,7 @@ class DEC(StudentTClustering):
             losses = {k: v / n for k, v in sums.items()}
             snap, _ = self.clustering_snapshot(
                 data, ctx, ref, epoch=epoch, stage="clustering", losses=losses, x=x,
-                extras={"labels_changed": changed}, progress=(cfg.pretrain_epochs + epoch + 1) / total)
+                extras={} if changed is None else {"labels_changed": changed}, progress=(cfg.pretrain_epochs + epoch + 1) / total)
             ctx.at("cluster", epoch=epoch, step=step, labels=prev.cpu())
             yield snap
             if (epoch + 1) % 25 == 0:

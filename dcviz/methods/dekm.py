@@ -201,8 +201,8 @@ class DEKMExtras(Extras):
     Y: np.ndarray | None = None            # Y = V·h of the subsample (n_sub, d)
     axes: np.ndarray | None = None         # Y's first and last columns (n_sub, 2)
     axes_names: str | None = None
-    changed: float | None = None           # share of points that changed cluster
-    iteration: float | None = None
+    changed: float | None = None           # runs recorded before: a copy of metrics["changed"]
+    iteration: float | None = None         # the re-clustering's number (0: the first k-means)
 
 
 @register
@@ -278,12 +278,14 @@ class DEKM(AEMethod):
             labels, centroids = km.labels_, km.cluster_centers_
             s_w = within_class_scatter(h, labels, centroids)
             eigvals, V = eigen_directions(s_w)
-            changed = 1.0 if prev_labels is None else float(np.mean(labels != prev_labels))
-            if prev_labels is not None:
+            # the share of points that changed cluster since the last re-clustering; the first
+            # k-means has nothing before it, so it has none (not 1.0, which read as "all moved")
+            changed = None if prev_labels is None else float(np.mean(labels != prev_labels))
+            if changed is not None:
                 changes.append(changed)
             self.V = torch.as_tensor(V, dtype=torch.float32)
             self.centroids = torch.as_tensor(centroids, dtype=torch.float32)
-            stop = prev_labels is not None and it >= cfg.min_iter and changed < cfg.tol
+            stop = changed is not None and it >= cfg.min_iter and changed < cfg.tol
             last = stop or it == cfg.max_iter - 1
 
             # Eq. 6 on `batches_per_iter` mini-batches, with targets fixed at re-clustering time.
@@ -322,11 +324,10 @@ class DEKM(AEMethod):
                 latent_sub=h[sub],
                 losses={"greedy (Eq. 6)": total_loss / self.batches_per_iter,
                         "k-means (Eq. 2)": float(km.inertia_ / len(h))},
-                metrics={"changed": changed},
+                metrics={} if changed is None else {"changed": changed},
                 extras={"eigenvalues": eigvals.astype(np.float32), "V": V.astype(np.float32),
                         "centroids": centroids.astype(np.float32), "Y": y_sub.astype(np.float32),
                         "axes": y_sub[:, [0, -1]].astype(np.float32), "axes_names": AXES_NAMES,
-                        "changed": changed,
                         "iteration": it},
                 progress=1.0 if last else min(progress, 0.999))
             if stop:

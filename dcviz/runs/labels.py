@@ -124,10 +124,27 @@ def pick_run(requested: str | None, known: Sequence[str]) -> str | None:
     return known[0] if known else None
 
 
+def snapshot_position(row: dict | None) -> str:
+    """Where in training a snapshot is, from its metrics.jsonl row: "epoch 4 · pretrain"; for a
+    method that counts its own steps (:data:`dcviz.measures.STEP_NAMES`: DEKM's re-clusterings,
+    whose snapshots' epochs go on from pretraining's), the step first: "re-clustering 29 (epoch
+    49 of training)", the number the method's own views count in."""
+    from dcviz.measures import STEP_NAMES
+    row = row or {}
+    epoch = row.get("epoch", "?")
+    scalars = row.get("scalars") or {}
+    for key, word in STEP_NAMES.items():
+        step = scalars.get(key)
+        if isinstance(step, (int, float)) and not isinstance(step, bool):
+            return f"{word} {int(step)} (epoch {epoch} of training)"
+    return f"epoch {epoch} · {row.get('stage', '')}"
+
+
 def snapshot_label(row: dict | None, index: int, count: int) -> str:
+    """The snapshot slider's caption: "snapshot 3 of 9 · epoch 4 · pretrain"."""
     if not row:
         return f"snapshot {index + 1} of {count}"
-    return f"snapshot {index + 1} of {count} · epoch {row.get('epoch', '?')} · {row.get('stage', '')}"
+    return f"snapshot {index + 1} of {count} · {snapshot_position(row)}"
 
 
 def point_caption(sample: int, cluster: int | None, label: str | None, dist: float | None = None) -> str:

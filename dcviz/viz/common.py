@@ -18,6 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dcviz import measures as MS
 from dcviz.viz.style import INK, MUTED, PALETTE, finish
 
 WEBGL_ABOVE = 1000
@@ -25,7 +26,8 @@ WEBGL_ABOVE = 1000
 # PALETTE (dcviz.viz.style): D3's 10 colours first, then more for larger k, all readable in
 # both themes.
 
-SCORE_KEYS = ("acc", "nmi", "ari")
+SCORE_KEYS = MS.SCORE_KEYS
+SCORES_TITLE = MS.SCORES_TITLE
 
 
 def color_of(value: int) -> str:
@@ -287,22 +289,22 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
         return fig
     ncols = max(1, min(ncols, len(groups)))
     nrows = math.ceil(len(groups) / ncols)
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[t for t, _ in groups],
+    color_cycle = PALETTE
+    # A subplot of several lines names them in its own title, each in its colour: a legend
+    # under the figure sat beneath whichever subplot came last, not the one it keyed.
+    fig = make_subplots(rows=nrows, cols=ncols,
+                        subplot_titles=[keyed_title(t, list(s), color_cycle) for t, s in groups],
                         shared_xaxes=False, vertical_spacing=min(0.2, 0.5 / nrows),
                         horizontal_spacing=0.08)
     x = np.arange(len(rows))
     hover = _hover_text(rows)
-    color_cycle = PALETTE
-    legend_seen: set[str] = set()
     shapes: list[dict] = []
     for gi, (gtitle, lines) in enumerate(groups):
         r, c = gi // ncols + 1, gi % ncols + 1
         for li, (name, values) in enumerate(lines.items()):
-            show = len(lines) > 1 and name not in legend_seen
-            legend_seen.add(name)
             fig.add_trace(go.Scatter(
                 x=x, y=values, mode="lines+markers" if len(rows) < 60 else "lines", name=name,
-                legendgroup=name, showlegend=show, text=hover,
+                legendgroup=name, showlegend=False, text=hover,
                 line=dict(color=color_cycle[li % len(color_cycle)], width=2),
                 marker=dict(size=4),
                 hovertemplate=f"{name}: %{{y:.4g}}<br>%{{text}}<extra></extra>"), row=r, col=c)
@@ -332,6 +334,16 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
     return finish(fig)
 
 
+def keyed_title(title: str, names: Sequence[str], colors: Sequence[str] = PALETTE) -> str:
+    """A subplot's title that keys its lines: "title: ACC · NMI · ARI", each name in its
+    line's colour (``colors[i]`` for the i-th); a subplot of one line keeps its title."""
+    if len(names) < 2:
+        return title
+    key = " · ".join(f'<span style="color:{colors[i % len(colors)]}">{n}</span>'
+                     for i, n in enumerate(names))
+    return f"{title}: {key}" if title else key
+
+
 def vline_shapes(fig: go.Figure, lines: Sequence[tuple[float, dict]], row: int | None = None,
                  col: int | None = None) -> list[dict]:
     """Vertical lines ``(x, line style)`` across one subplot (or a plain figure's plot), as shape
@@ -357,22 +369,62 @@ def loss_figure(rows: Sequence[dict], *, current: int | None = None, stages: boo
                          plot_px=plot_px)
 
 
+def measure_groups(rows: Sequence[dict], include_scalars: bool = True
+                   ) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """The curves of :func:`metric_figure`, as ``(subplot title, {line: values})``: ACC, NMI
+    and ARI together, then every other metric, then each scalar extra (a schedule weight, a
+    count), one subplot each, titled and scaled as :mod:`dcviz.measures` says (a share in
+    percent). Left out: counters (where a snapshot is, not a measure: its label says it) and a
+    scalar that repeats a metric of the same name. A run's first share of changed points, where
+    runs recorded before the fix wrote a placeholder 1.0, is not drawn."""
+    rows = MS.without_placeholders(rows)
+    metrics = series(rows, "metrics")
+    scores = {MS.title(k): metrics.pop(k) for k in SCORE_KEYS if k in metrics}
+    groups: list[tuple[str, dict[str, np.ndarray]]] = []
+    if scores:
+        groups.append((SCORES_TITLE, scores))
+    named = dict(metrics)
+    if include_scalars:
+        named.update({k: v for k, v in series(rows, "scalars").items() if k not in metrics})
+    for key, values in named.items():
+        if MS.is_curve(key):
+            groups.append((MS.title(key), {MS.title(key): MS.factor(key) * values}))
+    return groups
+
+
 def metric_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,
                   include_scalars: bool = True, ncols: int = 2) -> go.Figure:
     """ACC/NMI/ARI together on [0, 1]; every other metric (and scalar extra, e.g. a schedule
-    weight) in its own subplot."""
-    metrics = series(rows, "metrics")
-    scores = {k.upper(): metrics.pop(k) for k in SCORE_KEYS if k in metrics}
-    groups: list[tuple[str, dict[str, np.ndarray]]] = []
-    if scores:
-        groups.append(("clustering scores (vs. true labels)", scores))
-    groups += [(name, {name: values}) for name, values in metrics.items()]
-    if include_scalars:
-        groups += [(name, {name: values}) for name, values in series(rows, "scalars").items()]
-    y_range = {"clustering scores (vs. true labels)": (-0.05, 1.05)} if scores else None
+    weight) in its own subplot (:func:`measure_groups`)."""
+    groups = measure_groups(rows, include_scalars)
+    y_range = {SCORES_TITLE: (-0.05, 1.05)} if groups and groups[0][0] == SCORES_TITLE else None
     return curves_figure(rows, groups, current=current,
                          markers=stage_boundaries(rows) if stages else None, ncols=ncols,
                          y_range=y_range)
+
+
+def snapshot_table(rows: Sequence[dict], index: int, assign=None) -> list[dict]:
+    """The "This snapshot" table of snapshot ``index`` of a run's metrics.jsonl ``rows``: its
+    losses, its metrics and its numeric scalar extras, each once, named and scaled as the curves
+    are (:mod:`dcviz.measures`); internal extras (the method axes' names) and counters (which
+    the snapshot's label gives) are left out, and so is a scalar that repeats a metric. With
+    ``assign``: the cluster sizes of the followed points."""
+    rows = MS.without_placeholders(rows)
+    row = rows[index] if -len(rows) <= index < len(rows) else {}
+    metrics = row.get("metrics") or {}
+    table = [{"kind": "loss", "name": k, "value": format_number(v)}
+             for k, v in (row.get("losses") or {}).items()]
+    table += [{"kind": "metric", "name": MS.title(k), "value": format_number(MS.shown(k, v))}
+              for k, v in metrics.items()]
+    table += [{"kind": "extra", "name": MS.title(k), "value": format_number(MS.shown(k, v))}
+              for k, v in (row.get("scalars") or {}).items()
+              if MS.is_curve(k) and k not in metrics and isinstance(v, (int, float))
+              and not isinstance(v, bool)]
+    if assign is not None:
+        sizes = np.bincount(np.asarray(assign, dtype=np.int64))
+        table.append({"kind": "clusters", "name": "sizes (followed points)",
+                      "value": ", ".join(str(int(s)) for s in sizes)})
+    return table
 
 
 # --------------------------------------------------------------------------- text

@@ -13,7 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dcviz.compare import METRIC_NAMES, metric_columns
+from dcviz import measures as MS
+from dcviz.compare import metric_columns
 from dcviz.viz.style import INK, MUTED, finish
 
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -38,7 +39,12 @@ def overlay_curves(runs: Sequence[tuple[str, Sequence[dict]]], *, x: str = "epoc
     runs     (label, metrics.jsonl rows) per run
     x        "epoch" or "progress" (percent of each run)
     current  per run, the snapshot shown by the shared control (drawn as a ring)
+
+    Each metric is named and scaled as :mod:`dcviz.measures` says (a share in percent), as on
+    Explore; a run's first share of changed points, a placeholder 1.0 in runs recorded before
+    the fix, is not drawn.
     """
+    runs = [(label, MS.without_placeholders(rows)) for label, rows in runs]
     keys = list(keys) if keys is not None else metric_columns([rows for _, rows in runs])
     if not keys or not any(rows for _, rows in runs):
         fig = go.Figure()
@@ -48,14 +54,15 @@ def overlay_curves(runs: Sequence[tuple[str, Sequence[dict]]], *, x: str = "epoc
         return fig
     ncols = max(1, min(ncols, len(keys)))
     nrows = math.ceil(len(keys) / ncols)
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[METRIC_NAMES.get(k, k) for k in keys],
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[MS.title(k) for k in keys],
                         vertical_spacing=min(0.14, 0.4 / max(nrows - 1, 1)), horizontal_spacing=0.07)
     for ri, (label, rows) in enumerate(runs):
         xs = _x(rows, x)
         hover = [f"{label}<br>snapshot {i} · epoch {r.get('epoch', '?')} · {r.get('stage', '')}"
                  for i, r in enumerate(rows)]
         for ki, key in enumerate(keys):
-            ys = np.array([float((r.get("metrics") or {}).get(key, math.nan)) for r in rows])
+            ys = MS.factor(key) * np.array([float((r.get("metrics") or {}).get(key, math.nan))
+                                            for r in rows])
             if np.all(np.isnan(ys)):
                 continue
             rr, cc = ki // ncols + 1, ki % ncols + 1
@@ -64,7 +71,7 @@ def overlay_curves(runs: Sequence[tuple[str, Sequence[dict]]], *, x: str = "epoc
                 legendgroup=label, showlegend=ki == 0 or key == keys[0], text=hover,
                 line=dict(color=run_color(ri), width=2, dash=RUN_DASHES[ri % len(RUN_DASHES)]),
                 marker=dict(size=4),
-                hovertemplate=f"{METRIC_NAMES.get(key, key)} %{{y:.4f}}<br>%{{text}}<extra></extra>"),
+                hovertemplate=f"{MS.title(key)} %{{y:.4g}}<br>%{{text}}<extra></extra>"),
                 row=rr, col=cc)
             idx = current[ri] if current is not None and ri < len(current) else None
             if idx is not None and 0 <= idx < len(rows) and not math.isnan(ys[idx]):
@@ -75,6 +82,8 @@ def overlay_curves(runs: Sequence[tuple[str, Sequence[dict]]], *, x: str = "epoc
                     row=rr, col=cc)
             if key in ("acc", "nmi", "ari", "trust", "cont", "cra"):
                 fig.update_yaxes(range=[-0.03, 1.03], row=rr, col=cc)
+            elif key in MS.PERCENT:
+                fig.update_yaxes(rangemode="tozero", row=rr, col=cc)
     fig.update_xaxes(title_text="progress (%)" if x == "progress" else "epoch", row=nrows)
     fig.update_layout(height=max(280, height_per_row * nrows + 100),
                       margin=dict(l=10, r=10, t=70, b=10), hovermode="closest",

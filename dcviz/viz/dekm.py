@@ -25,8 +25,9 @@ Y_TEXT = """Y = V·h: every point in the eigen-coordinates, one column per eigen
 from most to least cluster structure), coloured by cluster. The last column is the one the
 greedy loss moves: within a cluster its points collapse onto the centroid's value."""
 
-CHURN_TEXT = """Share of points that changed cluster between two re-clusterings (from iteration 1:
-the first k-means has none before it). The paper stops when fewer than 0.1 % change."""
+CHURN_TITLE = "Points that changed cluster since the last re-clustering (%)"
+CHURN_TEXT = """Share of points that changed cluster between two re-clusterings, in percent (from
+iteration 1: the first k-means has none before it). The paper stops when fewer than 0.1 % change."""
 
 
 def _clustering_indices(rows) -> list[int]:
@@ -165,7 +166,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
                         text=Y_TEXT))
     churn = series([rows[i] for i in clustering], "metrics").get("changed")
     if churn is not None:
-        panels.append(Panel("Points that changed cluster", figure=churn_figure(churn, it),
+        panels.append(Panel(CHURN_TITLE, figure=churn_figure(churn, it),
                             text=CHURN_TEXT))
     return panels
 
@@ -173,7 +174,8 @@ def build(run, index: int, options: dict) -> list[Panel]:
 def churn_figure(churn: np.ndarray, current: int | None = None) -> go.Figure:
     """% of points that changed cluster per re-clustering iteration, on a linear axis from 0 (a
     log axis hid the iterations where none changed). Iteration 0, the first k-means, has nothing
-    to compare with: its value (a placeholder 1.0) is left out."""
+    to compare with: its value (none, or in runs recorded before the fix a placeholder 1.0) is
+    left out."""
     churn = np.asarray(churn, dtype=np.float64)
     x = np.arange(1, len(churn))
     y = 100 * churn[1:]
