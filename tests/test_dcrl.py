@@ -416,7 +416,8 @@ def test_two_or_three_points_train_without_the_geometry_metrics(tmp_path, n):
 
 def test_lens_panels_for_dcrl_and_dec_runs(runs):
     lens = get_lens("dcrl")
-    assert get_lens("dec") is lens and get_lens("idec") is lens
+    # DEC and IDEC open the same views, in lenses told as theirs (test_baseline_lens_...)
+    assert get_lens("dec").build is lens.build and get_lens("idec").build is lens.build
     view = RunView(runs["dcrl"][0])
     panels = lens.panels(view, -1, {"overlay": runs["dec"][0].run_id})
     titles = " | ".join(p.title for p in panels)
@@ -427,7 +428,7 @@ def test_lens_panels_for_dcrl_and_dec_runs(runs):
         assert part in titles, part
     assert all(p.text for p in panels)
     hist = panels[-1]
-    assert len(hist.figure.data) == 2 and "dec run" in hist.caption
+    assert len(hist.figure.data) == 2 and "DEC run" in hist.caption
     grid = next(p for p in panels if p.title.startswith("Rank preservation"))
     marks = np.asarray(grid.figure.data[0].text).ravel().tolist()
     assert set(marks) <= {"✓", "✗"} and len(marks) == len(view.snapshot(-1).extras["rank_grid"]) ** 2
@@ -440,6 +441,41 @@ def test_lens_panels_for_dcrl_and_dec_runs(runs):
     dec_panels = lens.panels(RunView(runs["dec"][0]), -1, {})
     assert not any("α and β" in p.title for p in dec_panels)
     assert any("Rank preservation" in p.title for p in dec_panels)
+
+
+def test_baseline_lens_speaks_of_dec_not_of_dcrls_stages(runs):
+    """A DEC run's lens was headed "DCRL: three stages…", said in pretraining that "the three
+    stages start when the centres μ are placed", and suggested overlaying "a DEC run"."""
+    for method, title in (("dec", "DEC"), ("idec", "IDEC")):
+        lens = get_lens(method)
+        assert lens.method_ids == (method,) and lens.title.startswith(f"{title}:")
+        assert "three stages" not in lens.title and "stage" not in lens.title
+        assert lens.intro.startswith(f"{title} has no stages") and "DCRL run" in lens.intro
+        overlay = next(o for o in lens.options if o.name == "overlay")
+        assert "DCRL" in overlay.help and "DEC" not in overlay.help
+        view = RunView(runs[method][0])
+        early = lens.live(lens.panels(view, 1))  # a pretraining snapshot
+        assert "pretrain" in early.caption
+        assert "three stages" not in early.text and title in early.text
+        late = lens.panels(view, -1, {})
+        assert "three stages" not in lens.live(late).text
+        assert lens.live(late).text.startswith(f"{title} has no stages")
+        hist = next(p for p in late if "d_Z − d_X" in p.title)
+        assert "a DCRL run" in hist.text and "a DEC run" not in hist.text
+        assert f"this run ({title}," in hist.caption
+    dcrl = get_lens("dcrl")
+    assert "three stages" in dcrl.title and "DEC" in dcrl.options[0].help
+
+
+def test_dec_lens_in_the_explore_page_is_headed_by_dec(runs, monkeypatch, app):
+    rd = runs["dec"][0]
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(rd.path.parent))
+    at = app("explore", run=rd.run_id, tab="Lens", explore_index=2)
+    assert not at.exception
+    from pagekit import page_text
+    text = page_text(at)
+    assert "DEC: the geometry its clustering loss destroys" in text
+    assert "three stages" not in text and "DCRL: " not in text
 
 
 def test_lens_in_the_explore_page(runs, monkeypatch, app):

@@ -1,23 +1,31 @@
 """The DCRL lens: the three training stages, the weights that drive them, the centres, and the
 geometry the paper measures (Fig. 3, Fig. A5, Tab. A2). It also opens DEC and IDEC runs, which
-carry the same geometry extras, so that their histograms and rank grids can be compared.
+carry the same geometry extras, so that their histograms and rank grids can be compared: for
+them it is a lens of its own (:data:`DEC_LENS`, :data:`IDEC_LENS`, the same panels), whose
+title, intro, texts and overlay help speak of that method, which has no stages, and offer DCRL
+as the run to overlay.
 
 Pure functions: rows of metrics.jsonl and snapshot extras in, plotly figures out.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import plotly.graph_objects as go
 
+from dcviz.methods import REGISTRY
 from dcviz.methods.dcrl import DCRLExtras
 from dcviz.methods.dec import DECExtras, StudentTExtras
-from dcviz.viz.base import Lens, Option, Panel
+from dcviz.viz.base import Lens, Option, Panel, register_lens
 from plotly.subplots import make_subplots
 
-from dcviz.viz.common import color_of, series, stage_annotations, stage_boundaries
-from dcviz.viz.style import INK, MUTED
+from dcviz.viz.common import color_of, keyed_title, series, stage_annotations, stage_boundaries
+from dcviz.viz.style import INK, MUTED, PALETTE
+
+#: the methods this lens draws: DCRL, and the baselines it argues against
+METHODS = ("dcrl", "dec", "idec")
 
 STAGES = ("stage 1: clustering", "stage 2: separation", "stage 3: structure recovery")
 #: the stages of the autoencoder's pretraining (AEMethod.pretrain), before the centres exist
@@ -59,6 +67,22 @@ STAGE_TEXT = {
 }
 STAGE_TEXT["random init"] = STAGE_TEXT["pretrain"]
 
+#: DEC and IDEC: what the live panel says (they have no stages; {method} is the run's method)
+BASELINE_TEXT = {
+    "pretrain": (
+        "The autoencoder is still learning to reconstruct its input. Its latent space keeps the "
+        "input's geometry well (Trust and Cont near 1) but has no cluster structure yet; the "
+        "colours are k-means on the current codes. When pretraining ends, {method} places its "
+        "centres μ, and from then on its clustering loss pulls every point towards its centre: "
+        "watch the geometry curves, the rank grid and the d_Z − d_X histogram for what that "
+        "costs."),
+    "clustering": (
+        "{method} has no stages: KL(P‖Q) alone{recon} pulls every point towards its centre for "
+        "the whole run. This is the baseline DCRL argues against: compare its geometry curves, "
+        "rank grid and d_Z − d_X histogram with a DCRL run on the same data."),
+}
+BASELINE_TEXT["random init"] = BASELINE_TEXT["pretrain"]
+
 PRESSURE_TEXT = (
     "The stage is named after the loss term that pushed hardest over the epoch, read from what "
     "each term did: the share of its own size (when all the terms start training) that its "
@@ -98,11 +122,22 @@ HIST_TEXT = (
     "Fig. A5 (g): for every point and each of its nearest input-space neighbours, the latent "
     "distance minus the input distance (both divided by √dim, as in L_LIS). A good local "
     "isometry is a tall, narrow peak at 0. Clustering losses pull neighbours together (mass "
-    "left of 0) or tear them apart (a long right tail). Choose another run, for example a DEC "
+    "left of 0) or tear them apart (a long right tail). Choose another run, for example {other} "
     "run on the same data, to overlay its histogram at the same point of training.")
 
 
 # --------------------------------------------------------------------------- helpers
+
+def method_title(method_id: str) -> str:
+    """What the pages call a method: its title ("DEC"), else its id."""
+    cls = REGISTRY.get(method_id)
+    return cls.title if cls is not None and cls.title else method_id
+
+
+def _overlay_suggestion(method_id: str) -> str:
+    """The run to overlay on one of ``method_id``: a baseline on DCRL, DCRL on a baseline."""
+    return "a DEC" if method_id == "dcrl" else "a DCRL"
+
 
 def _clustering_indices(rows) -> list[int]:
     return [i for i, r in enumerate(rows) if r.get("stage") not in PRETRAIN]
@@ -151,21 +186,21 @@ def small_multiples(rows, groups: list[tuple[str, dict[str, np.ndarray]]], curre
         return fig
     ncols = max(1, min(ncols, len(groups)))
     nrows = math.ceil(len(groups) / ncols)
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[t for t, _ in groups],
+    # a subplot of several lines keys them in its title (a legend went under the whole figure)
+    fig = make_subplots(rows=nrows, cols=ncols,
+                        subplot_titles=[keyed_title(t, list(g), PALETTE) for t, g in groups],
                         vertical_spacing=min(0.18, 0.5 / nrows), horizontal_spacing=0.07)
     x = np.arange(len(rows))
     hover = [f"snapshot {i} · epoch {r.get('epoch', '?')} · {r.get('stage', '')}"
              for i, r in enumerate(rows)]
-    seen: set[str] = set()
     for g, (_, lines) in enumerate(groups):
         for li, (name, values) in enumerate(lines.items()):
             fig.add_trace(go.Scatter(
                 x=x, y=values, mode="lines+markers" if len(rows) < 60 else "lines", name=name,
-                legendgroup=name, showlegend=len(lines) > 1 and name not in seen, text=hover,
+                legendgroup=name, showlegend=False, text=hover,
                 line=dict(color=color_of(li), width=2), marker=dict(size=4),
                 hovertemplate=f"{name}: %{{y:.4g}}<br>%{{text}}<extra></extra>"),
                 row=g // ncols + 1, col=g % ncols + 1)
-            seen.add(name)
     fig.update_layout(shapes=_stage_shapes(rows, current, len(groups)),
                       height=max(220, height_per_row * nrows + 70),
                       margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
@@ -365,8 +400,10 @@ def build(run, index: int, options: dict) -> list[Panel]:
         panels.append(Panel("Weight continuation: α and β", figure=schedule_figure(rows, run.config.get("config", {}), index),
                             text=SCHEDULE_TEXT))
     else:
-        panels.append(Panel(LIVE, text=STAGE_TEXT.get(stage, STAGE_TEXT["clustering"]),
-                            caption=headline))
+        title = method_title(run.method_id)
+        text = BASELINE_TEXT.get(stage, BASELINE_TEXT["clustering"])
+        recon = " (plus the autoencoder's reconstruction loss)" if run.method_id == "idec" else ""
+        panels.append(Panel(LIVE, text=text.format(method=title, recon=recon), caption=headline))
 
     # 2. loss terms and geometry metrics with stage boundaries
     losses = series(rows, "losses")
@@ -402,7 +439,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
                             figure=rank_grid_figure(grid, ids, ex.rank_x, ex.rank_z),
                             text=GRID_TEXT))
     if ex.dz_minus_dx is not None:
-        name = f"this run ({run.method_id}, epoch {snap.epoch})"
+        name = f"this run ({method_title(run.method_id)}, epoch {snap.epoch})"
         values = {name: np.asarray(ex.dz_minus_dx, dtype=np.float64)}
         caption = f"{name}: {_hist_stats(values[name])}"
         other = _other_run(run, options.get("overlay"))
@@ -411,28 +448,58 @@ def build(run, index: int, options: dict) -> list[Panel]:
             if j is not None:
                 osnap = other.snapshot(j)
                 other_dz = (_extras_of(other.method_id).from_snapshot(osnap).dz_minus_dx
-                            if other.method_id in LENS.method_ids else None)
+                            if other.method_id in METHODS else None)
+                otitle = method_title(other.method_id)
                 if other_dz is not None:
-                    oname = f"{other.method_id} run {other.run_id} (epoch {osnap.epoch})"
+                    oname = f"{otitle} run {other.run_id} (epoch {osnap.epoch})"
                     values[oname] = np.asarray(other_dz, dtype=np.float64)
                     caption += f"\n{oname}: {_hist_stats(values[oname])}"
                 else:
-                    caption += f"\nRun {other.run_id} ({other.method_id}) has no d_Z − d_X values."
+                    caption += f"\nRun {other.run_id} ({otitle}) has no d_Z − d_X values."
         panels.append(Panel("Local isometry: d_Z − d_X over neighbour pairs (Fig. A5 g)",
-                            figure=histogram_figure(values), text=HIST_TEXT, caption=caption))
+                            figure=histogram_figure(values),
+                            text=HIST_TEXT.format(other=_overlay_suggestion(run.method_id)),
+                            caption=caption))
     return panels
 
 
+def _overlay_option(suggestion: str) -> Option:
+    return Option("overlay", "Overlay another run's histogram", "run", None, None,
+                  help=f"Pick a run (for example {suggestion} on the same data) to draw its "
+                       "d_Z − d_X histogram, at the same point of training, over this run's.")
+
+
 LENS = Lens(
-    method_ids=("dcrl", "dec", "idec"),
+    method_ids=("dcrl",),
     title="DCRL: three stages, and the geometry the clustering loss would destroy",
     build=build,
     live_panel=LIVE,
-    options=[Option("overlay", "Overlay another run's histogram", "run", None, None,
-                    help="Pick a run (for example DEC on the same data) to draw its d_Z − d_X "
-                         "histogram, at the same point of training, over this run's.")],
+    options=[_overlay_option("DEC")],
     intro=("DCRL trains in three stages: the clustering loss makes each manifold a ball, the "
            "ranking loss moves the balls apart in the order of the input space, and the isometry "
-           "loss lets each manifold recover its shape. DEC and IDEC runs open here too, for "
-           "comparison: same geometry metrics, no stages."),
+           "loss lets each manifold recover its shape. DEC and IDEC runs open in a lens of the "
+           "same views, for comparison: same geometry metrics, no stages."),
 )
+
+
+def _baseline_lens(method_id: str, intro: str) -> Lens:
+    """The same views for a DEC or IDEC run, told as that method's: no stages, the geometry
+    its clustering loss destroys, DCRL as the run to overlay."""
+    title = method_title(method_id)
+    return register_lens(dataclasses.replace(
+        LENS, method_ids=(method_id,),
+        title=f"{title}: the geometry its clustering loss destroys",
+        options=[_overlay_option("DCRL")], intro=intro.format(method=title)))
+
+
+BASELINE_INTRO = (
+    "{method} has no stages: once its autoencoder is pretrained and its centres μ are placed, "
+    "its clustering loss KL(P‖Q){recon} pulls every point towards its centre for the rest of the "
+    "run. These views, from the DCRL paper, show what that does to the latent space: the "
+    "geometry metrics (Trust, Cont, RRE, LGD, d-RMSE, CRA), the centres' paths, the rank grid "
+    "of the centres and the d_Z − d_X histogram. Overlay a DCRL run on the same data to see "
+    "the geometry that DCRL's ranking and isometry losses keep.")
+DEC_LENS = _baseline_lens("dec", BASELINE_INTRO.replace("{recon}", ""))
+IDEC_LENS = _baseline_lens("idec", BASELINE_INTRO.replace(
+    "{recon}", " (with the autoencoder's reconstruction loss beside it, meant to keep local "
+               "structure)"))
