@@ -47,11 +47,48 @@ class Field:
         """The config value of a widget's value: an empty number box is the ``auto`` value."""
         return self.auto if widget_value is None and self.auto is not None else widget_value
 
+    def accepts(self) -> str:
+        """What a number field accepts, in words: "a whole number from 2 to 100"."""
+        what = "a whole number" if self.kind == "int" else "a number"
+        lo, hi = (None if b is None else _num_text(b) for b in (self.min, self.max))
+        if lo is not None and hi is not None:
+            return f"{what} from {lo} to {hi}"
+        if lo is not None:
+            return f"{what} of at least {lo}"
+        if hi is not None:
+            return f"{what} of at most {hi}"
+        return what
+
+    def problem(self, widget_value) -> str | None:
+        """Why a number field's widget value is refused (out of its bounds, or not a whole
+        number), in words that name the field and what it accepts; None when it is fine. The
+        Train form's widgets have no bounds of their own (a browser refuses a bounded widget's
+        bad value without telling the page, so Launch would silently do nothing): this says
+        it, next to the Launch button."""
+        v = self.value(widget_value)
+        if self.kind not in ("int", "float") or v is None or v == self.auto \
+                or isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None
+        bad = (not math.isfinite(v) or (self.min is not None and v < self.min)
+               or (self.max is not None and v > self.max)
+               or (self.kind == "int" and not float(v).is_integer()))
+        if not bad:
+            return None
+        also = f", or an empty box for {self.auto_label}" if self.auto is not None else ""
+        return f"{self.label} is {_num_text(v)}: it must be {self.accepts()}{also}."
+
     def show(self, choice) -> str:
         """A select's text for one choice."""
         if self.labels and choice in self.labels:
             return self.labels[choice]
         return str(choice)
+
+
+def _num_text(v) -> str:
+    """A bound or value as a person writes it: 2, 0.5, 1e-05."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _label(name: str) -> str:
@@ -195,8 +232,12 @@ def lens_option_fields(options, runs: Sequence[dict] = (), run_label=str) -> lis
 def read_form(fields: Sequence[Field], values: dict) -> dict:
     """Turn widget values back into config values; ConfigError for text that does not parse.
 
-    Only fields present in ``values`` are returned. The config's ``from_dict`` does the type
-    coercion and range checks after this."""
+    Only fields present in ``values`` are returned. A number outside its field's bounds is a
+    ConfigError that names each such field and what it accepts (:meth:`Field.problem`); the
+    config's ``from_dict`` does the type coercion and its own range checks after this."""
+    problems = [p for f in fields if f.name in values for p in [f.problem(values[f.name])] if p]
+    if problems:
+        raise ConfigError(" ".join(problems))
     out = {}
     for f in fields:
         if f.name not in values:

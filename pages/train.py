@@ -192,7 +192,9 @@ def expected_duration_note(cls, preset: str, dataset, runs: list[dict]) -> None:
 
 def config_form(cls, preset: str, spec, entry, dataset):
     """The config fields (k from the data), a run name and Launch: (fields, values, name,
-    pressed)."""
+    pressed, the place under Launch for what is wrong with the form). The number boxes have no
+    bounds of their own: a bounded box holding a bad value makes the browser refuse Launch
+    without a word, so the page checks the values and says which field is wrong instead."""
     download = entry is not None and entry["kind"] == "download"
     k = F.guess_k(dataset) if dataset is not None else (10 if download else None)
     fs = F.config_fields(cls.Config, preset, {"n_clusters": k} if k else None)
@@ -201,30 +203,33 @@ def config_form(cls, preset: str, spec, entry, dataset):
         return f"cfg:{cls.id}:{preset}:{f.name}" + (f":{spec}" if f.name == "n_clusters" else "")
 
     with side.form("train_form", border=False):
-        values = {f.name: field(f, key(f)) for f in fs if not f.advanced}
+        values = {f.name: field(f, key(f), bounded=False) for f in fs if not f.advanced}
         if any(f.advanced for f in fs):
             with st.expander("Advanced"):
-                values.update(fields([f for f in fs if f.advanced], key))
+                values.update(fields([f for f in fs if f.advanced], key, bounded=False))
         name = st.text_input("Run name (optional)", key="train_run_name", max_chars=80,
                              persist_state="session",
                              help="A name to find this run by later; the run id is used otherwise.")
         pressed = st.form_submit_button("Launch", type="primary", width="stretch",
                                         help="Start training in the background with these settings.")
-    return fs, values, name, pressed
+        feedback = st.container()  # why Launch started nothing, right under the button
+    return fs, values, name, pressed, feedback
 
 
-def launch_from_form(cls, preset, spec, entry, fs, values, name, where) -> None:
+def launch_from_form(cls, preset, spec, entry, fs, values, name, feedback, where) -> None:
+    """Launch the form's run; what stops it is said in ``feedback`` (under the button), the
+    launch itself in ``where``."""
     if spec is None:
-        where.error("Choose a data set first: upload a file, or pick a built-in one.")
+        feedback.error("Choose a data set first: upload a file, or pick a built-in one.")
         return
     try:
         config = F.read_form(fs, values)
     except ConfigError as e:
-        where.error(f"Could not launch: {md(error_text(e))}")
+        feedback.error(f"Not launched: {md(error_text(e))}")
         return
     download = entry is not None and entry["kind"] == "download"
     with st.spinner("Downloading the data (first time only)…" if download else "Loading the data…"):
-        run_id = launch(cls.id, spec, config, preset, where=where, name=name or "")
+        run_id = launch(cls.id, spec, config, preset, where=feedback, name=name or "")
     if run_id:
         st.session_state["train_focus"] = run_id
         where.success(f"Launched {run_id}.")
@@ -449,7 +454,7 @@ try:  # the pretrained AE this run would start from (from the form as last submi
 except ConfigError:
     pass  # the Launch button says what is wrong with the form
 if form[3]:
-    launch_from_form(cls, preset, spec, entry, *form[:3], where=messages)
+    launch_from_form(cls, preset, spec, entry, *form[:3], feedback=form[4], where=messages)
 compare_form(cls, preset, spec, dataset, messages)
 interrupted_runs(listed)
 

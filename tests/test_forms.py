@@ -80,6 +80,25 @@ def test_form_overrides_and_bad_values():
         F.read_form([num], {"k": 2.5})
 
 
+def test_a_number_out_of_range_is_named_with_what_it_accepts():
+    """The Train form's boxes carry no bounds (a bounded box makes the browser refuse Launch
+    silently): read_form names every bad field, in its label, with what it accepts."""
+    fs = {f.name: f for f in F.config_fields(get_method("dekm").Config, "quick", {"n_clusters": 10})}
+    with pytest.raises(ConfigError) as e:
+        F.read_form(list(fs.values()), {"n_clusters": 1, "lr": 50.0, "seed": 0})
+    assert str(e.value) == ("n clusters is 1: it must be a whole number from 2 to 100. "
+                            "lr is 50: it must be a number from 1e-06 to 10.")
+    assert fs["seed"].problem(-1) == "seed is -1: it must be a whole number of at least 0."
+    assert fs["n_clusters"].problem(2) is None and fs["n_clusters"].problem(100) is None
+    assert "whole number" in fs["n_clusters"].problem(2.5)
+    # an empty box that means "automatic" is fine; a number below the real range is not
+    gan = {f.name: f for f in F.config_fields(get_method("gan").Config, "quick")}
+    assert gan["n_noise"].problem(None) is None
+    assert gan["n_noise"].problem(-4) == ("n noise is -4: it must be a whole number from 0 to "
+                                          "512, or an empty box for automatic.")
+    assert F.read_form([fs["n_clusters"]], {"n_clusters": 4}) == {"n_clusters": 4}
+
+
 def test_widget_bounds_never_exclude_the_default():
     assert F._bounds(5, 0, 10, int) == (0, 10)
     assert F._bounds(50, 0, 10, int) == (0, None)

@@ -255,18 +255,33 @@ def test_bad_config_shows_error_and_keeps_the_form(runs_dir, tmp_path, monkeypat
     assert manager().store.ids() == []  # nothing was written
 
 
-def test_value_outside_the_widget_range_never_reaches_a_run(runs_dir):
-    """The form's bounds come from the config's hints; Streamlit refuses a value outside them,
-    so k = 1 cannot be launched (the config's own check would refuse it too)."""
+def test_value_outside_the_field_range_is_said_next_to_launch(runs_dir):
+    """k = 1 is refused with words under the Launch button that name the field and what it
+    accepts, and nothing is launched. The number boxes carry no bounds of their own: a
+    bounded box holding a bad value makes the browser refuse the submit without telling the
+    page, so Launch did nothing and said nothing."""
     from ui.shared import manager
     at = open_page("train")
     method = at.sidebar.selectbox(key="train_method").value
-    _cfg_widget(at, method, "n_clusters").set_value(1)
+    k = _cfg_widget(at, method, "n_clusters")
+    assert k.min is None and k.max is None   # the browser never blocks Launch silently
+    k.set_value(1)
+    _cfg_widget(at, method, "seed").set_value(-3)
     next(b for b in at.button if b.label == "Launch").click().run()
     assert_clean(at)
-    for run_id in manager().store.ids():
-        manager().stop(run_id)
-        assert manager().open(run_id).read_config()["config"]["n_clusters"] >= 2
+    errors = [e.value for e in at.sidebar.error]
+    assert any("n clusters is 1" in e and "from 2 to 100" in e and "seed is -3" in e
+               and "at least 0" in e for e in errors), errors
+    assert manager().store.ids() == []
+    # put right, it launches
+    _cfg_widget(at, method, "n_clusters").set_value(3)
+    _cfg_widget(at, method, "seed").set_value(0)
+    next(b for b in at.button if b.label == "Launch").click().run()
+    assert not at.sidebar.error
+    ids = manager().store.ids()
+    assert len(ids) == 1
+    manager().stop(ids[0])
+    assert manager().open(ids[0]).read_config()["config"]["n_clusters"] == 3
 
 
 def test_launch_from_train_and_see_the_run(runs_dir):

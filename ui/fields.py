@@ -13,10 +13,16 @@ import streamlit as st
 from dcviz.forms import Field
 
 
-def field(f: Field, key: str, where=None):
-    """Draw ``f`` as its widget (in ``where``: a container, column or st) and return its value."""
+def field(f: Field, key: str, where=None, bounded: bool = True):
+    """Draw ``f`` as its widget (in ``where``: a container, column or st) and return its value.
+
+    ``bounded=False``: a number box without the field's bounds, for a form whose submit says
+    what is wrong (dcviz.forms.Field.problem). A bounded box in a form makes the browser refuse
+    the submit while its value is out of range, without a word to the page: Launch would do
+    nothing."""
     w = where or st
     common = dict(key=key, help=f.help, persist_state="session")
+    lo, hi = (f.min, f.max) if bounded else (None, None)
     if f.kind == "bool":
         return w.toggle(f.label, value=bool(f.default), **common)
     if f.kind == "select":
@@ -29,20 +35,21 @@ def field(f: Field, key: str, where=None):
         number = int if f.kind == "int" else float
         value = None if f.default is None else number(f.default)
         extra = dict(step=int(f.step or 1)) if f.kind == "int" else dict(step=f.step, format=f.format)
-        return f.value(w.number_input(f.label, value=value, min_value=f.min, max_value=f.max,
+        return f.value(w.number_input(f.label, value=value, min_value=lo, max_value=hi,
                                       placeholder=f.auto_label, **extra, **common))
     if f.kind == "int":
-        return w.number_input(f.label, value=int(f.default), min_value=f.min, max_value=f.max,
+        return w.number_input(f.label, value=int(f.default), min_value=lo, max_value=hi,
                               step=int(f.step or 1), **common)
     if f.kind == "float":
-        return w.number_input(f.label, value=float(f.default), min_value=f.min, max_value=f.max,
+        return w.number_input(f.label, value=float(f.default), min_value=lo, max_value=hi,
                               step=f.step, format=f.format, **common)
     return w.text_input(f.label, value=str(f.initial()), **common)
 
 
-def fields(fs: Iterable[Field], key: Callable[[Field], str], where=None) -> dict:
+def fields(fs: Iterable[Field], key: Callable[[Field], str], where=None,
+           bounded: bool = True) -> dict:
     """Draw every field (``key(f)`` names its widget) and return {name: value}."""
-    return {f.name: field(f, key(f), where) for f in fs}
+    return {f.name: field(f, key(f), where, bounded) for f in fs}
 
 
 def field_columns(fs: list[Field], key: Callable[[Field], str], ncols: int = 3, where=None) -> dict:
