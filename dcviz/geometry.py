@@ -10,7 +10,9 @@ They measure how much of the input space's geometry survives in the latent space
 - ``lgd`` (Locally Geometric Distortion): the same, restricted to k-nearest-neighbour pairs of
   the input space, averaged over k = k1..k2. 0 is perfect; the primary metric for isometry.
 - ``cra`` (Cluster Rank Accuracy): the share of (i, j) cells of the C x C grid where the rank of
-  cluster centre j as seen from centre i is the same in both spaces. 1 is perfect.
+  cluster centre j as seen from centre i is the same in both spaces. 1 is perfect. As in the
+  appendix's formula (a sum over all i, j divided by C^2), the C diagonal cells (a centre
+  against itself, rank 0 in both spaces) count and always agree, so CRA is never below 1/C.
 
 Notation of the appendix: r_X(i, j) is the rank of x_j among the neighbours of x_i (the nearest
 other point has rank 1); N^k_X(i) are the k nearest neighbours of x_i; the same with Z.

@@ -106,8 +106,9 @@ GEOMETRY_TEXT = (
     "The representation metrics of the paper's appendix A.4, on the run's fixed subsample: Trust "
     "(are latent neighbours real neighbours?), Cont (are real neighbours still neighbours?), "
     "RRE (rank changes of neighbours), LGD and d-RMSE (distance errors, with both spaces "
-    "scaled by 1/√dim like L_LIS) and CRA (share of preserved cluster-centre ranks). Arrows say "
-    "which way is better. " + BANDS)
+    "scaled by 1/√dim like L_LIS) and CRA (share of the C×C pairs of cluster centres whose "
+    "rank is kept, the C pairs of a centre with itself included, as in the paper: at least "
+    "1/C). Arrows say which way is better. " + BANDS)
 CENTRES_TEXT = (
     "The learnable centres μ_j, projected to 2-D with one PCA fitted to all their positions over "
     "the run, so the picture does not flip from epoch to epoch. Each line is one centre's path "
@@ -116,8 +117,11 @@ CENTRES_TEXT = (
 GRID_TEXT = (
     "Fig. A5 (a)-(f): for the cluster in row i, is the rank of cluster j's centre (1 = nearest "
     "other centre) the same in the input space and in the latent space? Blue ✓: preserved; "
-    "yellow ✗: not. Centres are the means of the predicted clusters in each space; CRA is the "
-    "share of blue cells. Hover a cell for both ranks.")
+    "yellow ✗: not. Centres are the means of the predicted clusters in each space. The "
+    "diagonal (grey ✓) pairs each centre with itself, rank 0 in both spaces: always the same. "
+    "CRA, as the paper defines it (appendix A.4), is the share of all C² cells that are ticked, "
+    "the C diagonal cells included, so it is never below 1/C; the title also counts the "
+    "other cells alone, the pairs of two different centres. Hover a cell for both ranks.")
 HIST_TEXT = (
     "Fig. A5 (g): for every point and each of its nearest input-space neighbours, the latent "
     "distance minus the input distance (both divided by √dim, as in L_LIS). A good local "
@@ -298,20 +302,45 @@ def centres_figure(mus: list[np.ndarray], current: int) -> go.Figure:
     return fig
 
 
+def off_diagonal_kept(grid: np.ndarray) -> tuple[int, int]:
+    """(cells kept, cells) of a rank grid off its diagonal: the pairs of two different centres,
+    whose ranks can change (a centre against itself is rank 0 in both spaces)."""
+    grid = np.asarray(grid)
+    off = ~np.eye(len(grid), dtype=bool)
+    return int((grid[off] > 0.5).sum()), int(off.sum())
+
+
+def rank_grid_title(grid: np.ndarray, cra: float) -> str:
+    """"Rank preservation of the cluster centres (CRA 0.30: 30 of 100 cells ✓, the 10 of the
+    diagonal included; off the diagonal 20 of 90)"."""
+    c = len(grid)
+    kept, total = off_diagonal_kept(grid)
+    ticked = kept + int((np.diag(np.asarray(grid)) > 0.5).sum())
+    return (f"Rank preservation of the cluster centres (CRA {cra:.2f}: {ticked} of {c * c} cells "
+            f"✓, the {c} of the diagonal included; off the diagonal {kept} of {total})")
+
+
 def rank_grid_figure(grid: np.ndarray, ids: np.ndarray, rank_x=None, rank_z=None) -> go.Figure:
-    """Fig. A5 (a)-(f): preserved cells blue with a tick, the others yellow with a cross."""
+    """Fig. A5 (a)-(f): preserved cells blue with a tick, the others yellow with a cross; the
+    diagonal (each centre against itself, always kept, and counted by CRA) grey with a tick."""
     grid = np.asarray(grid)
     c = len(grid)
     labels = [str(int(i)) for i in ids]
     marks = np.where(grid > 0.5, "✓", "✗")
+    diag = np.eye(c, dtype=bool)
     if rank_x is not None and rank_z is not None:
         hover = np.array([[f"row {labels[i]} → col {labels[j]}<br>rank in X: {int(rank_x[i, j])}"
                            f"<br>rank in Z: {int(rank_z[i, j])}" for j in range(c)] for i in range(c)])
     else:
         hover = np.array([[f"row {labels[i]} → col {labels[j]}" for j in range(c)] for i in range(c)])
+    hover = np.where(diag, np.char.add(hover.astype(str), "<br>a centre against itself: always "
+                                       "kept, counted by CRA"), hover)
+    # three colours: 0 not kept (yellow), 0.5 the diagonal (grey), 1 kept (blue)
+    z = np.where(diag, 0.5, (grid > 0.5).astype(float))
     fig = go.Figure(go.Heatmap(
-        z=grid, x=labels, y=labels, zmin=0, zmax=1, showscale=False, xgap=2, ygap=2,
-        colorscale=[[0, "#f2c14e"], [0.5, "#f2c14e"], [0.5, "#3a6fb0"], [1, "#3a6fb0"]],
+        z=z, x=labels, y=labels, zmin=0, zmax=1, showscale=False, xgap=2, ygap=2,
+        colorscale=[[0, "#f2c14e"], [0.34, "#f2c14e"], [0.34, "#c9ced6"], [0.66, "#c9ced6"],
+                    [0.66, "#3a6fb0"], [1, "#3a6fb0"]],
         # no text colour: plotly picks dark or light per cell, readable on yellow and on blue
         text=marks, texttemplate="%{text}", textfont=dict(size=14 if c <= 12 else 9),
         customdata=hover, hovertemplate="%{customdata}<extra></extra>"))
@@ -435,7 +464,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
         grid = np.asarray(ex.rank_grid)
         ids = np.asarray(ex.rank_grid_ids if ex.rank_grid_ids is not None else np.arange(len(grid)))
         cra = snap.metrics.get("cra", float(grid.mean()))
-        panels.append(Panel(f"Rank preservation of the cluster centres (CRA {cra:.2f})",
+        panels.append(Panel(rank_grid_title(grid, cra),
                             figure=rank_grid_figure(grid, ids, ex.rank_x, ex.rank_z),
                             text=GRID_TEXT))
     if ex.dz_minus_dx is not None:
