@@ -307,6 +307,41 @@ def match_to(ref_sub, ref_assign, sub, assign) -> np.ndarray:
     return np.array([mapping[int(v)] for v in assign], dtype=np.int64)
 
 
+def records_dz_dx(method_id: str) -> bool:
+    """Whether runs of ``method_id`` record d_Z - d_X (its Extras declare ``dz_minus_dx``)."""
+    import dataclasses
+
+    from dcviz.methods import REGISTRY
+    extras = getattr(REGISTRY.get(method_id), "Extras", None)
+    return extras is not None and "dz_minus_dx" in {f.name for f in dataclasses.fields(extras)}
+
+
+def _and(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def dz_dx_missing(missing: Sequence[tuple[str, str]]) -> str:
+    """What to say of the chosen runs that have no d_Z - d_X at the snapshot shown, given as
+    (label, method id): that their method records none (and which methods do), or that this
+    snapshot has none; "" when every run has values."""
+    if not missing:
+        return ""
+    from dcviz.methods import REGISTRY
+    never = [label for label, m in missing if not records_dz_dx(m)]
+    here = [label for label, m in missing if records_dz_dx(m)]
+    parts = []
+    if never:
+        doing = [c.title for c in REGISTRY.values() if records_dz_dx(c.id)]
+        parts.append(f"{_and(never)} {'does' if len(never) == 1 else 'do'} not record d_Z − d_X"
+                     + (f" (only {_and(doing)} {'does' if len(doing) == 1 else 'do'})"
+                        if doing else ""))
+    if here:
+        parts.append(f"{_and(here)} {'has' if len(here) == 1 else 'have'} none at the snapshot "
+                     "shown (no snapshot yet, or too few points for the geometry metrics)")
+    return "Not in the histogram or the medians: " + "; ".join(parts) + "."
+
+
 def histogram_data(snapshot_extras: dict, key: str = "dz_minus_dx") -> np.ndarray | None:
     """The d_Z - d_X values of a snapshot (DCRL, DEC, IDEC store them), or None."""
     v = snapshot_extras.get(key)

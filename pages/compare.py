@@ -172,9 +172,11 @@ def curves(rows, picks) -> None:
 
 def distances_kept(snaps) -> None:
     """d_Z - d_X of the runs that record it (DCRL's isometry, and the baselines against it)."""
-    hist = [(for_plotly(short(i)), K.histogram_data(snaps[i].extras)) for i in chosen
-            if snaps[i] is not None]
-    hist = [(n, h) for n, h in hist if h is not None]
+    values = {i: K.histogram_data(snaps[i].extras) if snaps[i] is not None else None
+              for i in chosen}
+    hist = [(for_plotly(short(i)), values[i]) for i in chosen if values[i] is not None]
+    missing = K.dz_dx_missing([(short(i), configs[i].get("method", "?")) for i in chosen
+                               if values[i] is None])
     st.subheader("Distances kept: d_Z − d_X")
     if not hist:
         st.caption("None of these runs records d_Z − d_X (DCRL, DEC and IDEC do); runs of "
@@ -187,7 +189,7 @@ def distances_kept(snaps) -> None:
                "dimension). Narrow around 0: local geometry kept (DCRL's isometry term); wide "
                "or shifted: the clustering loss has bent it. The dotted line marks 0. Median "
                "|d_Z − d_X|: " + "; ".join(f"{md(n)} {np.median(np.abs(h)):.3g}" for n, h in hist)
-               + ".")
+               + "." + (f" {md(missing)}" if missing else ""))
 
 
 def contingency(snaps) -> None:
