@@ -69,7 +69,8 @@ def check_comparable(configs: Sequence[dict]) -> None:
         raise CompareError(f"Choose at most {MAX_RUNS} runs; {len(configs)} are chosen.")
     keys = {data_key(c) for c in configs}
     if len(keys) > 1:
-        parts = [f"{c.get('method', '?')} on {data_title(c)}" for c in configs]
+        from dcviz.runs.labels import method_title
+        parts = [f"{method_title(c.get('method', '?'))} on {data_title(c)}" for c in configs]
         raise CompareError("These runs were trained on different data sets (" + "; ".join(parts)
                            + "). Runs can be compared only on the same data set, point for point: "
                              "choose runs of one data set.")

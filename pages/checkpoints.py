@@ -301,7 +301,7 @@ def sizes_and_confidence(model, res, run_id: str) -> None:
     st.plotly_chart(V.confidence_figure(conf.values, res.assign, conf.kind),
                     key="checkpoints_confidence", config=plot_config(f"dcviz-{run_id}-confidence"))
     low = int(np.argmin(conf.values))
-    st.caption(f"{conf.text.capitalize()}. Median {np.median(conf.values):.3g}; least sure: "
+    st.caption(f"{conf.text[:1].upper() + conf.text[1:]}. Median {np.median(conf.values):.3g}; least sure: "
                f"point {low} ({conf.values[low]:.3g}).")
 
 

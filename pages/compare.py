@@ -12,7 +12,7 @@ import streamlit as st
 
 from dcviz import compare as K
 from dcviz.plaintext import for_plotly, md
-from dcviz.runs.labels import data_title, distinct, run_label
+from dcviz.runs.labels import data_title, distinct, method_title, run_label, snapshot_label
 from dcviz.runs.store import ACTIVE_STATES
 from dcviz.viz import compare as V
 from dcviz.viz.common import latent_figure
@@ -36,7 +36,7 @@ def short(run_id: str) -> str:
     def name(i: str) -> str:
         cfg = configs.get(i, {})
         seed = cfg.get("seed")
-        base = f"{cfg.get('method', '?')}" + (f" (seed {seed})" if seed is not None else "")
+        base = method_title(cfg.get("method", "?")) + (f" (seed {seed})" if seed is not None else "")
         return f"{cfg['name']} · {base}" if cfg.get("name") else f"{base} · {i[-4:]}"
     return distinct(chosen, name, tag=lambda i: i[-4:])(run_id)  # at the end: heads wrap
 
@@ -49,7 +49,7 @@ def another_run_button(run_id: str) -> None:
     """Offer the obvious second run: the same method and data with the next seed."""
     cfg = configs[run_id]
     seed = int(cfg.get("seed") or 0) + 1
-    if st.button(f"Train {md(cfg['method'])} on {md(data_title(cfg.get('data_name', '?')))} again with seed "
+    if st.button(f"Train {md(method_title(cfg['method']))} on {md(data_title(cfg.get('data_name', '?')))} again with seed "
                  f"{seed}", key="compare_another", icon=":material/add:",
                  help="Launch the same method, data, preset and config with the next seed; it "
                       "opens on the Train page, and shows up here once it has snapshots."):
@@ -119,8 +119,8 @@ def latent_columns(rows, picks, snaps) -> None:
             col.markdown(f"**{md(short(run_id))}**")
             col.info("No snapshot yet." + (" It refreshes by itself." if live(run_id) else ""))
             continue
-        col.caption(f"snapshot {p.index + 1} of {len(rows[run_id])} · epoch {snap.epoch} · "
-                    f"{md(snap.stage)}" + (f" · {p.note}" if p.note else "")
+        col.caption(md(snapshot_label(rows[run_id][p.index], p.index, len(rows[run_id])))
+                    + (f" · {p.note}" if p.note else "")
                     + (f" · **AE {letters[run_id]}**" if letters.get(run_id) else ""))
         color, names, ctitle = colours(choice, view, snap)
         if choice == MATCHED and snaps.get(ref) is not None:
@@ -148,7 +148,7 @@ def status(run_id: str) -> dict:
 
 def scores(rows, picks) -> None:
     st.subheader("Scores")
-    entries = [dict(label=short(i), method=configs[i].get("method", "?"), rows=rows[i],
+    entries = [dict(label=short(i), method=method_title(configs[i].get("method", "?")), rows=rows[i],
                     index=picks[i].index, status=status(i)) for i in chosen]
     # One column per run (two to four fit across the page; fifteen measures as columns did not).
     with st.container(key="compare_scores"):

@@ -15,7 +15,8 @@ from dcviz.methods import REGISTRY
 from dcviz.plaintext import for_plotly, md
 from dcviz.projection import method_axes, nearest_neighbors
 from dcviz.runs.labels import (STATE_HELP, STATE_ICONS, data_title, format_seconds, point_caption,
-                               run_files, snapshot_label, snapshot_position)
+                               method_title, run_files, snapshot_label,
+                               snapshot_position)
 from dcviz.runs.store import ACTIVE_STATES, RunStoreError
 from dcviz.viz import get_lens
 from dcviz.viz.common import latent_figure, loss_figure, metric_figure, snapshot_table
@@ -226,7 +227,7 @@ def lens_tab(index: int) -> None:
             st.info(f"{md(cls.title)} is a baseline, to compare the methods on Home with, and has "
                     "no lens of its own: the Latent and Metrics tabs show what every run has.")
         else:
-            st.info(f"The method {md(view.method_id)} has no lens of its own yet; the Latent and "
+            st.info(f"The method {md(method_title(view.method_id))} has no lens of its own yet; the Latent and "
                     "Metrics tabs show what every run has.")
         return
     st.markdown(f"#### {lens.title}")

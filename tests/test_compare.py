@@ -224,7 +224,7 @@ def test_compare_with_one_run(tiny_store):
     at = open_page("compare")
     assert_clean(at)
     assert any("needs two runs on the same data set" in i.value for i in at.info)
-    assert at.button(key="compare_another").label.startswith("Train ae-kmeans on Digits (8x8) again")
+    assert at.button(key="compare_another").label.startswith("Train AE + k-means on Digits (8x8) again")
     assert_help_everywhere(at)
 
 

@@ -145,8 +145,8 @@ def test_run_rows_and_picking():
              "snapshots": 0, "metrics": {}, "seconds": None, "name": "try 1"}]
     label = L.run_label(rows[0])
     # data sets by their title, as the Train page's menu names them; a user's file by its name
-    assert "dekm on Digits (8x8)" in label and "NMI 0.800" in label and label.endswith("b")
-    assert L.run_label({**rows[0], "data": "my.npz"}).startswith("✓ dekm on my.npz ·")
+    assert "DEKM on Digits (8x8)" in label and "NMI 0.800" in label and label.endswith("b")
+    assert L.run_label({**rows[0], "data": "my.npz"}).startswith("✓ DEKM on my.npz ·")
     assert L.run_table(rows)[1]["data"] == "Four intersecting manifolds"
     assert "failed" in L.run_label(rows[1]) and L.run_label(rows[1]).endswith("try 1")
     table = L.run_table(rows)

@@ -10,6 +10,7 @@ import streamlit as st
 from dcviz.plaintext import error_text, md
 from dcviz.runs import archive as X
 from dcviz.runs import manage as G
+from dcviz.runs.labels import data_title, method_title
 from ui import nav
 from ui.shared import forget_view, manager, projections, runs_root
 from dcviz.runs import RunStoreError
@@ -93,7 +94,8 @@ def manage_panel(view, key: str, after_delete_page: str | None = None) -> None:
         else:
             nav.watch_in_train(new_id)
 
-    label = cfg.get("name") or f"{cfg.get('method', '?')} on {cfg.get('data_name', '?')}"
+    label = cfg.get("name") or (f"{method_title(cfg.get('method', '?'))} on "
+                                f"{data_title(cfg.get('data_name', '?'))}")
     delete_control(run_id, label, f"its {view.count} snapshots and its checkpoint", key,
                    where=c2, after_delete_page=after_delete_page)
 

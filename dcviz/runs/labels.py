@@ -51,10 +51,20 @@ def data_title(name) -> str:
     return entry.title if entry is not None else str(name)
 
 
+def method_title(method_id) -> str:
+    """What every page calls a method: its title ("DEC", "AE + k-means"), as the Train page's
+    menu and the Home cards name it; an id no method here has (a run imported from elsewhere)
+    as it is."""
+    from dcviz.methods import REGISTRY
+    cls = REGISTRY.get(str(method_id))
+    return cls.title if cls is not None and cls.title else str(method_id)
+
+
 def run_label(row: dict) -> str:
-    """One line for pickers: "✓ dekm on Digits (8x8) · 11:52:03 · NMI 0.830 · name"."""
+    """One line for pickers: "✓ DEKM on Digits (8x8) · 11:52:03 · NMI 0.830 · name"."""
     icon = STATE_ICONS.get(row.get("state", "unknown"), "?")
-    parts = [f"{icon} {row.get('method', '?')} on {data_title(row.get('data', '?'))}"]
+    parts = [f"{icon} {method_title(row.get('method', '?'))} on "
+             f"{data_title(row.get('data', '?'))}"]
     when = format_time(row.get("created"))
     if when:
         parts.append(when)
@@ -103,7 +113,8 @@ def run_table(rows: Sequence[dict], limit: int | None = None) -> list[dict]:
         m = row.get("metrics") or {}
         out.append({
             "state": f"{STATE_ICONS.get(row.get('state', 'unknown'), '')} {row.get('state', '')}",
-            "method": row.get("method", "?"), "data": data_title(row.get("data", "?")),
+            "method": method_title(row.get("method", "?")),
+            "data": data_title(row.get("data", "?")),
             "started": format_time(row.get("created")),
             "snapshots": int(row.get("snapshots") or 0),
             "ACC": _maybe(m.get("acc")), "NMI": _maybe(m.get("nmi")), "ARI": _maybe(m.get("ari")),

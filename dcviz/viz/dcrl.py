@@ -15,9 +15,9 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from dcviz.methods import REGISTRY
 from dcviz.methods.dcrl import DCRLExtras
 from dcviz.methods.dec import DECExtras, StudentTExtras
+from dcviz.runs.labels import method_title
 from dcviz.viz.base import Lens, Option, Panel, register_lens
 from plotly.subplots import make_subplots
 
@@ -131,12 +131,6 @@ HIST_TEXT = (
 
 
 # --------------------------------------------------------------------------- helpers
-
-def method_title(method_id: str) -> str:
-    """What the pages call a method: its title ("DEC"), else its id."""
-    cls = REGISTRY.get(method_id)
-    return cls.title if cls is not None and cls.title else method_id
-
 
 def _overlay_suggestion(method_id: str) -> str:
     """The run to overlay on one of ``method_id``: a baseline on DCRL, DCRL on a baseline."""
