@@ -182,9 +182,11 @@ def scale_warning(x: np.ndarray, train_x: np.ndarray | None, where: str = "the n
     lo, hi, big, mean = _magnitudes(x)
     tlo, thi, tbig, tmean = trained
     worst = 1.0
+    ratios = []
     for new, old in ((big, tbig), (mean, tmean)):
         if old > 0 and new > 0:
             r = new / old
+            ratios.append(r)
             worst = r if abs(np.log(r)) > abs(np.log(worst)) else worst
         elif old > 0 or new > 0:  # all zeros on one side only
             worst = np.inf if new > 0 else 0.0
@@ -192,12 +194,47 @@ def scale_warning(x: np.ndarray, train_x: np.ndarray | None, where: str = "the n
         return None
     how = ("all zeros" if worst == 0 else "far larger" if not np.isfinite(worst)
            else f"about {worst:.3g} times larger" if worst > 1 else f"about {1 / worst:.3g} times smaller")
+    factor = rescale_factor(ratios) if len(ratios) == 2 and np.isfinite(worst) and worst > 0 else None
+    if factor is None:
+        fix = "Scale the data as the training data was before pushing it"
+    else:
+        fix = (f"{'Divide' if factor > 1 else 'Multiply'} its values by "
+               f"{_factor_text(factor if factor > 1 else 1 / factor)} before pushing it, to put "
+               "them on the training data's scale")
     return (f"{where} is on another scale than the data the model was trained on: its values run "
             f"from {lo:.3g} to {hi:.3g} (mean |x| {mean:.3g}), the training data's from {tlo:.3g} "
             f"to {thi:.3g} (mean |x| {tmean:.3g}), {how}. The model sees such points where it "
-            "never saw training points, and its clusters may mean little for them. Scale the "
-            "data as the training data was before pushing it (an uploaded image array's values "
-            "within [0, 1] are kept as they are; larger ones are divided by 255).")
+            f"never saw training points, and its clusters may mean little for them. {fix} (an "
+            "uploaded image array's values within [0, 1] are kept as they are; larger ones are "
+            "divided by 255).")
+
+
+#: how far apart the largest-value and the mean-value ratios may be for one factor to fix both
+RATIO_AGREEMENT = 1.25
+#: factors that are named exactly when a ratio is this close to them (raw 8-bit pixels)
+ROUND_FACTORS = (255.0,)
+
+
+def rescale_factor(ratios) -> float | None:
+    """The one factor that puts new data on the training data's scale, from its ratios to the
+    training data's largest and mean absolute values (new / trained): their geometric mean
+    when they agree within :data:`RATIO_AGREEMENT` (a plain rescaling, such as raw 0-16 or
+    0-255 values against [0, 1]), else None (the data differ in more than scale, and no one
+    number says how to fix them)."""
+    r = [float(v) for v in ratios]
+    if len(r) != 2 or min(r) <= 0 or not all(np.isfinite(r)):
+        return None
+    if max(r) / min(r) > RATIO_AGREEMENT:
+        return None
+    return float(np.sqrt(r[0] * r[1]))
+
+
+def _factor_text(f: float) -> str:
+    """"255" where ``f`` is within 5 % of a usual factor, else "about 16" (two figures)."""
+    for usual in ROUND_FACTORS:
+        if abs(f / usual - 1) < 0.05:
+            return f"{usual:.0f}"
+    return f"about {float(f'{f:.2g}'):g}"
 
 
 def load_new_data(model: Model, spec, max_points: int = MAX_NEW_POINTS):
@@ -332,6 +369,30 @@ def confidence(method, x: np.ndarray, z: np.ndarray, assign: np.ndarray) -> Conf
     return Confidence(None, None, f"{getattr(method, 'title', 'this method')} gives no "
                       "confidence for its assignments (no soft assignment, and it does not "
                       "assign by plain distance to centroids in its embedding)")
+
+
+#: a confidence is the model's own: what it is not
+CONFIDENCE_IS_NOT_FIT = (
+    "A high confidence is not evidence that the data fits the model: points far from every "
+    "training point can get near-certain assignments.")
+
+
+def confidence_caption(result: "Inference") -> str:
+    """The sentences under the confidence plot: what the numbers are (a sentence, its first
+    letter capitalised and nothing else: "DEKM's soft assignment", not "Dekm's"), their median
+    and the least sure point, and that confidence is not fit; where the data is on another
+    scale than the training data (``result.scale_warning``), that these points' confidence
+    says nothing about fit. "" for a method with no confidence."""
+    conf = result.confidence
+    if conf.kind is None or conf.values is None or not len(conf.values):
+        return ""
+    low = int(np.argmin(conf.values))
+    text = (f"{conf.text[:1].upper() + conf.text[1:]}. Median {np.median(conf.values):.3g}; "
+            f"least sure: point {low} ({conf.values[low]:.3g}). {CONFIDENCE_IS_NOT_FIT}")
+    if result.scale_warning:
+        text += (" These points are on another scale than the training data (see the warning "
+                 "above), so their confidence says nothing of how well they fit.")
+    return text
 
 
 # --------------------------------------------------------------------------- placement
@@ -483,5 +544,5 @@ def training_x(model: Model, ds) -> np.ndarray | None:
 __all__ = ["Confidence", "Inference", "MAX_NEW_POINTS", "Model", "RunStoreError", "ShapeError",
            "check_shape", "cluster_grid", "confidence", "distance_margin", "examples_per_cluster",
            "infer", "load_new_data", "new_data_choices", "open_model", "pca_basis",
-           "placement_axes", "scale_warning",
+           "placement_axes", "scale_warning", "confidence_caption", "rescale_factor",
            "shape_text", "training_x"]

@@ -300,9 +300,7 @@ def sizes_and_confidence(model, res, run_id: str) -> None:
         return
     st.plotly_chart(V.confidence_figure(conf.values, res.assign, conf.kind),
                     key="checkpoints_confidence", config=plot_config(f"dcviz-{run_id}-confidence"))
-    low = int(np.argmin(conf.values))
-    st.caption(f"{conf.text[:1].upper() + conf.text[1:]}. Median {np.median(conf.values):.3g}; least sure: "
-               f"point {low} ({conf.values[low]:.3g}).")
+    st.caption(I.confidence_caption(res))
 
 
 ORDERS = ["Random", "Most confident first", "Least confident first"]
@@ -336,8 +334,9 @@ def examples(ds, res, per: int = 10) -> None:
 # ================================================================== the page
 st.title("Checkpoints")
 st.caption("Open a trained model and push new data through it: which cluster each new point "
-           "falls in, how sure the model is, examples of each cluster, and where the new points "
-           "land among the training points.")
+           "falls in, how sure the model says it is (its own confidence, not a measure of how "
+           "well the data fits), examples of each cluster, and where the new points land among "
+           "the training points.")
 R.deleted_notice()
 # Open while no run has a checkpoint: a stat per run, not a listing (which comes once, below)
 import_box(expanded=not any(has_checkpoint(i) for i in manager().store.ids()))

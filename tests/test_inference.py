@@ -103,6 +103,37 @@ def test_new_data_on_another_scale_is_warned_about_not_refused(model, tiny_run):
     assert "all zeros" in I.scale_warning(np.zeros((5, 64)), raw.x)
 
 
+def test_scale_warning_says_by_how_much_to_rescale_when_one_factor_does():
+    """"Scale the data as the training data was" did not say how; a plain rescaling has one
+    factor, and the warning names it (raw 8-bit pixels: exactly 255)."""
+    raw = D.load("digits")  # values in [0, 1] (the 0-16 digits divided by 16)
+    assert "Divide its values by about 16 before pushing it" in I.scale_warning(raw.x * 16, raw.x)
+    assert "Divide its values by 255 before pushing it" in I.scale_warning(raw.x * 255, raw.x)
+    assert "Multiply its values by about 16" in I.scale_warning(raw.x * 16 / 255, raw.x)
+    # shifted as well as scaled: no one factor fixes it, and none is named
+    shifted = I.scale_warning(raw.x * 16 + 3, raw.x)
+    assert "Scale the data as the training data was" in shifted
+    assert "Divide" not in shifted and "Multiply" not in shifted
+    assert I.rescale_factor([16.0, 16.03]) == pytest.approx(16.015, rel=1e-3)
+    assert I.rescale_factor([26.0, 2.0]) is None
+
+
+def test_confidence_caption_says_confidence_is_not_fit():
+    proba = I.Confidence("probability", np.array([0.99, 0.4, 1.0]),
+                         "DEKM's soft assignment: the probability of the chosen cluster")
+    res = I.Inference(assign=np.zeros(3, int), latent=np.zeros((3, 2)), sizes=np.array([3]),
+                      confidence=proba)
+    text = I.confidence_caption(res)
+    # the method's title as it is (str.capitalize() made it "Dekm's")
+    assert text.startswith("DEKM's soft assignment") and "Dekm" not in text
+    assert "Median 0.99; least sure: point 1 (0.4)" in text
+    assert I.CONFIDENCE_IS_NOT_FIT in text and "another scale" not in text
+    res.scale_warning = "mine.npz is on another scale ..."
+    assert "another scale" in I.confidence_caption(res)
+    res.confidence = I.Confidence(None, None, "no confidence")
+    assert I.confidence_caption(res) == ""
+
+
 def test_large_sets_are_cut_to_a_fixed_subset(model):
     a = I.load_new_data(model, "digits", max_points=300)
     b = I.load_new_data(model, "digits", max_points=300)
@@ -296,10 +327,17 @@ def test_checkpoints_warns_about_an_upload_on_another_scale(tiny_store, data_dir
     assert "200 points" in page_text(at)
     assert at.warning and "on another scale than the data the model was trained on" in \
         at.warning[0].value
+    # how to fix it: 0-16 images divided by 255 on upload are about 16 times too small
+    assert "Multiply its values by about 16" in at.warning[0].value
+    # where the confidence is shown: it is no evidence of fit, the less so for these points
+    caption = next(c.value for c in at.caption if "Median" in c.value)
+    assert "not evidence that the data fits" in caption and "another scale" in caption
     at.button_group(key="checkpoints_source").set_value("Built-in data").run()
     at.button(key="checkpoints_go").click().run()
     assert_clean(at)
     assert not at.warning
+    caption = next(c.value for c in at.caption if "Median" in c.value)
+    assert "not evidence that the data fits" in caption and "another scale" not in caption
 
 
 def test_checkpoints_archive_upload_broken_then_good(tiny_run, runs_dir, data_dir):
