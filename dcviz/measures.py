@@ -19,14 +19,15 @@ NAMES = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "trust": "Trust", "cont": "Co
 
 #: ACC, NMI and ARI: against the true labels, on [0, 1]
 SCORE_KEYS = ("acc", "nmi", "ari")
-SCORES_TITLE = "clustering scores vs. true labels (0–1)"
+SCORES_TITLE = "true-label scores (0–1)"
 
-#: shares recorded as fractions (0-1), shown in percent: key -> what it counts
+#: shares recorded as fractions (0-1), shown in percent: key -> what it counts (short: it is a
+#: subplot's title in a column half a page wide)
 PERCENT = {
-    # DEKM: between two re-clusterings (the first has none before it: no value)
-    "changed": "points that changed cluster since the last re-clustering",
+    # DEKM: since the last re-clustering (the first has none before it: no value)
+    "changed": "points that changed cluster",
     # DEC / IDEC: between the starts of two epochs (the first epoch has none: no value)
-    "labels_changed": "points that changed cluster since the last epoch",
+    "labels_changed": "points that changed cluster",
 }
 
 #: where a snapshot is, not how training goes: in its label, never on a curve
@@ -42,7 +43,7 @@ INTERNAL = ("axes_names",)
 
 def title(key: str) -> str:
     """What a page calls ``key``, with its unit where it has one: "ACC", "points that changed
-    cluster since the last re-clustering (%)", or the key itself."""
+    cluster (%)", or the key itself."""
     if key in PERCENT:
         return f"{PERCENT[key]} (%)"
     return NAMES.get(key, key)
