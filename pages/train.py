@@ -16,7 +16,7 @@ from dcviz import data as D
 from dcviz import forms as F
 from dcviz.methods import REGISTRY, ConfigError, default_run
 from dcviz.plaintext import error_text, md
-from dcviz.runs.eta import duration_note, expected_from_store, format_left, run_time_left
+from dcviz.runs.eta import duration_note, expected_from_store, live_left
 from dcviz.runs.labels import STATE_ICONS, data_title, format_time, last_ended
 from dcviz.viz import get_lens
 from dcviz.viz.common import empty_figure, latent_figure, loss_figure, progress_text
@@ -183,7 +183,8 @@ def expected_duration_note(cls, preset: str, dataset, runs: list[dict]) -> None:
     if dataset is None:
         return
     exp = expected_from_store(runs, manager().open, cls.id, dataset.name, preset)
-    text, warn = duration_note(exp, f"{cls.title} on {data_title(dataset.name)} ({preset} preset)")
+    text, warn = duration_note(exp, f"{cls.title} on {data_title(dataset.name)} ({preset} preset)",
+                               preset)
     if warn:
         side.warning(md(text), icon=":material/schedule:")
     else:
@@ -277,7 +278,8 @@ def run_card(run_id: str, is_focus: bool) -> None:
     with st.container(border=True):
         left, right = st.columns([9, 7], vertical_alignment="center")
         left.markdown(title)
-        left_s = format_left(run_time_left(rows, status, time.time())) if state == "running" else ""
+        left_s = (live_left(rows, status, time.time(), earlier_runs(run_id, cfg))
+                  if state == "running" else "")
         left.progress(min(max(float(progress or 0.0), 0.0), 1.0),
                       text=progress_text(state, row, max(live.count if live else 0, view.count), progress)
                       + (f" · {left_s}" if left_s else ""))
@@ -304,6 +306,17 @@ def run_card(run_id: str, is_focus: bool) -> None:
             st.page_link(nav.PAGES["explore"], label="Explore", query_params={"run": run_id},
                          help="Open this run on the Explore page (scrub epochs, click points).")
         nav.present_link(run_id, where=b)
+
+
+def earlier_runs(run_id: str, cfg: dict):
+    """How long the earlier finished runs of this run's method, data and preset took here (the
+    card's time left until the run's own speed is known); worked out once per run."""
+    cache = st.session_state.setdefault("_train_expected", {})
+    if run_id not in cache:
+        mgr = manager()
+        cache[run_id] = expected_from_store(mgr.runs(), mgr.open, cfg.get("method", ""),
+                                            cfg.get("data_name", ""), cfg.get("preset"))
+    return cache[run_id]
 
 
 def first_snapshot(view, run_id: str) -> int:

@@ -81,6 +81,23 @@ def test_rows_and_status():
     assert run_time_left(rows, {**status, "state": "paused"}, now=1020.0) is None
 
 
+def test_before_its_own_speed_is_known_the_card_says_something():
+    """Right after Launch (the first snapshots come after several epochs), the card gives the
+    earlier runs' estimate where there are some, else says the speed is being measured; once
+    the run's own speed is known, that wins. Nothing unless the run is running."""
+    from dcviz.runs.eta import MEASURING, Expected, live_left
+    status = {"state": "running", "started": 1000.0}
+    first = [{"time": 1003.0, "progress": 0.0}]               # the random-init snapshot
+    assert live_left(first, status, now=1010.0) == MEASURING
+    assert live_left(first, status, now=1010.0, expected=Expected(250.0, 3)) == \
+        "about 4 min left, going by earlier runs"
+    # slower than the earlier runs: past their duration, no negative time left
+    assert live_left(first, status, now=1300.0, expected=Expected(250.0, 3)) == MEASURING
+    rows = first + [{"time": 1020.0, "progress": 0.1}, {"time": 1040.0, "progress": 0.2}]
+    assert live_left(rows, status, now=1040.0, expected=Expected(30.0, 1)) == "about 3 min left"
+    assert live_left(rows, {**status, "state": "paused"}, now=1040.0) == ""
+
+
 def test_format_left():
     assert format_left(None) == ""
     assert format_left(Estimate(42, 0.01, 10)) == "about 40 s left"
@@ -109,6 +126,9 @@ def test_duration_note_warns_only_for_a_long_run():
     assert not warn and "about 50 s" in text and "the one earlier run" in text
     text, warn = duration_note(Expected(21 * 60, 3), "DCRL on manifolds")
     assert warn and "about 21 min" in text and "median of 3" in text
+    assert "the quick preset" in text
+    text, warn = duration_note(Expected(21 * 60, 3), "DCRL on manifolds", "quick")
+    assert warn and "the quick preset" not in text and "fewer epochs" in text
 
 
 def test_last_ended_is_the_run_that_ended_last():

@@ -86,16 +86,43 @@ def run_time_left(rows: Sequence[dict], status: dict, now: float) -> Estimate | 
     return time_left(progress_points(rows, status.get("started")), now)
 
 
+def format_seconds(s: float) -> str:
+    """ "40 s", "3 min", "1.5 h" (rounded as a time left is)."""
+    if s < 60:
+        return f"{max(5, round(s / 5) * 5):.0f} s"
+    if s < 3600:
+        return f"{round(s / 60):.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
 def format_left(est: Estimate | None) -> str:
     """ "about 3 min left", "about 40 s left", or "" while unknown."""
     if est is None or not math.isfinite(est.seconds_left):
         return ""
-    s = est.seconds_left
-    if s < 60:
-        return f"about {max(5, round(s / 5) * 5):.0f} s left"
-    if s < 3600:
-        return f"about {round(s / 60):.0f} min left"
-    return f"about {s / 3600:.1f} h left"
+    return f"about {format_seconds(est.seconds_left)} left"
+
+
+#: What a running run's card says while neither its own speed nor earlier runs tell its time left.
+MEASURING = "measuring speed…"
+
+
+def live_left(rows: Sequence[dict], status: dict, now: float,
+              expected: "Expected | None" = None) -> str:
+    """What a run's card says about its time left: "" unless it is running; from its own speed
+    once that is measured (:func:`run_time_left`); before that, from the earlier runs of its
+    method and data here (``expected``, :func:`expected_from_store`) less the time it has run;
+    else :data:`MEASURING`, so that the first snapshots' wait does not read as a stuck run."""
+    if status.get("state") != "running":
+        return ""
+    own = run_time_left(rows, status, now)
+    if own is not None:
+        return format_left(own)
+    started = status.get("started")
+    if expected is not None and isinstance(started, (int, float)):
+        left = expected.seconds - (now - float(started))
+        if left > 0:
+            return f"about {format_seconds(left)} left, going by earlier runs"
+    return MEASURING
 
 
 # --------------------------------------------------------------------------- before Launch
@@ -140,15 +167,24 @@ def expected_from_store(runs: Sequence[dict], open_run, method: str, data: str,
     return expected_duration(rows, method, data, preset)
 
 
-def duration_note(exp: Expected | None, what: str) -> tuple[str, bool]:
-    """(what the Train page says before Launch, whether it is a warning)."""
+def took_here(exp: Expected) -> str:
+    """ "about 4 min on this machine (the one earlier run in the run store)"."""
+    took = f"{exp.seconds:.0f} s" if exp.seconds < 60 else f"{exp.seconds / 60:.0f} min"
+    basis = "the one earlier run" if exp.runs == 1 else f"the median of {exp.runs} earlier runs"
+    return f"about {took} on this machine ({basis} in the run store)"
+
+
+def duration_note(exp: Expected | None, what: str,
+                  preset: str | None = None) -> tuple[str, bool]:
+    """(what the Train page says before Launch, whether it is a warning). A long run of the
+    quick preset is not told that the quick preset is faster."""
     if exp is None:
         return (f"No earlier run of {what} has finished here, so there is no estimate of how "
                 "long it takes on this machine; once it runs, its card shows the time left.", False)
-    minutes = exp.seconds / 60
-    took = f"{exp.seconds:.0f} s" if exp.seconds < 60 else f"{minutes:.0f} min"
-    basis = "the one earlier run" if exp.runs == 1 else f"the median of {exp.runs} earlier runs"
-    text = f"{what} took about {took} on this machine ({basis} in the run store)."
+    text = f"{what} took {took_here(exp)}."
     if exp.seconds > LONG_RUN_S:
+        if preset == "quick":
+            return text + (" That is long for a demo: fewer epochs are faster (and the machine "
+                           "may have been busy then)."), True
         return text + " That is long for a demo: the quick preset, or fewer epochs, is faster.", True
     return text, False
