@@ -304,6 +304,21 @@ def data_groups(datasets: Sequence[dict]) -> dict[str, list[dict]]:
     return {k: v for k, v in groups.items() if v}
 
 
+def data_caption(entry: dict, methods: dict, method: str | None = None) -> str:
+    """The Train sidebar's words under the data set box (which shows the title only: with the
+    size it was cut short; the description and the loaded set's line give the size): its
+    description, and the methods that name it as a data set they suit. A method that names none
+    (the baselines) is not left looking unsuited: the caption says it names none."""
+    text = entry.get("description", "")
+    suits = [methods[m].title for m in entry.get("suits") or () if m in methods]
+    if suits:
+        text += f" Suits: {', '.join(suits)}."
+    cls = methods.get(method) if method else None
+    if suits and cls is not None and not cls.suits:
+        text += f" {cls.title} declares no data sets, so it is not listed."
+    return text
+
+
 def data_source(dataset_id: str) -> str:
     """Where the Train page offers a registered data set: "Built in" (built-in and synthetic
     sets) or "Download"."""

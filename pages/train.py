@@ -113,13 +113,13 @@ def built_in(source: str):
     data_id = side.selectbox(
         "Data set", [d["id"] for k in kinds for d in groups.get(k, [])],
         key=key, persist_state="session",
-        format_func=lambda i: f"{entries[i]['title']}  ({entries[i]['size']})",
+        # the title only: with its size too, the sidebar's box cut it ("…8x8 gr"); the caption
+        # and the loaded set's line below say the size
+        format_func=lambda i: entries[i]["title"],
         help="Each method's paper has a small data set it suits: choosing the method below "
              "preselects it (and the Home page's cards launch each method on it).")
     entry = entries[data_id]
-    suits = (f" Suits: {', '.join(REGISTRY[m].title for m in entry['suits'] if m in REGISTRY)}."
-             if entry.get("suits") else "")
-    side.caption(entry["description"] + suits)
+    side.caption(F.data_caption(entry, REGISTRY, st.session_state.get("train_method")))
     options = F.data_option_fields(entry)
     values = {}
     if options:
