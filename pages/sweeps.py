@@ -16,7 +16,7 @@ from ui import nav
 from ui.look import plot_config
 from ui.pickers import from_link, not_found, to_link
 from ui.player import timer
-from ui.shared import runs_root
+from ui.shared import cli_command, runs_root
 
 nav.require_app("sweeps")
 state = st.session_state
@@ -25,8 +25,11 @@ state = st.session_state
 def no_sweeps() -> None:
     st.info("No sweep yet. A sweep trains every method you pick on every data set, over several "
             "seeds, and reads as the papers' tables: the median, min and max over the seeds.")
-    st.code("python -m dcviz sweep --methods dec,dekm --data digits --seeds 0-4 --jobs 2",
-            language="bash")
+    st.markdown("From a terminal: this command trains DEC and DEKM on the digits with seeds 0, 1 "
+                "and 2 (six quick-preset runs, two at a time) into the runs folder this app "
+                "shows; reload this page once it has started to see the table fill in.")
+    st.code(cli_command("sweep --methods dec,dekm --data digits --seeds 0-2 --jobs 2"),
+            language="bash", wrap_lines=True)
     if st.button("Compare methods on the Train page", icon=":material/model_training:",
                  help="The Train page's \"Compare methods\" runs the methods you pick on its data "
                       "set over 3 seeds, as a sweep that opens here."):

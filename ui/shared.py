@@ -101,6 +101,21 @@ def rerun_if_gone(*views) -> None:
         st.rerun(scope="app")
 
 
+def cli_command(args: str) -> str:
+    """A complete ``python -m dcviz`` command line (``args`` after ``dcviz``) that acts on what
+    this app shows: run from the app's code folder with the app's Python, into the app's runs
+    folder (``--runs-dir``), with the app's pretrained-AE and data folders where they are set."""
+    import shlex
+    import sys
+
+    import dcviz
+    code = Path(dcviz.__file__).resolve().parent.parent
+    env = "".join(f"{name}={shlex.quote(os.environ[name])} "
+                  for name in ("DCVIZ_CACHE_DIR", "DCVIZ_DATA_DIR") if os.environ.get(name))
+    return (f"cd {shlex.quote(str(code))} && {env}{shlex.quote(sys.executable)} -m dcviz "
+            f"{args} --runs-dir {shlex.quote(runs_root())}")
+
+
 def aligned_pca(view, index: int):
     """A run's snapshot ``index`` in its aligned PCA (turned to match the snapshot before)."""
     return projections().aligned_pca((runs_root(), view.run_id), index,
