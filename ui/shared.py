@@ -124,7 +124,9 @@ def aligned_pca(view, index: int):
 
 @st.cache_data(show_spinner=False)
 def data_preview_figure(name: str):
-    """The raw data of a built-in set, PCA to 2-D and coloured by class: what a run starts from."""
+    """The raw data of a built-in set, PCA to 2-D and coloured by class: what a run starts from,
+    with a legend that says which colour is which class (the Home page says "one colour per
+    digit")."""
     from dcviz import data as D
     from dcviz.projection import pca_2d
     from dcviz.viz.common import latent_figure
@@ -133,5 +135,9 @@ def data_preview_figure(name: str):
     fig = latent_figure(pca_2d(ds.x), index=np.arange(ds.n), color=ds.y,
                         color_names=ds.class_names, color_title="digit",
                         axis_names=("PC 1 of the pixels", "PC 2 of the pixels"), height=330)
-    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    # a narrow column: the legend's ten entries stacked tight at the plot's right
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), showlegend=True,
+                      legend=dict(title=dict(text="digit" if name == "digits" else "class"),
+                                  itemsizing="constant", tracegroupgap=0, font=dict(size=11),
+                                  itemwidth=30))
     return fig
