@@ -29,7 +29,7 @@ def no_sweeps() -> None:
                 "and 2 (six quick-preset runs, two at a time) into the runs folder this app "
                 "shows; reload this page once it has started to see the table fill in.")
     st.code(cli_command("sweep --methods dec,dekm --data digits --seeds 0-2 --jobs 2"),
-            language="bash", wrap_lines=True)
+            language="bash")
     if st.button("Compare methods on the Train page", icon=":material/model_training:",
                  help="The Train page's \"Compare methods\" runs the methods you pick on its data "
                       "set over 3 seeds, as a sweep that opens here."):

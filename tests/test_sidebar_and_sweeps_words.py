@@ -29,7 +29,8 @@ def test_empty_sweeps_page_gives_a_complete_command_for_this_runs_folder(runs_di
     at = open_page("sweeps")
     assert not at.exception
     command = at.code[0].value
-    argv = shlex.split(command)
+    assert command.count("\n") == 1 and "\\\n    --runs-dir " in command
+    argv = shlex.split(command.replace("\\\n", " "))   # as the shell reads a continued line
     assert argv[:3] == ["cd", str(REPO), "&&"]
     assert f"DCVIZ_CACHE_DIR={runs_dir.parent / 'my cache'}" in argv
     i = argv.index(sys.executable)

@@ -112,8 +112,10 @@ def cli_command(args: str) -> str:
     code = Path(dcviz.__file__).resolve().parent.parent
     env = "".join(f"{name}={shlex.quote(os.environ[name])} "
                   for name in ("DCVIZ_CACHE_DIR", "DCVIZ_DATA_DIR") if os.environ.get(name))
+    # the runs folder on a line of its own (a shell line continuation): wrapped on the page,
+    # "--runs-dir" was cut after its dashes
     return (f"cd {shlex.quote(str(code))} && {env}{shlex.quote(sys.executable)} -m dcviz "
-            f"{args} --runs-dir {shlex.quote(runs_root())}")
+            f"{args} \\\n    --runs-dir {shlex.quote(runs_root())}")
 
 
 def aligned_pca(view, index: int):
