@@ -1,18 +1,21 @@
 """`python -m dcviz ...`: the app's engine, headless.
 
-    python -m dcviz train --method dekm --data digits --seed 0 [--runs-dir D] [--preset quick|paper]
-                          [--set field=value ...]
-    python -m dcviz resume RUN_DIR [--quiet]
+    python -m dcviz train --method dekm --data digits --seed 0 [--runs-dir D] [--preset P]
+                          [--set field=value ...] [--device D] [--name NAME] [--quiet]
+    python -m dcviz resume RUN [--runs-dir D] [--quiet]
     python -m dcviz sweep --methods dec,dekm --data digits,blobs8 --seeds 0-4 [--jobs N]
                           [--preset P] [--set field=value ...] [--grid field=v1,v2 ...]
                           [--runs-dir D] [--name ID] [--ray ADDRESS|auto [--ray-archive]]
-    python -m dcviz table SWEEP
+    python -m dcviz table SWEEP [--runs-dir D]
     python -m dcviz methods
     python -m dcviz datasets
     python -m dcviz cache list | clear
     python -m dcviz export RUN [--view latent] [--format gif|html|png] [--color cluster|label]
                            [--out PATH] [--runs-dir D]
 
+
+A preset P is quick (the default), paper, or one of a method's own (the GAN's demo, ACe/DeC's
+objects; see `python -m dcviz methods`). RUN is a run folder or a run id.
 
 `train` writes the same run folder as the app (so a run trained on a GPU server opens in the app),
 shows a progress bar on stderr, and prints one JSON object as its last line on stdout.
@@ -40,6 +43,7 @@ def _parse_sets(items: list[str]) -> dict:
 # Exit codes (the README lists them too)
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_RUNS_DIR, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141  # the reader of stdout went away (| head), as a shell reports SIGPIPE
 
 
 class RunsDirError(ValueError):
@@ -161,6 +165,9 @@ def cmd_sweep(args) -> int:
 
     from dcviz.runs import RunStore, RunStoreError
     check_run_options(args.jobs, args.threads, args.cpus)  # before anything is written
+    if args.ray_archive and not args.ray:
+        raise ValueError("--ray-archive goes with --ray ADDRESS (it says how Ray workers send "
+                         "their runs back); without --ray the sweep runs here")
     try:
         RunStore(args.runs_dir).check_writable()
     except RunStoreError as e:
@@ -311,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "'{\"name\": \"mnist\", \"subset\": \"test\"}'")
     t.add_argument("--seed", type=int, default=None, help="random seed (default: the config's, 0)")
     t.add_argument("--runs-dir", default=None, help="run store folder (default: $DCVIZ_RUNS_DIR or ./runs)")
-    t.add_argument("--preset", default="quick", help="quick (default, about a minute on digits) or paper")
+    t.add_argument("--preset", default="quick",
+                   help="quick (default: small settings for a first look), paper (the paper's "
+                        "settings), or a method's own: the GAN's demo, ACe/DeC's objects")
     t.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a config field; repeatable")
     t.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
     t.add_argument("--name", default=None, help="a name for the run, shown in the app")
@@ -333,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--data", default=None, action="append",
                    help="data sets, comma-separated, as train's --data (options after a colon)")
     w.add_argument("--seeds", default="0-2", help="seeds: 0-4, 0,2,5 or 0-2,7 (default 0-2)")
-    w.add_argument("--preset", default="quick", help="quick (default) or paper")
+    w.add_argument("--preset", default="quick",
+                   help="quick (default), paper, or a method's own (demo, objects) for the "
+                        "methods that have it")
     w.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="config field for every method that has it; repeatable")
     w.add_argument("--grid", action="append", metavar="FIELD=V1,V2",
@@ -360,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("methods", help="list the methods").set_defaults(func=cmd_methods)
     sub.add_parser("datasets", help="list the built-in data sets").set_defaults(func=cmd_datasets)
     c = sub.add_parser("cache", help="the store of pretrained autoencoders ($DCVIZ_CACHE_DIR, "
-                       "else ~/.cache/dcviz/pretrained)")
+                       "else $XDG_CACHE_HOME/dcviz/pretrained, else ~/.cache/dcviz/pretrained)")
     c.add_argument("action", choices=["list", "clear"],
                    help="list: id, size, age, final loss and key of each entry; clear: remove them all")
     c.set_defaults(func=cmd_cache)
@@ -375,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--color", default="cluster", choices=["cluster", "label"],
                    help="colour the points by the method's clusters or by the true labels")
     e.add_argument("--out", default=None,
-                   help="file or folder to write (default: <run id>-<view>.<ext> here)")
+                   help="file or folder to write (default, here: <run id>-<view>.gif or .html; "
+                        "for png, a zip <run id>-<view>-stages.zip)")
     e.add_argument("--runs-dir", default=None, help="run store folder (default: $DCVIZ_RUNS_DIR or ./runs)")
     e.set_defaults(func=cmd_export)
     return p
@@ -389,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run a command; every failure is one line on stderr and an exit code (see README)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader gone (| head) shows here, not in the flush at exit
+        return code
     except RunsDirError as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_RUNS_DIR
@@ -399,6 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `... | head`: the reader has all it wanted. Nothing more goes to stdout, not even
+        # the interpreter's flush at exit, which would raise again
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
     except Exception as e:  # noqa: BLE001 - a bug of ours: one line, not a traceback
         from dcviz.safeio import no_room
         if (full := no_room(e)) is not None:  # not a bug: the machine's disk

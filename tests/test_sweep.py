@@ -158,6 +158,28 @@ def _cli(*args) -> list[str]:
     return [sys.executable, "-m", "dcviz", *args]
 
 
+def test_ray_archive_without_ray_is_refused(tmp_path, capsys):
+    from dcviz import cli
+    code = cli.main(["sweep", "--methods", "ae-kmeans", "--data", DATA, "--seeds", "0",
+                     "--runs-dir", str(tmp_path), "--ray-archive"])
+    assert code == cli.EXIT_BAD_INPUT
+    assert "--ray-archive goes with --ray" in capsys.readouterr().err
+    assert _run_folders(tmp_path) == []
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error():
+    """`python -m dcviz methods | head -1`: stdout's reader closes first."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        out = subprocess.run(_cli("methods"), cwd=REPO, stdout=write, stderr=subprocess.PIPE,
+                             text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert out.returncode == 141, out.stderr
+    assert "internal error" not in out.stderr and "Traceback" not in out.stderr
+
+
 def test_cli_sweep_killed_half_way_resumes_without_redoing_trials(tmp_path):
     """The issue's check: 2 methods x 2 data sets x 2 seeds with --jobs 2, killed after the first
     trial is done, then started again; then `table` prints the 2 x 2 table."""
