@@ -119,9 +119,9 @@ PATH_OPTIONS = {
     "resize": Option(None, "Image folders only: resize every image to [height, width].",
                      "size2"),
     "x_key": Option(None, ".npz only: the array that holds the features (default x, X, data, "
-                    "images, features or the only array).", "str"),
+                    "images, features, inputs or the only array).", "str"),
     "y_key": Option(None, ".npz only: the array that holds the labels (default y, Y, labels, "
-                    "targets).", "str"),
+                    "label, targets or target).", "str"),
 }
 
 
