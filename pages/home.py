@@ -5,7 +5,7 @@ from dcviz.methods import REGISTRY, default_run, featured
 from dcviz.plaintext import md
 from dcviz.runs.labels import run_label
 from ui import nav
-from ui.launch import default_run_button, try_it_button
+from ui.launch import DEFAULT_RUN_TIME, default_run_button, expected_time, try_it_button
 from ui.look import picture
 from ui.shared import data_preview_figure, manager, runs_root
 
@@ -26,8 +26,9 @@ def lead() -> None:
             cls = REGISTRY[run[0]]
             st.markdown(
                 f"The button trains **{cls.estimator or cls.title}** on 1,797 handwritten digits "
-                "(8×8 pixels) for about a minute. On the right are those digits as they start: "
-                "their raw pixels projected to 2-D, one colour per digit. k-means on these pixels "
+                f"(8×8 pixels) with its {run[2]} preset{_took(run)}. On the right are those "
+                "digits as they start: their raw pixels projected to 2-D, one colour per digit "
+                "(the legend says which). k-means on these pixels "
                 "finds the digits only in part (NMI 0.74). Watch the method pull each digit into "
                 "a cluster of its own.")
     with right:
@@ -35,6 +36,11 @@ def lead() -> None:
         # when the first snapshot arrives.
         st.plotly_chart(data_preview_figure("digits"), key="home_preview",
                         config={"displaylogo": False, "displayModeBar": False})
+
+
+def _took(run) -> str:
+    took = expected_time(*run, typical=DEFAULT_RUN_TIME)
+    return f": {md(took)}" if took else ""
 
 
 def cards() -> None:

@@ -169,13 +169,22 @@ def choose_method(data_id: str | None = None):
     preset = side.segmented_control(
         "Preset", presets, default=presets[0], required=True, key=f"train_preset_{method}",
         persist_state="session",
-        help="quick: small settings that finish the default data in about a minute on a laptop "
-             "CPU. paper: the settings of the paper (much longer). Others are the method's "
-             "own (GAN demo: about 8 minutes of one core, 6.5x the steps of quick; ACe/DeC "
-             "objects: the augmentation mode with the lighting invariances of the objects "
-             "data set). Every "
-             "field below can still be changed.")
+        help=PRESET_HELP)
     return cls, preset
+
+
+#: Measured from the command line (python -m dcviz train --data digits --preset quick, a cold
+#: pretrained-AE store, torch's default threads) on a 2-core machine, niced ahead of its other
+#: load (average 2-6). At normal priority under that load: DEKM 430 s, DEC 365 s, ACe/DeC 280 s,
+#: DCRL 525 s, GAN 515 s. GAN demo against quick: from the GAN module's measured step rates.
+PRESET_HELP = (
+    "quick: small settings for a CPU. On the digits, on an idle 2-core CPU, the quick presets "
+    "took: DEKM 25 s, DEC 40 s, ACe/DeC 50 s, DCRL 5 min, GAN 8 min (pretraining included); a "
+    "busy machine can take several times as long, and the note below says what runs took on "
+    "this one. paper: the settings of the paper (hours on a CPU). Others are the method's own: "
+    "GAN demo, 6.5x the steps of GAN's quick preset at a quarter of its batch, about 2.5 times "
+    "its time; ACe/DeC objects, the augmentation mode with the lighting invariances of the "
+    "objects data set. Every field below can still be changed.")
 
 
 def expected_duration_note(cls, preset: str, dataset, runs: list[dict]) -> None:

@@ -174,6 +174,12 @@ def took_here(exp: Expected) -> str:
     return f"about {took} on this machine ({basis} in the run store)"
 
 
+def how_long(exp: Expected | None, typical: str = "") -> str:
+    """How long a run takes, for a sentence: what the earlier runs of it took on this machine
+    (:func:`took_here`), else ``typical``, a static figure ("" for none)."""
+    return took_here(exp) if exp is not None else typical
+
+
 def duration_note(exp: Expected | None, what: str,
                   preset: str | None = None) -> tuple[str, bool]:
     """(what the Train page says before Launch, whether it is a warning). A long run of the
