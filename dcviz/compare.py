@@ -252,7 +252,9 @@ class Contingency:
             rec = {f"{name_a} cluster": a, "points": int(self.table[i].sum())}
             for j, b in enumerate(self.cols):
                 rec[f"{name_b} {b}"] = int(self.table[i, j])
-            rec[f"maps to {name_b}"] = self.matched.get(a, MISSING)  # more clusters than B has
+            # text, a dash where A has more clusters than B (a column of ints and a dash is
+            # refused by the table's Arrow conversion, and shown degraded)
+            rec[f"maps to {name_b}"] = str(self.matched[a]) if a in self.matched else MISSING
             out.append(rec)
         return out
 

@@ -118,10 +118,13 @@ def test_contingency_finds_the_matching_whatever_the_ids():
     assert ct.matched == {i: int(perm[i]) for i in range(4)}
     assert ct.nmi == pytest.approx(1.0) and ct.ari == pytest.approx(1.0)
     rec = ct.records("A", "B")
-    assert rec[0]["A cluster"] == 0 and rec[0]["maps to B"] == 2 and rec[0]["points"] == np.sum(a == 0)
+    assert rec[0]["A cluster"] == 0 and rec[0]["maps to B"] == "2" and rec[0]["points"] == np.sum(a == 0)
     # more clusters in A than in B: the unmatched one maps to a dash, not "None"
     unmatched = K.contingency(sub, a, sub, np.minimum(a, 2)).records("A", "B")
     assert sorted(str(r["maps to B"]) for r in unmatched).count(K.MISSING) == 1
+    import pandas as pd
+    import pyarrow as pa
+    pa.Table.from_pandas(pd.DataFrame(unmatched))  # st.dataframe's conversion takes the column
     # only the shared points count, found by sample index
     ct2 = K.contingency(np.arange(0, 300, 2), a[::2], np.arange(0, 300, 3), perm[a[::3]])
     assert ct2.n == len(np.arange(0, 300, 6)) and ct2.agreement == 1.0

@@ -128,8 +128,8 @@ def test_compare_marks_the_runs_that_started_from_the_same_ae(make_run, cache, a
     assert not at.exception
     text = plain(page_text(at))
     assert "Started from the same pretrained autoencoder" in text, text
-    assert "AE A: ae-kmeans (seed 0)" in text and "dcn (seed 0)" in text
-    assert "Own AE: AE B: ae-kmeans (seed 1)" in text
+    assert "AE A: AE + k-means (seed 0)" in text and "DCN (seed 0)" in text
+    assert "Own AE: AE B: AE + k-means (seed 1)" in text
     heads = [c.value for c in at.caption if "snapshot" in c.value]
     assert sum("**AE A**" in h for h in heads) == 2 and sum("**AE B**" in h for h in heads) == 1
 
