@@ -344,8 +344,8 @@ store_section("checkpoints_store")
 runs = with_checkpoint()
 if not runs:
     st.info("No run has a checkpoint yet. A run saves its trained model when it ends. Launch one "
-            "here (about a minute), train one on the **Train** page, or import a run archive "
-            "above.")
+            "here (the button says how long), train one on the **Train** page, or import a run "
+            "archive above.")
     default_run_button("checkpoints_default")
     st.stop()
 

@@ -176,10 +176,12 @@ def choose_method(data_id: str | None = None):
 #: Measured from the command line (python -m dcviz train --data digits --preset quick, a cold
 #: pretrained-AE store, torch's default threads) on a 2-core machine, niced ahead of its other
 #: load (average 2-6). At normal priority under that load: DEKM 430 s, DEC 365 s, ACe/DeC 280 s,
-#: DCRL 525 s, GAN 515 s. GAN demo against quick: from the GAN module's measured step rates.
+#: DCRL 525 s, GAN 515 s. Beside lighter work (load about 3, 2026-12-02): DCRL 115 s, GAN 440 s
+#: (198 CPU-s with torch on one thread, idle). GAN demo against quick: from the GAN module's
+#: measured step rates.
 PRESET_HELP = (
     "quick: small settings for a CPU. On the digits, on an idle 2-core CPU, the quick presets "
-    "took: DEKM 25 s, DEC 40 s, ACe/DeC 50 s, DCRL 5 min, GAN 8 min (pretraining included); a "
+    "took: DEKM 25 s, DEC 40 s, ACe/DeC 50 s, DCRL 2 min, GAN 3 to 7 min (pretraining included); a "
     "busy machine can take several times as long, and the note below says what runs took on "
     "this one. paper: the settings of the paper (hours on a CPU). Others are the method's own: "
     "GAN demo, 6.5x the steps of GAN's quick preset at a quarter of its batch, about 2.5 times "

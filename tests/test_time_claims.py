@@ -60,7 +60,7 @@ def test_the_static_claims_agree_with_the_measured_figures(runs_dir):
     from dcviz.data import REGISTRY as DATA
     at = open_page("train", train_method="dekm")
     preset_help = at.sidebar.button_group(key="train_preset_dekm").help
-    assert "DEKM 25 s" in preset_help and "GAN 8 min" in preset_help and "DCRL 5 min" in preset_help
+    assert "DEKM 25 s" in preset_help and "GAN 3 to 7 min" in preset_help and "DCRL 2 min" in preset_help
     assert "GAN demo" in preset_help and "GAN's quick preset" in preset_help
     assert "about a minute" not in preset_help
     card = DATA["digits"].description

@@ -287,7 +287,8 @@ class DCRLConfig(DECConfig):
                                       "authors' code does (alpha * (0.1 KL + rec)): once alpha "
                                       "is 0, only L_LIS and L_align move the encoder. The paper "
                                       "keeps L_AE at weight 1.", advanced=True)
-    # "quick" fits a budget of about a minute on 2 CPU cores, about 100x fewer steps than the
+    # "quick" fits a budget of 1-2 minutes on 2 CPU cores (115 s wall, 144 CPU-s on digits beside
+    # other work, 2026-12-02), about 100x fewer steps than the
     # paper's 300 epochs: the centres get their own, faster learning rate (or L_rank cannot
     # place them in time), a stronger pull alpha0 binds the points to them before alpha
     # reaches 0, three full-data steps of L_LIS + L_align per epoch keep them bound after, and

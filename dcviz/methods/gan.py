@@ -317,9 +317,10 @@ class GANCluster(Method):
     id = "gan"
     Extras = GANExtras
     estimator = "GAN"
-    # quick preset on digits: 198 CPU-s on one core (torch on 1 thread), measured here
+    # quick preset on digits: 198 CPU-s on one core (torch on 1 thread), measured here; 440 s
+    # wall with torch's two threads beside other work (load about 3, 2026-12-02)
     card = ("A generator with one row per cluster id: watch each row of digits become one "
-            "digit. Try it: about 3 minutes on one CPU core.")
+            "digit. Try it: the quick preset takes 3 to 7 minutes on a 2-core CPU.")
     picture = "gan.svg"
     try_it = "digits"  # image data, so the card's grid has one row of digits per cluster id
     suits = ("digits", "blobs8", "artifact-digits", "mnist", "fashion-mnist", "usps")
