@@ -14,12 +14,13 @@ import streamlit as st
 from dcviz.plaintext import md
 from dcviz.runs.labels import data_title
 from dcviz.runs.store import ACTIVE_STATES
+from dcviz.runs.view import RunSoFar
 from dcviz.viz import get_lens
 from dcviz.viz.common import latent_figure
 from ui import nav
 from ui.panels import live_panel, render_panel
 from ui.pickers import colours
-from ui.player import player, rewind, step_buttons, timer
+from ui.player import advance, player, rewind, step_buttons, timer
 from ui.shared import aligned_pca, manager, rerun_if_gone, run_view
 
 nav.require_app("present")
@@ -28,15 +29,30 @@ state = st.session_state
 #: Seconds between frames at 1x; the timer never goes faster than twice a redraw takes.
 FRAME_S = 0.8
 SPEEDS = {"0.5×": 2.0, "1×": 1.0, "2×": 0.5, "4×": 0.25}
-#: Heights of the scatter: a 720p projector shows the whole of "S" below the heading, 1080p "M"
-SIZES = {"S": 400, "M": 640, "L": 860}
+#: Heights of the pictures (the scatter, and beside it the method's panel), for the whole page
+#: to fit a 1280 x 720 (S), 1920 x 1080 (M) or 2560 x 1440 (L) window with nothing below the
+#: fold (tests/test_browser_tour.py measures S and M in a browser)
+SIZES = {"S": 440, "M": 800, "L": 1160}
+#: A link with no size= opens at S: it fits every common projector, M and L are a click away
+DEFAULT_SIZE = "S"
+#: What a panel's title and a two- or three-line caption take of its height, below its figure
+PANEL_TEXT_PX = 140
 
 # The room sees the run, not the app: no sidebar (and with it the page list), no header bar.
-st.markdown("""<style>
+# Style only, so in no element's place (st.html); the app's own style sheet (a markdown
+# element) takes no place either: each empty element took a row gap from the pictures.
+st.html("""<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"], [data-testid="stSidebarNav"],
 [data-testid="stHeader"], [data-testid="stToolbar"] { display: none !important; }
-.block-container { padding-top: 1.2rem; max-width: 100%; }
+div[data-testid="stElementContainer"]:has([data-testid="stMarkdownContainer"] > style) {
+    display: none; }
+.block-container { padding-top: 0.8rem; padding-bottom: 0.5rem; max-width: 100%; }
+/* the heading takes the row, "Open in Explore" beside it as wide as its words */
+div[data-testid="stColumn"]:has(.dcviz-present-title) {
+    flex: 1 1 0 !important; min-width: 0 !important; }
+div[data-testid="stColumn"]:has(.st-key-present_explore) {
+    flex: 0 0 auto !important; width: auto !important; min-width: max-content !important; }
 div.dcviz-present-title { font-size: 1.6rem !important; font-weight: 600; margin: 0; }
 div.dcviz-present-stage { font-size: 2.6rem !important; font-weight: 700; line-height: 1.2;
                           margin: 0.1rem 0 0.4rem 0; }
@@ -50,7 +66,7 @@ div[data-testid="stColumn"]:has(.st-key-present_size) {
     flex: 0 0 auto !important; width: auto !important; min-width: max-content !important; }
 div[data-testid="stColumn"]:has(.st-key-present_play):has(div[data-testid="stColumn"]) {
     flex: 1 1 0 !important; min-width: 0 !important; }
-</style>""", unsafe_allow_html=True)
+</style>""")
 
 
 def chosen_run(runs: list[dict]) -> str | None:
@@ -98,7 +114,9 @@ def stage_heading(snap, cfg) -> None:
 
 
 def lens_panel(index: int):
-    """The method's live panel at ``index`` (cached per snapshot: playing revisits them)."""
+    """The method's live panel at ``index``, as it was at that snapshot: built from the run up
+    to it, as the Train page drew it live, not from the whole run (DEKM's spectrum showed every
+    later iteration during pretraining). Cached per snapshot: playing revisits them."""
     lens = get_lens(view.method_id)
     if lens is None:
         return None
@@ -107,8 +125,36 @@ def lens_panel(index: int):
     if key not in cache:
         if len(cache) > 64:
             cache.clear()
-        cache[key] = live_panel(lens, view, index)
+        cache[key] = live_panel(lens, RunSoFar(view, index), index)
     return cache[key]
+
+
+def frame(index: int, size: str):
+    """The snapshot, the scatter and the panel at ``index``. The last frame is kept: after
+    Back, Next or Pause the whole page is drawn again (that stops the timer), and Streamlit may
+    leave the player's part of the page empty until its elements come again; built anew, the
+    method's panel came last and its chart was missing for a moment after Page Down."""
+    key = (run_id, index, size)
+    kept = state.get("_present_frame")
+    if kept and kept[0] == key:
+        return kept[1]
+    snap = view.snapshot(index)
+    color, names, ctitle = colours("Cluster", view, snap)
+    fig = latent_figure(aligned_pca(view, index), index=view.subsample, color=color,
+                        color_names=names, color_title=ctitle, height=SIZES[size],
+                        axis_names=("PC 1 (aligned)", "PC 2 (aligned)"),
+                        uirevision=f"present:{run_id}")
+    state["_present_frame"] = (key, (snap, fig, lens_panel(index)))
+    return state["_present_frame"][1]
+
+
+def shown_size() -> str:
+    """The size asked for with the Size control, else by the link (size=), else the default.
+    Set before the control is drawn (a control that came back empty would leave no height)."""
+    if state.get("present_size") not in SIZES:
+        asked = str(st.query_params.get("size", "")).upper()
+        state["present_size"] = asked if asked in SIZES else DEFAULT_SIZE
+    return state["present_size"]
 
 
 def body() -> None:
@@ -116,36 +162,57 @@ def body() -> None:
     count = view.count
     if count == 0:
         st.info("This run has no snapshot yet; this view starts as soon as it has one.")
+        explore_link()
         return
-    rows = view.rows()
+    # All that this redraw shows is built before any of it is drawn: drawn as they were built,
+    # the slider and the heading showed the next snapshot for the half second the method's
+    # panel (built last) still showed the one before, most of the time while playing.
+    size = shown_size()
+    index = advance(range(count), "present", pos="index")
+    snap, fig, panel = frame(index, size)
+
+    # The browser applies a redraw element by element: the elements of the snapshot (slider,
+    # heading, panel, scatter) come last and one after another, into places laid out first
+    # (buttons drawn between the slider and the heading left them apart for a moment).
     c = st.columns([6, 2.4, 3, 2], vertical_alignment="bottom")
-    with c[0]:
-        # no caption beside the slider: the heading below gives the epoch in large type
-        index = player(range(count), "present", pos="index", label="Snapshot",
-                       help="Which snapshot both pictures show. Play steps through them all.")
     step_buttons("present", "index", where=c[1])
     c[2].segmented_control("Speed", list(SPEEDS), default="1×", key="present_speed",
                            required=True, help="How fast Play steps through the snapshots.")
-    size = c[3].segmented_control(
+    c[3].segmented_control(
         "Size", list(SIZES), key="present_size", required=True,
-        help="Height of the scatter, to fit the projector: S for a 720p screen, M for 1080p, L "
-             "for larger. It is kept in the address (size=), so a bookmarked link keeps it.")
+        help="Height of the pictures, to fit the projector (in a full-screen browser): S for a "
+             "720p screen, M for 1080p, L for 1440p. It is kept in the address (size=), so a "
+             "bookmarked link keeps it.")
     st.query_params["size"] = size
-    snap = view.snapshot(index)
-    stage_heading(snap, view.config)
+    top = st.columns([6, 1], vertical_alignment="top")
+    with top[1].container(key="present_explore"):
+        explore_link()
     left, right = st.columns([1, 1])
-    color, names, ctitle = colours("Cluster", view, snap)
-    fig = latent_figure(aligned_pca(view, index), index=view.subsample, color=color,
-                        color_names=names, color_title=ctitle, height=SIZES[size],
-                        axis_names=("PC 1 (aligned)", "PC 2 (aligned)"),
-                        uirevision=f"present:{run_id}")
-    left.plotly_chart(fig, key="present_latent", config={"displaylogo": False})
-    panel = lens_panel(index)
-    with right:
+    # as tall as the scatter, whatever the panel's text: a long one scrolls inside, and the
+    # page ends with the pictures
+    box = right.container(height=SIZES[size], border=False, key="present_panel")
+    with c[0]:
+        # no caption beside the slider: the heading below gives the epoch in large type
+        player(range(count), "present", pos="index", label="Snapshot", advanced=True,
+               help="Which snapshot both pictures show. Play steps through them all.")
+    with top[0]:
+        stage_heading(snap, view.config)
+    with box:
         if panel is not None:
+            if panel.figure is not None:  # its figure takes what its title and caption leave
+                panel.figure.update_layout(height=SIZES[size] - PANEL_TEXT_PX)
             render_panel(panel, key="present_lens")
         else:
             st.caption("This method has no live panel of its own.")
+    # The scatter last, though on the left: the browser draws a thousand points for a good part
+    # of a second, and what comes after it waits for that (the panel lagged the heading)
+    left.plotly_chart(fig, key="present_latent", config={"displaylogo": False})
+
+
+def explore_link() -> None:
+    st.page_link(nav.PAGES["explore"], label="Open in Explore", query_params={"run": run_id},
+                 icon=":material/travel_explore:",
+                 help="Leave the presenter view for the full app.")
 
 
 runs = manager().runs()
@@ -167,9 +234,7 @@ if view is None:
                       "here as soon as it has snapshots.")
     st.stop()
 st.query_params["run"] = run_id  # the address bar holds a link that can be bookmarked
-if state.get("present_size") not in SIZES:  # from the link, else the middle size
-    asked = str(st.query_params.get("size", "")).upper()
-    state["present_size"] = asked if asked in SIZES else "M"
+shown_size()
 if state.get("_present_run") != run_id:  # a run opened here starts playing from the start
     state["_present_run"] = run_id
     rewind("present", "index")
@@ -177,5 +242,3 @@ if state.get("_present_run") != run_id:  # a run opened here starts playing from
     state["present_playing"] = view.count > 1
 timer(body, "present", lambda: FRAME_S * speed() if state.get("present_playing") else
       (1.5 if live_now() else None))
-st.page_link(nav.PAGES["explore"], label="Open in Explore", query_params={"run": run_id},
-             icon=":material/travel_explore:", help="Leave the presenter view for the full app.")

@@ -364,6 +364,7 @@ def test_tour_takeaways_and_presenter(lecture_server):
             page.goto(f"{url}/?run={run_id}&present=1")
             page.locator(".st-key-present_latent .js-plotly-plot").first.wait_for(state="visible")
             assert "/present" in page.url and run_id in page.url
+            assert "size=S" in page.url  # a link with no size opens at S, which fits 720p
             slider = page.locator(".st-key-present_index input[type=range]").first
             seen = set()
             end = time.time() + 90
@@ -392,6 +393,7 @@ def test_tour_takeaways_and_presenter(lecture_server):
                 if box := chart.bounding_box():
                     break
             assert box and box["y"] + box["height"] <= 720, box
+            assert page.evaluate(PAGE_BELOW_FOLD_JS) <= 0, "S does not fit 1280 x 720"
             play = page.locator(".st-key-present_play button").first
             assert play.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "Play/Pause is cut"
             assert "size=S" in page.url
@@ -426,10 +428,21 @@ def test_tour_takeaways_and_presenter(lecture_server):
                     assert box and box["x"] + box["width"] <= 1024, (sel, box)
                     assert b.evaluate(WHOLE), f"{sel} is cut: {b.inner_text()!r}"
             page.screenshot(path=str(ARTIFACTS / "tour-13-present-xga.png"))
+            # a 1080p projector: M, the whole page on screen
+            page.set_viewport_size({"width": 1920, "height": 1080})
+            press(page.locator(".st-key-present_size button").filter(has_text="M").first)
+            page.wait_for_function("() => { const p = document.querySelector("
+                                   "'.st-key-present_latent .js-plotly-plot');"
+                                   " return p && p.clientHeight === 800; }", timeout=60_000)
+            assert page.evaluate(PAGE_BELOW_FOLD_JS) <= 0, "M does not fit 1920 x 1080"
         except Exception:
             shot(page, "lecture-failure")
             raise
 
+
+# How many pixels of the page lie below the window (Streamlit scrolls its main area)
+PAGE_BELOW_FOLD_JS = """() => { const m = document.querySelector('[data-testid="stMain"]');
+    return m.scrollHeight - m.clientHeight; }"""
 
 # A control is whole when no part of its text is cut short (an ellipsis is an element whose
 # content is wider than it) and it lies inside its column (which clips what sticks out).

@@ -16,17 +16,22 @@ import streamlit as st
 
 
 def player(values: Sequence, key: str, *, pos: str = "pos", label: str, help: str,
-           follow: bool | None = None, caption: Callable | None = None):
+           follow: bool | None = None, caption: Callable | None = None,
+           advanced: bool = False):
     """Draw Play and the slider over ``values``; return the position to show.
 
     ``values`` grows while a run trains. A ``range`` is an index (a plain slider); any other
     sequence is drawn as a select slider of its values. ``follow``: True jumps to each new last
     value, False stays put, None stays at the end when it was at the end. ``caption(value)`` is
-    shown beside the slider."""
+    shown beside the slider. ``advanced``: this redraw's position was already taken with
+    :func:`advance` (it is not stepped again)."""
     index = isinstance(values, range)
     values = list(values)
     slider_key, playing_key = f"{key}_{pos}", f"{key}_playing"
-    current = _step(values, key, slider_key, playing_key, follow)
+    if advanced and slider_key in st.session_state:
+        current = st.session_state[slider_key]
+    else:
+        current = _step(values, key, slider_key, playing_key, follow)
     playing = bool(st.session_state.get(playing_key))
     c = st.columns([1.5, 8, 3] if caption else [1.5, 11], vertical_alignment="bottom")
     # Streamlit's bundled icon font, not a character: "⏸" is missing from common Linux fonts
@@ -43,7 +48,7 @@ def player(values: Sequence, key: str, *, pos: str = "pos", label: str, help: st
             st.caption(("One snapshot so far." if index else f"One position so far: {values[0]}.")
                        if values else "Nothing to show yet.")
         elif index:
-            _number_slider(label, len(values), slider_key, help)
+            _number_slider(label, len(values), slider_key, help, playing_key)
         else:
             st.select_slider(label, values, key=slider_key, help=help)
     current = st.session_state[slider_key]
@@ -52,16 +57,54 @@ def player(values: Sequence, key: str, *, pos: str = "pos", label: str, help: st
     return current
 
 
-def _number_slider(label: str, count: int, slider_key: str, help: str) -> None:
+def advance(values: Sequence, key: str, *, pos: str = "pos", follow: bool | None = None):
+    """The position this redraw shows (the next one while playing), before anything is drawn;
+    then ``player(..., advanced=True)`` draws the controls at it.
+
+    A page whose pictures take a while to build builds them first and draws everything after:
+    drawn as they were built, the slider and the heading showed the new snapshot for the half
+    second the panel below them still showed the one before (Present, while playing)."""
+    return _step(list(values), key, f"{key}_{pos}", f"{key}_playing", follow)
+
+
+def _number_slider(label: str, count: int, slider_key: str, help: str, playing_key: str) -> None:
     """A slider over positions 1..count for the 0-based index held in ``slider_key``: people
     count snapshots from 1, and the caption beside it says "snapshot 67 of 69", so the slider
-    must show 67 too. Its container carries the index's key, for pages' CSS and browser tests."""
-    number_key = f"{slider_key}_number"
+    must show 67 too. Its container carries the index's key, for pages' CSS and browser tests.
+
+    The browser sends the slider's value back with every redraw it asks for, and while the
+    player moves by itself (playing, Back and Next) that value can be a position the browser
+    has not caught up from (the timer's next ticks, a clicker's press): such a value is not a
+    move. Taken as one, playing showed snapshots twice or went back one, and Next now and then
+    went back instead. While playing, the positions left in the last four redraws are such
+    values (a busy browser was seen three snapshots late); once stopped, the one left last, for
+    the next two redraws, once."""
+    number_key, drawn_key = f"{slider_key}_number", f"_{slider_key}_drawn"
+    late_key, played_key = f"_{slider_key}_late", f"_{slider_key}_played"
+    user_key, nudged_key = f"_{slider_key}_by_user", f"_{slider_key}_nudged"
+    state = st.session_state
 
     def moved():  # the user's choice, as an index, before the script reruns
-        st.session_state[slider_key] = st.session_state[number_key] - 1
+        chosen = state[number_key] - 1
+        late = state.get(late_key) or []
+        if any(p == chosen for p, _ in late):
+            if not state.get(playing_key):
+                state[late_key] = [(p, n) for p, n in late if p != chosen]
+            return
+        state[slider_key], state[user_key] = chosen, True
 
-    st.session_state[number_key] = st.session_state[slider_key] + 1
+    here, left = state[slider_key], state.get(drawn_key)
+    playing = bool(state.get(playing_key))
+    by_player = bool(playing or state.get(played_key) or state.get(nudged_key)) \
+        and not state.get(user_key)
+    horizon = 3 if playing else 1
+    late = [(p, n + 1) for p, n in state.get(late_key) or [] if n < horizon and p != here]
+    if left is not None and left != here:
+        late = [(left, 0)] + [(p, n) for p, n in late if p != left] if by_player else []
+    state[late_key], state[drawn_key], state[played_key] = late, here, playing
+    for flag in (user_key, nudged_key):
+        state.pop(flag, None)
+    state[number_key] = here + 1
     with st.container(key=slider_key):
         st.slider(label, 1, count, key=number_key, help=help, on_change=moved)
 
@@ -127,6 +170,7 @@ def step_buttons(key: str, pos: str = "pos", where=None) -> None:
         i = values.index(here) if here in values else len(values) - 1
         state[slider_key] = values[min(max(i + by, 0), len(values) - 1)]
         state[playing_key] = False
+        state[f"_{slider_key}_nudged"] = True  # moved by the player: see _number_slider
 
     row = (where or st).container(horizontal=True, gap="small")
     row.button("Back", key=f"{key}_back", icon=":material/skip_previous:", shortcut="PageUp",
@@ -142,5 +186,7 @@ def rewind(key: str, pos: str = "pos", to=None) -> None:
     ``to``, show that position next."""
     st.session_state[f"{key}_playing"] = False
     st.session_state.pop(f"_{key}_values", None)
+    for what in ("drawn", "late", "played", "by_user", "nudged"):  # see _number_slider
+        st.session_state.pop(f"_{key}_{pos}_{what}", None)
     if to is not None:
         st.session_state[f"{key}_{pos}"] = to

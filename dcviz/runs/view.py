@@ -150,3 +150,35 @@ class RunView:
         method = self.rd.load_checkpoint()
         self._method = (stamp, method)
         return method
+
+
+class RunSoFar:
+    """A run as it stood at snapshot ``index``: its first ``index + 1`` snapshots and rows, and
+    the rest of it as the view it wraps. What a replay draws a lens from, so that it shows what
+    was known at that snapshot, as the Train page showed it live, and not the run's future
+    (DEKM's whole eigenvalue spectrum during pretraining)."""
+
+    def __init__(self, view: RunView, index: int):
+        self._view = view
+        self._n = index + 1
+
+    def __getattr__(self, name: str):
+        return getattr(self._view, name)
+
+    @property
+    def count(self) -> int:
+        return min(self._n, self._view.count)
+
+    def rows(self) -> list[dict]:
+        return self._view.rows()[:self.count]
+
+    def snapshot(self, index: int) -> Snapshot:
+        n = self.count
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"snapshot {index} is after this run's snapshot {n - 1}")
+        return self._view.snapshot(index)
+
+    def snapshots(self, indices) -> list[Snapshot]:
+        return [self.snapshot(i) for i in indices]

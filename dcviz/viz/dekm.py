@@ -104,7 +104,10 @@ def spectrum_figure(eigs: np.ndarray, current: int | None) -> go.Figure:
     fig = go.Figure()
     d = eigs.shape[1]
     for j in range(d):
-        fig.add_trace(go.Scatter(x=np.arange(len(eigs)), y=eigs[:, j], mode="lines",
+        # one iteration so far (the first k-means, live or in a replay): a line of one point
+        # draws nothing, a marker does
+        fig.add_trace(go.Scatter(x=np.arange(len(eigs)), y=eigs[:, j],
+                                 mode="lines" if len(eigs) > 1 else "markers",
                                  name=f"λ{j + 1}" + (" (last)" if j == d - 1 else ""),
                                  line=dict(width=3 if j == d - 1 else 1.2,
                                            color=INK if j == d - 1 else None)))
