@@ -55,3 +55,13 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+def format_seconds(s: float, step: int = 1) -> str:
+    """ "40 s", "3 min", "1.5 h": a rough duration; under a minute rounded to ``step`` seconds
+    (a time left is given to 5 s: finer would be false precision)."""
+    if s < 60:
+        return f"{max(step, round(s / step) * step):.0f} s"
+    if s < 3600:
+        return f"{round(s / 60):.0f} min"
+    return f"{s / 3600:.1f} h"

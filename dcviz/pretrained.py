@@ -57,7 +57,7 @@ from typing import Any, Callable, Generator, Iterator
 import numpy as np
 import torch
 
-from dcviz.plaintext import format_bytes
+from dcviz.plaintext import format_bytes, format_seconds
 from dcviz.safeio import file_sha256, finite_number, folder_problem, no_room
 
 log = logging.getLogger("dcviz.pretrained")
@@ -662,15 +662,6 @@ def pretrain_through_store(mode: str, key: PretrainKey | None,
 
 # =========================================================================== what a page says about entries
 # (before a run: dcviz.runs.pretraining, which sits above the methods)
-
-def format_seconds(s: float) -> str:
-    """ "40 s", "3 min", "1.5 h"."""
-    if s < 60:
-        return f"{max(1, round(s)):.0f} s"
-    if s < 3600:
-        return f"{round(s / 60):.0f} min"
-    return f"{s / 3600:.1f} h"
-
 
 def ago(t, now: float) -> str:
     """ "just now", "40 s ago", "3 min ago", "2 h ago", "4 days ago"."""

@@ -5,6 +5,7 @@ Kept out of conftest.py because the repository root has a conftest.py of its own
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,3 +49,12 @@ def page_text(at) -> str:
     return "\n".join(parts)
 
 
+def finished_run(root, method: str, seconds: float, data: str = "digits", preset: str = "quick"):
+    """An earlier run that took ``seconds``, as the run store lists it (no training)."""
+    from dcviz import data as D
+    from dcviz.runs import RunStore, create_run, prepare
+    ds = D.load(data)
+    cls, cfg = prepare(method, ds, {}, preset)
+    rd = create_run(RunStore(root), cls, cfg, ds, preset)
+    rd.write_status("done", force=True, started=time.time() - seconds, seconds=seconds)
+    return rd.run_id

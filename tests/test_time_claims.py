@@ -3,26 +3,14 @@ default run took here where the run store knows (as the Train sidebar does), els
 typical figure of the quick preset; and Home's scatter has a legend ("one colour per digit")."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
-from pagekit import open_page
+from pagekit import finished_run, open_page
 
 from ui.launch import DEFAULT_RUN_TIME
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def finished_run(root, method: str, seconds: float, data: str = "digits", preset: str = "quick"):
-    """An earlier run that took ``seconds``, as the run store lists it (no training)."""
-    from dcviz import data as D
-    from dcviz.runs import RunStore, create_run, prepare
-    ds = D.load(data)
-    cls, cfg = prepare(method, ds, {}, preset)
-    rd = create_run(RunStore(root), cls, cfg, ds, preset)
-    rd.write_status("done", force=True, started=time.time() - seconds, seconds=seconds)
-    return rd.run_id
 
 
 def home_claims(at) -> tuple[str, str]:

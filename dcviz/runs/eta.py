@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from dcviz.plaintext import format_seconds
+
 #: Below this fraction done, or with fewer snapshots than this, the speed is not yet known.
 MIN_PROGRESS = 0.02
 MIN_POINTS = 2
@@ -86,20 +88,11 @@ def run_time_left(rows: Sequence[dict], status: dict, now: float) -> Estimate | 
     return time_left(progress_points(rows, status.get("started")), now)
 
 
-def format_seconds(s: float) -> str:
-    """ "40 s", "3 min", "1.5 h" (rounded as a time left is)."""
-    if s < 60:
-        return f"{max(5, round(s / 5) * 5):.0f} s"
-    if s < 3600:
-        return f"{round(s / 60):.0f} min"
-    return f"{s / 3600:.1f} h"
-
-
 def format_left(est: Estimate | None) -> str:
     """ "about 3 min left", "about 40 s left", or "" while unknown."""
     if est is None or not math.isfinite(est.seconds_left):
         return ""
-    return f"about {format_seconds(est.seconds_left)} left"
+    return f"about {format_seconds(est.seconds_left, step=5)} left"
 
 
 #: What a running run's card says while neither its own speed nor earlier runs tell its time left.
@@ -121,7 +114,7 @@ def live_left(rows: Sequence[dict], status: dict, now: float,
     if expected is not None and isinstance(started, (int, float)):
         left = expected.seconds - (now - float(started))
         if left > 0:
-            return f"about {format_seconds(left)} left, going by earlier runs"
+            return f"about {format_seconds(left, step=5)} left, going by earlier runs"
     return MEASURING
 
 

@@ -17,7 +17,8 @@ import torch
 from dcviz.methods.ae_kmeans import AEMethod
 from dcviz.methods.base import Context
 from dcviz.nets import set_seed
-from dcviz.pretrained import PretrainedStore, PretrainKey, entry_facts, format_seconds
+from dcviz.plaintext import format_seconds
+from dcviz.pretrained import PretrainedStore, PretrainKey, entry_facts
 from dcviz.runs.engine import _BUILD_LOCK
 
 
