@@ -3,7 +3,6 @@ default run took here where the run store knows (as the Train sidebar does), els
 typical figure of the quick preset; and Home's scatter has a legend ("one colour per digit")."""
 from __future__ import annotations
 
-
 import pytest
 
 from pagekit import finished_run, open_page
