@@ -97,7 +97,9 @@ def test_suits_lists_are_generated_from_the_methods():
     assert by["blobs8"]["suits"] == ["gan"] and by["sphere2"]["suits"] == ["mlc"]
     assert by["manifolds"]["suits"] == ["dcrl"]
     assert by["synth25"]["suits"] == by["objects"]["suits"] == ["acedec"]
-    assert by["digits"]["suits"] == ["acedec", "dcrl", "dekm", "gan", "mlc"]
+    assert by["digits"]["suits"] == ["acedec", "ae-kmeans", "dcn", "dcrl", "dec", "dekm", "gan",
+                                     "idec", "mlc"]
+    assert "idec" in by["usps"]["suits"] and "dec" not in by["usps"]["suits"]
 
 
 def test_estimators_are_generated_from_the_registry():

@@ -329,6 +329,8 @@ class AEKMeans(AEMethod):
     title = "AE + k-means"
     paper = "Baseline: an autoencoder, then k-means on its embedding"
     summary = "Learn a representation by reconstruction alone, then cluster it once with k-means."
+    # the baseline of every image table in the AE methods' papers
+    suits = ("digits", "mnist", "fashion-mnist", "usps")
 
     resumable = True  # all its training is the shared pretraining, which resumes
 

@@ -236,6 +236,7 @@ class DCN(CentroidAEMethod):
     estimator = "DCN"
     title = "DCN"
     paper = "Towards K-means-friendly Spaces: Simultaneous Deep Learning and Clustering (Yang et al., 2017)"
+    suits = ("digits", "mnist")  # its paper's image data: MNIST (and Pendigits, pen strokes)
     summary = ("Autoencoder plus a k-means loss on hard assignments, weighted by lambda; centroids "
                "follow by mini-batch k-means. The baseline that ACe/DeC builds on.")
     resumable = True  # a killed run goes on from its checkpoint (ctx.at at every snapshot)

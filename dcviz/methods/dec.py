@@ -325,6 +325,8 @@ class DEC(StudentTClustering):
     estimator = "DEC"
     title = "DEC"
     paper = "Unsupervised Deep Embedding for Clustering Analysis (Xie et al., 2016)"
+    # its paper's image data is MNIST; the 8x8 digits stand in for it offline
+    suits = ("digits", "mnist")
     summary = ("Pretrain an autoencoder, then sharpen a Student-t soft assignment with KL(P||Q): "
                "the clustering loss alone, which DCRL shows deforms the latent geometry.")
 
@@ -395,6 +397,7 @@ class IDEC(DEC):
     estimator = "IDEC"
     title = "IDEC"
     paper = "Improved Deep Embedded Clustering with Local Structure Preservation (Guo et al., 2017)"
+    suits = ("digits", "mnist", "usps")  # its paper's image data: MNIST and USPS
     summary = ("DEC plus the autoencoder's reconstruction loss (L_r + gamma * KL), which is meant "
                "to keep the local structure of the latent space.")
     reconstruct = True
