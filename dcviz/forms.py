@@ -98,14 +98,16 @@ def _label(name: str) -> str:
 # --------------------------------------------------------------------------- a method's config
 
 def config_fields(config_cls, preset: str = "quick", overrides: dict | None = None) -> list[Field]:
-    """One field per field of ``config_cls`` (a BaseConfig subclass), with the preset's values
-    (and ``overrides``, e.g. k from the data set) as defaults."""
+    """One field per field of ``config_cls`` (a BaseConfig subclass) that the method uses (not
+    its ``unused``), with the preset's values (and ``overrides``, e.g. k from the data set) as
+    defaults."""
     presets = getattr(config_cls, "presets", {}) or {}
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(presets)}")
     values = {**presets[preset], **(overrides or {})}
+    unused = set(getattr(config_cls, "unused", ()))
     return [_config_field(info, values.get(info["name"], info["default"]))
-            for info in config_cls.fields_info()]
+            for info in config_cls.fields_info() if info["name"] not in unused]
 
 
 def _config_field(info: dict, default) -> Field:

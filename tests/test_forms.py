@@ -23,7 +23,8 @@ def test_every_registered_method_gets_a_complete_form():
     for cls in REGISTRY.values():
         for preset in cls.Config.presets:
             fields = F.config_fields(cls.Config, preset)
-            assert [f.name for f in fields] == [i["name"] for i in cls.Config.fields_info()]
+            assert [f.name for f in fields] == [i["name"] for i in cls.Config.fields_info()
+                                                if i["name"] not in cls.Config.unused]
             for f in fields:
                 assert f.help.strip(), f"{cls.id}.{f.name} has no help text"
                 assert f.kind in ("int", "float", "bool", "select", "text", "list", "json")
@@ -38,6 +39,15 @@ def test_every_registered_method_gets_a_complete_form():
                     assert f.default in f.choices
             values = F.read_form(fields, {f.name: f.initial() for f in fields})
             assert cls.Config.from_dict(values) == cls.Config.from_preset(preset), cls.id
+
+
+def test_a_field_the_method_does_not_use_is_not_offered_but_old_configs_still_load():
+    """AE + k-means inherits the clustering phase's batch size from the shared AE config and
+    has no clustering phase: the form leaves it out, and a run config that carries it loads."""
+    cls = get_method("ae-kmeans").Config
+    assert "batch_size" not in {f.name for f in F.config_fields(cls, "quick")}
+    assert cls.from_dict({"batch_size": 64}).batch_size == 64
+    assert "batch_size" in {f.name for f in F.config_fields(get_method("dec").Config, "quick")}
 
 
 def test_numbers_that_mean_a_choice_show_as_words():

@@ -312,6 +312,7 @@ class AEMethod(Method):
 
 @dataclass
 class AEKMeansConfig(AEConfig):
+    unused: ClassVar[tuple[str, ...]] = ("batch_size",)  # no clustering phase to batch
     presets: ClassVar[dict] = {"quick": dict(QUICK_PRETRAIN), "paper": dict(PAPER_PRETRAIN)}
 
 

@@ -59,6 +59,9 @@ class BaseConfig:
 
     # Overrides on top of the paper defaults. "quick" is the CLI and app default.
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "paper": {}}
+    #: fields inherited from a shared config that this method does not use: forms leave them
+    #: out, and configs that carry them (older runs, ``--set``) are still accepted
+    unused: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def fields_info(cls) -> list[dict]:
