@@ -14,8 +14,8 @@
                            [--out PATH] [--runs-dir D]
 
 
-A preset P is quick (the default), paper, or one of a method's own (the GAN's demo, ACe/DeC's
-objects; see `python -m dcviz methods`). RUN is a run folder or a run id.
+A preset P is quick (the default), paper, or one of a method's own (`python -m dcviz methods`
+lists them). RUN is a run folder or a run id.
 
 `train` writes the same run folder as the app (so a run trained on a GPU server opens in the app),
 shows a progress bar on stderr, and prints one JSON object as its last line on stdout.
@@ -236,9 +236,11 @@ def _write_tables(sweep, rows) -> dict:
 
 
 def cmd_methods(args) -> int:
-    from dcviz.methods import list_methods
+    from dcviz.methods import get_method, list_methods
     for m in list_methods():
-        print(f"{m['id']:<12} {m['title']:<14} {m['paper']}")
+        own = [p for p in get_method(m["id"]).Config.presets if p not in ("quick", "paper")]
+        presets = f" (presets: quick, {', '.join(own)}, paper)" if own else ""
+        print(f"{m['id']:<12} {m['title']:<14} {m['paper']}{presets}")
     return 0
 
 
@@ -320,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--runs-dir", default=None, help="run store folder (default: $DCVIZ_RUNS_DIR or ./runs)")
     t.add_argument("--preset", default="quick",
                    help="quick (default: small settings for a first look), paper (the paper's "
-                        "settings), or a method's own: the GAN's demo, ACe/DeC's objects")
+                        "settings), or one of the method's own (`python -m dcviz methods` lists "
+                        "them)")
     t.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a config field; repeatable")
     t.add_argument("--device", default=None, help="auto, cpu, cuda or mps")
     t.add_argument("--name", default=None, help="a name for the run, shown in the app")
@@ -343,8 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data sets, comma-separated, as train's --data (options after a colon)")
     w.add_argument("--seeds", default="0-2", help="seeds: 0-4, 0,2,5 or 0-2,7 (default 0-2)")
     w.add_argument("--preset", default="quick",
-                   help="quick (default), paper, or a method's own (demo, objects) for the "
-                        "methods that have it")
+                   help="quick (default), paper, or a method's own (`python -m dcviz methods` "
+                        "lists them) for the methods that have it")
     w.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="config field for every method that has it; repeatable")
     w.add_argument("--grid", action="append", metavar="FIELD=V1,V2",

@@ -1,6 +1,12 @@
 """What a method and its lens say about themselves: the registry generates the rest.
 
-Also: every lens's live panel exists at the first and the last snapshot of a tiny run.
+Also: every lens's live panel exists at the first and the last snapshot of a tiny run; every
+lens belongs to a registered method; every method's checkpoint rebuilds it, and a run of it
+killed halfway resumes to the run it would have been.
+
+These tests pick up a new method by itself (README, "Adding a method"); it only needs its line
+in TINY below. The checks of the shipped methods' own choices (which have a Home card, which
+data they suit) ask only that those stay, so that a new method's card or data adds to them.
 """
 from __future__ import annotations
 
@@ -21,7 +27,8 @@ from dcviz.viz import Lens, NoLivePanel, Panel, get_lens
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
-# Tiny configs (seconds on one core) for a run of every registered method on 300 digits.
+# Tiny configs (seconds on one core) for a run of every registered method on 300 digits:
+# overrides of its quick preset. A new method adds its line here.
 TINY = {
     "ae-kmeans": {"pretrain_epochs": 2, "snapshot_every": 1},
     "dec": {"hidden": "64,64", "pretrain_epochs": 4, "epochs": 2, "snapshot_every": 1,
@@ -44,6 +51,9 @@ TINY = {
 }
 TINY_DATA = {"name": "digits", "n": 300}
 
+# The shipped baselines that come without a lens; any other method brings one.
+NO_LENS = {"ae-kmeans", "dcn"}
+
 
 def shipped() -> list[str]:
     """Ids of the methods that ship in dcviz.methods (other tests register their own)."""
@@ -65,24 +75,34 @@ def tiny_runs(tmp_path_factory):
 
 # --------------------------------------------------------------------------- self-description
 
+def test_every_method_has_a_tiny_config():
+    missing, stale = sorted(set(shipped()) - set(TINY)), sorted(set(TINY) - set(shipped()))
+    assert not missing, (f"{missing}: add a tiny config to TINY in {Path(__file__).name} "
+                         "(overrides of the quick preset that train in seconds on 300 digits)")
+    assert not stale, f"TINY names {stale}, which no module in dcviz/methods/ registers"
+
+
 def test_every_method_describes_itself():
     ids = {e["id"] for e in D.list_datasets()}
-    assert set(shipped()) == set(TINY), "a new method needs a tiny config in TINY"
     for cls in map(get_method, shipped()):
-        assert cls.estimator.isidentifier(), cls.id
-        assert set(cls.suits) <= ids, (cls.id, set(cls.suits) - ids)
+        assert cls.title and cls.summary and cls.paper, f"{cls.id}: title, summary and paper"
+        assert cls.estimator.isidentifier(), f"{cls.id}: estimator must name dcviz.<Estimator>"
+        assert set(cls.suits) <= ids, f"{cls.id}: suits names no data set {set(cls.suits) - ids}"
         if cls.card:
-            assert (ASSETS / cls.picture).is_file(), (cls.id, cls.picture)
-            assert cls.try_it in cls.suits, cls.id
+            assert (ASSETS / cls.picture).is_file(), f"{cls.id}: no picture assets/{cls.picture}"
+            assert cls.try_it in cls.suits, f"{cls.id}: try_it {cls.try_it!r} is not in suits"
 
 
 def test_featured_methods_and_their_try_it_runs():
     featured = [c.id for c in MM.featured()]
     assert featured[0] == MM.DEFAULT_RUN[0]
-    assert set(featured) == {"dekm", "dcrl", "mlc", "gan", "acedec"}
-    assert {c.id: c.try_it for c in MM.featured()} == {
+    assert featured[1:] == sorted(featured[1:])
+    assert set(featured) == {m for m in shipped() if get_method(m).card}
+    # the papers' methods keep their cards and their data; a new method may add its own
+    assert {c.id: c.try_it for c in MM.featured()}.items() >= {
         "dekm": "digits", "dcrl": "digits", "mlc": "sphere2", "gan": "digits",
-        "acedec": "objects"}
+        "acedec": "objects"}.items()
+    assert not {"ae-kmeans", "dcn", "dec", "idec"} & set(featured)  # baselines: no card
 
 
 def test_default_run_and_its_fallback():
@@ -94,11 +114,14 @@ def test_default_run_and_its_fallback():
 
 def test_suits_lists_are_generated_from_the_methods():
     by = {d["id"]: d for d in D.list_datasets()}
-    assert by["blobs8"]["suits"] == ["gan"] and by["sphere2"]["suits"] == ["mlc"]
-    assert by["manifolds"]["suits"] == ["dcrl"]
-    assert by["synth25"]["suits"] == by["objects"]["suits"] == ["acedec"]
-    assert by["digits"]["suits"] == ["acedec", "ae-kmeans", "dcn", "dcrl", "dec", "dekm", "gan",
-                                     "idec", "mlc"]
+    for data_id, entry in by.items():
+        assert entry["suits"] == sorted(m for m, c in REGISTRY.items() if data_id in c.suits)
+    # what the shipped methods declare stays (a new method adds to these lists)
+    assert set(by["blobs8"]["suits"]) >= {"gan"} and set(by["sphere2"]["suits"]) >= {"mlc"}
+    assert set(by["manifolds"]["suits"]) >= {"dcrl"}
+    assert set(by["synth25"]["suits"]) >= {"acedec"} and set(by["objects"]["suits"]) >= {"acedec"}
+    assert set(by["digits"]["suits"]) >= {"acedec", "ae-kmeans", "dcn", "dcrl", "dec", "dekm",
+                                          "gan", "idec", "mlc"}
     assert "idec" in by["usps"]["suits"] and "dec" not in by["usps"]["suits"]
 
 
@@ -110,6 +133,28 @@ def test_estimators_are_generated_from_the_registry():
         dcviz.NoSuchMethod  # noqa: B018
     from dcviz import metrics  # submodules still import through the package's __getattr__
     assert metrics.cluster_scores
+
+
+def test_the_cli_lists_each_methods_own_presets(capsys):
+    """`--preset` says "a method's own (`python -m dcviz methods` lists them)": the list comes
+    from each Config's presets, so a new method's preset is listed with no edit of the CLI."""
+    from dcviz.cli import main
+    base = get_method("ae-kmeans")
+
+    class WithOwn(base.Config):
+        presets = {**base.Config.presets, "tiny": {"pretrain_epochs": 1}}
+
+    @MM.register
+    class Own(base):
+        id, estimator, title, Config = "own-preset", "", "Own", WithOwn
+    try:
+        assert main(["methods"]) == 0
+    finally:
+        REGISTRY.pop("own-preset", None)
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["own-preset"].endswith("(presets: quick, tiny, paper)")
+    assert lines["gan"].endswith("(presets: quick, demo, paper)")
+    assert "presets" not in lines["dekm"]
 
 
 def test_an_estimator_name_is_taken_once():
@@ -145,6 +190,19 @@ def test_live_raises_when_the_panel_is_missing():
     assert lens.live(panels + [Panel("Spectrum")]).title == "Spectrum"
 
 
+def test_every_lens_belongs_to_a_method_and_every_method_has_one():
+    """A lens registered under an id no method has (a typo: "ae_gmm" for "ae-gmm") is never
+    shown; a lens module that forgets ``LENS = Lens(...)`` registers nothing. Either way the
+    method would silently have no lens."""
+    from dcviz.viz import LENSES
+    for mid, lens in LENSES.items():
+        assert mid in REGISTRY, (f"lens {lens.title!r} is registered for method {mid!r}, which "
+                                 f"does not exist; the registered ids are {sorted(REGISTRY)}")
+    lensless = sorted(set(shipped()) - set(LENSES) - NO_LENS)
+    assert not lensless, (f"{lensless} have no lens: a module dcviz/viz/<name>.py defines "
+                          "LENS = Lens(method_ids=(<id>,), ...)")
+
+
 def test_every_lens_names_a_live_panel_that_it_builds(tiny_runs):
     from dcviz.runs.view import RunView
     for mid, run in tiny_runs.items():
@@ -159,7 +217,7 @@ def test_every_lens_names_a_live_panel_that_it_builds(tiny_runs):
 
 # --------------------------------------------------------------------------- checkpoints
 
-@pytest.mark.parametrize("method_id", sorted(TINY))
+@pytest.mark.parametrize("method_id", shipped())
 def test_the_checkpoint_reproduces_the_last_snapshot(tiny_runs, method_id):
     """A model rebuilt from checkpoint.pt alone labels the run's points as its last snapshot on
     disk says (not merely as another reload does): a load_state_dict that drops a part fails."""
@@ -176,9 +234,90 @@ def test_the_checkpoint_reproduces_the_last_snapshot(tiny_runs, method_id):
         np.testing.assert_array_equal(model.predict(view.dataset.x[view.subsample]), last.assign)
 
 
+def test_a_state_that_a_safe_load_cannot_read_fails_the_run_with_its_key(tmp_path):
+    """checkpoint.pt is read with torch.load(weights_only=True): a state_dict holding a NumPy
+    array saved fine and failed only when Checkpoints or a resume opened it, with torch's
+    advice to allowlist NumPy. Now the run fails as it saves, naming the key."""
+    import collections
+
+    import torch
+
+    from conftest import train_run
+    from dcviz.runs.store import unloadable
+
+    @MM.register
+    class NumpyState(get_method("ae-kmeans")):
+        id = "numpy-state"
+        estimator = ""
+
+        def state_dict(self):
+            return {**self.ae_state(), "centroids": self.centroids.numpy()}
+    try:
+        run = train_run(tmp_path, "numpy-state", TINY_DATA, {"pretrain_epochs": 1})
+        status = run.rd.read_status()
+        assert status["state"] == "failed"
+        assert "NumpyState.state_dict()['centroids'] is a numpy.ndarray" in status["error"]
+        assert "torch.as_tensor" in status["error"]
+    finally:
+        REGISTRY.pop("numpy-state", None)
+    ok = collections.OrderedDict(w=torch.zeros(2), opt={0: [1, 2.5, "adam", None, (True,)]},
+                                 shape=torch.Size([2]))
+    assert unloadable(ok, "s") is None
+    assert unloadable({"a": [torch.zeros(1), np.float64(1.0)]}, "s") == "s['a'][1] is a " \
+        "numpy.float64"
+    assert "key of type tuple" in unloadable({(1, 2): torch.zeros(1)}, "s")
+
+
+class _Kill(BaseException):
+    """Stands in for SIGKILL in-process: nothing after it runs (status stays "running")."""
+
+
+@pytest.mark.parametrize("method_id", shipped())
+def test_a_run_killed_halfway_resumes_to_the_same_run(tmp_path, monkeypatch, method_id):
+    """A method that says it resumes (``resumable``) does: its tiny run, killed after half its
+    snapshots (with a checkpoint after every snapshot that says where fit stands) and resumed,
+    ends with the snapshots of an uninterrupted run, bit for bit."""
+    import dataclasses
+
+    from conftest import train_run
+    from dcviz.runs import RunStore, create_run, engine, execute, prepare
+    from dcviz.runs.engine import prepare_resume
+    cls = get_method(method_id)
+    if not cls.resumable:
+        pytest.skip(f"{method_id} does not resume (resumable = False): a killed run is re-run")
+    config = {**TINY.get(method_id, {}), "subsample": 150}
+    if "pretrained" in {f.name for f in dataclasses.fields(cls.Config)}:
+        config["pretrained"] = "off"  # the same work in both runs, outside the AE store
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY", 1)
+    ref = train_run(tmp_path / "ref", method_id, TINY_DATA, config).rd
+    assert ref.read_status()["state"] == "done", ref.read_status().get("error")
+    kill_at = ref.count() // 2
+
+    def kill(index, snap):
+        if index == kill_at:
+            raise _Kill()
+    ds = D.load(TINY_DATA)
+    _, cfg = prepare(method_id, ds, config, "quick")
+    rd = create_run(RunStore(tmp_path / "runs"), cls, cfg, ds, "quick")
+    with pytest.raises(_Kill):
+        execute(rd, cls, cfg, ds, on_snapshot=kill)
+    plan = prepare_resume(rd, interrupted=True)
+    assert plan.checkpoint is not None, (
+        f"{method_id} took no checkpoint in the first {kill_at + 1} snapshots: a resumable fit "
+        "says where it stands with ctx.at(...) as it yields each snapshot")
+    assert execute(rd, cls, cfg, ds, resume=plan)["state"] \
+        == "done", rd.read_status().get("error")
+    assert rd.count() == ref.count()
+    for i in range(ref.count()):
+        a, b = ref.load_snapshot(i), rd.load_snapshot(i)
+        assert (a.epoch, a.stage) == (b.epoch, b.stage), i
+        np.testing.assert_array_equal(a.latent, b.latent, err_msg=f"{method_id} snapshot {i}")
+        np.testing.assert_array_equal(a.assign, b.assign, err_msg=f"{method_id} snapshot {i}")
+
+
 # --------------------------------------------------------------------------- typed extras
 
-@pytest.mark.parametrize("method_id", sorted(TINY))
+@pytest.mark.parametrize("method_id", shipped())
 def test_every_snapshot_matches_the_methods_extras_class(tiny_runs, method_id):
     cls = get_method(method_id)
     assert cls.Extras is not Extras, f"{method_id} declares no Extras class"
@@ -190,7 +329,7 @@ def test_every_snapshot_matches_the_methods_extras_class(tiny_runs, method_id):
         cls.Extras.check(rd.load_snapshot(i).extras)
 
 
-@pytest.mark.parametrize("method_id", sorted(TINY))
+@pytest.mark.parametrize("method_id", shipped())
 def test_epochs_never_go_back(tiny_runs, method_id):
     """A run's epochs count on across its stages (Compare's "same epoch" control and its curves
     read them as one time axis: DEKM once restarted at 0 for its clustering iterations)."""

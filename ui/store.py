@@ -102,7 +102,8 @@ def store_section(key: str = "store", limit: int = 50) -> None:
              f"{format_bytes(total)}")
     notice = st.session_state.pop("_store_notice", None)
     with st.expander(title, expanded=notice is not None, icon=":material/inventory_2:"):
-        st.caption(f"Every AE method (AE + k-means, DEC, IDEC, DCN, DEKM, DCRL, ACe/DeC) starts "
+        titles = ", ".join(c.title for c in R.ae_methods())  # the registry's, a new one too
+        st.caption(f"Every AE method ({md(titles)}) starts "
                    f"from a pretrained autoencoder, kept here and reused by any run with the same "
                    f"data, net, pretraining recipe and seed. Deleting one only costs the next such "
                    f"run its pretraining; runs keep their own weights. Folder: {md(store.root)}")

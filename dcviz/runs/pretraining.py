@@ -41,6 +41,13 @@ class PretrainPlan:
     net: str = ""            # the autoencoder's class (conv nets run at another speed than MLPs)
 
 
+def ae_methods() -> list[type[AEMethod]]:
+    """The registered methods that start from a pretrained autoencoder (subclasses of
+    AEMethod), by id: what the store's entries serve."""
+    from dcviz.methods import REGISTRY
+    return [c for _, c in sorted(REGISTRY.items()) if issubclass(c, AEMethod)]
+
+
 def plan_pretraining(cls, cfg, data, fingerprint: dict | None = None) -> PretrainPlan | None:
     """The pretraining a run of ``cls`` with ``cfg`` on ``data`` would do, worked out without
     running it: the method is built as the engine builds it (seeded, under the engine's build

@@ -13,6 +13,7 @@ last line of metrics.jsonl is skipped on reading.
 """
 from __future__ import annotations
 
+import collections
 import copy
 import datetime as _dt
 import io
@@ -258,10 +259,21 @@ class RunDir:
     def save_checkpoint(self, method, **extra) -> None:
         """Save the method's state with what is needed to rebuild it without the data, and the
         number of snapshots written when it was taken (where a resume would continue);
-        ``extra``: more plain fields (the engine's resume record)."""
+        ``extra``: more plain fields (the engine's resume record).
+
+        A state that ``torch.load(weights_only=True)`` could not read back (a NumPy array, a
+        fitted scikit-learn object) is refused here, with a TypeError that names its key:
+        saved, it would only fail later, when Checkpoints or a resume opens it."""
+        state = method.state_dict()
+        bad = unloadable(state, f"{type(method).__name__}.state_dict()")
+        if bad is not None:
+            raise TypeError(f"{bad}: a checkpoint holds torch tensors, numbers, strings, and "
+                            f"dicts, lists or tuples of them (it is read back with "
+                            f"torch.load(weights_only=True)); convert it, e.g. with "
+                            f"torch.as_tensor, in state_dict and back in load_state_dict")
         blob = {"format": 1, "method": method.id, "config": method.config.to_dict(),
                 "input_dim": method.input_dim, "image_shape": list(method.image_shape or []),
-                "state": method.state_dict(), "snapshots": self.count(), "saved": time.time(),
+                "state": state, "snapshots": self.count(), "saved": time.time(),
                 **extra}
         # serialised in memory first: torch.save straight to a file reports a full disk as a
         # RuntimeError of its zip writer, a plain write as the OSError it is (safeio.no_room)
@@ -573,6 +585,33 @@ class RunDir:
                 "error": _text(status.get("error"), 2000) or None,
                 "tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []}
 
+
+
+#: leaves that torch.load(weights_only=True) reads back, by exact type (a NumPy float64 is a
+#: float subclass that it does not read)
+_LOADABLE = (bool, int, float, complex, str, bytes, type(None), torch.dtype, torch.device,
+             torch.Size)
+
+
+def unloadable(obj, where: str) -> str | None:
+    """Where in ``obj`` (a method's state_dict) the first value that a weights-only load could
+    not read back is, and its type, as "where['key'] is a numpy.ndarray"; None if there is none."""
+    if isinstance(obj, torch.Tensor) or type(obj) in _LOADABLE:
+        return None
+    if type(obj) in (dict, collections.OrderedDict):
+        for key, value in obj.items():
+            if type(key) not in (str, int):
+                return f"{where} has a key of type {type(key).__name__} ({key!r})"
+            if (found := unloadable(value, f"{where}[{key!r}]")) is not None:
+                return found
+        return None
+    if type(obj) in (list, tuple):
+        for i, value in enumerate(obj):
+            if (found := unloadable(value, f"{where}[{i}]")) is not None:
+                return found
+        return None
+    kind = type(obj)
+    return f"{where} is a {kind.__module__}.{kind.__qualname__}"
 
 
 def _text(value, limit: int) -> str:
