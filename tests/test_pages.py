@@ -333,6 +333,11 @@ def test_try_it_sets_k_from_the_data(runs_dir, method):
     assert cfg["method"] == method and cfg["data_name"] == REGISTRY[method].try_it
     from dcviz import data as D
     assert cfg["config"]["n_clusters"] == D.load(REGISTRY[method].try_it).n_classes
+    # the Train page shows the run beside a form for the same method and data, not the
+    # default's (DEKM on the digits)
+    assert at.title[0].value == "Train"
+    assert at.sidebar.selectbox(key="train_method").value == method
+    assert at.sidebar.selectbox(key="train_data_Built in").value == REGISTRY[method].try_it
     manager().stop(cfg["run_id"])
 
 

@@ -52,6 +52,7 @@ def try_it_button(cls, key: str, where=None, width="content") -> None:
                      "and watch it train."):
         run_id = launch_suited(cls.id, cls.try_it, "quick", where=w)
         if run_id:
+            form_shows(cls.id, cls.try_it, "quick")
             nav.watch_in_train(run_id)
 
 
@@ -114,7 +115,20 @@ def default_run_button(key: str, where=None, label: str | None = None) -> None:
                      + " and shows it learning on the Train page."):
         run_id = launch_suited(method, data, preset, where=w)
         if run_id:
+            form_shows(method, data, preset)
             nav.watch_in_train(run_id)
+
+
+def form_shows(method: str, data: str, preset: str) -> None:
+    """Set the Train sidebar's form to a run launched from elsewhere (Home's buttons): the page
+    then shows that run training beside a form for the same method and data, not beside the
+    last choice made there, and Launch there runs it again (with the next seed, say)."""
+    from dcviz import forms as F
+    state = st.session_state
+    source = F.data_source(data)
+    state["train_method"], state["train_source"] = method, source
+    state[f"train_data_{source}"] = data
+    state[f"train_preset_{method}"] = preset
 
 
 def compare_methods(methods: list[str], data, label: str, preset: str = "quick",
