@@ -1,4 +1,6 @@
 """Home: what dcviz shows, the default run, one card per method, and the recent runs."""
+import html
+
 import streamlit as st
 
 from dcviz.methods import REGISTRY, default_run, featured
@@ -55,7 +57,8 @@ def cards() -> None:
             pic = picture(cls.picture)
             if pic:
                 st.image(pic, width="stretch")
-            st.markdown(f'<p class="dcviz-card-title">{cls.title}</p>', unsafe_allow_html=True)
+            st.markdown(f'<p class="dcviz-card-title">{html.escape(cls.title)}</p>',
+                        unsafe_allow_html=True)  # a plug-in's title is text, not markup
             # The button sits right under the name, so the cards line up whatever their text.
             if cls.try_it:
                 try_it_button(cls, key=f"home_try_{cls.id}", width="stretch")

@@ -222,3 +222,11 @@ def test_the_player_steps_through_snapshots_and_stops_at_the_end(tiny_store, tin
     at.button(key="explore_play").click().run()
     assert at.session_state["explore_playing"] is True
     assert at.slider(key="explore_index_number").value in (1, 2)  # from the start again
+
+
+def test_a_methods_title_on_its_home_card_is_text_not_markup(toy_method, runs_dir, monkeypatch):
+    from dcviz.methods import REGISTRY
+    monkeypatch.setattr(REGISTRY["toy"], "title", "Toy <i>v2</i> & co")
+    at = open_page("home")
+    cards = [m.value for m in at.markdown if "dcviz-card-title" in m.value]
+    assert '<p class="dcviz-card-title">Toy &lt;i&gt;v2&lt;/i&gt; &amp; co</p>' in cards
