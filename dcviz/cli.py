@@ -237,17 +237,24 @@ def _write_tables(sweep, rows) -> dict:
 
 def cmd_methods(args) -> int:
     from dcviz.methods import get_method, list_methods
-    for m in list_methods():
+    methods = list_methods()
+    # columns as wide as their longest entry: a plug-in's id or a long title stays aligned
+    wid = max((len(m["id"]) for m in methods), default=0)
+    wtitle = max((len(m["title"]) for m in methods), default=0)
+    for m in methods:
         own = [p for p in get_method(m["id"]).Config.presets if p not in ("quick", "paper")]
         presets = f" (presets: quick, {', '.join(own)}, paper)" if own else ""
-        print(f"{m['id']:<12} {m['title']:<14} {m['paper']}{presets}")
+        print(f"{m['id']:<{wid}}  {m['title']:<{wtitle}}  {m['paper']}{presets}")
     return 0
 
 
 def cmd_datasets(args) -> int:
     from dcviz.data import list_datasets
-    for d in list_datasets():
-        print(f"{d['id']:<14} {d['kind']:<10} {d['description']}")
+    datasets = list_datasets()
+    wid = max((len(d["id"]) for d in datasets), default=0)
+    wkind = max((len(d["kind"]) for d in datasets), default=0)
+    for d in datasets:
+        print(f"{d['id']:<{wid}}  {d['kind']:<{wkind}}  {d['description']}")
     return 0
 
 

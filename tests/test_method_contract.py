@@ -155,6 +155,9 @@ def test_the_cli_lists_each_methods_own_presets(capsys):
     assert lines["own-preset"].endswith("(presets: quick, tiny, paper)")
     assert lines["gan"].endswith("(presets: quick, demo, paper)")
     assert "presets" not in lines["dekm"]
+    # the papers' titles start in one column, whatever the length of an id or a title
+    starts = {lines[m].index(get_method(m).paper) for m in ("gan", "dekm", "acedec")}
+    assert len(starts) == 1, starts
 
 
 def test_an_estimator_name_is_taken_once():
