@@ -277,9 +277,9 @@ def test_compare_two_runs_on_the_same_data(compare_store):
 def test_compare_shared_control_modes_and_play(compare_store):
     ids = compare_store
     at = open_page("compare")
-    slider = at.select_slider(key="compare_pos")
+    slider = at.select_slider(key="compare_pos_value")
     assert str(slider.value) == str(slider.options[-1])  # starts at the end: the final scores
-    at.select_slider(key="compare_pos").set_value(0).run()
+    at.select_slider(key="compare_pos_value").set_value(0).run()
     assert_clean(at)
     assert all("snapshot 1 of" in c.value for c in at.caption if c.value.startswith("snapshot"))
     for mode in ("progress", "last"):
@@ -287,8 +287,8 @@ def test_compare_shared_control_modes_and_play(compare_store):
         assert_clean(at)
     assert all("snapshot 4 of 4" in c.value for c in at.caption if c.value.startswith("snapshot")), [c.value for c in at.caption]
     at.button_group(key="compare_mode").set_value("epoch").run()
-    at.select_slider(key="compare_pos").set_value(0).run()
-    at.button(key="compare_play").click().run()
+    at.select_slider(key="compare_pos_value").set_value(0).run()
+    at.button(key="compare_start").click().run()
     assert at.session_state["compare_playing"] is True
     assert_clean(at)
     for colour in ("Cluster, matched to the first run", "Cluster id"):

@@ -2,8 +2,10 @@
 button, and the timer that redraws a part of a page while something moves.
 
 Session state, for a player named ``key`` with position ``pos``: ``{key}_{pos}`` (the position
-shown: an index from 0 over a range, else a value), ``{key}_{pos}_number`` (the slider of a
-range, which counts from 1), ``{key}_playing`` (animating), ``{key}_play`` (the button).
+shown: an index from 0 over a range, else a value; only the player writes it), the slider
+``{key}_{pos}_number`` over a range (it counts from 1) or ``{key}_{pos}_value`` over values,
+``{key}_playing`` (animating), ``{key}_start`` and ``{key}_pause`` (Play and Pause, one at a
+time, in a container keyed ``{key}_play``).
 
 AppTest does not fire the timer (tests/test_browser_tour.py plays in a browser).
 """
@@ -28,29 +30,26 @@ def player(values: Sequence, key: str, *, pos: str = "pos", label: str, help: st
     index = isinstance(values, range)
     values = list(values)
     slider_key, playing_key = f"{key}_{pos}", f"{key}_playing"
-    if advanced and slider_key in st.session_state:
-        current = st.session_state[slider_key]
-    else:
-        current = _step(values, key, slider_key, playing_key, follow)
+    if not (advanced and slider_key in st.session_state):
+        _step(values, key, slider_key, playing_key, follow)
     playing = bool(st.session_state.get(playing_key))
     c = st.columns([1.5, 8, 3] if caption else [1.5, 11], vertical_alignment="bottom")
+    # Two buttons, Play and Pause, and not one that flips: the browser can send one click twice
+    # (a timer tick that leaves before the click's own message carries it too), and the second
+    # flipped Pause back to Play (Compare, in a headless Chromium). Each says what it wants.
     # Streamlit's bundled icon font, not a character: "⏸" is missing from common Linux fonts
     # (DejaVu draws a box, seen in a headless-browser screenshot)
-    if c[0].button("Pause" if playing else "Play", key=f"{key}_play",
-                   icon=":material/pause:" if playing else ":material/play_arrow:",
-                   help="Animate: step through the snapshots, every panel moving together."):
-        st.session_state[playing_key] = not playing
-        if not playing and current == values[-1]:
-            st.session_state[slider_key] = values[0]  # from the start again
-        st.rerun(scope="app")  # start or stop the timer
+    with c[0].container(key=f"{key}_play"):
+        st.button("Pause" if playing else "Play", key=f"{key}_{'pause' if playing else 'start'}",
+                  icon=":material/pause:" if playing else ":material/play_arrow:",
+                  help="Animate: step through the snapshots, every panel moving together.",
+                  on_click=_play_or_pause, args=(key, pos, not playing))
     with c[1]:
         if len(values) < 2:
             st.caption(("One snapshot so far." if index else f"One position so far: {values[0]}.")
                        if values else "Nothing to show yet.")
-        elif index:
-            _number_slider(label, len(values), slider_key, help, playing_key)
         else:
-            st.select_slider(label, values, key=slider_key, help=help)
+            _slider(label, values, index, slider_key, help, playing_key)
     current = st.session_state[slider_key]
     if caption:
         c[2].markdown(caption(current))
@@ -67,28 +66,48 @@ def advance(values: Sequence, key: str, *, pos: str = "pos", follow: bool | None
     return _step(list(values), key, f"{key}_{pos}", f"{key}_playing", follow)
 
 
-def _number_slider(label: str, count: int, slider_key: str, help: str, playing_key: str) -> None:
-    """A slider over positions 1..count for the 0-based index held in ``slider_key``: people
-    count snapshots from 1, and the caption beside it says "snapshot 67 of 69", so the slider
-    must show 67 too. Its container carries the index's key, for pages' CSS and browser tests.
+def _play_or_pause(key: str, pos: str, play: bool) -> None:
+    """Play or Pause, before the script reruns: read from the button's value, the redraw of the
+    click stepped on once more first (Pause stopped one position past the one on the screen)."""
+    state = st.session_state
+    slider_key, playing_key = f"{key}_{pos}", f"{key}_playing"
+    if bool(state.get(playing_key)) == play:
+        return  # the same click again (see player)
+    state[playing_key] = play
+    values = state.get(f"_{key}_values") or []
+    if play and values and state.get(slider_key) == values[-1]:
+        state.pop(slider_key)  # from the first position again: playing from none starts there
+    st.rerun(scope="app")  # start or stop the timer, from this redraw: one redraw, not two
+
+
+def _slider(label: str, values: list, index: bool, slider_key: str, help: str,
+            playing_key: str) -> None:
+    """The slider for the position held in ``slider_key``, in a container with that key (for
+    pages' CSS and browser tests). Over a range (an index) it counts from 1: people count
+    snapshots from 1, and the caption beside it says "snapshot 67 of 69", so the slider must
+    show 67 too. Over other values it shows the values.
 
     The browser sends the slider's value back with every redraw it asks for, and while the
     player moves by itself (playing, Back and Next) that value can be a position the browser
     has not caught up from (the timer's next ticks, a clicker's press): such a value is not a
-    move. Taken as one, playing showed snapshots twice or went back one, and Next now and then
-    went back instead. While playing, the positions left in the last four redraws are such
-    values (a busy browser was seen three snapshots late); once stopped, the one left last, for
-    the next two redraws, once."""
-    number_key, drawn_key = f"{slider_key}_number", f"_{slider_key}_drawn"
-    late_key, played_key = f"_{slider_key}_late", f"_{slider_key}_played"
-    user_key, nudged_key = f"_{slider_key}_by_user", f"_{slider_key}_nudged"
+    move. Taken as one, playing showed positions twice or went back one, and Next now and then
+    went back instead. While playing and in the redraw that stops it, the positions left in the
+    last four redraws are such values (a busy browser was seen three snapshots late, and sending
+    the same one with Pause and with the tick after it); after that, the one left last, for the
+    next two redraws, once. So the slider has a key of its own, and only its user's moves reach
+    the position."""
+    widget_key = f"{slider_key}_number" if index else f"{slider_key}_value"
+    shift = 1 if index else 0  # the slider's value is the position plus this
+    drawn_key, late_key = f"_{slider_key}_drawn", f"_{slider_key}_late"
+    played_key, user_key = f"_{slider_key}_played", f"_{slider_key}_by_user"
+    nudged_key = f"_{slider_key}_nudged"
     state = st.session_state
 
-    def moved():  # the user's choice, as an index, before the script reruns
-        chosen = state[number_key] - 1
+    def moved():  # the user's choice, before the script reruns
+        chosen = state[widget_key] - shift
         late = state.get(late_key) or []
         if any(p == chosen for p, _ in late):
-            if not state.get(playing_key):
+            if not (state.get(playing_key) or state.get(played_key)):
                 state[late_key] = [(p, n) for p, n in late if p != chosen]
             return
         state[slider_key], state[user_key] = chosen, True
@@ -97,16 +116,19 @@ def _number_slider(label: str, count: int, slider_key: str, help: str, playing_k
     playing = bool(state.get(playing_key))
     by_player = bool(playing or state.get(played_key) or state.get(nudged_key)) \
         and not state.get(user_key)
-    horizon = 3 if playing else 1
+    horizon = 3 if playing or state.get(played_key) else 1
     late = [(p, n + 1) for p, n in state.get(late_key) or [] if n < horizon and p != here]
     if left is not None and left != here:
         late = [(left, 0)] + [(p, n) for p, n in late if p != left] if by_player else []
     state[late_key], state[drawn_key], state[played_key] = late, here, playing
     for flag in (user_key, nudged_key):
         state.pop(flag, None)
-    state[number_key] = here + 1
+    state[widget_key] = here + shift
     with st.container(key=slider_key):
-        st.slider(label, 1, count, key=number_key, help=help, on_change=moved)
+        if index:
+            st.slider(label, 1, len(values), key=widget_key, help=help, on_change=moved)
+        else:
+            st.select_slider(label, values, key=widget_key, help=help, on_change=moved)
 
 
 def _step(values: list, key: str, slider_key: str, playing_key: str, follow: bool | None):
@@ -170,7 +192,7 @@ def step_buttons(key: str, pos: str = "pos", where=None) -> None:
         i = values.index(here) if here in values else len(values) - 1
         state[slider_key] = values[min(max(i + by, 0), len(values) - 1)]
         state[playing_key] = False
-        state[f"_{slider_key}_nudged"] = True  # moved by the player: see _number_slider
+        state[f"_{slider_key}_nudged"] = True  # moved by the player: see _slider
 
     row = (where or st).container(horizontal=True, gap="small")
     row.button("Back", key=f"{key}_back", icon=":material/skip_previous:", shortcut="PageUp",
@@ -186,7 +208,7 @@ def rewind(key: str, pos: str = "pos", to=None) -> None:
     ``to``, show that position next."""
     st.session_state[f"{key}_playing"] = False
     st.session_state.pop(f"_{key}_values", None)
-    for what in ("drawn", "late", "played", "by_user", "nudged"):  # see _number_slider
+    for what in ("drawn", "late", "played", "by_user", "nudged"):  # see _slider
         st.session_state.pop(f"_{key}_{pos}_{what}", None)
     if to is not None:
         st.session_state[f"{key}_{pos}"] = to
