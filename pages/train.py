@@ -42,8 +42,12 @@ def choose_data():
     """The data of the next run: (spec to launch, its list_datasets entry or None for an
     upload, the loaded data set when loading it is cheap, else None)."""
     side.header("New run")
+    # the first choice through the state, not default=: Home's buttons set it too (form_shows),
+    # and a widget given both logs Streamlit's warning
+    if st.session_state.get("train_source") not in SOURCES:
+        st.session_state["train_source"] = SOURCES[0]
     source = side.segmented_control(
-        "Data", SOURCES, default="Built in", required=True, key="train_source",
+        "Data", SOURCES, required=True, key="train_source",
         persist_state="session",
         help="Built in: small sets that work offline, including the synthetic sets from the "
              "papers. Download: MNIST, Fashion-MNIST, USPS (fetched once, then cached). Upload: "
@@ -151,11 +155,10 @@ def choose_method(data_id: str | None = None):
     if not ids:
         side.error("No clustering method is installed.")
         st.stop()
-    if st.session_state.get("train_method") not in ids:
-        st.session_state.pop("train_method", None)
-    first = (default_run() or (ids[0],))[0]
+    if st.session_state.get("train_method") not in ids:  # the first choice, as train_source's
+        st.session_state["train_method"] = (default_run() or (ids[0],))[0]
     method = side.selectbox(
-        "Method", ids, index=ids.index(first), key="train_method", persist_state="session",
+        "Method", ids, key="train_method", persist_state="session",
         format_func=lambda i: REGISTRY[i].title, on_change=use_paper_data,
         help="The deep clustering method to train. Each follows its paper; the Explore page shows "
              "the views the paper uses. Choosing one preselects the built-in data set closest to "
@@ -166,8 +169,10 @@ def choose_method(data_id: str | None = None):
     # quick first, paper last, any method-specific preset (the GAN's demo) in between
     order = {"quick": 0, "paper": 2}
     presets = sorted(cls.Config.presets, key=lambda p: order.get(p, 1))
+    if st.session_state.get(f"train_preset_{method}") not in presets:  # as train_source's
+        st.session_state[f"train_preset_{method}"] = presets[0]
     preset = side.segmented_control(
-        "Preset", presets, default=presets[0], required=True, key=f"train_preset_{method}",
+        "Preset", presets, required=True, key=f"train_preset_{method}",
         persist_state="session",
         help=PRESET_HELP)
     return cls, preset
