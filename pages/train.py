@@ -22,7 +22,7 @@ from dcviz.viz import get_lens
 from dcviz.viz.common import empty_figure, latent_figure, loss_figure, progress_text
 from ui import nav
 from ui.fields import field, fields
-from ui.launch import compare_methods, default_run_button, launch
+from ui.launch import compare_methods, default_run_button, form_shows, launch
 from ui.panels import live_panel, render_panel
 from ui.pickers import colour_picker, colours
 from ui.player import timer
@@ -96,11 +96,8 @@ def use_paper_data() -> None:
     manifolds and not with whatever was chosen before. A user's own file is never replaced."""
     state = st.session_state
     cls = REGISTRY.get(state.get("train_method"))
-    if cls is None or not cls.try_it or state.get("train_source") == "Upload":
-        return
-    source = F.data_source(cls.try_it)
-    state["train_source"] = source
-    state[f"train_data_{source}"] = cls.try_it
+    if cls is not None and cls.try_it and state.get("train_source") != "Upload":
+        form_shows(cls.try_it)
 
 
 def built_in(source: str):

@@ -52,7 +52,7 @@ def try_it_button(cls, key: str, where=None, width="content") -> None:
                      "and watch it train."):
         run_id = launch_suited(cls.id, cls.try_it, "quick", where=w)
         if run_id:
-            form_shows(cls.id, cls.try_it, "quick")
+            form_shows(cls.try_it, cls.id, "quick")
             nav.watch_in_train(run_id)
 
 
@@ -115,20 +115,23 @@ def default_run_button(key: str, where=None, label: str | None = None) -> None:
                      + " and shows it learning on the Train page."):
         run_id = launch_suited(method, data, preset, where=w)
         if run_id:
-            form_shows(method, data, preset)
+            form_shows(data, method, preset)
             nav.watch_in_train(run_id)
 
 
-def form_shows(method: str, data: str, preset: str) -> None:
-    """Set the Train sidebar's form to a run launched from elsewhere (Home's buttons): the page
-    then shows that run training beside a form for the same method and data, not beside the
-    last choice made there, and Launch there runs it again (with the next seed, say)."""
+def form_shows(data: str, method: str | None = None, preset: str | None = None) -> None:
+    """Set the Train sidebar's form to ``data`` (and ``method`` and ``preset`` where given): for a
+    run launched from elsewhere (Home's buttons), so that the page shows it training beside a
+    form for the same method and data, not beside the last choice made there; and for a method
+    chosen there, which brings the data set of its paper."""
     from dcviz import forms as F
     state = st.session_state
     source = F.data_source(data)
-    state["train_method"], state["train_source"] = method, source
-    state[f"train_data_{source}"] = data
-    state[f"train_preset_{method}"] = preset
+    state["train_source"], state[f"train_data_{source}"] = source, data
+    if method is not None:
+        state["train_method"] = method
+        if preset is not None:
+            state[f"train_preset_{method}"] = preset
 
 
 def compare_methods(methods: list[str], data, label: str, preset: str = "quick",
