@@ -51,6 +51,9 @@ class Option:
             except ValueError:
                 raise DataError(f"{where}: option {name!r} must be an integer, got "
                                 f"{value!r}") from None
+            except OverflowError:  # an int past float's range (JSON allows 400 digits)
+                raise DataError(f"{where}: option {name!r} is out of range "
+                                f"({_digits(value)})") from None
             if not np.isfinite(f) or f != int(f):
                 raise DataError(f"{where}: option {name!r} must be an integer, got {value!r}")
             value = int(f)
@@ -62,6 +65,9 @@ class Option:
             except (TypeError, ValueError):
                 raise DataError(f"{where}: option {name!r} must be a number, got "
                                 f"{value!r}") from None
+            except OverflowError:
+                raise DataError(f"{where}: option {name!r} is out of range "
+                                f"({_digits(value)})") from None
             if not np.isfinite(value):
                 raise DataError(f"{where}: option {name!r} must be a finite number")
         elif self.kind == "choice":
@@ -101,6 +107,12 @@ class Option:
         if self.choices:
             d["choices"] = list(self.choices)
         return d
+
+
+def _digits(value: int) -> str:
+    """A huge integer said by its length: all its digits would flood the message (and
+    str() refuses an int of more than 4,300 digits)."""
+    return f"an integer of about {int(int(value).bit_length() * 0.30103) + 1} digits"
 
 
 COMMON = {
@@ -409,6 +421,9 @@ def normalise_spec(spec: Any) -> dict:
             p = str(p)
         if not isinstance(p, str) or not p.strip():
             raise DataError(f"'path' must be a file or folder path, got {p!r}")
+        if "\x00" in p:  # no file has one; os.stat raises ValueError, not "not found"
+            raise DataError(f"the path {p[:200]!r} holds a NUL character, which no file name "
+                            "can hold; check the path")
         path = os.path.abspath(os.path.expanduser(p.strip()))
         where, options, out = os.path.basename(path) or path, {**PATH_OPTIONS, **COMMON}, \
             {"path": path}
