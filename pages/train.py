@@ -171,24 +171,23 @@ def choose_method(data_id: str | None = None):
     preset = side.segmented_control(
         "Preset", presets, required=True, key=f"train_preset_{method}",
         persist_state="session",
-        help=PRESET_HELP)
+        help=preset_help(cls))
     return cls, preset
 
 
-#: Measured from the command line (python -m dcviz train --data digits --preset quick, a cold
-#: pretrained-AE store, torch's default threads) on a 2-core machine, niced ahead of its other
-#: load (average 2-6). At normal priority under that load: DEKM 430 s, DEC 365 s, ACe/DeC 280 s,
-#: DCRL 525 s, GAN 515 s. Beside lighter work (load about 3, 2026-12-02): DCRL 115 s, GAN 440 s
-#: (198 CPU-s with torch on one thread, idle). GAN demo against quick: from the GAN module's
-#: measured step rates.
-PRESET_HELP = (
-    "quick: small settings for a CPU. On the digits, on an idle 2-core CPU, the quick presets "
-    "took: DEKM 25 s, DEC 40 s, ACe/DeC 50 s, DCRL 2 min, GAN 3 to 7 min (pretraining included); a "
-    "busy machine can take several times as long, and the note below says what runs took on "
-    "this one. paper: the settings of the paper (hours on a CPU). Others are the method's own: "
-    "GAN demo, 6.5x the steps of GAN's quick preset at a quarter of its batch, about 2.5 times "
-    "its time; ACe/DeC objects, the augmentation mode with the lighting invariances of the "
-    "objects data set. Every field below can still be changed.")
+def preset_help(cls) -> str:
+    """The Preset control's help: what each preset of this method is, with the time its quick
+    preset took where it was measured (Method.quick_time, from the command line on a 2-core
+    machine: python -m dcviz train --data digits --preset quick, an empty pretrained-AE store)."""
+    quick = "quick: small settings for a CPU."
+    if cls.quick_time:
+        quick += (f" On the digits, on an idle 2-core CPU, {cls.title}'s took {cls.quick_time} "
+                  "(pretraining included); a busy machine can take several times as long, and "
+                  "the note below says what runs took on this one.")
+    own = " ".join(f"{name}: {note}" for name, note in cls.preset_notes.items())
+    return " ".join(part for part in (
+        quick, "paper: the settings of the paper (hours on a CPU).", own,
+        "Every field below can still be changed.") if part)
 
 
 def expected_duration_note(cls, preset: str, dataset, runs: list[dict]) -> None:

@@ -91,6 +91,8 @@ def test_every_method_describes_itself():
         if cls.card:
             assert (ASSETS / cls.picture).is_file(), f"{cls.id}: no picture assets/{cls.picture}"
             assert cls.try_it in cls.suits, f"{cls.id}: try_it {cls.try_it!r} is not in suits"
+        own = set(cls.Config.presets) - {"quick", "paper"}
+        assert set(cls.preset_notes) == own, f"{cls.id}: preset_notes must say what {own} are"
 
 
 def test_featured_methods_and_their_try_it_runs():

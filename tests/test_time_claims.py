@@ -47,9 +47,11 @@ def test_the_static_claims_agree_with_the_measured_figures(runs_dir):
     from dcviz.data import REGISTRY as DATA
     at = open_page("train", train_method="dekm")
     preset_help = at.sidebar.button_group(key="train_preset_dekm").help
-    assert "DEKM 25 s" in preset_help and "GAN 3 to 7 min" in preset_help and "DCRL 2 min" in preset_help
-    assert "GAN demo" in preset_help and "GAN's quick preset" in preset_help
-    assert "about a minute" not in preset_help
+    assert "DEKM's took 25 s" in preset_help and "about a minute" not in preset_help
+    assert "demo" not in preset_help  # each method's help names its own presets only
+    at = open_page("train", train_method="gan")
+    preset_help = at.sidebar.button_group(key="train_preset_gan").help
+    assert "took 3 to 7 min" in preset_help and "demo: 6.5x the steps" in preset_help
     card = DATA["digits"].description
     assert "in seconds" not in card and "under a minute (DEKM, DEC)" in card
     assert "several (DCRL, GAN)" in card

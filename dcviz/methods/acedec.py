@@ -352,6 +352,9 @@ class AceDec(CentroidAEMethod):
     picture = "acedec.svg"
     try_it = "objects"  # synth25 is clustered before the method acts (ACC 0.90 at random init)
     suits = ("digits", "synth25", "objects", "mnist", "fashion-mnist", "usps")
+    quick_time = "50 s"
+    preset_notes = {"objects": "the augmentation mode, with the lighting invariances of the "
+                               "objects data set (its paper's section 2.2)."}
     title = "ACe/DeC (+DCN)"
     paper = "Details (Don't) Matter: Isolating Cluster Information in Deep Embedded Spaces (Miklautz, Bauer et al., IJCAI 2021)"
     summary = ("DCN whose embedding is split, by a learned rotation V and per-dimension weights "

@@ -421,6 +421,11 @@ class Method:
     #: whether a killed run of it can go on from its last checkpoint: its fit says where it
     #: stands with ``ctx.at`` at every snapshot and picks up there (``ctx.resume_point``)
     resumable: ClassVar[bool] = False
+    #: how long its quick preset took on the digits on an idle 2-core CPU, pretraining into an
+    #: empty store included, e.g. "25 s" (the Train page's Preset help; "" = not measured)
+    quick_time: ClassVar[str] = ""
+    #: one line for each preset of its own (neither quick nor paper): what it is for
+    preset_notes: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: BaseConfig | None = None, **overrides):
         if config is None:

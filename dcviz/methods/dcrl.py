@@ -349,6 +349,7 @@ class DCRL(StudentTClustering):
     # opposite of the paper (issue 22). The manifolds stay one click away, with their card.
     try_it = "digits"
     suits = ("digits", "manifolds", "mnist", "fashion-mnist", "usps")
+    quick_time = "2 min"
     title = "DCRL"
     paper = ("Deep Clustering and Representation Learning that Preserves Geometric Structures "
              "(Zang et al.)")

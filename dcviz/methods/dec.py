@@ -327,6 +327,7 @@ class DEC(StudentTClustering):
     paper = "Unsupervised Deep Embedding for Clustering Analysis (Xie et al., 2016)"
     # its paper's image data is MNIST; the 8x8 digits stand in for it offline
     suits = ("digits", "mnist")
+    quick_time = "40 s"
     summary = ("Pretrain an autoencoder, then sharpen a Student-t soft assignment with KL(P||Q): "
                "the clustering loss alone, which DCRL shows deforms the latent geometry.")
 

@@ -215,6 +215,7 @@ class DEKM(AEMethod):
     picture = "dekm.svg"
     try_it = "digits"
     suits = ("digits", "mnist", "fashion-mnist", "usps")
+    quick_time = "25 s"
     title = "DEKM"
     paper = "Deep Embedded K-Means Clustering (Guo et al., ICDMW 2021)"
     summary = ("K-means in an autoencoder's space, then move points towards their centroids along "
