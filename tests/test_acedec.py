@@ -484,6 +484,47 @@ def test_lens_panels_on_vector_data(synth_run):
     assert any("shared PC2" in p.title for p in pc2)
 
 
+def test_lens_says_the_runs_b_lr_factor(synth_run):
+    """The history's text read "ten times the rate" whatever the run's b_lr_factor was."""
+    from dcviz.runs.view import RunView
+    from dcviz.viz import get_lens
+    rv = RunView(synth_run[1])
+    lens = get_lens("acedec")
+
+    def history_text():
+        return next(p.text for p in lens.panels(rv, rv.count - 1)
+                    if p.title == "beta_cs over training")
+    assert rv.config["config"]["b_lr_factor"] == 10.0 and "ten times" in history_text()
+    rv.config = {**rv.config, "config": {**rv.config["config"], "b_lr_factor": 3.0}}
+    text = history_text()
+    assert "3 times that of the network" in text and "ten times" not in text
+
+
+def test_decoded_views_colour_by_the_checkpoints_clusters(synth_run):
+    """The decoded views place the points with the checkpoint's network; coloured by cluster,
+    they take that network's clusters, not those of the selected (earlier) snapshot."""
+    from dcviz.runs.view import RunView
+    from dcviz.viz import get_lens
+    ds, rd, _ = synth_run
+    rv = RunView(rd)
+    method = rv.method
+    sub = rv.subsample
+    own = method.predict(ds.x[sub])
+    # an earlier snapshot with a split whose clusters differ from the checkpoint's
+    index = next(i for i in range(rv.count) if rv.snapshot(i).extras.get("beta_cs") is not None
+                 and rv.snapshot(i).epoch != method.epoch_done
+                 and (rv.snapshot(i).assign != own).mean() > 0.1)
+    panels = get_lens("acedec").panels(rv, index, {"colour": "cluster"})
+    fig3 = next(p for p in panels if p.title.startswith("Fig. 3"))
+    drawn = np.full(len(sub), -1)
+    where = {int(s): j for j, s in enumerate(sub)}
+    for t in fig3.figure.data:
+        if t.name != "traversal":
+            drawn[[where[int(s)] for s in t.customdata]] = int(t.name)
+    np.testing.assert_array_equal(drawn, own)
+    assert "checkpoint's clusters" in fig3.text
+
+
 def test_lens_panels_on_images(digits_run):
     from dcviz.runs.view import RunView
     from dcviz.viz import get_lens

@@ -154,6 +154,75 @@ def test_dekm_lens_panels(dekm_run):
     assert "pretraining" in early[0].title
 
 
+def _fig1_points(fig):
+    """(coords, cluster) of the points of a Fig. 1 coloured by cluster, the centroids as drawn,
+    and the drawn eigenvector line's end points."""
+    pts = [t for t in fig.data if t.type == "scatter" and t.name not in ("centroids",
+                                                                          "last eigenvector")]
+    coords = np.concatenate([np.stack([t.x, t.y], 1) for t in pts])
+    cluster = np.concatenate([np.full(len(t.x), int(t.name)) for t in pts])
+    cents = next(t for t in fig.data if t.name == "centroids")
+    line = next(t for t in fig.data if t.name == "last eigenvector")
+    return coords, cluster, np.stack([cents.x, cents.y], 1), np.stack([line.x, line.y], 1)
+
+
+def _half_width(fig):
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    return max(abs(x1 - x0), abs(y1 - y0))
+
+
+def test_fig1_of_a_10d_embedding_says_how_far_its_regions_and_line_are_off(dekm_run):
+    """With 10 dimensions the plane is a projection: the nearest-centroid background is named
+    an approximation, the caption gives the share of points it puts in another cluster's region
+    (measured here against the snapshot's own k-means assignment), and the last eigenvector is
+    drawn as long as its shadow ||P v_last||, not stretched back to full length."""
+    rd, _ = dekm_run
+    view, lens = RunView(rd), get_lens("dekm")
+    snap = view.snapshot(-1)
+    latent, V, cents = snap.latent, snap.extras["V"], snap.extras["centroids"]
+    mean = latent.mean(0)
+    _, _, vt = np.linalg.svd(latent - mean, full_matrices=False)
+    for plane, P in (("pca", vt[:2]), ("eigen", V[[0, -1]])):
+        panel = lens.panels(view, -1, {"plane": plane, "colour": "cluster"})[0]
+        coords = (latent - mean) @ P.T
+        drawn = (((coords[:, None] - ((cents - mean) @ P.T)[None]) ** 2).sum(-1)).argmin(1)
+        wrong = int((drawn != snap.assign).sum())
+        n = len(drawn)
+        assert "approximate" in panel.title
+        assert f"{100 * wrong / n:.0f} % of the points ({wrong} of {n})" in panel.caption
+        in_plane = np.linalg.norm(P @ V[-1])
+        assert f"{100 * in_plane:.0f} % of the last eigenvector's length" in panel.caption
+        fig = panel.figure
+        assert "approximate" in fig.data[0].name  # the background heatmap
+        _, _, _, line = _fig1_points(fig)
+        length = np.linalg.norm(line[1] - line[0])
+        assert length == pytest.approx(2 * _half_width(fig) * in_plane, rel=1e-4)
+        if plane == "pca":  # the PC plane holds only part of v_last: a shorter line
+            assert in_plane < 0.99
+    help_text = next(o.help for o in lens.options if o.name == "plane")
+    assert "as in Fig. 1" not in help_text and "2 dimensions" in help_text
+
+
+def test_fig1_of_a_2d_embedding_draws_the_exact_k_means_regions(tmp_path):
+    """latent_dim=2, as in the paper's Fig. 1: in both planes every point lies in the region of
+    its own cluster, the caption says it is exact, and v_last lies wholly in the plane."""
+    ds = D.load({"name": "digits", "n": 200})
+    cls, cfg = prepare("dekm", ds, {**TINY, "latent_dim": 2, "n_clusters": 5, "subsample": 100,
+                                    "max_iter": 2})
+    rd = create_run(RunStore(tmp_path), cls, cfg, ds, "quick")
+    assert execute(rd, cls, cfg, ds)["state"] == "done"
+    view, lens = RunView(rd), get_lens("dekm")
+    for plane in ("pca", "eigen"):
+        panel = lens.panels(view, -1, {"plane": plane, "colour": "cluster"})[0]
+        coords, cluster, cents, line = _fig1_points(panel.figure)
+        nearest = ((coords[:, None] - cents[None]) ** 2).sum(-1).argmin(1)
+        np.testing.assert_array_equal(nearest, cluster)
+        assert "approximate" not in panel.title and "Exact" in panel.caption
+        assert "100 of 100 points lie in the region of their cluster" in panel.caption
+        assert np.linalg.norm(line[1] - line[0]) == pytest.approx(2 * _half_width(panel.figure),
+                                                                  rel=1e-4)
+
+
 def test_dekm_lens_draws_every_snapshot_of_a_1d_latent(tmp_path):
     """latent_dim=1: the default "pca" plane took a second principal axis that is not there
     (IndexError); the second axis is now a zero axis, as in pca_2d."""

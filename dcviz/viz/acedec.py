@@ -185,6 +185,17 @@ def _threshold(run) -> float:
     return float(run.config.get("config", {}).get("cluster_threshold", 0.55))
 
 
+def _b_lr_factor(run) -> float:
+    """How many times b's learning rate is the network's, in this run (the config's default, 10,
+    for a run recorded without it)."""
+    return float(run.config.get("config", {}).get("b_lr_factor", 10.0))
+
+
+def _times(factor: float) -> str:
+    words = {1.0: "equal to", 2.0: "twice", 10.0: "ten times"}
+    return words.get(factor, f"{factor:g} times")
+
+
 def _colour(run, snap, how: str):
     labels = run.labels_sub
     ds = run.dataset
@@ -251,7 +262,8 @@ def build(run, index: int, options: dict) -> list[Panel]:
                                                                      snap.epoch, threshold),
             text="One line per rotated dimension, from the initialisation on. The closed-form "
                  "start (section 2.2) sets each b from the ratio of the k-means loss to the "
-                 "one-centre loss; after that b learns at ten times the rate of the network."))
+                 "one-centre loss; after that b learns with a learning rate "
+                 f"{_times(_b_lr_factor(run))} that of the network (this run's b_lr_factor)."))
 
     if len(panels) == 1:
         panels[0].wide = True
@@ -380,10 +392,14 @@ def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
     beta = method.beta_cs.cpu().numpy()
     t = float(getattr(method.config, "cluster_threshold", threshold))
     c_r = (method.centroids @ method.V).cpu().numpy()
+    # the checkpoint's own clusters: the points drawn below are where its network puts them,
+    # and the selected snapshot's epoch may be another one (its clusters another clustering)
     assign = method.predict(x_sub)
     color, cname, names = _colour(run, snap, options.get("colour", "true label"))
-    if len(color) != len(assign):
-        color = assign
+    if cname == "cluster" or len(color) != len(assign):
+        color, cname, names = np.asarray(assign), "cluster", None
+    coloured = (" The colours are that checkpoint's clusters too."
+                if source and cname == "cluster" else "")
     pc = int(options.get("pc", 1) or 1)
     out: list[Panel] = []
 
@@ -402,7 +418,7 @@ def _decoded_panels(run, snap, options, threshold) -> list[Panel]:
                                 markers=trav),
             text="The crosses mark where the grid beside is decoded: each row sits at one "
                  "centroid's cluster-space coordinates (its height on this axis), each column at "
-                 f"one equidistant step along shared PC{pc}. " + source))
+                 f"one equidistant step along shared PC{pc}. " + source + coloured))
         codes = trav["codes"]
         rows, cols, d = codes.shape
         decoded = method.decode_rotated(codes.reshape(-1, d).astype(np.float32))

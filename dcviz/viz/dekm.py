@@ -11,12 +11,29 @@ from dcviz.viz.base import Lens, Option, Panel
 from dcviz.viz.common import color_of, series
 from dcviz.viz.style import INK, MUTED
 
-FIG1_TEXT = """**What you are seeing** (the paper's Fig. 1). Points are the subsample in the embedding
-space, coloured by {colour}; the background shows which k-means centroid (grey crosses) is nearest,
-i.e. the decision regions. The grey line is the direction of the **last eigenvector** of the
-within-class scatter S_w: the direction with the *least* cluster structure. DEKM's greedy loss
-(Eq. 6) pulls points towards their centroid along that line only, iteration after iteration, so
-the clusters tighten there first, then k-means re-clusters and the direction turns."""
+FIG1_HEAD = """**What you are seeing** (the paper's Fig. 1). Points are the subsample in the embedding
+space, coloured by {colour}; the grey × marks are the k-means centroids. """
+
+FIG1_EXACT = """The background shows which centroid is nearest: the decision regions of k-means. They
+are exact here, because the embedding has {d} dimension{s} (the paper set it to two "for better
+inspection"), so the plane is the whole embedding. The grey line is the direction of the
+**last eigenvector** of S_w: """
+
+FIG1_APPROX = """The embedding has {d} dimensions but a screen has 2, so all of it is projected onto
+a plane ({plane}). The background colours each spot by the centroid that is nearest *in this
+plane*: a rough picture of the k-means regions, not the regions themselves, which live in all
+{d} dimensions (the paper drew the real ones because its embedding had 2). The caption says how
+many points it puts in the wrong region. The grey line is the shadow on this plane of the
+**last eigenvector** of S_w, drawn as long as that shadow (the caption says how much of it lies
+in the plane; the rest points out of it). The eigenvector is """
+
+FIG1_TAIL = """the direction with the *least* cluster structure. DEKM's greedy loss
+(Eq. 6) pulls points towards their centroid along that direction only, iteration after
+iteration, so the clusters tighten there first, then k-means re-clusters and the direction
+turns."""
+
+PLANE_WORDS = {"pca": "its first two principal components",
+               "eigen": "the first and the last eigen-directions of S_w"}
 
 SPECTRUM_TEXT = """Eigenvalues of S_w (ascending) at every re-clustering. Small eigenvalues are directions
 where clusters are already tight; DEKM works on the largest one, so watch the top line fall."""
@@ -54,10 +71,30 @@ def _plane(latent: np.ndarray, V: np.ndarray, plane: str):
     return (latent - mean) @ P.T, P, mean, names
 
 
-def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pca",
-                color_title="true label") -> go.Figure:
+def fig1_facts(latent, assign, V, centroids, plane="pca") -> dict:
+    """What Fig. 1 draws, measured against the real state of the snapshot.
+
+    ``exact``: the embedding has at most 2 dimensions, so the plane is the whole embedding and
+    the nearest-centroid regions in it are the k-means regions. ``drawn``: for every point, the
+    centroid nearest to it in the plane (the background region it sits in); ``mismatch``: the
+    share of points whose drawn region is not their real cluster (``assign``, from k-means in
+    all the dimensions). ``in_plane``: ||P v_last||, the share of the last eigenvector's length
+    that lies in the plane (v_last has length 1); ``direction`` is P v_last itself."""
     coords, P, mean, names = _plane(latent, V, plane)
     cents = (centroids - mean) @ P.T
+    drawn = ((coords[:, None, :] - cents[None]) ** 2).sum(-1).argmin(1)
+    assign = np.asarray(assign)
+    direction = P @ V[-1]
+    return {"coords": coords, "P": P, "mean": mean, "names": names, "cents": cents,
+            "d": latent.shape[1], "exact": latent.shape[1] <= 2, "drawn": drawn,
+            "mismatch": float(np.mean(drawn != assign)) if len(assign) else 0.0,
+            "direction": direction, "in_plane": float(np.linalg.norm(direction))}
+
+
+def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pca",
+                color_title="true label", facts: dict | None = None) -> go.Figure:
+    f = facts if facts is not None else fig1_facts(latent, assign, V, centroids, plane)
+    coords, cents, names = f["coords"], f["cents"], f["names"]
     span = coords.max(0) - coords.min(0)
     # an axis with no spread (the zero axis of a 1-d embedding) gets the other's, halved
     span = np.where(span > 0, span, 0.5 * span.max() if span.max() > 0 else 1.0)
@@ -67,12 +104,15 @@ def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pc
     lo, hi = np.where(flat, lo - span / 2, lo), np.where(flat, hi + span / 2, hi)
     gx, gy = np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160)
     grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-    # Regions of the centroids as seen in this plane; exact when the embedding is 2-D.
+    # The nearest centroid in this plane: the k-means regions when the embedding is at most
+    # 2-D, only an approximation of them otherwise (fig1_facts measures how far off).
     region = ((grid[:, None, :] - cents[None]) ** 2).sum(-1).argmin(1).reshape(len(gy), len(gx))
     k = len(centroids)
     scale = [[i / max(k - 1, 1), color_of(i)] for i in range(k)]
     fig = go.Figure(go.Heatmap(x=gx, y=gy, z=region, colorscale=scale, zmin=0, zmax=max(k - 1, 1),
-                               opacity=0.22, showscale=False, hoverinfo="skip"))
+                               opacity=0.22, showscale=False, hoverinfo="skip",
+                               name="k-means regions" if f["exact"]
+                               else "nearest centroid in this plane (approximate)"))
     for value in np.unique(color):
         rows = np.flatnonzero(color == value)
         name = color_names[int(value)] if color_names is not None and int(value) < len(color_names) else str(value)
@@ -82,13 +122,15 @@ def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pc
     fig.add_trace(go.Scatter(x=cents[:, 0], y=cents[:, 1], mode="markers", name="centroids",
                              marker=dict(symbol="x", size=13, color=INK, line=dict(width=2, color=INK)),
                              hovertemplate="centroid %{pointNumber}<extra></extra>"))
-    direction = P @ V[-1]
-    if np.linalg.norm(direction) > 1e-9:
-        direction = direction / np.linalg.norm(direction)
-        span = np.abs(hi - lo).max()
-        line = np.outer([-span, span], direction)
+    if f["in_plane"] > 1e-9:
+        # A segment of the last eigenvector as long as the plot is wide, through the mean, then
+        # projected: its shadow keeps the share of the length that lies in the plane.
+        half = np.abs(hi - lo).max()
+        line = np.outer([-half, half], f["direction"])
         fig.add_trace(go.Scatter(x=line[:, 0], y=line[:, 1], mode="lines", name="last eigenvector",
-                                 line=dict(color=INK, width=3), hoverinfo="skip"))
+                                 line=dict(color=INK, width=3), meta=[f["in_plane"]],
+                                 hovertemplate="last eigenvector: %{meta[0]:.0%} of its length "
+                                               "lies in this plane<extra></extra>"))
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10),
                       # constrain: equal scales shrink the plot, not widen the range past
                       # the regions drawn (which would leave bare margins beside them)
@@ -97,6 +139,28 @@ def fig1_figure(latent, assign, V, centroids, color, color_names=None, plane="pc
                       yaxis=dict(title=dict(text=names[1]), range=[lo[1], hi[1]], scaleanchor="x"),
                       legend=dict(itemsizing="constant"))
     return fig
+
+
+def fig1_words(facts: dict, colour: str, plane: str) -> tuple[str, str, str]:
+    """Title, caption and text of the Fig. 1 panel: exact regions for a 1-d or 2-d embedding,
+    an approximation with its measured error otherwise."""
+    d, n = facts["d"], len(facts["drawn"])
+    agree = int(round((1 - facts["mismatch"]) * n))
+    share = f"{100 * facts['in_plane']:.0f} %"
+    if facts["exact"]:
+        title = "Fig. 1: embedding, k-means regions and the last eigenvector"
+        caption = (f"Exact: the embedding has {d} dimension{'s' if d > 1 else ''}, so the "
+                   f"regions are k-means' own; {agree} of {n} points lie in the region of "
+                   "their cluster.")
+        body = FIG1_EXACT.format(d=d, s="s" if d > 1 else "")
+    else:
+        title = "Fig. 1: embedding, approximate k-means regions and the last eigenvector"
+        caption = (f"An approximation: {100 * facts['mismatch']:.0f} % of the points ({n - agree} "
+                   f"of {n}) lie in a region coloured for another cluster than their own, which "
+                   f"k-means chose in all {d} dimensions. {share} of the last eigenvector's "
+                   "length lies in this plane; the line is drawn that long.")
+        body = FIG1_APPROX.format(d=d, plane=PLANE_WORDS.get(plane, plane))
+    return title, caption, FIG1_HEAD.format(colour=colour) + body + FIG1_TAIL
 
 
 def spectrum_figure(eigs: np.ndarray, current: int | None) -> go.Figure:
@@ -155,12 +219,15 @@ def build(run, index: int, options: dict) -> list[Panel]:
     by_truth = options.get("colour") == "true label" and labels is not None
     colour = labels if by_truth else snap.assign
     names = run.dataset.class_names if by_truth and run.dataset is not None else None
+    plane = options.get("plane", "pca")
+    facts = fig1_facts(snap.latent, snap.assign, ex.V, ex.centroids, plane)
+    title, caption, text = fig1_words(facts, "true label" if by_truth else "cluster", plane)
     panels.append(Panel(
-        f"Fig. 1: embedding, k-means regions and the last eigenvector{note}",
+        title + note,
         figure=fig1_figure(snap.latent, snap.assign, ex.V, ex.centroids, colour, names,
-                           plane=options.get("plane", "pca"),
-                           color_title="true label" if by_truth else "cluster"),
-        text=FIG1_TEXT.format(colour="true label" if by_truth else "cluster"), wide=True))
+                           plane=plane, color_title="true label" if by_truth else "cluster",
+                           facts=facts),
+        caption=caption, text=text, wide=True))
     eig_rows = [DEKMExtras.from_snapshot(run.snapshot(i)).eigenvalues for i in clustering]
     it = clustering.index(shown)
     panels.append(Panel(LIVE,
@@ -200,8 +267,11 @@ LENS = Lens(
     live_panel=LIVE,
     options=[
         Option("plane", "Plane", "select", ["pca", "eigen"], "pca",
-               help="pca: the embedding's first two principal components (as in Fig. 1); eigen: the "
-                    "first and last eigen-coordinates y₁ and y_d."),
+               help="pca: the embedding's first two principal components; eigen: the first and last "
+                    "eigen-coordinates y₁ and y_d (the last eigenvector lies wholly in this "
+                    "plane). The paper's Fig. 1 needed neither: its embedding had 2 dimensions. "
+                    "With more, both planes are projections and the regions drawn only "
+                    "approximate."),
         Option("colour", "Colour points by", "select", ["true label", "cluster"], "true label",
                help="Fig. 1 colours points by their true label and the background by cluster."),
     ],
