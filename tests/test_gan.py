@@ -92,6 +92,14 @@ def test_eta_staircase():
     assert len(set(values)) == 50 // 7 + 1
 
 
+def test_a_snapshot_on_a_stairs_boundary_names_the_stair_of_its_eta(blobs):
+    # tau 2 and a snapshot every 2 steps: every snapshot lands on a boundary; the stage must
+    # pair the eta of the last step taken with that step's stair (it said "eta = 1 (stair 1)")
+    _, snaps = _fit(blobs, steps=6, steps_per_epoch=2, tau=2, gamma=2.0, eta0=1.0)
+    stages = [s.stage for s in snaps if s.step > 0]
+    assert stages == ["eta = 1 (stair 0)", "eta = 2 (stair 1)", "eta = 4 (stair 2)"], stages
+
+
 # --------------------------------------------------------------------------- nets
 
 @pytest.mark.parametrize("shape,final", [((1, 8, 8), (2, 2)), ((1, 28, 28), (4, 4)),

@@ -553,6 +553,9 @@ class GANCluster(Method):
         labels = logits.argmax(1).cpu().numpy()
         sub = ctx.subsample if ctx.subsample is not None else np.arange(len(labels))
         k = cfg.n_clusters
+        # the eta of the last generator step taken, and its stair: at a snapshot on a stair's
+        # boundary (step = n * tau) the last step was still on stair n - 1
+        stair = max(step - 1, 0) // cfg.tau
         eta = eta_schedule(max(step - 1, 0), self.eta0, cfg.gamma, cfg.tau)
         extras = {"samples": self.samples().astype(np.float32), "eta": eta,
                   "row_means": self.row_means().astype(np.float32),
@@ -574,7 +577,7 @@ class GANCluster(Method):
         losses = {name: means[name] for name in ("critic", "classifier", "generator", "reality")
                   if name in means}
         epoch = -(-step // cfg.steps_per_epoch)  # the last snapshot may close a short epoch
-        stage = "initial nets" if step == 0 else f"eta = {eta:.4g} (stair {step // cfg.tau})"
+        stage = "initial nets" if step == 0 else f"eta = {eta:.4g} (stair {stair})"
         return self.make_snapshot(data, ctx, epoch=epoch, step=step, stage=stage, labels=labels,
                                   latent_sub=logits[torch.as_tensor(sub)].cpu().numpy(),
                                   losses=losses, extras=extras, progress=step / cfg.steps)
