@@ -7,8 +7,9 @@
    mini-batches of points towards their centroid along that last coordinate only (Eq. 6).
 3. Stop when fewer than ``tol`` of the points change cluster between two re-clusterings.
 
-The DEKM lens (its Fig. 1) shows the latent space, the k-means decision regions, the centroids,
-and the line of the last eigenvector.
+The DEKM lens (its Fig. 1) shows the latent space, the k-means regions, the centroids, and the
+line of the last eigenvector: exact for a 2-d embedding (as in the paper's figure), projected onto
+a plane and marked approximate for more dimensions.
 """
 from __future__ import annotations
 
