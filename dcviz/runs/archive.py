@@ -20,7 +20,8 @@ An archive is a file from a stranger, so :func:`import_archive` trusts nothing i
   actually decompressed (a header may lie);
 - content: config.json parses and names a registered method whose config it accepts;
   status.json parses; subsample.npy and every snapshot load with ``allow_pickle=False`` and have
-  matching shapes; snapshots are numbered 0..n-1; checkpoint.pt loads with
+  matching shapes, the dtypes and meta the store reads (:func:`check_snapshot_file`) and cluster
+  ids 0..n-1 for n followed points; snapshots are numbered 0..n-1; checkpoint.pt loads with
   ``torch.load(weights_only=True)`` (a pickled object in it is refused) and rebuilds the method;
   umap.npy is kept only when it is a plain float32 array of one layout per snapshot and point
   (:func:`dcviz.projection.read_layouts`), else it is dropped and Explore lays the run out again.
@@ -325,13 +326,7 @@ def _validate(tmp: Path, where: str, max_file_bytes: int = MAX_FILE_BYTES) -> tu
     """Check the unpacked run; returns (config, status). ArchiveError when anything is off."""
     from dcviz.methods import ConfigError, get_method
 
-    try:
-        cfg = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ArchiveError(f"{where}: config.json is not valid JSON ({e})") from None
-    except RecursionError:
-        raise ArchiveError(f"{where}: config.json is nested too deeply to be a dcviz "
-                           "config") from None
+    cfg = _read_json(tmp / "config.json", "config.json", where)
     if not isinstance(cfg, dict):
         raise ArchiveError(f"{where}: config.json must hold a JSON object, not {type(cfg).__name__}")
     for key in ("method", "config", "data"):
@@ -348,18 +343,16 @@ def _validate(tmp: Path, where: str, max_file_bytes: int = MAX_FILE_BYTES) -> tu
         raise ArchiveError(f"{where}: config.json's config must be an object")
     try:
         cls.Config.from_dict(cfg["config"])
-    except ConfigError as e:
+    except (ConfigError, TypeError, ValueError, OverflowError) as e:
+        # from_dict words ConfigErrors; a value it cannot even convert (an integer of 400
+        # digits for a float field) raises OverflowError, which is just as much a bad config
+        why = e if isinstance(e, ConfigError) else _err(e)
         raise ArchiveError(f"{where}: the run's {method_id} config does not fit this version of "
-                           f"dcviz: {e}") from None
+                           f"dcviz: {why}") from None
 
     status = {"state": "done"}
     if (tmp / "status.json").exists():
-        try:
-            status = json.loads((tmp / "status.json").read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ArchiveError(f"{where}: status.json is not valid JSON ({e})") from None
-        except RecursionError:
-            raise ArchiveError(f"{where}: status.json is nested too deeply") from None
+        status = _read_json(tmp / "status.json", "status.json", where)
         if not isinstance(status, dict):
             raise ArchiveError(f"{where}: status.json must hold a JSON object")
 
@@ -367,6 +360,10 @@ def _validate(tmp: Path, where: str, max_file_bytes: int = MAX_FILE_BYTES) -> tu
         sub = np.load(tmp / "subsample.npy", allow_pickle=False)
     except Exception as e:  # noqa: BLE001 - any failure means a bad file
         raise ArchiveError(f"{where}: subsample.npy cannot be read as a plain array ({_err(e)})") from None
+    if not isinstance(sub, np.ndarray):  # np.load hands back an NpzFile for a zip
+        sub.close()
+        raise ArchiveError(f"{where}: subsample.npy is an .npz archive, not one array (np.save "
+                           "writes it); the run folder was not written by dcviz")
     if sub.ndim != 1 or sub.dtype.kind not in "iu" or (sub.size and sub.min() < 0):
         raise ArchiveError(f"{where}: subsample.npy must be a 1-D array of point indices, got "
                            f"{sub.dtype} {sub.shape}")
@@ -387,8 +384,13 @@ def _validate(tmp: Path, where: str, max_file_bytes: int = MAX_FILE_BYTES) -> tu
             try:
                 json.loads(line)
             except (json.JSONDecodeError, RecursionError):
-                if i < len(metas) - 1:
+                if i < len(metas) - 1:  # a torn last line (a kill) is skipped when read
                     raise ArchiveError(f"{where}: line {i + 1} of metrics.jsonl is not JSON") from None
+            except ValueError as e:
+                # an integer past 4,300 digits: the store's reader skips bad JSON, not this
+                # ValueError, so the line would fail every page that reads the metrics
+                raise ArchiveError(f"{where}: line {i + 1} of metrics.jsonl cannot be read "
+                                   f"({_err(e)})") from None
     elif metas:
         # An archive without metrics.jsonl: every snapshot carries its own line in its meta.
         with open(tmp / "metrics.jsonl", "w", encoding="utf-8") as f:
@@ -468,6 +470,19 @@ def _check_data(cfg: dict, sub: np.ndarray, where: str) -> None:
                                f"here with {real}; the run does not belong to this data")
 
 
+def _read_json(path: Path, name: str, where: str):
+    """A JSON file of the archive, parsed; ArchiveError for every way that fails (a digit
+    string past Python's 4,300-digit limit is a plain ValueError, not a JSONDecodeError)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArchiveError(f"{where}: {name} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise ArchiveError(f"{where}: {name} is nested too deeply to be a dcviz file") from None
+    except ValueError as e:
+        raise ArchiveError(f"{where}: {name} cannot be read ({_err(e)})") from None
+
+
 def _check_snapshot(path: Path, n_sub: int, where: str) -> dict:
     name = f"snapshots/{path.name}"
     try:
@@ -491,13 +506,26 @@ def _check_snapshot(path: Path, n_sub: int, where: str) -> dict:
                            f"({n_sub}, d), one row per point of subsample.npy")
     if assign.shape != (n_sub,):
         raise ArchiveError(f"{where}: {name}'s assign has shape {assign.shape}; expected ({n_sub},)")
+    from dcviz.runs.store import check_snapshot_file
+    problem = check_snapshot_file(path, n_sub)
+    if problem:  # the store's own test of a snapshot: what it would call damaged once imported
+        raise ArchiveError(f"{where}: {problem}")
+    if latent.shape[1] == 0:
+        raise ArchiveError(f"{where}: {name}'s latent has no coordinates (shape {latent.shape})")
+    # a method numbers its clusters 0..k-1 with k at most the points; pages count them with
+    # np.bincount, which refuses a negative id and allocates max(id) + 1 counters
+    if assign.size and (int(assign.min()) < 0 or int(assign.max()) >= n_sub):
+        raise ArchiveError(f"{where}: {name}'s assign holds cluster ids from {int(assign.min())} "
+                           f"to {int(assign.max())}; a run numbers its clusters 0..k-1, fewer "
+                           f"than its {n_sub} points")
     try:
         meta = json.loads(str(arrays["meta"]))
         if not isinstance(meta, dict):
             raise ValueError("not an object")
         for key in ("epoch", "step", "stage"):
             meta[key]
-    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        float(meta.get("progress", 0.0) or 0.0)  # as RunDir.load_snapshot reads it
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as e:
         raise ArchiveError(f"{where}: {name}'s meta is not a dcviz snapshot record ({_err(e)})") from None
     return meta
 
@@ -519,7 +547,8 @@ def _check_checkpoint(path: Path, method_id: str, where: str) -> None:
                            f"{method_id!r}")
     try:
         method_from_checkpoint(blob, device="cpu")
-    except (RunStoreError, KeyError, TypeError, ValueError, RuntimeError) as e:
+    except (RunStoreError, KeyError, TypeError, ValueError, RuntimeError, OverflowError,
+            AttributeError, IndexError) as e:
         raise ArchiveError(f"{where}: checkpoint.pt does not rebuild a {method_id} model "
                            f"({_err(e)})") from None
 
