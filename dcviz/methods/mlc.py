@@ -51,8 +51,8 @@ from dcviz.nets.mlc import LARS, ConvBackbone, Identity, MLPBackbone, SphereHead
 def coding_rate(Z: torch.Tensor, eps2: float) -> torch.Tensor:
     """R(Z; eps) = logdet(I + d / (n eps^2) Z Z^T)  (Eq. 1 and Eq. 4; rows of ``Z`` are the z_i).
 
-    The log-determinant is taken in float32 (Cholesky of a d x d SPD matrix) whatever the dtype
-    of Z, as the authors' code does; half precision is not accurate enough for it.
+    The log-determinant (torch.logdet of a d x d SPD matrix) is taken in float32 whatever the
+    dtype of Z, as the authors' code does; half precision is not accurate enough for it.
     """
     n, d = Z.shape
     Z = Z.float()
@@ -202,7 +202,8 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0):
 
 @dataclass
 class MLCConfig(BaseConfig):
-    """Defaults are the paper's (appendix D.2, CIFAR with ResNet-18); "quick" suits a CPU."""
+    """Defaults are the paper's training settings (appendix D.2, CIFAR); the backbone is a small
+    CNN or MLP (``arch``) in place of its ResNet-18. "quick" suits a CPU."""
 
     arch: str = param("auto", "Network. auto: 'fig1' (appendix D.1: no backbone, heads of 100 "
                       "hidden units, d = D) for data of at most 3 dims, 'cnn' for images of 16x16 "

@@ -298,7 +298,8 @@ def build(run, index: int, options: dict) -> list[Panel]:
                   "clusters are orthogonal), as in the paper's Fig. 4. Sort by true label to see "
                   "whether the blocks match the classes. Move the epoch slider to watch the blocks "
                   "form."),
-            caption=(f"mean |cos| within learned clusters ÷ mean |cos| between them (all data):"
+            caption=(f"mean |cos| within learned clusters ÷ mean |cos| between them (all data, "
+                     f"or a random 4,000 points of larger sets):"
                      f" {ratio:.2f}"
                      if ratio is not None and np.isfinite(ratio) else "")))
         pi = np.asarray(ex.pi, np.float32)[np.ix_(perm, perm)]
@@ -383,7 +384,10 @@ def build(run, index: int, options: dict) -> list[Panel]:
                   "during MLC (the current epoch). In the paper's Fig. 1 the curved manifold ends "
                   "on a great circle (a 2-D subspace cut with the sphere) and the blob on a pair "
                   "of antipodal points (a 1-D subspace); the numerical ranks above say how close "
-                  "this run gets.")))
+                  "this run gets."
+                  + ("" if labels is not None else
+                     " All three panels are coloured by the current epoch's clusters, so the same "
+                     "points can be followed from the start."))))
     return panels
 
 
