@@ -188,7 +188,8 @@ class DCNConfig(CentroidAEConfig):
         # ACe/DeC's Table 1 (see reconstruction_loss). On MNIST-test (bench/mnist.py, seeds
         # 0-2, lambda 0.1, the stored paper AEs): NMI 0.744 / 0.733 / 0.739 after 20 and after
         # 150 clustering epochs, against 0.711 / 0.695 / 0.711 and 0.716 / 0.704 / 0.719 with
-        # the sum (bench/results/mnist-cpu-dcn-mean.md)
+        # the sum (bench/results/mnist-cpu-dcn-mean.md). The preset keeps lambda 1, the middle
+        # of the three the paper compares; those figures set lam=0.1 on top of it
         "paper": {**PAPER_PRETRAIN, "recon_reduction": "mean"},
     }
 

@@ -147,6 +147,8 @@ class DEKMConfig(AEConfig):
                                   min=-1, max=1000, step=1, auto=(-1, "automatic"))
     tol: float = param(0.001, "Stop when fewer than this share of points change cluster between "
                        "two re-clusterings (the paper: 0.1 %).", min=0.0, max=1.0, step=0.0005)
+    # not in the paper, which applies its rule from the first re-clustering on: a floor of our
+    # own, so that every run shows a few rounds of Eq. 6 in the view before the rule can stop it
     min_iter: int = param(5, "Iterations to run before the stopping rule may end the run.",
                           min=0, max=1000, step=1, advanced=True)
     cluster_lr: float = param(1e-3, "Adam learning rate of the clustering phase.", min=1e-6,
