@@ -93,11 +93,12 @@ def open_model(rd: RunDir, device: str = "cpu") -> Model:
         raise RunStoreError(problem)
     cfg = rd.read_config()
     blob = rd.read_checkpoint()
-    method = rd.load_checkpoint(device=device, blob=blob)
+    method = _rebuild(rd, blob, device)
     image_shape = tuple(method.image_shape) if method.image_shape else None
     model = Model(run_id=rd.run_id, method=method, config=cfg, input_dim=int(method.input_dim),
                   image_shape=image_shape)
-    position = (blob.get("resume") or {}).get("position") if isinstance(blob, dict) else None
+    resume = blob.get("resume") if isinstance(blob, dict) else None
+    position = resume.get("position") if isinstance(resume, dict) else None
     if isinstance(position, dict) and isinstance(position.get("phase"), str):
         model.phase = position["phase"]
     rows = rd.metrics_rows()
@@ -110,6 +111,20 @@ def open_model(rd: RunDir, device: str = "cpu") -> Model:
         model.train_index = rd.read_subsample()
         model.snapshot_index = rd.count() - 1
     return model
+
+
+def _rebuild(rd: RunDir, blob, device: str):
+    """The method of checkpoint.pt; RunStoreError for every way a file from elsewhere fails to
+    rebuild it. The store words most; a config value past float's range (an integer of 400
+    digits: JSON and torch.save keep it) is an OverflowError out of Config.from_dict."""
+    try:
+        return rd.load_checkpoint(device=device, blob=blob)
+    except RunStoreError:
+        raise
+    except (OverflowError, ValueError, TypeError, KeyError, AttributeError, IndexError,
+            RuntimeError) as e:
+        raise RunStoreError(f"run {rd.run_id}: checkpoint.pt does not rebuild its model "
+                            f"({type(e).__name__}: {str(e)[:200]})") from None
 
 
 # --------------------------------------------------------------------------- new data
@@ -488,16 +503,20 @@ def _training_picture(model: Model, d: int, train_x) -> tuple[np.ndarray | None,
     same space as ``embed`` (checked on the data when available), else the training data
     embedded again with the checkpoint."""
     snap = model.train_latent
-    if snap is not None and snap.shape[1] == d:
-        if train_x is None:
-            return snap, "snapshot"
-        again = np.asarray(model.method.embed(np.asarray(train_x, dtype=np.float32)), dtype=np.float64)
-        if again.shape == snap.shape and np.allclose(again, snap, rtol=1e-3,
-                                                     atol=1e-3 * (np.abs(snap).max() + 1e-12)):
-            return snap, "snapshot"
-        return again, "embedded"
+    if snap is not None and (snap.shape[1] != d or not np.isfinite(snap).all()):
+        snap = None  # another space, or a run that diverged (no PCA basis from NaN: the SVD fails)
+    if snap is not None and train_x is None:
+        return snap, "snapshot"
+    again = None
     if train_x is not None:
-        return np.asarray(model.method.embed(np.asarray(train_x, dtype=np.float32)), dtype=np.float64), "embedded"
+        again = np.asarray(model.method.embed(np.asarray(train_x, dtype=np.float32)), dtype=np.float64)
+        if not np.isfinite(again).all():
+            again = None  # weights that give NaN (a damaged or diverged checkpoint)
+    if snap is not None and (again is None or (again.shape == snap.shape and np.allclose(
+            again, snap, rtol=1e-3, atol=1e-3 * (np.abs(snap).max() + 1e-12)))):
+        return snap, "snapshot"
+    if again is not None:
+        return again, "embedded"
     return None, "none"
 
 
