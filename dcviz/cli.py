@@ -66,6 +66,7 @@ def validate_train(args):
         raise RunsDirError(str(e)) from None
     if args.seed is not None and not 0 <= args.seed <= 2**32 - 1:
         raise ValueError(f"--seed must be between 0 and {2**32 - 1} (2**32 - 1), got {args.seed}")
+    _check_name(args.name)
     spec = D.parse_spec(args.data)
     ds = D.load(spec)
     config = _parse_sets(args.set or [])
@@ -77,6 +78,20 @@ def validate_train(args):
         config["n_clusters"] = ds.n_classes  # as the app's Train page does (dcviz.forms.guess_k)
     cls, cfg = prepare(args.method, ds, config, args.preset)
     return store, cls, cfg, ds
+
+
+def _check_name(name: str | None) -> None:
+    """--name as the app's rename takes it (one line, at most MAX_NAME characters), checked
+    before the data loads; control characters (a NUL, an escape sequence) are refused, as the
+    app's text box cannot type them and a terminal listing the runs would act on them."""
+    import re
+
+    from dcviz.runs.manage import clean_name
+    if name is None:
+        return
+    if re.search(r"[\x00-\x08\x0e-\x1f\x7f]", name):
+        raise ValueError(f"--name holds a control character ({name[:60]!r}); give plain text")
+    clean_name(name)
 
 
 def cmd_train(args) -> int:
