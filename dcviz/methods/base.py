@@ -82,6 +82,8 @@ class BaseConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "BaseConfig":
         """Build a config from plain values (JSON, a form, ``--set k=v``), coercing types."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"a config is an object of field: value pairs, got {_shown(values)}")
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -134,11 +136,21 @@ def _coerce(name, value, default):
             return float(value)
         if isinstance(default, str):
             return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float(10 ** 400)
         kind = {bool: "true or false", int: "a whole number", float: "a number",
                 str: "text"}.get(type(default), type(default).__name__)
-        raise ConfigError(f"{name} expects {kind}, got {value!r}") from None
+        raise ConfigError(f"{name} expects {kind}, got {_shown(value)}") from None
     return value
+
+
+def _shown(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages: the repr of an integer of more
+    than 4,300 digits itself raises ValueError."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "an integer too long to show"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 # --------------------------------------------------------------------------- snapshots

@@ -70,7 +70,8 @@ def read_json_object(path: Path, what: str) -> dict:
         raise RunStoreError(f"{what} {reason}")
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: bad UTF-8 or JSON, and
+        # integers of more than 4,300 digits, which Python refuses to parse
         kind = "nested too deeply" if isinstance(e, RecursionError) else f"not valid JSON ({e})"
         raise RunStoreError(f"{what} is {kind}") from None
     if not isinstance(obj, dict):
@@ -396,6 +397,10 @@ class RunDir:
                 meta = json.loads(str(z["meta"]))
                 extras: dict[str, Any] = {k[2:]: z[k] for k in z.files if k.startswith("x_")}
                 latent, assign = z["latent"], z["assign"]
+            # pages count clusters with np.bincount, which refuses a negative id and allocates
+            # max(id) + 1 counters; k is at most 100 (the config's bound) and the points
+            if assign.size and (int(assign.min()) < 0 or int(assign.max()) >= max(len(assign), 100)):
+                raise ValueError(f"cluster ids run from {int(assign.min())} to {int(assign.max())}")
             extras.update(meta.get("scalars") or {})
             return Snapshot(epoch=meta["epoch"], step=meta["step"], stage=str(meta["stage"]),
                             latent=latent, assign=assign, losses=dict(meta.get("losses") or {}),
@@ -457,7 +462,7 @@ class RunDir:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 row = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
+            except (ValueError, RecursionError):  # a torn line, or a 4,300-digit integer
                 continue
             if isinstance(row, dict):
                 rows.append(clean_row(row))
