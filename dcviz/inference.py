@@ -468,6 +468,11 @@ def infer(model: Model, ds, reference: np.ndarray | None = None,
     check_shape(model, x, getattr(ds, "image_shape", None), where=getattr(ds, "name", "the data"))
     m = model.method
     z = np.asarray(m.embed(x), dtype=np.float64)
+    bad = int((~np.isfinite(z)).any(axis=1).sum()) if z.ndim == 2 else 0
+    if bad:  # a diverged network: its argmax over NaN puts every point in cluster 0
+        raise ValueError(f"the checkpoint's network places {bad} of the {len(z)} points at NaN or "
+                         "infinite coordinates (its weights diverged in training), so its "
+                         "clusters would mean nothing; open an earlier or another run")
     assign = np.asarray(m.predict(x), dtype=np.int64)
     k = max(model.n_clusters, int(assign.max(initial=-1)) + 1)
     sizes = np.bincount(assign, minlength=k)

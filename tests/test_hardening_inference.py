@@ -81,3 +81,20 @@ def test_a_run_whose_last_snapshot_diverged_still_takes_new_points(tmp_path):
     result = infer(model, New())
     assert result.assign.shape == (20,) and result.train_source == "none"
     assert result.coords is None
+
+
+def test_a_checkpoint_whose_network_gives_nan_is_refused_with_words(tmp_path):
+    # a diverged network: every point landed in cluster 0 and the plot had NaN coordinates
+    model = open_model(make_run(tmp_path))
+    with torch.no_grad():
+        for p in model.method.ae.parameters():
+            p.fill_(float("nan"))
+
+    class New:
+        x = np.random.default_rng(0).random((20, 64)).astype(np.float32)
+        y = None
+        image_shape = (1, 8, 8)
+        name = "new"
+
+    with pytest.raises(ValueError, match="places 20 of the 20 points at NaN"):
+        infer(model, New())
