@@ -321,6 +321,16 @@ def data_caption(entry: dict, methods: dict, method: str | None = None) -> str:
     return text
 
 
+def paper_data(cls) -> str:
+    """The built-in data set the Train page preselects when method ``cls`` is chosen: its
+    ``try_it`` (its paper's, as Home's Try-it launches it), else the first of its ``suits`` that
+    is built in, not a download (the baselines: no card, so no ``try_it``); "" when none is."""
+    from dcviz.data import REGISTRY
+    if cls.try_it:
+        return cls.try_it
+    return next((d for d in cls.suits if d in REGISTRY and REGISTRY[d].kind != "download"), "")
+
+
 def data_source(dataset_id: str) -> str:
     """Where the Train page offers a registered data set: "Built in" (built-in and synthetic
     sets) or "Download"."""

@@ -90,14 +90,26 @@ def uploaded():
     return state.get("_upload_spec")
 
 
+def refused_upload() -> str | None:
+    """The name of the file in the upload box when it was refused (uploaded() said why under
+    the box), else None: Launch must not then ask for a data set as if none had been given."""
+    state = st.session_state
+    up = state.get("train_upload")
+    if state.get("train_source") == "Upload" and up is not None and state.get("_upload_error"):
+        return str(getattr(up, "name", "") or "")
+    return None
+
+
 def use_paper_data() -> None:
     """When the method changes (a callback, before the page reruns): preselect the data set of
-    its paper, as its Home card's Try-it does, so that DCRL comes with its intersecting
-    manifolds and not with whatever was chosen before. A user's own file is never replaced."""
+    its paper, as its Home card's Try-it does, so that ACe/DeC comes with its objects and not
+    with whatever was chosen before; a baseline (no card, no try_it) gets the first built-in
+    data set it suits (F.paper_data). A user's own file is never replaced."""
     state = st.session_state
     cls = REGISTRY.get(state.get("train_method"))
-    if cls is not None and cls.try_it and state.get("train_source") != "Upload":
-        form_shows(cls.try_it)
+    data = F.paper_data(cls) if cls is not None else ""
+    if data and state.get("train_source") != "Upload":
+        form_shows(data)
 
 
 def built_in(source: str):
@@ -109,8 +121,9 @@ def built_in(source: str):
     key = f"train_data_{source}"
     if key not in st.session_state:  # the first visit: the data of the method shown first
         first = REGISTRY.get(st.session_state.get("train_method") or (default_run() or ("",))[0])
-        if first is not None and first.try_it and F.data_source(first.try_it) == source:
-            st.session_state[key] = first.try_it
+        data = F.paper_data(first) if first is not None else ""
+        if data and F.data_source(data) == source:
+            st.session_state[key] = data
     data_id = side.selectbox(
         "Data set", [d["id"] for k in kinds for d in groups.get(k, [])],
         key=key, persist_state="session",
@@ -135,14 +148,16 @@ def built_in(source: str):
 # =========================================================================== sidebar: method
 def paper_data_note(cls, data_id: str | None) -> None:
     """Say whether the chosen data is the method's paper data set, or one it was not made for."""
-    if not cls.try_it or data_id is None:
+    paper = F.paper_data(cls)
+    if data_id is None or not (paper or cls.suits):
         return
-    if data_id == cls.try_it:
+    if data_id == paper:
         side.caption(f"Data: {md(data_title(data_id))}, preselected: the built-in data set "
                      "closest to its paper's.")
     elif cls.suits and data_id not in cls.suits:
-        side.warning(f"{md(cls.title)} was not made for {md(data_title(data_id))}; the built-in "
-                     f"data set closest to its paper's is {md(data_title(cls.try_it))}.",
+        instead = (f"the built-in data set closest to its paper's is {md(data_title(paper))}"
+                   if paper else "it suits " + ", ".join(md(data_title(d)) for d in cls.suits))
+        side.warning(f"{md(cls.title)} was not made for {md(data_title(data_id))}; {instead}.",
                      icon=":material/info:")
 
 
@@ -233,7 +248,13 @@ def launch_from_form(cls, preset, spec, entry, fs, values, name, feedback, where
     """Launch the form's run; what stops it is said in ``feedback`` (under the button), the
     launch itself in ``where``."""
     if spec is None:
-        feedback.error("Choose a data set first: upload a file, or pick a built-in one.")
+        refused = refused_upload()
+        if refused is None:
+            feedback.error("Choose a data set first: upload a file, or pick a built-in one.")
+        else:
+            feedback.error(f"Not launched: your file{' ' + md(refused) if refused else ''} was "
+                           "refused (the message under the file box says why). Upload a "
+                           "corrected file, or pick a built-in data set.")
         return
     try:
         config = F.read_form(fs, values)

@@ -397,3 +397,16 @@ def test_extras_history_reads_the_numbers_of_the_metrics_rows():
     h = E.history([{"scalars": {"eta": 0.5}}, {"scalars": {}}, {}, {"scalars": {"eta": 2}}])
     np.testing.assert_array_equal(h.eta, [0.5, np.nan, np.nan, 2.0])
     assert h.V is None
+
+
+def test_every_method_that_suits_data_has_one_built_in_to_preselect():
+    """The Train page preselects F.paper_data(cls) when a method is chosen: its try_it, else
+    the first built-in data set it suits (the baselines, which have no card and no try_it)."""
+    from dcviz.forms import paper_data
+    kinds = {d["id"]: d["kind"] for d in D.list_datasets()}
+    for cls in map(get_method, shipped()):
+        if cls.try_it:
+            assert paper_data(cls) == cls.try_it, cls.id
+        if cls.suits:
+            data = paper_data(cls)
+            assert data in cls.suits and kinds[data] != "download", (cls.id, data)
