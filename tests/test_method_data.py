@@ -30,9 +30,9 @@ def test_choosing_a_method_preselects_its_paper_data(runs_dir):
         notes = [c.value for c in at.sidebar.caption]
         assert f"Data: {TITLES[data]}, preselected: the built-in data set closest to its " \
                "paper's." in notes, (method, notes)
-    # a baseline has no paper data here: the data stays
+    # a baseline has no card (no try_it): it brings the first built-in data set it suits
     at.sidebar.selectbox(key="train_method").set_value("dec").run()
-    assert data_box(at).value == "sphere2"
+    assert data_box(at).value == "digits"
     # data chosen after the method is kept, and a method not made for it says so
     at.sidebar.selectbox(key="train_method").set_value("gan").run()
     data_box(at).set_value("sphere2").run()
