@@ -773,20 +773,30 @@ def shared_ae_letters(records: dict[str, Any]) -> dict[str, str]:
 
 def shared_ae_note(letters: dict[str, str], names: dict[str, str]) -> str | None:
     """One sentence on which runs started from the same pretrained AE (run id -> letter from
-    :func:`shared_ae_letters`, run id -> the name the page shows); None when no run has one."""
+    :func:`shared_ae_letters`, run id -> the name the page shows); None when no run has one.
+    Runs with no stored AE (one stopped while pretraining, one trained with the store off) are
+    named as such: "each its own" is said only when every run has one."""
     groups: dict[str, list[str]] = {}
     for run_id, letter in letters.items():
         if letter:
             groups.setdefault(letter, []).append(names.get(run_id, run_id))
     if not groups:
         return None
+    none = [names.get(i, i) for i, letter in letters.items() if not letter]
+    no_ae = f"no stored AE: {', '.join(none)}" if none else ""
     shared = {k: v for k, v in groups.items() if len(v) > 1}
     if not shared:
-        return (f"Each run started from its own pretrained autoencoder "
-                f"({', '.join('AE ' + k for k in groups)}): their differences include the "
-                "pretraining, not only the clustering.")
+        if not none:
+            return (f"Each run started from its own pretrained autoencoder "
+                    f"({', '.join('AE ' + k for k in groups)}): their differences include the "
+                    "pretraining, not only the clustering.")
+        has = [f"AE {k}: {v[0]}" for k, v in groups.items()]
+        return ("No two runs started from the same pretrained autoencoder ("
+                + "; ".join(has + [no_ae]) + "): their differences include the pretraining, "
+                "not only the clustering.")
     parts = [f"AE {k}: {', '.join(v)}" for k, v in shared.items()]
     own = [f"AE {k}: {v[0]}" for k, v in groups.items() if len(v) == 1]
     return ("Started from the same pretrained autoencoder, so they differ only in how they "
             "cluster (the fair comparison the papers make): " + "; ".join(parts) + "."
-            + (f" Own AE: {'; '.join(own)}." if own else ""))
+            + (f" Own AE: {'; '.join(own)}." if own else "")
+            + (f" No stored AE: {', '.join(none)}." if none else ""))

@@ -757,3 +757,27 @@ def test_a_store_whose_disk_fills_keeps_nothing_and_the_run_goes_on(tmp_path, mo
     assert record["entry"] is None and "no room" in record["store_error"]
     assert any("no room" in r.getMessage() for r in caplog.records)
     assert PretrainedStore().list() == [] and not any(cache.glob(".tmp-*"))
+
+
+# --------------------------------------------------------------------------- Compare's sentence
+
+def test_the_shared_ae_note_names_the_runs_without_a_stored_ae():
+    """A DEKM run with an entry beside a DCRL run stopped while pretraining (no entry): the
+    sentence said "Each run started from its own pretrained autoencoder (AE A)"."""
+    from dcviz.pretrained import shared_ae_letters, shared_ae_note
+    names = {"r1": "DEKM (seed 0)", "r2": "DCRL (seed 0)", "r3": "IDEC (seed 1)",
+             "r4": "DEC (seed 2)"}
+    records = {"r1": {"entry": "e1"}, "r2": {"entry": None, "store_error": "stopped"}}
+    note = shared_ae_note(shared_ae_letters(records), names)
+    assert "Each run" not in note and "its own" not in note, note
+    assert "AE A: DEKM (seed 0)" in note and "no stored AE: DCRL (seed 0)" in note, note
+    # every run has one, none shared: "each its own", as before
+    note = shared_ae_note(shared_ae_letters({"r1": {"entry": "e1"}, "r3": {"entry": "e2"}}), names)
+    assert note.startswith("Each run started from its own pretrained autoencoder (AE A, AE B)")
+    # some share one, one has its own, one has none: each said
+    note = shared_ae_note(shared_ae_letters({"r1": {"entry": "e1"}, "r3": {"entry": "e1"},
+                                             "r4": {"entry": "e2"}, "r2": {}}), names)
+    assert "AE A: DEKM (seed 0), IDEC (seed 1)." in note and "Own AE: AE B: DEC (seed 2)." in note
+    assert note.endswith("No stored AE: DCRL (seed 0)."), note
+    # no run has one: nothing to say
+    assert shared_ae_note(shared_ae_letters({"r2": {}, "r4": None}), names) is None
