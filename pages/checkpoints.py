@@ -28,7 +28,7 @@ from ui import run_actions as R
 from ui.fields import segmented
 from ui.launch import default_run_button
 from ui.look import plot_config
-from ui.pickers import run_picker
+from ui.pickers import kept, run_picker
 from ui.shared import aligned_pca, manager, run_view, runs_root
 from ui.store import provenance, store_section
 
@@ -156,6 +156,7 @@ SOURCES = ["Built-in data", "Upload a file"]
 def choose_new_data(model, run_id: str) -> dict | None:
     """The data last pushed through this run's model: {"spec", "label"}, or None."""
     st.subheader("New data")
+    kept("checkpoints_source")  # back from another page: the source left, as the data below
     source = segmented(
         "Source", SOURCES, "checkpoints_source",
         help="Built-in data: another split or a fresh draw of the run's data where it has one, "
@@ -176,8 +177,10 @@ def built_in_data(model, data_key: str) -> None:
     # The button's column is wide enough for its whole label (a fifth of the row cut it to
     # "Push through the m…" at 1500 px).
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    if st.session_state.get("checkpoints_choice") not in labels:  # another run's choices
+        st.session_state.pop("checkpoints_choice", None)
     choice = c1.selectbox(
-        "Data", labels, key="checkpoints_choice",
+        "Data", labels, key="checkpoints_choice", persist_state="session",
         help="What to push through the model. A data set whose shape does not fit the "
              "checkpoint is refused with a message naming the expected shape.")
     entry = choices[labels.index(choice)]

@@ -329,9 +329,17 @@ if state.get("_explore_prev_run") != run_id:
     if not first_visit:
         state["explore_point"] = None
 
-follow = top[1].toggle("Follow training", value=True, key="explore_follow",
-                       disabled=not (row["state"] in ACTIVE_STATES and run_id in manager().live),
-                       help="While the run trains, jump to each new snapshot as it arrives.")
+# Follow reads off, greyed, for a run that is not training (it showed on, greyed, for a finished
+# run); the user's own choice is kept aside for the next run that trains.
+training = row["state"] in ACTIVE_STATES and run_id in manager().live
+state.setdefault("_explore_follow_wanted", state.get("explore_follow", True))
+state["explore_follow"] = training and bool(state["_explore_follow_wanted"])
+follow = top[1].toggle(
+    "Follow training", key="explore_follow", disabled=not training,
+    on_change=lambda: state.__setitem__("_explore_follow_wanted", state["explore_follow"]),
+    help="While the run trains, jump to each new snapshot as it arrives."
+         + ("" if training else f" This run is {row['state']}, not training here: there is no "
+                                "new snapshot to follow."))
 top[2].page_link(nav.PAGES["train"], label="Train page", icon=":material/model_training:",
                  help="Start or control runs.")
 nav.present_link(run_id, where=top[3])

@@ -1,7 +1,8 @@
 """The pickers: which run (or runs) a page shows, tied to the link, and what colours the points.
 
 A run picker follows its query parameter when the link changes (``?run=ID`` or ``?runs=A,B``),
-else the widget's own state, else a default; and it writes the choice back into the link, so
+else the widget's own state (kept for the session: back from another page, the page shows the
+run it left), else a default; and it writes the choice back into the link, so
 the address bar can be copied. An id from a link that is not in the store is said as plain text
 (it is whatever the link holds), and another run is shown.
 """
@@ -32,6 +33,17 @@ def to_link(param: str, key: str, value: str) -> None:
     if st.query_params.get(param) != value:
         st.query_params[param] = value
         st.session_state[f"_{key}_link"] = value
+
+
+def kept(key: str) -> None:
+    """Call before drawing a widget keyed ``key`` that cannot be given ``persist_state`` (a
+    :func:`ui.fields.segmented` control): back on its page after another page, where Streamlit
+    dropped the widget's value, it holds the value it held when the page was left."""
+    state, shadow = st.session_state, f"_{key}_kept"
+    if key in state:
+        state[shadow] = state[key]
+    elif shadow in state:
+        state[key] = state[shadow]
 
 
 def not_found(ids: Sequence[str], what: str = "no such run",
@@ -65,7 +77,9 @@ def run_picker(runs: list[dict], key: str, *, help: str, where=None,
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = pick_run(None, list(by_id))
     shown = distinct(list(by_id), lambda i: run_label(by_id[i]), tag=id_tag, front=True)
-    run_id = (where or st).selectbox("Run", list(by_id), key=key, help=help, format_func=shown)
+    # kept for the session: back on the page after another, the run left open is open again
+    run_id = (where or st).selectbox("Run", list(by_id), key=key, help=help, format_func=shown,
+                                     persist_state="session")
     gone = st.session_state.get(gone_key)
     if gone and gone[1] == run_id:  # said until another run is chosen
         not_found([gone[0]], "the run open here is no longer",
@@ -113,7 +127,7 @@ def runs_picker(known: Sequence[str], key: str, *, default: Callable[[], list[st
     options = chosen + [i for i in offered(chosen) if i not in chosen]
     chosen = st.multiselect("Runs", options, key=key, max_selections=limit,
                             format_func=distinct(options, label, tag=id_tag, front=True),
-                            placeholder=placeholder, help=help)
+                            placeholder=placeholder, help=help, persist_state="session")
     gone = st.session_state.get(gone_key)
     if gone and gone[1] == chosen:  # said until the choice changes
         not_found(gone[0], "no longer", "Deleted or moved, perhaps from another tab.")
