@@ -28,7 +28,7 @@ from ui import run_actions as R
 from ui.fields import segmented
 from ui.launch import default_run_button
 from ui.look import plot_config
-from ui.pickers import kept, run_picker
+from ui.pickers import run_picker
 from ui.shared import aligned_pca, manager, run_view, runs_root
 from ui.store import provenance, store_section
 
@@ -156,7 +156,6 @@ SOURCES = ["Built-in data", "Upload a file"]
 def choose_new_data(model, run_id: str) -> dict | None:
     """The data last pushed through this run's model: {"spec", "label"}, or None."""
     st.subheader("New data")
-    kept("checkpoints_source")  # back from another page: the source left, as the data below
     source = segmented(
         "Source", SOURCES, "checkpoints_source",
         help="Built-in data: another split or a fresh draw of the run's data where it has one, "

@@ -20,7 +20,7 @@ from ui import nav
 from ui.fields import segmented
 from ui.launch import default_run_button, launch
 from ui.look import plot_config
-from ui.pickers import colour_picker, colours, factor_choices, kept, runs_picker
+from ui.pickers import colour_picker, colours, factor_choices, runs_picker
 from ui.player import player, timer
 from ui.shared import aligned_pca, manager, rerun_if_gone, run_configs, run_view
 from ui.store import ae_letters
@@ -269,7 +269,6 @@ if unopened := [i for i, v in views.items() if v is None]:
     st.stop()
 
 letters = ae_letters(views, {i: short(i) for i in chosen})
-kept("compare_mode")  # the position below is an epoch or a percentage: keep which
 mode = segmented(
     "Align by", list(K.MODES), "compare_mode", format_func=K.MODES.get,
     help="Same epoch: every run at the same epoch number (a run holds its last snapshot once it "

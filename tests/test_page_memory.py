@@ -81,6 +81,15 @@ def test_explore_comes_back_on_the_run_and_snapshot_left(store):
     assert explore_at(at) == (store[0], 1)
 
 
+def test_explore_comes_back_on_the_colour_left(store):
+    # the segmented controls (ui.fields.segmented) lost their value on a page switch
+    at = open_page("explore")
+    assert at.button_group(key="explore_color").value != "True label"
+    at.button_group(key="explore_color").set_value("True label").run()
+    away_and_back(at, "explore", via="present")
+    assert at.button_group(key="explore_color").value == "True label"
+
+
 def test_explore_link_to_another_run_wins_over_the_run_left(store):
     at = open_page("explore")
     at.selectbox(key="explore_run").set_value(store[0]).run()

@@ -62,8 +62,9 @@ def field_columns(fs: list[Field], key: Callable[[Field], str], ncols: int = 3, 
 
 def segmented(label: str, options: list, key: str, *, help: str, where=None, format_func=str):
     """A segmented control that always holds one of ``options``: the first, when the value it
-    held is no longer offered (another run, a data set without labels...)."""
+    held is no longer offered (another run, a data set without labels...). Its value outlives a
+    visit to another page (``persist_state``): back on its page, the choice left is there."""
     if st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
     return (where or st).segmented_control(label, options, key=key, required=True, help=help,
-                                           format_func=format_func)
+                                           format_func=format_func, persist_state="session")

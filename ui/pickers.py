@@ -35,17 +35,6 @@ def to_link(param: str, key: str, value: str) -> None:
         st.session_state[f"_{key}_link"] = value
 
 
-def kept(key: str) -> None:
-    """Call before drawing a widget keyed ``key`` that cannot be given ``persist_state`` (a
-    :func:`ui.fields.segmented` control): back on its page after another page, where Streamlit
-    dropped the widget's value, it holds the value it held when the page was left."""
-    state, shadow = st.session_state, f"_{key}_kept"
-    if key in state:
-        state[shadow] = state[key]
-    elif shadow in state:
-        state[key] = state[shadow]
-
-
 def not_found(ids: Sequence[str], what: str = "no such run",
               instead: str = "Showing another run instead.") -> None:
     """Say that a link named runs the store does not have (``ids`` shown as plain text)."""
