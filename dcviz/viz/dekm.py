@@ -43,8 +43,9 @@ from most to least cluster structure), coloured by cluster. The last column is t
 greedy loss moves: within a cluster its points collapse onto the centroid's value."""
 
 CHURN_TITLE = "Points that changed cluster since the last re-clustering (%)"
-CHURN_TEXT = """Share of points that changed cluster between two re-clusterings, in percent (from
-iteration 1: the first k-means has none before it). The paper stops when fewer than 0.1 % change."""
+CHURN_TEXT = """Share of points that changed cluster between two re-clusterings, in percent. The line
+starts at iteration 1: iteration 0, the first k-means, has nothing before it to compare with. The
+paper stops when fewer than 0.1 % change."""
 
 
 def _clustering_indices(rows) -> list[int]:
@@ -254,8 +255,7 @@ def churn_figure(churn: np.ndarray, current: int | None = None) -> go.Figure:
     if current is not None:
         fig.add_vline(x=current, line=dict(color=MUTED, dash="dot"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title=dict(text="re-clustering iteration (0: the first k-means, "
-                                                 "nothing to compare with)"),
+                      xaxis=dict(title=dict(text="re-clustering iteration"),  # CHURN_TEXT says why 0 is empty
                                  range=[-0.5, max(len(churn) - 0.5, 1.5)]),
                       yaxis=dict(title=dict(text="% of points changed"), type="linear",
                                  rangemode="tozero"))
