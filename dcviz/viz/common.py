@@ -179,7 +179,7 @@ STAGE_FONT_PX = 10
 #: a label's width per character at STAGE_FONT_PX (the sans-serif of plotly and Streamlit
 #: averages about 0.55 em; a little more, so that estimates err on the wide side)
 CHAR_PX = 6.2
-STAGE_ROW_PX = 14
+STAGE_ROW_PX = 15  # a second row of names sits clear of the first
 
 
 def stage_spans(rows: Sequence[dict]) -> list[tuple[int, int, str]]:
@@ -213,51 +213,105 @@ def short_stage(name: str) -> str:
     return name.split(":")[0] if re.match(r"stage \d+:", name) else name
 
 
+#: shorter names for a stage whose whole name has no room (its band's line and the hover still
+#: say the whole name)
+STAGE_ABBREVIATIONS = {"random init": "init", "pretrain": "pretr.", "clustering": "clust.",
+                       "initial nets": "init"}
+#: labels are laid out as if ``SAFETY`` times as wide as estimated: a plot drawn somewhat
+#: narrower than its caller assumed (Explore's two columns at 1024 px) still keeps them apart
+SAFETY = 1.25
+
+
+def stage_names(text: str) -> list[str]:
+    """The whole label of a stage, then shorter forms of it, longest first: without its
+    parenthesis ("warm-up (Eq. 5)" -> "warm-up"), before its colon ("init: warm-up of V and b,
+    round 1–12" -> "init"), or a known abbreviation ("random init" -> "init")."""
+    out = [text]
+    bare = re.sub(r"\s*\([^)]*\)", "", text).strip()
+    for short in (bare, bare.split(":")[0].strip(), STAGE_ABBREVIATIONS.get(bare, "")):
+        if short and short not in out:
+            out.append(short)
+    return out
+
+
 def label_width(text: str, font_px: int = STAGE_FONT_PX) -> float:
     """Estimated width in pixels of a one-line plot label."""
     return len(re.sub(r"<[^>]+>", "", text)) * CHAR_PX * font_px / STAGE_FONT_PX + 4
 
 
-def stage_annotations(rows: Sequence[dict], *, xref: str = "x", yref: str = "y domain",
-                      width_px: float = 560, max_rows: int = 2, color: str = MUTED) -> list[dict]:
-    """Stage names inside the top of a plot, laid out so that no two overlap.
+def stage_x_range(rows: Sequence[dict], current: int | None = None) -> tuple[float, float]:
+    """The x range (snapshot indices) of a curves plot with stage labels: the figure pins its
+    axis to it, so that the labels, laid out for this range, are where they were planned (with
+    plotly's autorange a slider position past the last row, or a padded range, squeezed them
+    onto one another)."""
+    hi = max(len(rows) - 0.5, 0.5)
+    if current is not None and current + 0.5 > hi:
+        hi = current + 0.5
+    return -0.5, float(hi)
+
+
+def layout_stage_labels(spans: Sequence[tuple[int, int, str]], *, x_range: tuple[float, float],
+                        width_px: float, max_rows: int = 2, safety: float = SAFETY
+                        ) -> list[tuple[float, float, int, str]]:
+    """Where each stage's label goes: ``(x from, x to, text row, text)`` in x units, for the
+    spans ``(first snapshot, one past the last, label)`` of a plot ``width_px`` wide showing
+    ``x_range``.
 
     Longer stages are placed first, so that a long stage is never the one left unnamed. Each
-    label starts inside its own span: at the span's start if that is free, else as far left
-    as it clears the labels already placed, in the first of ``max_rows`` text rows where it
-    fits. A label that fits nowhere is left out (its dashed boundary and the hover still tell
-    the stage). ``width_px`` is the plot's assumed width, which turns text length into x
-    units."""
-    spans = [(start, end, short_stage(name)) for start, end, name in stage_spans(rows)]
-    spans = [sp for sp in spans if sp[2]]
-    if not spans:
-        return []
-    x_lo, x_hi = -0.5, max(len(rows) - 0.5, 0.5)
+    label starts inside its own span: at the span's start if that is free, else as far left as
+    it clears the labels already placed, in the first of ``max_rows`` text rows where it fits;
+    where the whole name fits in no row, a shorter form of it (:func:`stage_names`) is tried.
+    A label that fits nowhere is left out (its dashed boundary and the hover still tell the
+    stage). Widths are estimated from the characters, times ``safety``, and two labels in a
+    row keep 8 px between them: no two kept labels of one row overlap in x."""
+    x_lo, x_hi = x_range
     per_px = (x_hi - x_lo) / max(width_px, 1.0)
     gap = 8 * per_px
     taken: list[list[tuple[float, float]]] = [[] for _ in range(max_rows)]
     out = []
 
-    def clashes(x0: float, w: float, r: int) -> bool:
-        return any(x0 < hi + gap and lo < x0 + w + gap for lo, hi in taken[r])
+    def place(start: float, end: float, w: float, r: int) -> float | None:
+        x0 = max(start - 0.5, x_lo)
+        for lo, hi in sorted(taken[r]):  # slide right past the labels in the way
+            if x0 < hi + gap and lo < x0 + w + gap:
+                x0 = hi + gap
+        if x0 + w > x_hi:  # too near the right edge: end the label at the edge instead
+            x0 = x_hi - w
+        if x0 > end - 0.5 or x0 < x_lo or any(x0 < hi + gap and lo < x0 + w + gap
+                                               for lo, hi in taken[r]):
+            return None  # it would start past its own span, or collide
+        return x0
 
     for start, end, text in sorted(spans, key=lambda sp: (sp[0] - sp[1], sp[0])):
-        w = label_width(text) * per_px
-        for r in range(max_rows):
-            x0 = max(start - 0.5, x_lo)
-            for lo, hi in sorted(taken[r]):  # slide right past the labels in the way
-                if x0 < hi + gap and lo < x0 + w + gap:
-                    x0 = hi + gap
-            if x0 + w > x_hi:  # too near the right edge: end the label at the edge instead
-                x0 = x_hi - w
-            if x0 > end - 0.5 or x0 < x_lo or clashes(x0, w, r):
-                continue  # it would start past its own span, or collide: the next row
-            taken[r].append((x0, x0 + w))
-            out.append(dict(x=x0, y=1.0, xref=xref, yref=yref, text=text, showarrow=False,
-                            xanchor="left", yanchor="top", yshift=-STAGE_ROW_PX * r,
-                            font=dict(size=STAGE_FONT_PX, color=color)))
-            break
-    return sorted(out, key=lambda a: a["x"])
+        for name in stage_names(text):
+            w = label_width(name) * safety * per_px
+            spot = next(((r, x0) for r in range(max_rows)
+                         if (x0 := place(start, end, w, r)) is not None), None)
+            if spot is not None:
+                r, x0 = spot
+                taken[r].append((x0, x0 + w))
+                out.append((x0, x0 + w, r, name))
+                break
+    return sorted(out)
+
+
+def stage_annotations(rows: Sequence[dict], *, xref: str = "x", yref: str = "y domain",
+                      width_px: float = 560, max_rows: int = 2, color: str = MUTED,
+                      x_range: tuple[float, float] | None = None) -> list[dict]:
+    """Stage names inside the top of a plot, laid out so that no two overlap
+    (:func:`layout_stage_labels`). ``width_px`` is the plot's assumed width and ``x_range``
+    its x axis's (default :func:`stage_x_range`), which turn text length into x units: a
+    figure with these labels should pin its x axis to that range."""
+    spans = [(start, end, short_stage(name)) for start, end, name in stage_spans(rows)]
+    spans = [sp for sp in spans if sp[2]]
+    if not spans:
+        return []
+    placed = layout_stage_labels(spans, x_range=x_range or stage_x_range(rows),
+                                 width_px=width_px, max_rows=max_rows)
+    return [dict(x=x0, y=1.0, xref=xref, yref=yref, text=text, showarrow=False,
+                 xanchor="left", yanchor="top", yshift=-STAGE_ROW_PX * r,
+                 font=dict(size=STAGE_FONT_PX, color=color))
+            for x0, _, r, text in placed]
 
 
 def _hover_text(rows: Sequence[dict]) -> list[str]:
@@ -269,16 +323,20 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
                   current: int | None = None, markers: Sequence[tuple[int, str]] | None = None,
                   height_per_row: int = 200, ncols: int = 2, title: str = "",
                   y_range: dict[str, tuple[float, float]] | None = None,
-                  plot_px: float = 340) -> go.Figure:
+                  plot_px: float = 300) -> go.Figure:
     """Small multiples: one subplot per group ``(subplot title, {line name: values})``.
 
     current   snapshot index to mark with a solid vertical line (the slider's position)
     markers   (snapshot index, label) pairs drawn as dashed lines: the stage boundaries; with
               them, the stage names of ``rows`` (:func:`stage_annotations`) go inside the
               first subplot
-    plot_px   a subplot's width in pixels, for laying out the stage names; the default is a
-              subplot of two columns on a 1280-px screen (too wide a guess lets names overlap,
-              too narrow one only leaves a short stage unnamed)
+    plot_px   a subplot's width in pixels, for laying out the stage names; the default lies
+              between a subplot of two columns on a 1280-px screen (~330) and on a 1024-px one
+              (~240), which the layout's margin (SAFETY) covers (too wide a guess lets names
+              overlap, too narrow one only shortens or leaves out a short stage's name)
+
+    Every subplot's x axis is pinned to :func:`stage_x_range`, the range the names are laid
+    out for.
     """
     groups = [(t, s) for t, s in groups if s]
     if not groups:
@@ -322,7 +380,9 @@ def curves_figure(rows: Sequence[dict], groups: list[tuple[str, dict[str, np.nda
     # Stage names once, inside the top of the first subplot, never on top of each other.
     if markers:
         fig.update_layout(annotations=[*fig.layout.annotations,
-                                       *stage_annotations(rows, width_px=plot_px)])
+                                       *stage_annotations(rows, width_px=plot_px,
+                                                          x_range=stage_x_range(rows, current))])
+    fig.update_xaxes(range=list(stage_x_range(rows, current)), autorange=False)
     fig.update_xaxes(title_text="snapshot", row=nrows)
     if len(rows) <= 10:
         fig.update_xaxes(tick0=0, dtick=1)  # whole snapshots only
@@ -360,7 +420,7 @@ def vline_shapes(fig: go.Figure, lines: Sequence[tuple[float, dict]], row: int |
 
 
 def loss_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,
-                ncols: int = 2, plot_px: float = 340) -> go.Figure:
+                ncols: int = 2, plot_px: float = 300) -> go.Figure:
     """Each loss term in its own subplot (terms differ by orders of magnitude)."""
     losses = series(rows, "losses")
     groups = [(name, {name: values}) for name, values in losses.items()]

@@ -21,7 +21,7 @@ from plotly.subplots import make_subplots
 
 from dcviz.methods.mlc import MLCExtras
 from dcviz.viz.base import Lens, Option, Panel, image_grid
-from dcviz.viz.common import stage_annotations, vline_shapes
+from dcviz.viz.common import stage_annotations, stage_x_range, vline_shapes
 from dcviz.viz.style import INK, MUTED, PALETTE
 
 WARMUP, MLC_STAGE, INIT = "warm-up", "MLC", "random init"
@@ -110,8 +110,12 @@ def curves(rows: list[dict], lines: dict[str, np.ndarray], *, current: int, y_ti
             hovertemplate=f"{name}: %{{y:.4g}}<br>%{{text}}<extra></extra>"))
     lines = [(idx - 0.5, dict(color=MUTED, dash="dash", width=1))
              for idx, _ in _stage_starts(rows) if idx > 0]
+    # a half-row panel: ~330 px wide at 1280, ~240 at 1024 (stage_annotations has a margin);
+    # the x axis is pinned to the range the stage names are laid out for
+    x_range = stage_x_range(rows, current)
     fig.update_layout(shapes=vline_shapes(fig, [*lines, (current, dict(color=INK, width=1.5))]),
-                      annotations=stage_annotations(rows, width_px=340))  # a half-row panel
+                      annotations=stage_annotations(rows, width_px=300, x_range=x_range))
+    fig.update_xaxes(range=list(x_range), autorange=False)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=50 if title else 30, b=10),
                       title=dict(text=title) if title else None, xaxis_title="snapshot",
                       yaxis_title=y_title, legend=dict(orientation="h", y=-0.2),
@@ -402,7 +406,10 @@ LENS = Lens(
         Option("ranks_of", "Numerical ranks of", "select", ["true clusters", "learned clusters"],
                "true clusters", help="Fig. 3b uses the ground-truth clusters."),
         Option("cluster", "Principal images of cluster", "int", default=-1,
-               help="A learned cluster id (as in the legends), or all of them.", min=-1,
+               help="Image data only: the learned cluster (an id as in the legends) whose "
+                    "principal images to show, or all of them. With vector data (the sphere "
+                    "sets, a table of numbers) there are no images and this does nothing.",
+               min=-1,
                auto=(-1, "all clusters")),
         Option("color3d", "Colour the 3-D view by", "select", ["true label", "learned cluster"],
                "true label", help="Only for 3-D features (the sphere2 set of Fig. 1)."),
