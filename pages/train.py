@@ -418,7 +418,8 @@ def focus_panels(run_id: str, active: bool) -> None:
         st.caption("The latent space of a fixed sample of points, projected with PCA and turned to "
                    "match the previous snapshot, so that what moves is the data, not the axes.")
     # the stage names are laid out for the plot's width: the narrow column's, not Explore's
-    right.plotly_chart(loss_figure(view.rows(), ncols=1, plot_px=280), key="train_losses",
+    # (about 150 px at 1024 wide, measured in chromium; 280 crowded the names there)
+    right.plotly_chart(loss_figure(view.rows(), ncols=1, plot_px=200), key="train_losses",
                        config={"displaylogo": False})
     live_lens(view, index)
 
