@@ -332,6 +332,7 @@ class AEKMeans(AEMethod):
     summary = "Learn a representation by reconstruction alone, then cluster it once with k-means."
     # the baseline of every image table in the AE methods' papers
     suits = ("digits", "mnist", "fashion-mnist", "usps")
+    quick_time = "15 s"
 
     resumable = True  # all its training is the shared pretraining, which resumes
 

@@ -238,6 +238,7 @@ class DCN(CentroidAEMethod):
     title = "DCN"
     paper = "Towards K-means-friendly Spaces: Simultaneous Deep Learning and Clustering (Yang et al., 2017)"
     suits = ("digits", "mnist")  # its paper's image data: MNIST (and Pendigits, pen strokes)
+    quick_time = "30 s"
     summary = ("Autoencoder plus a k-means loss on hard assignments, weighted by lambda; centroids "
                "follow by mini-batch k-means. The baseline that ACe/DeC builds on.")
     resumable = True  # a killed run goes on from its checkpoint (ctx.at at every snapshot)

@@ -399,6 +399,7 @@ class IDEC(DEC):
     title = "IDEC"
     paper = "Improved Deep Embedded Clustering with Local Structure Preservation (Guo et al., 2017)"
     suits = ("digits", "mnist", "usps")  # its paper's image data: MNIST and USPS
+    quick_time = "50 s"
     summary = ("DEC plus the autoencoder's reconstruction loss (L_r + gamma * KL), which is meant "
                "to keep the local structure of the latent space.")
     reconstruct = True

@@ -317,6 +317,7 @@ class MLC(Method):
     picture = "mlc.svg"
     try_it = "sphere2"
     suits = ("digits", "sphere2", "mnist", "fashion-mnist", "usps")
+    quick_time = "20 s"
     title = "MLC"
     paper = "Unsupervised Manifold Linearizing and Clustering (Ding et al., ICCV 2023)"
     summary = ("Map each manifold to its own linear subspace on the sphere by maximal coding rate "
