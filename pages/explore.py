@@ -58,6 +58,12 @@ def body() -> None:
                    help="Which snapshot (epoch) every panel shows. The slider counts snapshots, "
                         "not epochs: a method may save one per epoch or per clustering step.")
     snap = view.snapshot(index)
+    # st.tabs has no persist_state: the tab is kept aside, so that Explore comes back on it
+    # after another page (where Streamlit drops the state of widgets it did not draw)
+    if "explore_tab" in state:
+        state["_explore_tab_left"] = state["explore_tab"]
+    elif "_explore_tab_left" in state:
+        state["explore_tab"] = state["_explore_tab_left"]
     tabs = st.tabs(["Latent", "Lens", "Metrics", "Run"], key="explore_tab", on_change="rerun")
     for tab, draw in zip(tabs, (lambda: latent_tab(snap, index, count), lambda: lens_tab(index),
                                 lambda: metrics_tab(rows, snap, index), lambda: run_tab(snap, index))):

@@ -90,6 +90,16 @@ def test_explore_comes_back_on_the_colour_left(store):
     assert at.button_group(key="explore_color").value == "True label"
 
 
+def test_explore_comes_back_on_the_tab_left(store):
+    # st.tabs has no persist_state: Explore came back on Latent
+    at = open_page("explore")
+    assert at.session_state["explore_tab"] == "Latent"
+    at.session_state["explore_tab"] = "Metrics"   # as a click on the tab sets it
+    at.run()
+    away_and_back(at, "explore", via="present")
+    assert at.session_state["explore_tab"] == "Metrics"
+
+
 def test_explore_link_to_another_run_wins_over_the_run_left(store):
     at = open_page("explore")
     at.selectbox(key="explore_run").set_value(store[0]).run()
