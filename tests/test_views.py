@@ -317,12 +317,15 @@ def _extents(labels, n: int, plot_px: float):
                          ids=["acedec", "gan", "dcrl"])
 def test_stage_labels_never_overlap(stages):
     rows = _rows(stages)
-    from dcviz.viz import mlc
+    from dcviz.viz import dcrl, mlc
     # each at the width it is drawn for: Explore's two columns, Train's narrow one
     figures = {"loss": (V.loss_figure(rows, current=3), 340),
                "metrics": (V.metric_figure(rows, current=3), 340),
                "train loss": (V.loss_figure(rows, ncols=1, plot_px=280), 280),
-               "mlc curves": (mlc.curves(rows, {"a": np.ones(len(rows))}, current=3, y_title="y"), 340)}
+               "mlc curves": (mlc.curves(rows, {"a": np.ones(len(rows))}, current=3, y_title="y"), 340),
+               # DCRL's Training stage, in Present's half of a 1024-px projector
+               "dcrl pressure": (dcrl.pressure_figure(rows, current=3), 320)}
+    assert tuple(figures["dcrl pressure"][0].layout.xaxis.range) == V.stage_x_range(rows, 3)
     for what, (fig, px) in figures.items():
         labels = _stage_labels(fig)
         assert labels, what

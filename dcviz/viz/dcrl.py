@@ -21,7 +21,8 @@ from dcviz.runs.labels import method_title
 from dcviz.viz.base import Lens, Option, Panel, register_lens
 from plotly.subplots import make_subplots
 
-from dcviz.viz.common import color_of, keyed_title, series, stage_annotations, stage_boundaries
+from dcviz.viz.common import (color_of, keyed_title, series, stage_annotations, stage_boundaries,
+                               stage_x_range)
 from dcviz.viz.style import INK, MUTED, PALETTE
 
 #: the methods this lens draws: DCRL, and the baselines it argues against
@@ -167,9 +168,11 @@ def _stage_shapes(rows, current: int | None, n_axes: int = 1) -> list[dict]:
     return shapes
 
 
-def _stage_labels(rows, width_px: float = 1100) -> list[dict]:
-    """Short stage names at the top of their bands, laid out so that none overlaps another."""
-    return stage_annotations(rows, width_px=width_px)
+def _stage_labels(rows, x_range: tuple[float, float], width_px: float = 320) -> list[dict]:
+    """Short stage names at the top of their bands, laid out so that none overlaps another where
+    the figure is narrowest: Present's half of a 1024-px projector, about 320 px of plot (laid
+    out for 1100, "random init" ran into "pretrain" there)."""
+    return stage_annotations(rows, width_px=width_px, x_range=x_range)
 
 
 def small_multiples(rows, groups: list[tuple[str, dict[str, np.ndarray]]], current: int,
@@ -228,7 +231,10 @@ def pressure_figure(rows, current: int) -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if len(rows) < 80 else "lines",
                                  name=TERM_NAMES[term], line=dict(color=color_of(k), width=2),
                                  marker=dict(size=4)))
-    fig.update_layout(shapes=_stage_shapes(rows, current), annotations=_stage_labels(rows))
+    # the axis is pinned to the range the names are laid out for (see stage_x_range)
+    x_range = stage_x_range(rows, current)
+    fig.update_layout(shapes=_stage_shapes(rows, current), annotations=_stage_labels(rows, x_range),
+                      xaxis_range=list(x_range))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="snapshot",
                       yaxis_title="pressure (share of its size removed this epoch)",
                       legend=dict(orientation="h", y=-0.25))
