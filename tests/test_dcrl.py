@@ -502,3 +502,18 @@ def test_dec_paper_preset_clusters_with_decs_sgd_and_idec_keeps_adam():
         if opt_cls is torch.optim.SGD:
             assert opt.param_groups[0]["momentum"] == 0.9
         assert opt.param_groups[1]["params"][0] is m.mu  # the centres are trained too
+
+
+def test_idec_updates_p_and_stops_every_t_iterations_not_at_epoch_starts(tmp_path):
+    """IDEC's Algorithm 1: P and the stopping rule every T iterations. 300 points in batches of
+    64 are 5 iterations an epoch; with T = 3 and a tolerance every check passes, the run stops
+    at iteration 3, inside its first clustering epoch (it ran whole epochs, checking at their
+    starts only)."""
+    from dcviz.methods import get_method
+    assert get_method("idec").Config.from_preset("paper").update_interval == 140
+    rd, _ = _train(tmp_path, "idec", {"name": "digits", "n": 300},
+                   {**DEC_TINY, "epochs": 4, "batch_size": 64, "update_interval": 3, "tol": 1.0})
+    view = RunView(rd)
+    clustering = [view.snapshot(i) for i in range(view.count)
+                  if view.snapshot(i).stage == "clustering"]
+    assert len(clustering) == 1 and clustering[0].step == 3

@@ -312,8 +312,10 @@ class IDECConfig(DECConfig):
         "quick": dict(QUICK),
         # paper: the shared paper recipe (ae_kmeans.PAPER_PRETRAIN), whose corruption is DEC's
         # own (input dropout 0.2), so no Gaussian noise on top: one AE with AE + k-means, DCN
-        # and ACe/DeC, as ACe/DeC compares DEC and IDEC on its ten AEs
-        "paper": {**PAPER_PRETRAIN, "noise": 0.0, "epochs": 200, "tol": 0.001},
+        # and ACe/DeC, as ACe/DeC compares DEC and IDEC on its ten AEs. IDEC's target P and
+        # stopping rule every T = 140 iterations, its MNIST setting (30 on USPS)
+        "paper": {**PAPER_PRETRAIN, "noise": 0.0, "epochs": 200, "tol": 0.001,
+                  "update_interval": 140},
     }
 
 
@@ -350,43 +352,67 @@ class DEC(StudentTClustering):
         ref = self.geometry_reference(data, ctx)
         yield from self.pretrain(data, ctx, x, total_epochs=total)
         opt = self.make_optimizer()
+        # With update_interval T > 0 (IDEC: T = 140 on MNIST), P is recomputed every T
+        # iterations and the stopping rule is checked there, against the labels of the last
+        # update, as IDEC's Algorithm 1 does; with 0, both happen once per epoch.
+        every = cfg.update_interval
         prev, step, first = None, 0, 0
+        p = last = None  # the target in force and the labels it was made with
         resumed = ctx.resume_point("cluster", opt=opt)
         if resumed is None:
             self.init_centres(self.encode(x).cpu().numpy(), ctx)
         else:  # mu and the AE come from the checkpoint; go on after its epoch
             first, step = resumed["epoch"] + 1, int(resumed["step"])
             prev = resumed["labels"].to(x.device)
+            if every and "p" in resumed:  # the target of the last update, as it was
+                p, last = resumed["p"].to(x.device), resumed["last"].to(x.device)
+        stop = False
         for epoch in range(first, cfg.epochs):
             q = self.soft_assign(x)
-            p = target_distribution(q)
             labels = q.argmax(1)  # DEC's assignment, argmax q_ij, whose changes end the run
             # the first epoch has no labels before it to compare with: no share (not 1.0)
             changed = None if prev is None else float((labels != prev).float().mean())
             prev = labels
-            if cfg.tol > 0 and epoch > 0 and changed is not None and changed < cfg.tol:
+            if not every or p is None:
+                p = target_distribution(q)
+                last = labels
+            if not every and cfg.tol > 0 and epoch > 0 and changed is not None \
+                    and changed < cfg.tol:
                 break
             sums: dict[str, float] = {}
+            seen = 0
             self.ae.train()
             for idx in batches(n, cfg.batch_size, ctx.generator, x.device):
                 ctx.check()
-                if cfg.update_interval and step > 0 and step % cfg.update_interval == 0:
-                    p = target_distribution(self.soft_assign(x))
+                if every and step > 0 and step % every == 0:
+                    q = self.soft_assign(x)
+                    p, now = target_distribution(q), q.argmax(1)
+                    moved = float((now != last).float().mean())
+                    last = now
                     self.ae.train()
+                    if cfg.tol > 0 and moved < cfg.tol:
+                        stop = True
+                        break
                 loss, parts = self.batch_loss(x[idx], p[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 step += 1
+                seen += len(idx)
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + v * len(idx)
             self.ae.eval()
-            losses = {k: v / n for k, v in sums.items()}
+            if stop and not seen:  # stopped before this epoch's first step: nothing to show
+                break
+            losses = {k: v / seen for k, v in sums.items()}
             snap, _ = self.clustering_snapshot(
                 data, ctx, ref, epoch=epoch, stage="clustering", losses=losses, x=x,
                 extras={} if changed is None else {"labels_changed": changed}, progress=(cfg.pretrain_epochs + epoch + 1) / total)
-            ctx.at("cluster", epoch=epoch, step=step, labels=prev.cpu())
+            ctx.at("cluster", epoch=epoch, step=step, labels=prev.cpu(),
+                   **({"p": p.cpu(), "last": last.cpu()} if every else {}))
             yield snap
+            if stop:
+                break
             if (epoch + 1) % 25 == 0:
                 ctx.checkpoint()
 
