@@ -41,3 +41,11 @@ def test_the_grid_marks_the_diagonal_apart_and_the_title_counts_both_ways():
     assert set(np.diag(z)) == {0.5} and set(z[off]) <= {0.0, 1.0}
     assert "itself" in np.asarray(fig.data[0].customdata)[0, 0]
     assert "diagonal" in dcrl.GRID_TEXT and "1/C" in dcrl.GRID_TEXT
+
+
+def test_the_title_counts_the_cells_of_empty_clusters_as_not_kept():
+    # a run of k = 10 collapsed into 2 clusters: its 2 x 2 grid agrees, CRA counts 4 of 100
+    title = dcrl.rank_grid_title(np.ones((2, 2)), 0.04, n_clusters=10)
+    assert "CRA 0.04: 4 of 100 cells" in title
+    assert "8 of the 10 clusters are empty, their cells count as not kept" in title
+    assert "empty" not in dcrl.rank_grid_title(np.ones((3, 3)), 1.0, n_clusters=3)

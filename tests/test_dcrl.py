@@ -348,24 +348,31 @@ def test_dec_and_idec_have_the_geometry_metrics_for_comparison(runs):
         snap = RunView(runs[method][0]).snapshot(-1)
         assert GEOMETRY <= set(snap.metrics)
         assert snap.stage == "clustering" and "mu" in snap.extras
-        # tiny DEC runs may collapse into one cluster: then there is no grid, and CRA is 0
+        # tiny DEC runs may collapse into one cluster: then there is no grid, and CRA counts
+        # the one diagonal cell of the k^2
         if len(np.unique(snap.assign)) >= 2:
             assert "rank_grid" in snap.extras
         else:
-            assert snap.metrics["cra"] == 0.0
+            assert snap.metrics["cra"] == 1 / 10 ** 2
     assert "reconstruction" not in RunView(runs["dec"][0]).snapshot(-1).losses
     assert "reconstruction" in RunView(runs["idec"][0]).snapshot(-1).losses
 
 
-def test_collapsed_clustering_reports_cra_zero():
+def test_cra_counts_the_cells_of_all_k_clusters():
+    """Appendix A.4's C^2 cells, C the number of clusters: a run collapsed into fewer clusters
+    has the empty ones' cells not kept (ranked over 2 occupied clusters, any space scored 1.0)."""
     from dcviz.geometry import GeometryReference
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 4))
     m = DEC(n_clusters=3, hidden="8", subsample=100)
     metrics, extras = m.geometry(GeometryReference(x), x, np.zeros(60, dtype=int))
-    assert metrics["cra"] == 0.0 and "rank_grid" not in extras
+    assert metrics["cra"] == pytest.approx(1 / 9) and "rank_grid" not in extras
     metrics, extras = m.geometry(GeometryReference(x), x, np.arange(60) % 3)
     assert metrics["cra"] == 1.0 and extras["rank_grid"].shape == (3, 3)
+    # two occupied clusters, a random space: their 2 x 2 cells always agree, 4 of 9
+    noise = rng.normal(size=(60, 4))
+    metrics, extras = m.geometry(GeometryReference(x), noise, np.arange(60) % 2)
+    assert metrics["cra"] == pytest.approx(4 / 9) and extras["rank_grid"].shape == (2, 2)
 
 
 def test_dec_sharpens_the_clusters_it_starts_from():

@@ -235,17 +235,20 @@ class StudentTClustering(AEMethod):
     def geometry(self, ref: GeometryReference | None, z_sub: np.ndarray, labels_sub: np.ndarray):
         """(metrics, extras) of the current latent subsample; CRA uses the predicted clusters.
 
-        A clustering that has collapsed into one cluster keeps no ranking of clusters at all,
-        so its CRA is 0 (the metric is present whenever the others are, for the CLI's JSON and
-        the Compare page). No reference (a data set of 2 or 3 points): no metrics at all.
+        CRA's C is the run's number of clusters k, as appendix A.4's C^2 cells: the rows and
+        columns of clusters left empty count as not kept. Ranked over the occupied clusters
+        alone, a run collapsed into 2 clusters would score 1.0 whatever its space (two centres
+        have one order), and one collapsed into 1 had no value. No reference (a data set of 2
+        or 3 points): no metrics at all.
         """
         if ref is None:
             return {}, {}
         labels_sub = np.asarray(labels_sub)
-        several = len(np.unique(labels_sub)) >= 2
-        s = ref.score(z_sub, labels_sub if several else None, details=True)
+        used, c = len(np.unique(labels_sub)), max(self.config.n_clusters, 1)
+        s = ref.score(z_sub, labels_sub if used >= 2 else None, details=True)
         metrics = {k: s[k] for k in ("trust", "cont", "rre", "drmse", "lgd", "cra") if k in s}
-        metrics.setdefault("cra", 0.0)
+        # the occupied clusters' share of the C^2 cells; one cluster has its diagonal cell
+        metrics["cra"] = metrics.get("cra", 1.0) * min(used, c) ** 2 / c ** 2
         extras = {"dz_minus_dx": s["dz_minus_dx"].astype(np.float32)}
         if "rank_grid" in s:
             extras["rank_grid"] = s["rank_grid"].astype(np.float32)

@@ -109,7 +109,8 @@ GEOMETRY_TEXT = (
     "RRE (rank changes of neighbours), LGD and d-RMSE (distance errors, with both spaces "
     "scaled by 1/√dim like L_LIS) and CRA (share of the C×C pairs of cluster centres whose "
     "rank is kept, the C pairs of a centre with itself included, as in the paper: at least "
-    "1/C). Arrows say which way is better. " + BANDS)
+    "1/C while every cluster holds points; an empty cluster's pairs count as not kept). "
+    "Arrows say which way is better. " + BANDS)
 CENTRES_TEXT = (
     "The learnable centres μ_j, projected to 2-D with one PCA fitted to all their positions over "
     "the run, so the picture does not flip from epoch to epoch. Each line is one centre's path "
@@ -121,8 +122,10 @@ GRID_TEXT = (
     "yellow ✗: not. Centres are the means of the predicted clusters in each space. The "
     "diagonal (grey ✓) pairs each centre with itself, rank 0 in both spaces: always the same. "
     "CRA, as the paper defines it (appendix A.4), is the share of all C² cells that are ticked, "
-    "the C diagonal cells included, so it is never below 1/C; the title also counts the "
-    "other cells alone, the pairs of two different centres. Hover a cell for both ranks.")
+    "the C diagonal cells included, so it is never below 1/C while every cluster holds points "
+    "(the cells of an empty cluster, which has no centre, count as not kept); the title also "
+    "counts the other cells alone, the pairs of two different centres. Hover a cell for both "
+    "ranks.")
 HIST_TEXT = (
     "Fig. A5 (g): for every point and each of its nearest input-space neighbours, the latent "
     "distance minus the input distance (both divided by √dim, as in L_LIS). A good local "
@@ -310,14 +313,18 @@ def off_diagonal_kept(grid: np.ndarray) -> tuple[int, int]:
     return int((grid[off] > 0.5).sum()), int(off.sum())
 
 
-def rank_grid_title(grid: np.ndarray, cra: float) -> str:
+def rank_grid_title(grid: np.ndarray, cra: float, n_clusters: int | None = None) -> str:
     """"Rank preservation of the cluster centres (CRA 0.30: 30 of 100 cells ✓, the 10 of the
-    diagonal included; off the diagonal 20 of 90)"."""
+    diagonal included; off the diagonal 20 of 90)"; with clusters left empty (the grid has
+    fewer rows than ``n_clusters``), CRA counts all n_clusters^2 cells and the title says so."""
     c = len(grid)
+    k = max(n_clusters or c, c)
     kept, total = off_diagonal_kept(grid)
     ticked = kept + int((np.diag(np.asarray(grid)) > 0.5).sum())
-    return (f"Rank preservation of the cluster centres (CRA {cra:.2f}: {ticked} of {c * c} cells "
-            f"✓, the {c} of the diagonal included; off the diagonal {kept} of {total})")
+    empty = (f"; {k - c} of the {k} clusters are empty, their cells count as not kept"
+             if k > c else "")
+    return (f"Rank preservation of the cluster centres (CRA {cra:.2f}: {ticked} of {k * k} cells "
+            f"✓, the {c} of the diagonal included; off the diagonal {kept} of {total}{empty})")
 
 
 def rank_grid_figure(grid: np.ndarray, ids: np.ndarray, rank_x=None, rank_z=None) -> go.Figure:
@@ -464,7 +471,7 @@ def build(run, index: int, options: dict) -> list[Panel]:
         grid = np.asarray(ex.rank_grid)
         ids = np.asarray(ex.rank_grid_ids if ex.rank_grid_ids is not None else np.arange(len(grid)))
         cra = snap.metrics.get("cra", float(grid.mean()))
-        panels.append(Panel(rank_grid_title(grid, cra),
+        panels.append(Panel(rank_grid_title(grid, cra, run.config.get("config", {}).get("n_clusters")),
                             figure=rank_grid_figure(grid, ids, ex.rank_x, ex.rank_z),
                             text=GRID_TEXT))
     if ex.dz_minus_dx is not None:
