@@ -31,6 +31,10 @@ def cluster_acc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def nmi(y_true, y_pred) -> float:
+    """NMI with the arithmetic mean of the two entropies (scikit-learn's default), the
+    normalisation of DEC and most tables the papers copy; DCRL's appendix A.4 divides by the
+    larger entropy instead, which gives a little less (0.940 against 0.969 for ten balanced
+    classes with two merged)."""
     return float(normalized_mutual_info_score(y_true, y_pred))
 
 

@@ -57,7 +57,8 @@ def cluster_loss(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 def reconstruction_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
-    """L_AE (DCRL) / L_r (IDEC): mean squared reconstruction error."""
+    """L_AE (DCRL) / L_r (IDEC): squared reconstruction error, averaged over the features as
+    IDEC's code does (its equation sums them, which would scale gamma by the input size)."""
     return F.mse_loss(x_rec, x)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dcviz.methods.acedec import AceDecExtras
+from dcviz.probes import MAX_POINTS
 from dcviz.viz.base import Lens, Option, Panel, image_grid
 from dcviz.viz.style import INK, MUTED, PALETTE
 N_STEPS = 7          # traversal markers along the PC, equidistant
@@ -357,7 +358,7 @@ def probe_panels(run) -> list[Panel]:
                     "the average light).")
     return [Panel(title=PROBES, table=rows,
                   caption=f"Measured at the end of training (epoch {run.snapshot(-1).epoch}) on "
-                          "all the points.",
+                          f"all the points, or a random {MAX_POINTS:,} of larger data sets.",
                   text=" ".join(says) + " " + explain)]
 
 
