@@ -163,3 +163,37 @@ def test_bad_input_raises():
 def test_metrics_module_reexports_the_geometry_metrics():
     assert M.trustworthiness is G.trustworthiness and M.cluster_rank_accuracy is G.cluster_rank_accuracy
     assert M.GeometryReference is G.GeometryReference
+
+
+def _rre_by_the_formula(x, z, k1, k2):
+    """Appendix A.4's RRE written out loop by loop: ranks 1.. by distance (the point itself
+    left out), MR^k both ways, H_k = N * sum_{l=1..k} |N - 2l| / l, averaged over k1..k2."""
+    n = len(x)
+
+    def ranks(p):
+        d = np.linalg.norm(p[:, None] - p[None], axis=-1)
+        r = np.zeros((n, n), dtype=int)
+        for i in range(n):
+            for pos, j in enumerate([j for j in np.argsort(d[i]) if j != i], start=1):
+                r[i, j] = pos
+        return r
+
+    rx, rz = ranks(x), ranks(z)
+    total = 0.0
+    for k in range(k1, k2 + 1):
+        h = n * sum(abs(n - 2 * l) / l for l in range(1, k + 1))
+        mr_xz = sum(abs(rx[i, j] - rz[i, j]) / rz[i, j]
+                    for i in range(n) for j in range(n) if j != i and rz[i, j] <= k)
+        mr_zx = sum(abs(rx[i, j] - rz[i, j]) / rx[i, j]
+                    for i in range(n) for j in range(n) if j != i and rx[i, j] <= k)
+        total += (mr_xz + mr_zx) / h
+    return total / (k2 - k1 + 1)
+
+
+def test_rre_matches_the_formula_written_out():
+    # a random map of 40 points: RRE's value, not only its order (a normaliser N times too
+    # small passed the tests that compare a random map with an isometry)
+    rng = np.random.default_rng(3)
+    x, z = rng.normal(size=(40, 5)), rng.normal(size=(40, 2))
+    s = G.GeometryReference(x, 2, 6).score(z)
+    assert s["rre"] == pytest.approx(_rre_by_the_formula(x, z, 2, 6), rel=1e-9)
