@@ -93,7 +93,7 @@ def open_model(rd: RunDir, device: str = "cpu") -> Model:
         raise RunStoreError(problem)
     cfg = rd.read_config()
     blob = rd.read_checkpoint()
-    method = _rebuild(rd, blob, device)
+    method = rd.load_checkpoint(device=device, blob=blob)
     image_shape = tuple(method.image_shape) if method.image_shape else None
     model = Model(run_id=rd.run_id, method=method, config=cfg, input_dim=int(method.input_dim),
                   image_shape=image_shape)
@@ -111,20 +111,6 @@ def open_model(rd: RunDir, device: str = "cpu") -> Model:
         model.train_index = rd.read_subsample()
         model.snapshot_index = rd.count() - 1
     return model
-
-
-def _rebuild(rd: RunDir, blob, device: str):
-    """The method of checkpoint.pt; RunStoreError for every way a file from elsewhere fails to
-    rebuild it. The store words most; a config value past float's range (an integer of 400
-    digits: JSON and torch.save keep it) is an OverflowError out of Config.from_dict."""
-    try:
-        return rd.load_checkpoint(device=device, blob=blob)
-    except RunStoreError:
-        raise
-    except (OverflowError, ValueError, TypeError, KeyError, AttributeError, IndexError,
-            RuntimeError) as e:
-        raise RunStoreError(f"run {rd.run_id}: checkpoint.pt does not rebuild its model "
-                            f"({type(e).__name__}: {str(e)[:200]})") from None
 
 
 # --------------------------------------------------------------------------- new data

@@ -507,7 +507,8 @@ class RunDir:
             return method_from_checkpoint(blob, device=device)
         except RunStoreError as e:
             raise RunStoreError(f"run {self.run_id}: {e}") from None
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError,
+                OverflowError) as e:
             raise RunStoreError(f"run {self.run_id}: checkpoint.pt does not rebuild its model "
                                 f"({type(e).__name__}: {str(e)[:200]})") from None
 
