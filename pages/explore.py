@@ -178,7 +178,7 @@ def point_picker(sub, point, pos) -> None:
         state["explore_point_input"] = point
     st.number_input("Sample", min_value=0, max_value=int(sub.max()) if len(sub) else 0,
                     value=None, step=1, key="explore_point_input",
-                    placeholder="click a point, or type its number",
+                    placeholder="click a point, or type",
                     on_change=lambda: state.__setitem__("explore_point", state.get("explore_point_input")),
                     help="The selected point's sample number (its row in the data set). "
                          "Clicking a point in the scatter selects it too.")
@@ -261,7 +261,11 @@ def metrics_tab(rows, snap, index: int) -> None:
                "stage of the method begins.")
     row = rows[index] if index < len(rows) else {"epoch": snap.epoch, "stage": snap.stage}
     st.markdown(f"**This snapshot** ({md(snapshot_position(row))})")
-    st.dataframe(snapshot_table(rows, index, snap.assign), hide_index=True)
+    # the cluster sizes (its last row) as a line of their own, which wraps: in the table's cell,
+    # ten sizes of four digits were cut off at 1024 px
+    *table, sizes = snapshot_table(rows, index, snap.assign)
+    st.dataframe(table, hide_index=True)
+    st.caption(f"Cluster {sizes['name']}: {sizes['value']}")
 
 
 # ------------------------------------------------------------------ Run
@@ -316,7 +320,8 @@ if not runs:
     default_run_button("explore_default")
     st.stop()
 
-top = st.columns([5, 2, 2, 2], vertical_alignment="bottom")
+with st.container(key="explore_top"):  # keyed for its CSS (assets/style.css)
+    top = st.columns([5, 2, 2, 2], vertical_alignment="bottom")
 run_id = run_picker(runs, "explore_run", where=top[0],
                     help="Any run in the run store: finished, still training, stopped, failed or "
                          "interrupted. Newest first.")
