@@ -243,7 +243,7 @@ def lens_tab(index: int) -> None:
     if lens.options:
         with st.container(border=True):
             others = [r for r in manager().runs() if r["run_id"] != run_id]
-            options = lens_options(lens, f"lens:{view.method_id}", runs=others)
+            options = lens_options(lens, f"lens:{view.method_id}", runs=others, view=view)
     with st.spinner("Drawing the views…"):
         panels = build_panels(lens, view, index, options)
     render_panels(panels, key_prefix=f"lens:{view.method_id}")

@@ -150,10 +150,17 @@ def test_layout_keeps_no_two_names_of_a_row_over_one_another(seed):
 
 # --------------------------------------------------------------------------- MLC's option
 
-def test_mlc_principal_images_option_says_it_is_for_image_data_only():
-    """The lens's options cannot depend on the run (the page draws them before the run's data
-    are read), so the control says where it applies."""
+def test_mlc_image_and_3d_options_are_shown_only_for_runs_they_apply_to():
+    """The principal-images control did nothing for vector data, and the 3-D colouring nothing
+    for features of other than 3 dimensions: Option.shown leaves them out for such runs."""
+    from types import SimpleNamespace
+
     from dcviz.viz import mlc
-    opt = next(o for o in mlc.LENS.options if o.name == "cluster")
-    assert "image data only" in opt.help.lower()
-    assert "vector" in opt.help.lower()
+    opts = {o.name: o for o in mlc.LENS.options}
+
+    def run(image_shape, dim):
+        return SimpleNamespace(config={"image_shape": image_shape}, count=2,
+                               latent=lambda i: np.zeros((5, dim)))
+    assert opts["cluster"].shown(run([1, 8, 8], 32)) and not opts["cluster"].shown(run([], 3))
+    assert opts["color3d"].shown(run([], 3)) and not opts["color3d"].shown(run([1, 8, 8], 32))
+    assert opts["ranks_of"].shown is None  # the others: always

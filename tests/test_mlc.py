@@ -385,3 +385,7 @@ def test_mlc_lens_in_the_explore_page(make_run, app):
     sort.set_value("true label").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.get("plotly_chart")
+    # the controls this run has a use for: principal images (digits are images), not the 3-D
+    # colouring (its features are not 3-D)
+    keys = {w.key for kind in ("number_input", "selectbox", "slider") for w in at.get(kind)}
+    assert "lens:mlc:cluster" in keys and "lens:mlc:color3d" not in keys, keys

@@ -18,11 +18,24 @@ from ui.fields import field_columns
 LOG = logging.getLogger("dcviz.app")
 
 
-def lens_options(lens, key_prefix: str, runs: list[dict] | None = None, where=None) -> dict:
+def lens_options(lens, key_prefix: str, runs: list[dict] | None = None, where=None,
+                 view=None) -> dict:
     """Draw a lens's Options as widgets and return their values (``runs``: what a "run"
-    option offers)."""
-    fs = lens_option_fields(lens.options, runs or [], run_label)
+    option offers; ``view``: the run shown, which leaves out the options it has no use for)."""
+    options = [o for o in lens.options if view is None or _shown(o, view)]
+    fs = lens_option_fields(options, runs or [], run_label)
     return field_columns(fs, lambda f: f"{key_prefix}:{f.name}", where=where)
+
+
+def _shown(option, view) -> bool:
+    """Whether ``option`` is drawn for ``view``; when its test fails (a damaged run), it is."""
+    if option.shown is None:
+        return True
+    try:
+        return bool(option.shown(view))
+    except Exception:  # noqa: BLE001 - a control too many is better than a page that fails
+        LOG.exception("option %s's test failed on %s", option.name, view.run_id)
+        return True
 
 
 def build_panels(lens, view, index: int, options: dict | None = None, where=None):

@@ -31,6 +31,9 @@ class Option:
     min: int | None = None
     max: int | None = None
     auto: tuple | None = None  # (value, word): an "int" option's value that the form shows as a word
+    #: whether the page draws it for a run (a RunView): a control that does nothing for this
+    #: run's data (images of vector data) is left out; None: always
+    shown: Callable[[Any], bool] | None = None
 
 
 @dataclass

@@ -406,13 +406,13 @@ LENS = Lens(
         Option("ranks_of", "Numerical ranks of", "select", ["true clusters", "learned clusters"],
                "true clusters", help="Fig. 3b uses the ground-truth clusters."),
         Option("cluster", "Principal images of cluster", "int", default=-1,
-               help="Image data only: the learned cluster (an id as in the legends) whose "
-                    "principal images to show, or all of them. With vector data (the sphere "
-                    "sets, a table of numbers) there are no images and this does nothing.",
-               min=-1,
-               auto=(-1, "all clusters")),
+               help="The learned cluster (an id as in the legends) whose principal images to "
+                    "show, or all of them.",
+               min=-1, auto=(-1, "all clusters"),
+               shown=lambda run: bool(run.config.get("image_shape"))),  # images only
         Option("color3d", "Colour the 3-D view by", "select", ["true label", "learned cluster"],
-               "true label", help="Only for 3-D features (the sphere2 set of Fig. 1)."),
+               "true label", help="The 3-D view of the features on the sphere (Fig. 1).",
+               shown=lambda run: run.count > 0 and run.latent(run.count - 1).shape[1] == 3),
     ],
     intro=INTRO,
 )
