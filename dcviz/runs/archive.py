@@ -343,12 +343,9 @@ def _validate(tmp: Path, where: str, max_file_bytes: int = MAX_FILE_BYTES) -> tu
         raise ArchiveError(f"{where}: config.json's config must be an object")
     try:
         cls.Config.from_dict(cfg["config"])
-    except (ConfigError, TypeError, ValueError, OverflowError) as e:
-        # from_dict words ConfigErrors; a value it cannot even convert (an integer of 400
-        # digits for a float field) raises OverflowError, which is just as much a bad config
-        why = e if isinstance(e, ConfigError) else _err(e)
+    except ConfigError as e:  # from_dict words every bad value, one past float's range too
         raise ArchiveError(f"{where}: the run's {method_id} config does not fit this version of "
-                           f"dcviz: {why}") from None
+                           f"dcviz: {e}") from None
 
     status = {"state": "done"}
     if (tmp / "status.json").exists():
@@ -506,18 +503,14 @@ def _check_snapshot(path: Path, n_sub: int, where: str) -> dict:
                            f"({n_sub}, d), one row per point of subsample.npy")
     if assign.shape != (n_sub,):
         raise ArchiveError(f"{where}: {name}'s assign has shape {assign.shape}; expected ({n_sub},)")
-    from dcviz.runs.store import check_snapshot_file
+    from dcviz.runs.store import check_snapshot_file, cluster_id_problem
     problem = check_snapshot_file(path, n_sub)
     if problem:  # the store's own test of a snapshot: what it would call damaged once imported
         raise ArchiveError(f"{where}: {problem}")
     if latent.shape[1] == 0:
         raise ArchiveError(f"{where}: {name}'s latent has no coordinates (shape {latent.shape})")
-    # a method numbers its clusters 0..k-1 with k at most the points; pages count them with
-    # np.bincount, which refuses a negative id and allocates max(id) + 1 counters
-    if assign.size and (int(assign.min()) < 0 or int(assign.max()) >= n_sub):
-        raise ArchiveError(f"{where}: {name}'s assign holds cluster ids from {int(assign.min())} "
-                           f"to {int(assign.max())}; a run numbers its clusters 0..k-1, fewer "
-                           f"than its {n_sub} points")
+    if problem := cluster_id_problem(assign):  # what the store refuses to load
+        raise ArchiveError(f"{where}: {name}'s assign: {problem}")
     try:
         meta = json.loads(str(arrays["meta"]))
         if not isinstance(meta, dict):

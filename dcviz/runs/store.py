@@ -397,10 +397,8 @@ class RunDir:
                 meta = json.loads(str(z["meta"]))
                 extras: dict[str, Any] = {k[2:]: z[k] for k in z.files if k.startswith("x_")}
                 latent, assign = z["latent"], z["assign"]
-            # pages count clusters with np.bincount, which refuses a negative id and allocates
-            # max(id) + 1 counters; k is at most 100 (the config's bound) and the points
-            if assign.size and (int(assign.min()) < 0 or int(assign.max()) >= max(len(assign), 100)):
-                raise ValueError(f"cluster ids run from {int(assign.min())} to {int(assign.max())}")
+            if problem := cluster_id_problem(assign):
+                raise ValueError(problem)
             extras.update(meta.get("scalars") or {})
             return Snapshot(epoch=meta["epoch"], step=meta["step"], stage=str(meta["stage"]),
                             latent=latent, assign=assign, losses=dict(meta.get("losses") or {}),
@@ -688,6 +686,16 @@ _SNAPSHOT_CHECKS: dict[tuple, Any] = {}
 _SUMMARIES: dict[str, tuple[tuple, dict]] = {}
 #: config.json of each run, with the file version it was read at
 _CONFIGS: dict[str, tuple[tuple, dict]] = {}
+
+
+def cluster_id_problem(assign: np.ndarray) -> str | None:
+    """Why a snapshot's cluster ids cannot be shown, or None. Pages count clusters with
+    np.bincount, which refuses a negative id and allocates max(id) + 1 counters; a run numbers
+    its clusters 0..k-1, k at most 100 (the config's bound) or its points."""
+    if assign.size and (int(assign.min()) < 0 or int(assign.max()) >= max(len(assign), 100)):
+        return (f"cluster ids run from {int(assign.min())} to {int(assign.max())}; a run numbers "
+                f"its clusters 0..k-1")
+    return None
 
 
 def check_snapshot_file(path: str | Path, n_sub: int | None = None,
