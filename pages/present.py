@@ -66,6 +66,11 @@ div[data-testid="stColumn"]:has(.st-key-present_size) {
     flex: 0 0 auto !important; width: auto !important; min-width: max-content !important; }
 div[data-testid="stColumn"]:has(.st-key-present_play):has(div[data-testid="stColumn"]) {
     flex: 1 1 0 !important; min-width: 0 !important; }
+/* a mouse click on Back or Next leaves the pointer there, and its tooltip then lay over the
+   other button (Next's over Back) until the pointer moved: once clicked, a step button's
+   tooltip stays away while the pointer is on it (hovering it before any click still shows it) */
+body:has(.st-key-present_back button:focus:hover, .st-key-present_next button:focus:hover)
+    div:has(> div[data-testid="stTooltipContent"]) { visibility: hidden !important; }
 </style>""")
 
 

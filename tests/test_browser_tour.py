@@ -428,6 +428,18 @@ def test_tour_takeaways_and_presenter(lecture_server):
                     assert box and box["x"] + box["width"] <= 1024, (sel, box)
                     assert b.evaluate(WHOLE), f"{sel} is cut: {b.inner_text()!r}"
             page.screenshot(path=str(ARTIFACTS / "tour-13-present-xga.png"))
+            # a mouse click on Next leaves the pointer there: Back, just above, stays in sight
+            # (Next's tooltip lay over it until the pointer moved)
+            nxt = page.locator(".st-key-present_next button").first.bounding_box()
+            page.mouse.click(nxt["x"] + nxt["width"] / 2, nxt["y"] + nxt["height"] / 2)
+            page.wait_for_timeout(2000)
+            back = page.locator(".st-key-present_back button").first
+            b = back.bounding_box()
+            on_top = page.evaluate(
+                "([x, y]) => !!document.elementFromPoint(x, y)"
+                "?.closest('.st-key-present_back')", [b["x"] + b["width"] / 2,
+                                                      b["y"] + b["height"] / 2])
+            assert on_top, "after a click on Next, something lies over Back"
             # a 1080p projector: M, the whole page on screen
             page.set_viewport_size({"width": 1920, "height": 1080})
             press(page.locator(".st-key-present_size button").filter(has_text="M").first)

@@ -164,3 +164,12 @@ def test_mlc_image_and_3d_options_are_shown_only_for_runs_they_apply_to():
     assert opts["cluster"].shown(run([1, 8, 8], 32)) and not opts["cluster"].shown(run([], 3))
     assert opts["color3d"].shown(run([], 3)) and not opts["color3d"].shown(run([1, 8, 8], 32))
     assert opts["ranks_of"].shown is None  # the others: always
+
+
+def test_dcrl_pressure_axis_title_fits_presents_half_of_a_projector():
+    from dcviz.viz import dcrl
+    rows = _rows([("random init", 1), ("pretrain", 2), ("stage 1: clustering", 2)])
+    title = dcrl.pressure_figure(rows, current=2).layout.yaxis.title.text
+    # the 320-px panel, its legend below, cut the old 47-character title at "this epo" (1024 px)
+    assert len(title) <= 30, title
+    assert title.startswith("pressure") and "share" in dcrl.PRESSURE_TEXT

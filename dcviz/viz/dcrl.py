@@ -239,7 +239,7 @@ def pressure_figure(rows, current: int) -> go.Figure:
     fig.update_layout(shapes=_stage_shapes(rows, current), annotations=_stage_labels(rows, x_range),
                       xaxis_range=list(x_range))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="snapshot",
-                      yaxis_title="pressure (share of its size removed this epoch)",
+                      yaxis_title="pressure (share lost)",  # the text below defines it
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
