@@ -49,3 +49,4 @@ def test_the_title_counts_the_cells_of_empty_clusters_as_not_kept():
     assert "CRA 0.04: 4 of 100 cells" in title
     assert "8 of the 10 clusters are empty, their cells count as not kept" in title
     assert "empty" not in dcrl.rank_grid_title(np.ones((3, 3)), 1.0, n_clusters=3)
+    assert "1 of the 10 clusters is empty" in dcrl.rank_grid_title(np.ones((9, 9)), 0.8, n_clusters=10)

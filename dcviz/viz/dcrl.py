@@ -321,7 +321,8 @@ def rank_grid_title(grid: np.ndarray, cra: float, n_clusters: int | None = None)
     k = max(n_clusters or c, c)
     kept, total = off_diagonal_kept(grid)
     ticked = kept + int((np.diag(np.asarray(grid)) > 0.5).sum())
-    empty = (f"; {k - c} of the {k} clusters are empty, their cells count as not kept"
+    verb = "is" if k - c == 1 else "are"
+    empty = (f"; {k - c} of the {k} clusters {verb} empty, their cells count as not kept"
              if k > c else "")
     return (f"Rank preservation of the cluster centres (CRA {cra:.2f}: {ticked} of {k * k} cells "
             f"✓, the {c} of the diagonal included; off the diagonal {kept} of {total}{empty})")
