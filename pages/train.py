@@ -347,8 +347,10 @@ def earlier_runs(run_id: str, cfg: dict):
     cache = st.session_state.setdefault("_train_expected", {})
     if run_id not in cache:
         mgr = manager()
+        # runs with this run's own settings: its preset's may be far longer or shorter
         cache[run_id] = expected_from_store(mgr.runs(), mgr.open, cfg.get("method", ""),
-                                            cfg.get("data_name", ""), cfg.get("preset"))
+                                            cfg.get("data_name", ""), cfg.get("preset"),
+                                            settings=cfg.get("config"))
     return cache[run_id]
 
 

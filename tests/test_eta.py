@@ -257,3 +257,31 @@ def test_a_pretraining_replayed_from_the_store_counts_no_work(tmp_path, monkeypa
     assert [p for s, p in trained if s == "pretrain"][-1] == pytest.approx(3 / (3 + 4 * c))
     assert all(p == 0.0 for s, p in replayed if s != "clustering")
     assert next(p for s, p in replayed if s == "clustering") == pytest.approx(1 / 4)
+
+
+def test_expected_from_store_counts_only_runs_with_the_presets_settings():
+    """A quick-preset run with 3 pretraining epochs instead of 20 (16 s) does not say how long
+    the quick preset takes (Home and the Train sidebar said "about 16 s" for DEKM on the digits,
+    from such a run); it does say how long a run with its own settings takes."""
+    from dcviz import data as D
+    from dcviz.runs import prepare
+    from dcviz.runs.eta import expected_from_store
+    ds = D.load("digits")
+    configs = {"full": prepare("dekm", ds, {"n_clusters": 10, "seed": 3}, "quick")[1].to_dict(),
+               "tiny": prepare("dekm", ds, {"pretrain_epochs": 3, "subsample": 300},
+                               "quick")[1].to_dict()}
+    seconds = {"full": 200.0, "tiny": 16.0}
+
+    class Run:
+        def __init__(self, run_id):
+            self.run_id = run_id
+
+        def read_config(self):
+            return {"preset": "quick", "config": configs[self.run_id]}
+
+    rows = [{"run_id": i, "method": "dekm", "data": "digits", "state": "done", "seconds": s}
+            for i, s in seconds.items()]
+    got = expected_from_store(rows, Run, "dekm", "digits", "quick")
+    assert (got.seconds, got.runs) == (200.0, 1)
+    got = expected_from_store(rows, Run, "dekm", "digits", "quick", settings=configs["tiny"])
+    assert (got.seconds, got.runs) == (16.0, 1)

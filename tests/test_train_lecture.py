@@ -2,7 +2,7 @@
 a run took before (issue 21)."""
 from __future__ import annotations
 
-from pagekit import page_text
+from pagekit import finished_run, page_text
 
 
 def test_train_keeps_the_last_finished_run_in_view_after_a_reload(tiny_store, tiny_run, app):
@@ -28,11 +28,22 @@ def test_a_stopped_run_is_kept_in_view_and_says_stopped(make_run, app):
     assert "stopped" in page_text(at)
 
 
-def test_before_launch_the_page_says_how_long_the_same_run_took_here(tiny_store, tiny_run, app):
+def test_before_launch_the_page_says_how_long_the_same_run_took_here(runs_dir, app):
+    finished_run(runs_dir, "ae-kmeans", 30.0)  # the quick preset's own settings
     at = app("train", train_method="ae-kmeans")
     assert not at.exception
     notes = [c.value for c in at.sidebar.caption]
-    assert any("took about" in n and "the one earlier run in the run store" in n for n in notes), notes
+    assert any("took about 30 s" in n and "the one earlier run in the run store" in n
+               for n in notes), notes
     at = app("train", train_method="dekm")
     notes = [c.value for c in at.sidebar.caption]
     assert any("No earlier run of DEKM" in n for n in notes), notes
+
+
+def test_a_run_with_its_own_settings_says_nothing_of_the_presets_time(tiny_store, app):
+    """tiny_run is the quick preset with 3 pretraining epochs (20 in the preset): its few
+    seconds were shown as what the quick preset takes."""
+    at = app("train", train_method="ae-kmeans")
+    assert not at.exception
+    notes = [c.value for c in at.sidebar.caption]
+    assert any("No earlier run of AE + k-means" in n for n in notes), notes

@@ -146,17 +146,48 @@ def expected_duration(summaries: Sequence[dict], method: str, data: str,
 LONG_RUN_S = 5 * 60
 
 
+#: Config fields that do not change how long a run takes much: a run that differs from the
+#: preset only in these still says what the preset takes.
+TIME_NEUTRAL = frozenset({"seed", "n_clusters"})
+
+
+def preset_settings(method: str, preset: str | None) -> dict | None:
+    """The config fields of ``method``'s ``preset`` as a run's config.json keeps them; None when
+    the method or preset is unknown here."""
+    import json
+
+    from dcviz.methods import ConfigError, get_method
+    if preset is None:
+        return None
+    try:
+        # through JSON, as config.json has them (a tuple comes back a list)
+        return json.loads(json.dumps(get_method(method).Config.from_preset(preset).to_dict()))
+    except (ConfigError, KeyError, ValueError, TypeError):
+        return None
+
+
+def same_settings(config: dict, settings: dict) -> bool:
+    """Whether a run's config fields match ``settings`` but for :data:`TIME_NEUTRAL` ones."""
+    return all(config.get(k) == v for k, v in settings.items() if k not in TIME_NEUTRAL)
+
+
 def expected_from_store(runs: Sequence[dict], open_run, method: str, data: str,
-                        preset: str | None) -> Expected | None:
+                        preset: str | None, settings: dict | None = None) -> Expected | None:
     """:func:`expected_duration` over a run listing (RunManager.runs()); each candidate's preset
-    is read from its config (``open_run(run_id)`` gives its RunDir)."""
+    is read from its config (``open_run(run_id)`` gives its RunDir). Only runs trained with
+    ``settings`` (default: the preset's own) count: a run of the quick preset with 3 epochs
+    instead of 20 says nothing of how long the quick preset takes."""
+    settings = settings if settings is not None else preset_settings(method, preset)
     rows = []
     for r in runs:
         if r.get("state") == "done" and r.get("method") == method and r.get("data") == data:
             try:
-                rows.append({**r, "preset": open_run(r["run_id"]).read_config().get("preset")})
+                cfg = open_run(r["run_id"]).read_config()
             except (OSError, ValueError, KeyError):
                 continue  # removed or damaged meanwhile
+            if settings is not None and not same_settings(cfg.get("config") or {}, settings):
+                continue
+            rows.append({**r, "preset": cfg.get("preset")})
     return expected_duration(rows, method, data, preset)
 
 
