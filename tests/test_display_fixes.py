@@ -32,6 +32,16 @@ def test_home_cards_are_a_grid_so_a_lone_card_keeps_its_siblings_width():
     assert "@container" in css and "repeat(3," in css
 
 
+def test_the_style_sheet_leaves_text_colours_to_the_theme():
+    """Home's lead line was a fixed #444: readable on the light theme's white, near invisible on
+    the dark theme's #0e1117. A colour of the style sheet's own would be right in one theme only."""
+    css = (REPO / "assets" / "style.css").read_text()
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    fixed = re.findall(r"(?<![-\w])color\s*:\s*([^;}]+)", css)
+    assert not [c for c in fixed if c.strip().split("(")[0] not in ("inherit", "currentColor",
+                                                                    "var")], fixed
+
+
 # --------------------------------------------------------------------------- DEKM churn axis
 
 def test_dekm_churn_axis_title_fits_and_the_text_says_why_iteration_0_is_empty():
