@@ -288,3 +288,25 @@ def test_batches_per_iter_auto_follows_the_authors_two_scripts():
     assert m.batches_per_iter == 7
     with pytest.raises(ConfigError, match="batches_per_iter"):
         cls.Config.from_preset("paper", batches_per_iter=0).validate()
+
+
+def test_a_run_that_ended_in_pretraining_is_not_said_to_be_pretraining_still():
+    """A DEKM run stopped during its pretraining: Train's last snapshot and Explore's lens said
+    "DEKM is still pretraining its autoencoder" under a card that said it was stopped."""
+    from dcviz.viz.dekm import LIVE, build
+
+    class Run:
+        def __init__(self, state):
+            self.status = {"state": state}
+
+        def rows(self):
+            return [{"stage": "pretrain"}, {"stage": "pretrain"}]
+
+    for state in ("stopped", "failed"):
+        (panel,) = build(Run(state), -1, {})
+        assert panel.title == LIVE
+        assert "still pretraining" not in panel.text and state in panel.text, panel.text
+        assert "no eigen-directions" in panel.text
+    for state in ("running", "paused"):
+        (panel,) = build(Run(state), -1, {})
+        assert "still pretraining" in panel.text

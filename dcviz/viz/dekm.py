@@ -203,13 +203,26 @@ def y_coordinates_figure(Y: np.ndarray, assign: np.ndarray, seed: int = 0) -> go
 
 LIVE = "Eigenvalue spectrum of S_w per iteration"
 
+#: States in which a run's pretraining may still go on to k-means.
+_GOING = ("queued", "running", "paused", "interrupted")
+
+
+def _no_clustering_text(run) -> str:
+    """Why there is no spectrum: a run still pretraining will show one; a run that ended in its
+    pretraining (stopped, failed) never will, and must not be said to be pretraining still."""
+    state = (getattr(run, "status", None) or {}).get("state")
+    if state is None or state in _GOING:
+        return ("DEKM is still pretraining its autoencoder. The eigen-directions of S_w appear "
+                "with the first k-means iteration.")
+    return (f"This run ended ({state}) while DEKM was pretraining its autoencoder, before its "
+            "first k-means iteration: it has no eigen-directions of S_w to show.")
+
 
 def build(run, index: int, options: dict) -> list[Panel]:
     rows = run.rows()
     clustering = _clustering_indices(rows)
     if not clustering:
-        return [Panel(LIVE, text="DEKM is still pretraining its autoencoder. The "
-                      "eigen-directions of S_w appear with the first k-means iteration.")]
+        return [Panel(LIVE, text=_no_clustering_text(run))]
     index = index if index >= 0 else len(rows) + index
     panels = []
     shown = index if index in clustering else (clustering[0] if index < clustering[0] else clustering[-1])
