@@ -335,3 +335,21 @@ def test_compare_dec_and_idec_shows_geometry_and_the_dz_dx_overlay(make_run):
     text = page_text(at)
     assert "None of these runs records d_Z" not in text
     assert "Narrow around 0" in text
+
+
+def test_compare_names_each_run_above_its_plot_in_text_that_wraps(compare_store):
+    """With three runs at 1280 px, each latent plot's title (the run's name, method, seed and
+    epoch) was cut at the plot's edge ("ae-kmeans on blobs8 seed 1 · AE + k-r"): a plotly
+    title never wraps. The name is now markdown above the plot, and the plot has no title."""
+    import json
+    ids = compare_store
+    at = open_page("compare")
+    assert_clean(at)
+    latent = [c for c in at.get("plotly_chart") if "compare_latent_" in str(c.proto.id)]
+    assert len(latent) == 2
+    for c in latent:
+        title = json.loads(c.proto.spec)["layout"].get("title") or {}
+        assert not title.get("text"), title
+    text = [str(m.value) for m in at.markdown]
+    for run_id in (ids["d0"], ids["d1"]):
+        assert any(m.startswith("**") and run_id[-4:] in m for m in text), text
