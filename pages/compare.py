@@ -12,7 +12,8 @@ import streamlit as st
 
 from dcviz import compare as K
 from dcviz.plaintext import for_plotly, md
-from dcviz.runs.labels import data_title, distinct, method_title, run_label, snapshot_label
+from dcviz.runs.labels import (data_title, distinct, method_title, run_label, run_name,
+                                snapshot_label)
 from dcviz.runs.store import ACTIVE_STATES
 from dcviz.viz import compare as V
 from dcviz.viz.common import latent_figure
@@ -33,12 +34,8 @@ MATCHED, CLUSTER_ID = "Cluster, matched to the first run", "Cluster id"
 def short(run_id: str) -> str:
     """A run's name in a column head or a legend: its name, else method, seed and id's end;
     the id's end added where two chosen runs would read alike."""
-    def name(i: str) -> str:
-        cfg = configs.get(i, {})
-        seed = cfg.get("seed")
-        base = method_title(cfg.get("method", "?")) + (f" (seed {seed})" if seed is not None else "")
-        return f"{cfg['name']} · {base}" if cfg.get("name") else f"{base} · {i[-4:]}"
-    return distinct(chosen, name, tag=lambda i: i[-4:])(run_id)  # at the end: heads wrap
+    return distinct(chosen, lambda i: run_name(configs.get(i, {}), i),
+                    tag=lambda i: i[-4:])(run_id)  # at the end: heads wrap
 
 
 def live(run_id: str) -> bool:

@@ -353,3 +353,18 @@ def test_compare_names_each_run_above_its_plot_in_text_that_wraps(compare_store)
     text = [str(m.value) for m in at.markdown]
     for run_id in (ids["d0"], ids["d1"]):
         assert any(m.startswith("**") and run_id[-4:] in m for m in text), text
+
+
+def test_a_run_named_with_its_method_and_seed_is_not_named_twice():
+    """A sweep names its runs "dec on blobs8 seed 1": Compare's heads and legends read
+    "dec on blobs8 seed 1 · DEC (seed 1)" and were cut in the score table's header."""
+    from dcviz.runs.labels import run_name
+    rid = "20261202-110940-dec-14fc27c1"
+    assert run_name({"method": "dec", "seed": 1, "name": "dec on blobs8 seed 1"}, rid) \
+        == "dec on blobs8 seed 1"
+    assert run_name({"method": "dec", "seed": 1, "name": "DEC, my try"}, rid) \
+        == "DEC, my try · DEC (seed 1)"                     # no seed in the name
+    assert run_name({"method": "dec", "seed": 11, "name": "dec seed 1"}, rid) \
+        == "dec seed 1 · DEC (seed 11)"                     # another seed
+    assert run_name({"method": "dcn", "seed": 0, "name": "lecture"}, rid) == "lecture · DCN (seed 0)"
+    assert run_name({"method": "dcn", "seed": 0}, rid) == "DCN (seed 0) · 27c1"

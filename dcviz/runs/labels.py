@@ -6,6 +6,7 @@ run's name and tags are the user's text.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections import Counter
 from typing import Callable, Hashable, Sequence
 
@@ -76,6 +77,22 @@ def run_label(row: dict) -> str:
     label = " · ".join(parts)
     name = row.get("name")
     return f"{label} · {name}" if name else f"{label} · {row.get('run_id', '')}"
+
+
+def run_name(cfg: dict, run_id: str) -> str:
+    """A run's name for a column head or a legend: its name, with its method and seed where the
+    name does not say them already (a sweep names its runs "dec on digits seed 1", which read
+    "dec on digits seed 1 · DEC (seed 1)"); without a name, method, seed and the id's end."""
+    seed = cfg.get("seed")
+    method = cfg.get("method", "?")
+    base = method_title(method) + (f" (seed {seed})" if seed is not None else "")
+    name = cfg.get("name")
+    if not name:
+        return f"{base} · {str(run_id)[-4:]}"
+    low = str(name).lower()
+    says_method = method.lower() in low or method_title(method).lower() in low
+    says_seed = seed is None or re.search(rf"\bseed {int(seed)}\b", low) is not None
+    return name if says_method and says_seed else f"{name} · {base}"
 
 
 def id_tag(run_id) -> str:
