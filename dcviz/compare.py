@@ -222,6 +222,8 @@ def _cell(v) -> str:
 def _fmt_seconds(s: float | None) -> str:
     if s is None:
         return MISSING
+    if s < 9.95:  # a tenth of a second: a run of 0.1 s read "0 s", as if it had not trained
+        return f"{s:.1f} s"
     return f"{s:.0f} s" if s < 60 else f"{int(s // 60)} min {int(s % 60):02d} s"
 
 

@@ -368,3 +368,11 @@ def test_a_run_named_with_its_method_and_seed_is_not_named_twice():
         == "dec seed 1 · DEC (seed 11)"                     # another seed
     assert run_name({"method": "dcn", "seed": 0, "name": "lecture"}, rid) == "lecture · DCN (seed 0)"
     assert run_name({"method": "dcn", "seed": 0}, rid) == "DCN (seed 0) · 27c1"
+
+
+def test_a_short_training_time_is_not_zero():
+    """DCN on blobs8 trained in 0.1 s; the score table said "0 s"."""
+    from dcviz.compare import _fmt_seconds
+    assert _fmt_seconds(0.1) == "0.1 s" and _fmt_seconds(3.54) == "3.5 s"
+    assert _fmt_seconds(42.4) == "42 s" and _fmt_seconds(125) == "2 min 05 s"
+    assert _fmt_seconds(9.97) == "10 s"
