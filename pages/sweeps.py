@@ -54,11 +54,14 @@ def pick(sweeps: list[dict]) -> str:
     by_id = {s["sweep_id"]: s for s in sweeps}
 
     def label(sweep_id: str) -> str:
+        # Only what never changes: the browser keeps a keyed box's first label of the chosen
+        # sweep, so "0/6 done" stayed after all six were done. The caption below counts them.
         s = by_id[sweep_id]
         plan = s["plan"] or {}
-        done = s["counts"].get("done", 0)
         what = ", ".join(plan.get("methods", [])) or "?"
-        return f"{sweep_id}: {what} · {done}/{s['trials']} done"
+        data = ", ".join(str(d[-1] if isinstance(d, (list, tuple)) else d)
+                         for d in plan.get("data", []))
+        return f"{sweep_id}: {what}" + (f" on {data}" if data else "") + f" · {s['trials']} trials"
 
     chosen = st.selectbox("Sweep", ids, key="sweep_pick", format_func=label,
                           help="Sweeps of this run store, newest first: started from the CLI "

@@ -151,3 +151,18 @@ def test_a_manifest_that_cannot_be_written_still_shows_the_table(sweep_store, tm
     at = open_page("sweeps")
     assert not at.exception, [e.value for e in at.exception]
     assert list(at.dataframe[0].value["seeds"]) == [2, 2]
+
+
+def test_the_sweep_picker_says_nothing_that_changes_while_the_page_is_open(sweep_store,
+                                                                           monkeypatch):
+    """The picker's label said "0/6 done"; the browser kept that label of the chosen sweep after
+    all six trials were done (the table's caption said "6 done"), as it keeps a keyed box's
+    labels. The label now says what never changes; the caption counts what is done."""
+    root, sweep = sweep_store
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(root))
+    at = open_page("sweeps")
+    assert not at.exception
+    box = at.selectbox(key="sweep_pick")
+    label = box.format_func(box.value)
+    assert label == f"{sweep.sweep_id}: ae-kmeans, dekm on blobs8:n_samples=400 · 4 trials", label
+    assert r"4 trials\: 4 done" in page_text(at)
