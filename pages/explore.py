@@ -186,7 +186,9 @@ def point_picker(sub, point, pos) -> None:
         st.caption(f"Sample {point} is not among the {len(sub)} points this run follows; pick "
                    "another.")
     elif pos is None:
-        st.info("Click a point to see its image and its nearest neighbours in the latent "
+        # vector data has no image to show: its first features are what a click brings
+        what = "its image" if view.config.get("image_shape") else "its first features"
+        st.info(f"Click a point to see {what} and its nearest neighbours in the latent "
                 "space (the full latent, not this 2-D picture).")
 
 

@@ -429,3 +429,19 @@ def test_a_runs_folder_that_cannot_be_used_is_said_instead_of_a_traceback(tmp_pa
     assert not at.exception, [e.value for e in at.exception]
     assert at.error and "cannot start" in at.error[0].value and "is a file" in at.error[0].value
     assert any("DCVIZ_RUNS_DIR" in m.value for m in at.markdown)
+
+
+def test_explore_offers_a_vector_points_features_not_its_image(make_run):
+    """On MLC's sphere2 (vectors of 3 features) Explore said "Click a point to see its image";
+    a click there shows the point's first features."""
+    run = make_run("ae-kmeans", "blobs8", {"pretrain_epochs": 2, "snapshot_every": 1})
+    at = open_page("explore", run=run.run_id)
+    assert_clean(at)
+    said = [i.value for i in at.info if "Click a point" in i.value]
+    assert said and "its first features" in said[0] and "image" not in said[0], said
+
+
+def test_explore_offers_an_image_points_image(tiny_store, tiny_run):
+    at = open_page("explore", run=tiny_run.run_id)
+    assert_clean(at)
+    assert any("Click a point to see its image" in i.value for i in at.info)
