@@ -181,3 +181,19 @@ def test_the_store_names_every_registered_ae_method(runs_dir, cache, app):
         assert "GAN" not in caption and "MLC" not in caption  # no autoencoder there
     finally:
         REGISTRY.pop("added-ae", None)
+
+
+def test_the_store_lists_each_entry_as_one_text_not_seven_narrow_columns(runs_dir, cache, app):
+    """Seven columns broke the words of every cell at 1024 px ("entr|y", "blob|s8", "142.|6 KB")
+    and cut Delete to "D..": an entry is now one text, its Delete beside or under it."""
+    keys = [planned_key("dekm"), planned_key("dec")]
+    for k in keys:
+        fake_entry(cache, k)
+    at = app("checkpoints")
+    assert not at.exception
+    box = next(e for e in at.expander if e.label.startswith("Pretrained autoencoders"))
+    assert not box.columns, len(box.columns)
+    entries = [m.value for m in box.markdown if "pretraining:" in m.value]
+    assert len(entries) == 2
+    for k in keys:
+        assert any(k.id[:8] in plain(e) and "created" in e for e in entries), entries

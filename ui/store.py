@@ -114,25 +114,21 @@ def store_section(key: str = "store", limit: int = 50) -> None:
                     "its own.")
             return
         now = time.time()
-        widths = [1.0, 4.2, 1.1, 2.0, 1.2, 1.0, 1.3]
-        head = st.columns(widths, vertical_alignment="center")
-        for col, name in zip(head, ("entry", "autoencoder and recipe", "data", "pretraining",
-                                    "created", "size")):
-            col.markdown(f"**{name}**")
+        # One entry a row of text and its Delete button: a table of seven columns broke its
+        # words at 1024 px ("entr|y", "blob|s8", "142.|6 KB") and cut Delete to "D..".
         for row in rows[:limit]:
             shown = P.display_row(row, now)
-            cols = st.columns(widths, vertical_alignment="center")
-            cols[0].text(shown["entry"])
-            cols[1].text(shown["autoencoder"] + (f"  (made by {shown['made by']})"
-                                                 if shown["made by"] else ""))
-            cols[2].text(shown["data"] or "–")
-            cols[3].text(shown["pretraining"])
-            cols[4].text(shown["created"])
-            cols[5].text(shown["size"])
-            cols[6].button("Delete", key=f"{key}_delete_{row['id']}", on_click=_delete,
-                           args=(row["id"],), width="stretch",
-                           help="Remove this pretrained AE from the store. The next run that "
-                                "needs it pretrains it again.")
+            line = st.container(horizontal=True, vertical_alignment="center", gap="small",
+                                border=True)
+            made = f"  (made by {shown['made by']})" if shown["made by"] else ""
+            line.markdown(
+                f"**{md(shown['entry'])}** · {md(shown['data'] or '–')} · {md(shown['size'])} · "
+                f"created {md(shown['created'])}  \n{md(shown['autoencoder'] + made)}  \n"
+                f"pretraining: {md(shown['pretraining'])}", width="stretch")
+            line.button("Delete", key=f"{key}_delete_{row['id']}", on_click=_delete,
+                        args=(row["id"],), width="content",
+                        help="Remove this pretrained AE from the store. The next run that "
+                             "needs it pretrains it again.")
         if len(rows) > limit:
             st.caption(f"The {limit} newest of {len(rows)} entries are listed; "
                        "`python -m dcviz cache list` lists them all.")
