@@ -108,11 +108,13 @@ def table(sweep: Sweep, manifest: dict) -> None:
     run_id = run_from_selection(event)
     if run_id in {i for r in rows for i in r.run_ids}:
         st.switch_page(nav.PAGES["explore"], query_params={"run": run_id})
-    left, right = st.columns(2)
-    left.download_button("Table as CSV", to_csv(rows), f"{sweep.sweep_id}.csv", "text/csv",
-                         help="Per row: seeds done, then each score's median, min and max.")
-    right.download_button("Table as Markdown", to_markdown(rows), f"{sweep.sweep_id}.md",
-                          "text/markdown", help="The table as in a paper, for a README or notes.")
+    # side by side at the left, each as wide as its words (two half-page columns left the
+    # second button floating in the middle of the page)
+    row = st.container(horizontal=True, gap="small")
+    row.download_button("Table as CSV", to_csv(rows), f"{sweep.sweep_id}.csv", "text/csv",
+                        help="Per row: seeds done, then each score's median, min and max.")
+    row.download_button("Table as Markdown", to_markdown(rows), f"{sweep.sweep_id}.md",
+                        "text/markdown", help="The table as in a paper, for a README or notes.")
     failed = [(r, seed, s, e) for r in rows for seed, s, e in r.not_done if s not in ("queued", "running")]
     for r, seed, s, e in failed:
         st.warning(md(f"{r.label} on {r.data}, seed {seed}: {s}" + (f" ({e})" if e else "")))

@@ -166,3 +166,15 @@ def test_the_sweep_picker_says_nothing_that_changes_while_the_page_is_open(sweep
     label = box.format_func(box.value)
     assert label == f"{sweep.sweep_id}: ae-kmeans, dekm on blobs8:n_samples=400 · 4 trials", label
     assert r"4 trials\: 4 done" in page_text(at)
+
+
+def test_the_tables_downloads_sit_side_by_side_not_half_a_page_apart(sweep_store, monkeypatch):
+    """The two downloads were in two half-page columns: "Table as Markdown" floated in the
+    middle of the page at 1280 px, under nothing."""
+    root, sweep = sweep_store
+    monkeypatch.setenv("DCVIZ_RUNS_DIR", str(root))
+    at = open_page("sweeps")
+    assert not at.exception
+    assert not at.columns, len(at.columns)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Table as CSV", "Table as Markdown"], labels
