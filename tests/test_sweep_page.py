@@ -178,3 +178,17 @@ def test_the_tables_downloads_sit_side_by_side_not_half_a_page_apart(sweep_store
     assert not at.columns, len(at.columns)
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Table as CSV", "Table as Markdown"], labels
+
+
+def test_compare_methods_with_a_preset_one_method_lacks_names_that_method(runs_dir):
+    """GAN with its demo preset, compared with DEKM: the page said "Could not compare: unknown
+    preset 'demo'; choose one of ['paper', 'quick']", naming no method."""
+    at = open_page("train", train_method="gan", train_preset_gan="demo")
+    assert not at.exception
+    at.multiselect(key="train_compare_methods").set_value(["gan", "dekm"]).run()
+    at.button(key="train_compare").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("DEKM has no 'demo' preset" in e and "'paper' and 'quick'" in e
+               for e in errors), errors
+    assert [t.value for t in at.title] == ["Train"]  # stayed, nothing launched

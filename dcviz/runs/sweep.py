@@ -258,6 +258,16 @@ def expand(plan: Plan) -> list[dict]:
         if bad:
             raise SweepError(f"method {item!r}: {mid} has no field(s) {bad}")
         methods.append((item, mid, own, known))
+    # a preset of one method only (the GAN's demo): say which method lacks it, and what all
+    # share (the config's own words were "unknown preset 'demo'", naming no method)
+    lacking = [get_method(mid).title for _, mid, *_ in methods
+               if plan.preset not in get_method(mid).Config.presets]
+    if lacking:
+        common = sorted(set.intersection(*(set(get_method(mid).Config.presets)
+                                           for _, mid, *_ in methods)))
+        raise SweepError(f"{', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no "
+                         f"{plan.preset!r} preset; every method of the sweep has "
+                         f"{' and '.join(repr(p) for p in common)}: choose one of those")
     empty = sorted(k for k, v in plan.grid.items() if not v)
     if empty:
         raise SweepError(f"--grid: the field(s) {empty} have no value")
