@@ -183,3 +183,17 @@ def test_dcrl_pressure_axis_title_fits_presents_half_of_a_projector():
     # the 320-px panel, its legend below, cut the old 47-character title at "this epo" (1024 px)
     assert len(title) <= 30, title
     assert title.startswith("pressure") and "share" in dcrl.PRESSURE_TEXT
+
+
+def test_checkpoints_training_points_stay_visible_and_their_legend_is_not_a_cluster_colour():
+    from dcviz.viz import compare
+    from dcviz.viz.style import MUTED
+    rng = np.random.default_rng(0)
+    fig = compare.placement_figure(rng.normal(size=(50, 2)), rng.normal(size=(10, 2)),
+                                   np.arange(10) % 3, train_assign=np.arange(50) % 3)
+    train = [t for t in fig.data if t.legendgroup == "train"]
+    drawn = [t for t in train if t.x is not None and len(t.x) == 50][0]
+    # at 0.18 the dark theme lost them (about 1.2:1 against its background)
+    assert drawn.marker.opacity >= 0.3 and not drawn.showlegend
+    swatch = [t for t in train if t.showlegend is not False and t is not drawn]
+    assert len(swatch) == 1 and swatch[0].marker.color == MUTED
