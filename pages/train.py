@@ -16,7 +16,7 @@ from dcviz import data as D
 from dcviz import forms as F
 from dcviz.methods import REGISTRY, ConfigError, default_run
 from dcviz.plaintext import error_text, md
-from dcviz.runs.eta import duration_note, expected_from_store, live_left
+from dcviz.runs.eta import compare_note, duration_note, expected_from_store, live_left
 from dcviz.runs.labels import STATE_ICONS, data_title, format_time, last_ended
 from dcviz.viz import get_lens
 from dcviz.viz.common import empty_figure, latent_figure, loss_figure, progress_text
@@ -278,6 +278,9 @@ def compare_form(cls, preset: str, spec, dataset, where) -> None:
             format_func=lambda i: REGISTRY[i].title,
             help="Each runs on the data above with its own preset settings, seeds 0, 1 and 2, "
                  "queued with your other runs. The result opens as a table on the Sweeps page.")
+        if len(picked) >= 2:
+            text, warn = compare_note(picked, preset)
+            (st.warning(text, icon=":material/schedule:") if warn else st.caption(text))
         if st.button("Compare methods", key="train_compare", disabled=len(picked) < 2 or spec is None,
                      help="Train every picked method over 3 seeds and show the median, min and "
                           "max of each score, a dot per seed."):

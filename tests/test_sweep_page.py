@@ -192,3 +192,18 @@ def test_compare_methods_with_a_preset_one_method_lacks_names_that_method(runs_d
     assert any("DEKM has no 'demo' preset" in e and "'paper' and 'quick'" in e
                for e in errors), errors
     assert [t.value for t in at.title] == ["Train"]  # stayed, nothing launched
+
+
+def test_compare_methods_says_how_many_runs_and_warns_of_the_paper_presets_hours(runs_dir):
+    """Compare methods on the paper preset launched 3 seeds x each method of hours-long runs
+    without a word of their length."""
+    at = open_page("train", train_method="dekm", train_preset_dekm="paper")
+    at.multiselect(key="train_compare_methods").set_value(["dekm", "dec"]).run()
+    assert not at.exception
+    warned = [w.value for w in at.warning if "6 runs" in w.value]
+    assert warned and "hours a run" in warned[0], [w.value for w in at.warning]
+    at = open_page("train", train_method="dekm", train_preset_dekm="quick")
+    at.multiselect(key="train_compare_methods").set_value(["dekm", "dec"]).run()
+    said = [c.value for c in at.caption if "6 runs" in c.value]
+    assert said and "DEKM 25 s" in said[0] and "hours" not in said[0], said
+    assert not [w.value for w in at.warning if "6 runs" in w.value]

@@ -218,3 +218,23 @@ def duration_note(exp: Expected | None, what: str,
                            "may have been busy then)."), True
         return text + " That is long for a demo: the quick preset, or fewer epochs, is faster.", True
     return text, False
+
+
+def compare_note(methods: Sequence[str], preset: str, seeds: int = 3) -> tuple[str, bool]:
+    """(what Train's Compare methods says before it launches, whether it is a warning): how
+    many runs the sweep makes and, for the quick preset, what each method's took on the digits
+    (Method.quick_time). The paper preset is a warning: its runs take hours each on a CPU, and
+    the sweep queues ``seeds`` of them per method."""
+    from dcviz.methods import REGISTRY
+    known = [m for m in methods if m in REGISTRY]
+    text = f"{seeds * len(known)} runs: {len(known)} methods × {seeds} seeds, {preset} preset."
+    if preset == "paper":
+        return text + (" The paper preset takes hours a run on a CPU; the runs queue with your "
+                       "other runs."), True
+    if preset == "quick":
+        times = [f"{REGISTRY[m].title} {REGISTRY[m].quick_time}" for m in known
+                 if REGISTRY[m].quick_time]
+        if times:
+            text += (" On the digits, on an idle 2-core CPU, one quick run took: "
+                     + ", ".join(times) + ".")
+    return text, False
