@@ -273,6 +273,12 @@ def compare_form(cls, preset: str, spec, dataset, where) -> None:
     """Compare methods: the picked methods on this data set over 3 seeds, as a sweep."""
     with side.expander("Compare methods"):
         ids = list(REGISTRY)
+        # the picks start at the method above and follow it while they are that method alone
+        # (with a key the box kept the method of the first visit after Method changed)
+        state = st.session_state
+        if state.get("train_compare_methods") == [state.get("_train_compare_for")] != [cls.id]:
+            state["train_compare_methods"] = [cls.id]
+        state["_train_compare_for"] = cls.id
         picked = st.multiselect(
             "Methods to compare", ids, default=[cls.id], key="train_compare_methods",
             format_func=lambda i: REGISTRY[i].title,

@@ -207,3 +207,15 @@ def test_compare_methods_says_how_many_runs_and_warns_of_the_paper_presets_hours
     said = [c.value for c in at.caption if "6 runs" in c.value]
     assert said and "DEKM 25 s" in said[0] and "hours" not in said[0], said
     assert not [w.value for w in at.warning if "6 runs" in w.value]
+
+
+def test_compare_methods_follows_the_method_until_other_methods_are_picked(runs_dir):
+    at = open_page("train", train_method="dekm")
+    assert at.multiselect(key="train_compare_methods").value == ["dekm"]
+    at.session_state["train_method"] = "dec"
+    at.run()
+    assert at.multiselect(key="train_compare_methods").value == ["dec"]  # it kept dekm
+    at.multiselect(key="train_compare_methods").set_value(["dec", "idec"]).run()
+    at.session_state["train_method"] = "dcn"
+    at.run()
+    assert at.multiselect(key="train_compare_methods").value == ["dec", "idec"]  # the user's
