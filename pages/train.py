@@ -276,7 +276,8 @@ def compare_form(cls, preset: str, spec, dataset, where) -> None:
         # the picks start at the method above and follow it while they are that method alone
         # (with a key the box kept the method of the first visit after Method changed)
         state = st.session_state
-        if state.get("train_compare_methods") == [state.get("_train_compare_for")] != [cls.id]:
+        before = state.get("_train_compare_for")
+        if before != cls.id and state.get("train_compare_methods") == [before]:
             state["train_compare_methods"] = [cls.id]
         state["_train_compare_for"] = cls.id
         picked = st.multiselect(

@@ -43,3 +43,11 @@ def test_compare_names_runs_by_method_title(make_run):
         assert "DEC on" in str(e) and "DEKM on" in str(e)
     else:
         raise AssertionError("runs on different data were found comparable")
+
+
+def test_a_run_name_with_a_seed_that_is_not_a_number_still_reads():
+    from dcviz.runs.labels import run_name
+    # a hand-edited config.json: the name check took int(seed) and raised ValueError
+    assert run_name({"name": "x", "method": "dec", "seed": "zz"}, "abcd1234") == "x · DEC (seed zz)"
+    assert run_name({"name": "dec on digits seed 1", "method": "dec", "seed": 1}, "ab") \
+        == "dec on digits seed 1"

@@ -91,7 +91,7 @@ def run_name(cfg: dict, run_id: str) -> str:
         return f"{base} · {str(run_id)[-4:]}"
     low = str(name).lower()
     says_method = method.lower() in low or method_title(method).lower() in low
-    says_seed = seed is None or re.search(rf"\bseed {int(seed)}\b", low) is not None
+    says_seed = seed is None or re.search(rf"\bseed {re.escape(str(seed))}\b", low) is not None
     return name if says_method and says_seed else f"{name} · {base}"
 
 
