@@ -138,7 +138,12 @@ def _step(values: list, key: str, slider_key: str, playing_key: str, follow: boo
     before = state.get(f"_{key}_values") or []
     grew = bool(before) and len(values) > len(before)
     pos = state.get(slider_key)
-    if state.get(playing_key):
+    # a redraw the timer asked for (to start, stop or slow down) comes after this redraw's
+    # step: it is not a tick, else a busy machine, which slows the timer, skipped a position
+    retimed = state.pop(f"_{key}_retimed", False)
+    if state.get(playing_key) and retimed and pos in values:
+        pass  # the position stays for a tick of its own
+    elif state.get(playing_key):
         later = [v for v in values if pos is None or v > pos]
         if later:
             pos = later[0]
@@ -171,7 +176,9 @@ def timer(draw: Callable[[], None], key: str, every: Callable[[], float | None])
         st.session_state[f"_{key}_draw_s"] = time.perf_counter() - start
         wanted = interval()
         if (wanted is None) != (running is None) or (wanted and running and wanted > 1.5 * running):
-            st.rerun(scope="app")  # start, stop or slow down the timer
+            # start, stop or slow down the timer; the player of the same key does not step
+            st.session_state[f"_{key}_retimed"] = True
+            st.rerun(scope="app")
 
     running = interval()
     st.fragment(run_every=running, key=f"{key}_timer")(fragment)(running)
