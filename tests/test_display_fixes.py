@@ -197,3 +197,10 @@ def test_checkpoints_training_points_stay_visible_and_their_legend_is_not_a_clus
     assert drawn.marker.opacity >= 0.3 and not drawn.showlegend
     swatch = [t for t in train if t.showlegend is not False and t is not drawn]
     assert len(swatch) == 1 and swatch[0].marker.color == MUTED
+
+
+def test_the_k_means_loss_reads_as_words_in_the_loss_plot():
+    rows = [{"epoch": i, "stage": "clustering", "losses": {"kmeans": 1.0 / (i + 1)},
+             "metrics": {}, "scalars": {}} for i in range(3)]
+    titles = [a.text for a in V.loss_figure(rows).layout.annotations if a.text]
+    assert "kmeans" not in titles and any(t.startswith("k-means") for t in titles), titles

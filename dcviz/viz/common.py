@@ -419,11 +419,17 @@ def vline_shapes(fig: go.Figure, lines: Sequence[tuple[float, dict]], row: int |
             for x, line in lines]
 
 
+#: Subplot titles of loss terms whose recorded key does not read as words (the key stays in
+#: the run's metrics.jsonl).
+LOSS_TITLES = {"kmeans": "k-means loss"}
+
+
 def loss_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,
                 ncols: int = 2, plot_px: float = 300) -> go.Figure:
     """Each loss term in its own subplot (terms differ by orders of magnitude)."""
     losses = series(rows, "losses")
-    groups = [(name, {name: values}) for name, values in losses.items()]
+    groups = [(LOSS_TITLES.get(name, name), {LOSS_TITLES.get(name, name): values})
+              for name, values in losses.items()]
     return curves_figure(rows, groups, current=current,
                          markers=stage_boundaries(rows) if stages else None, ncols=ncols,
                          plot_px=plot_px)
