@@ -17,6 +17,9 @@ from __future__ import annotations
 NAMES = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "trust": "Trust", "cont": "Cont",
          "rre": "RRE", "drmse": "d-RMSE", "lgd": "LGD", "cra": "CRA"}
 
+#: loss terms whose recorded key does not read as words (the key stays in metrics.jsonl)
+LOSS_NAMES = {"kmeans": "k-means loss"}
+
 #: ACC, NMI and ARI: against the true labels, on [0, 1]
 SCORE_KEYS = ("acc", "nmi", "ari")
 SCORES_TITLE = "true-label scores (0–1)"
@@ -47,6 +50,11 @@ def title(key: str) -> str:
     if key in PERCENT:
         return f"{PERCENT[key]} (%)"
     return NAMES.get(key, key)
+
+
+def loss_title(key: str) -> str:
+    """What a page calls the loss term ``key``: "k-means loss", or the key itself."""
+    return LOSS_NAMES.get(key, key)
 
 
 def factor(key: str) -> float:

@@ -204,3 +204,9 @@ def test_the_k_means_loss_reads_as_words_in_the_loss_plot():
              "metrics": {}, "scalars": {}} for i in range(3)]
     titles = [a.text for a in V.loss_figure(rows).layout.annotations if a.text]
     assert "kmeans" not in titles and any(t.startswith("k-means") for t in titles), titles
+
+
+def test_the_snapshot_table_names_the_k_means_loss_as_the_plot_does():
+    rows = [{"epoch": 0, "stage": "clustering", "losses": {"kmeans": 0.5}, "metrics": {},
+             "scalars": {}}]
+    assert [r["name"] for r in V.snapshot_table(rows, 0) if r["kind"] == "loss"] == ["k-means loss"]

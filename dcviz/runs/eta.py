@@ -21,6 +21,7 @@ estimate grow instead of freezing.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -154,8 +155,6 @@ TIME_NEUTRAL = frozenset({"seed", "n_clusters"})
 def preset_settings(method: str, preset: str | None) -> dict | None:
     """The config fields of ``method``'s ``preset`` as a run's config.json keeps them; None when
     the method or preset is unknown here."""
-    import json
-
     from dcviz.methods import ConfigError, get_method
     if preset is None:
         return None

@@ -419,17 +419,11 @@ def vline_shapes(fig: go.Figure, lines: Sequence[tuple[float, dict]], row: int |
             for x, line in lines]
 
 
-#: Subplot titles of loss terms whose recorded key does not read as words (the key stays in
-#: the run's metrics.jsonl).
-LOSS_TITLES = {"kmeans": "k-means loss"}
-
-
 def loss_figure(rows: Sequence[dict], *, current: int | None = None, stages: bool = True,
                 ncols: int = 2, plot_px: float = 300) -> go.Figure:
     """Each loss term in its own subplot (terms differ by orders of magnitude)."""
     losses = series(rows, "losses")
-    groups = [(LOSS_TITLES.get(name, name), {LOSS_TITLES.get(name, name): values})
-              for name, values in losses.items()]
+    groups = [(MS.loss_title(k), {MS.loss_title(k): values}) for k, values in losses.items()]
     return curves_figure(rows, groups, current=current,
                          markers=stage_boundaries(rows) if stages else None, ncols=ncols,
                          plot_px=plot_px)
@@ -478,7 +472,7 @@ def snapshot_table(rows: Sequence[dict], index: int, assign=None) -> list[dict]:
     rows = MS.without_placeholders(rows)
     row = rows[index] if -len(rows) <= index < len(rows) else {}
     metrics = row.get("metrics") or {}
-    table = [{"kind": "loss", "name": k, "value": format_number(v)}
+    table = [{"kind": "loss", "name": MS.loss_title(k), "value": format_number(v)}
              for k, v in (row.get("losses") or {}).items()]
     table += [{"kind": "metric", "name": MS.title(k), "value": format_number(MS.shown(k, v))}
               for k, v in metrics.items()]
